@@ -1,0 +1,214 @@
+#include "fusion/default_fusion.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "graph/status_macros.h"
+
+namespace perfgraph::fusion {
+namespace {
+
+using graph::HloOpcode;
+using graph::Instruction;
+using graph::Program;
+
+bool IsHeavy(HloOpcode opcode) {
+  return opcode == HloOpcode::kConvolution || opcode == HloOpcode::kDot ||
+         opcode == HloOpcode::kReduce || opcode == HloOpcode::kReduceWindow;
+}
+
+bool IsNeverFused(HloOpcode opcode) {
+  switch (opcode) {
+    case HloOpcode::kParameter: case HloOpcode::kConstant: case HloOpcode::kCustomCall:
+    case HloOpcode::kGather: case HloOpcode::kScatter: case HloOpcode::kSort:
+    case HloOpcode::kTuple: case HloOpcode::kGetTupleElement: case HloOpcode::kWhile:
+    case HloOpcode::kConditional: case HloOpcode::kCall: case HloOpcode::kFusion:
+    case HloOpcode::kUnknown:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsLayoutLike(HloOpcode opcode) {
+  switch (opcode) {
+    case HloOpcode::kReshape: case HloOpcode::kBitcast: case HloOpcode::kTranspose:
+    case HloOpcode::kBroadcast: case HloOpcode::kPad: case HloOpcode::kConvert:
+    case HloOpcode::kCopy:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsCheapToDuplicate(const Instruction& inst) {
+  switch (inst.opcode) {
+    case HloOpcode::kBroadcast: case HloOpcode::kReshape: case HloOpcode::kBitcast:
+    case HloOpcode::kIota: case HloOpcode::kSlice:
+      return true;
+    default:
+      return inst.shape.NumElements() <= 1 && !IsHeavy(inst.opcode);
+  }
+}
+
+bool IsSplatConstant(const Instruction& inst) {
+  return inst.opcode == HloOpcode::kConstant && inst.attrs.constant_value.has_value();
+}
+
+// A kernel under construction: program instruction ids, keyed by root id.
+struct Group {
+  int root = -1;
+  std::vector<int> members;  // program ids (unsorted until the end)
+  int num_heavy = 0;
+};
+
+bool HeuristicAcceptsConsumer(const Program& program, const Instruction& producer,
+                              const ConsumerKernel& consumer) {
+  for (int user : consumer.users) {
+    const HloOpcode user_op = program.at(user).opcode;
+    if ((user_op == HloOpcode::kConvolution || user_op == HloOpcode::kDot) &&
+        !IsLayoutLike(producer.opcode)) {
+      return false;
+    }
+  }
+  if (producer.opcode == HloOpcode::kConvolution || producer.opcode == HloOpcode::kDot) {
+    // kOutput fusion: every user inside the kernel must be elementwise.
+    if (consumer.num_heavy > 0) return false;
+    for (int user : consumer.users) {
+      if (!graph::IsElementwise(program.at(user).opcode)) return false;
+    }
+    return true;
+  }
+  return !IsHeavy(producer.opcode);  // reduce / reduce-window stay kernel roots
+}
+
+}  // namespace
+
+bool DefaultHeuristic(const Program& program, const FusionCandidate& candidate) {
+  const Instruction& producer = program.at(candidate.producer);
+  if (candidate.consumers.size() > 1 && !IsCheapToDuplicate(producer)) return false;
+  for (const ConsumerKernel& consumer : candidate.consumers) {
+    if (!HeuristicAcceptsConsumer(program, producer, consumer)) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::vector<graph::Kernel>> DefaultFusion(const Program& program,
+                                                         const FusionOptions& options) {
+  RETURN_IF_ERROR(program.Validate());
+  const std::vector<std::vector<int>> users = program.Users();
+  std::vector<bool> is_output(program.size(), false);
+  for (int output : program.outputs) is_output[output] = true;
+  std::map<int, Group> groups;                                 // by root id
+  std::vector<std::vector<int>> groups_of(program.size());     // id -> roots of groups holding it
+  const auto should_fuse = options.should_fuse ? options.should_fuse : DefaultHeuristic;
+
+  auto add_to_group = [&](int id, int root) {
+    Group& group = groups[root];
+    group.root = root;
+    group.members.push_back(id);
+    if (IsHeavy(program.at(id).opcode)) ++group.num_heavy;
+    groups_of[id].push_back(root);
+  };
+
+  for (int id = program.size() - 1; id >= 0; --id) {
+    const Instruction& inst = program.at(id);
+    if (inst.opcode == HloOpcode::kParameter || inst.opcode == HloOpcode::kConstant) continue;
+    // Consumer kernels: the groups of every user. Users were visited first (reverse topological
+    // order) and each was placed in at least one group.
+    std::map<int, ConsumerKernel> consumers;
+    for (int user : users[id]) {
+      for (int root : groups_of[user]) {
+        ConsumerKernel& consumer = consumers[root];
+        consumer.root = root;
+        consumer.users.push_back(user);
+      }
+    }
+    bool fuse = !consumers.empty() && !is_output[id] && !IsNeverFused(inst.opcode);
+    FusionCandidate candidate{id, {}};
+    for (auto& [root, consumer] : consumers) {
+      const Group& group = groups.at(root);
+      consumer.num_instructions = static_cast<int>(group.members.size());
+      consumer.num_heavy = group.num_heavy;
+      if (consumer.num_instructions >= options.max_kernel_instructions) fuse = false;
+      if (IsHeavy(inst.opcode) && group.num_heavy > 0) fuse = false;
+      candidate.consumers.push_back(std::move(consumer));
+    }
+    if (fuse) fuse = should_fuse(program, candidate);
+    if (fuse) {
+      for (const ConsumerKernel& consumer : candidate.consumers) add_to_group(id, consumer.root);
+    } else {
+      add_to_group(id, id);
+    }
+  }
+
+  // Materialise kernels.
+  std::vector<graph::Kernel> kernels;
+  kernels.reserve(groups.size());
+  for (auto& [root, group] : groups) {
+    std::vector<int> members = group.members;
+    std::sort(members.begin(), members.end());
+    graph::Kernel kernel;
+    kernel.name = absl::StrCat("fusion.", kernels.size());
+    absl::flat_hash_map<int, int> local;  // program id -> kernel id
+    // Parameters first: distinct outside operands in order of first use; splat constants copied.
+    std::vector<int> outside;
+    for (int member : members) {
+      for (int operand : program.at(member).operands) {
+        if (std::binary_search(members.begin(), members.end(), operand)) continue;
+        if (std::find(outside.begin(), outside.end(), operand) == outside.end()) {
+          outside.push_back(operand);
+        }
+      }
+    }
+    auto append = [&](Instruction inst, int origin) {
+      inst.id = kernel.size();
+      local[origin] = inst.id;
+      kernel.instructions.push_back(std::move(inst));
+      kernel.origin.push_back(origin);
+    };
+    int parameter_number = 0;
+    std::vector<int> splats;
+    for (int operand : outside) {
+      const Instruction& source = program.at(operand);
+      if (IsSplatConstant(source)) {
+        splats.push_back(operand);
+        continue;
+      }
+      Instruction param;
+      param.opcode = HloOpcode::kParameter;
+      param.name = absl::StrCat("param.", parameter_number);
+      param.shape = source.shape;
+      param.attrs.parameter_number = parameter_number++;
+      append(std::move(param), operand);
+    }
+    for (int operand : splats) {
+      Instruction constant = program.at(operand);
+      constant.operands.clear();
+      append(std::move(constant), operand);
+    }
+    bool has_conv_or_dot = false;
+    bool has_reduce = false;
+    bool has_custom = false;
+    for (int member : members) {
+      Instruction inst = program.at(member);
+      for (int& operand : inst.operands) operand = local.at(operand);
+      has_conv_or_dot |= inst.opcode == HloOpcode::kConvolution || inst.opcode == HloOpcode::kDot;
+      has_reduce |= inst.opcode == HloOpcode::kReduce;
+      has_custom |= IsNeverFused(inst.opcode);
+      append(std::move(inst), member);
+    }
+    kernel.root = local.at(root);
+    kernel.kind = has_conv_or_dot ? graph::FusionKind::kOutput
+                  : has_reduce    ? graph::FusionKind::kInput
+                  : has_custom    ? graph::FusionKind::kCustom
+                                  : graph::FusionKind::kLoop;
+    RETURN_IF_ERROR(kernel.Validate());
+    kernels.push_back(std::move(kernel));
+  }
+  return kernels;
+}
+
+}  // namespace perfgraph::fusion

@@ -1,0 +1,73 @@
+// XLA-like default fusion: turns a Program into fused Kernels.
+//
+// The pass visits instructions in reverse topological order (consumers before producers), as XLA's
+// InstructionFusion does, and decides for each producer whether it joins the kernels of *all* its
+// consumers (fusion is all-or-nothing per producer: either every user reads it fused, or it is
+// materialised as the root of its own kernel).
+//
+// Legality (checked by DefaultFusion before asking should_fuse; what the Halide CPU target can
+// compile as one kernel):
+//  - parameters and constants are never fused as producers; non-splat constants and parameters become
+//    kernel parameters, splat constants are copied into every kernel that reads them;
+//  - custom-call, gather, scatter, sort, tuple ops are never fused;
+//  - a producer that is a program output is materialised;
+//  - the consumer kernel may not grow beyond FusionOptions::max_kernel_instructions;
+//  - a kernel holds at most one "heavy" op (convolution, dot, reduce, reduce-window);
+//  - a producer used by several kernels is duplicated into each of them.
+// Heuristic (DefaultHeuristic; the XLA defaults the learned fusion pass is compared against):
+//  - kLoop: elementwise and data-movement producers fuse into their consumers;
+//  - kInput: a reduce or reduce-window absorbs its elementwise producers;
+//  - kOutput: a convolution or dot fuses into its elementwise consumers (bias add, activation);
+//  - only layout-like producers (reshape, bitcast, transpose, broadcast, pad, convert, copy) fuse into
+//    a convolution or dot operand, so no elementwise math is recomputed per multiply-add;
+//  - a producer with users in several kernels is duplicated only when it is cheap (broadcast, reshape,
+//    bitcast, iota, slice, or a scalar), as XLA duplicates cheap producers;
+//  - reductions, convolutions and dots are never fused into a consumer that already holds a heavy op.
+#ifndef PERFGRAPH_FUSION_DEFAULT_FUSION_H_
+#define PERFGRAPH_FUSION_DEFAULT_FUSION_H_
+
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "graph/ir.h"
+
+namespace perfgraph::fusion {
+
+// One kernel under construction that consumes a fusion candidate.
+struct ConsumerKernel {
+  int root = -1;                 // Program id of the kernel's root
+  int num_instructions = 0;      // instructions in the kernel so far (no parameters)
+  int num_heavy = 0;             // convolution, dot, reduce and reduce-window ops in it
+  std::vector<int> users;        // Program ids of the producer's users inside this kernel
+};
+
+// A fusion candidate: `producer` (a Program instruction id) would join every kernel in `consumers`
+// (ascending root ids; more than one means the producer is duplicated).
+struct FusionCandidate {
+  int producer = -1;
+  std::vector<ConsumerKernel> consumers;
+};
+
+struct FusionOptions {
+  // Largest number of non-parameter instructions in one kernel (XLA's CPU backend uses a similar
+  // limit to bound compile time; 64 keeps Halide JIT compiles under a second).
+  int max_kernel_instructions = 64;
+  // Called for each legal candidate; returns whether to fuse. Defaults to DefaultHeuristic. Set it to
+  // randomise decisions (fusion dataset) or to ask a cost model (fusion pass).
+  std::function<bool(const graph::Program&, const FusionCandidate&)> should_fuse;
+};
+
+// The default heuristic described above.
+bool DefaultHeuristic(const graph::Program& program, const FusionCandidate& candidate);
+
+// Fuses `program` into kernels, ordered by root id (a topological order of the kernel graph).
+// Every non-parameter, non-constant instruction ends up in at least one kernel; constants that
+// feed a kernel are either copied (splat) or become parameters. Kernel names are "fusion.<i>".
+// Errors: kInvalidArgument when the program fails Program::Validate().
+absl::StatusOr<std::vector<graph::Kernel>> DefaultFusion(const graph::Program& program,
+                                                         const FusionOptions& options = {});
+
+}  // namespace perfgraph::fusion
+
+#endif  // PERFGRAPH_FUSION_DEFAULT_FUSION_H_

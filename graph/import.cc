@@ -1,0 +1,56 @@
+#include "graph/import.h"
+
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "graph/hlo_parser.h"
+#include "graph/onnx_import.h"
+
+namespace perfgraph::graph {
+
+absl::StatusOr<std::pair<std::string, std::vector<int64_t>>> ParseInputShapeFlag(
+    absl::string_view value) {
+  const size_t eq = value.find('=');
+  if (eq == absl::string_view::npos || eq == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--input-shape '", value, "': expected NAME=d0,d1,... (e.g. input=1,3,224,224)"));
+  }
+  std::string name(value.substr(0, eq));
+  std::vector<int64_t> dims;
+  const absl::string_view dims_text = value.substr(eq + 1);
+  if (!dims_text.empty()) {
+    for (absl::string_view piece : absl::StrSplit(dims_text, ',')) {
+      int64_t dim = 0;
+      if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(piece), &dim) || dim < 1 ||
+          dim > kMaxDimension) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--input-shape '", value, "': dimension '", piece,
+                         "' is not an integer in [1, 2^40]"));
+      }
+      dims.push_back(dim);
+    }
+  }
+  return std::make_pair(std::move(name), std::move(dims));
+}
+
+absl::StatusOr<ImportedModel> ImportModelFile(const std::string& path, const ImportOptions& options) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) {
+    return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+  }
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": is a directory, expected a model file"));
+  }
+  if (std::filesystem::file_size(path, error) == 0 && !error) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": file is empty, expected a model"));
+  }
+  const std::string extension =
+      absl::AsciiStrToLower(std::filesystem::path(path).extension().string());
+  if (extension == ".hlo" || extension == ".txt") return ParseHloFile(path, options);
+  return ImportOnnxFile(path, options);
+}
+
+}  // namespace perfgraph::graph

@@ -1,0 +1,53 @@
+// Common front door for model files: options shared by every importer and the imported result.
+#ifndef PERFGRAPH_GRAPH_IMPORT_H_
+#define PERFGRAPH_GRAPH_IMPORT_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "graph/ir.h"
+
+namespace perfgraph::graph {
+
+struct ImportOptions {
+  // `--input-shape NAME=d0,d1,...`: full static shape for the graph input NAME, replacing dynamic (and
+  // static) dims of that input. Inputs not named keep their declared dims.
+  std::map<std::string, std::vector<int64_t>> input_shapes;
+  // `--allow-unsupported`: keep ops without a lowering as custom-call instructions (target = op type)
+  // instead of failing with kUnimplemented.
+  bool allow_unsupported = false;
+};
+
+// An op type the importer has no lowering for, with the nodes that use it.
+struct UnsupportedOp {
+  std::string op_type;                  // ONNX op type, prefixed with its domain when not ai.onnx
+  std::vector<std::string> node_names;  // in graph order
+};
+
+struct ImportedModel {
+  Program program;
+  // Empty unless ImportOptions::allow_unsupported was set and some ops were kept as custom-calls.
+  std::vector<UnsupportedOp> unsupported_ops;
+  // Kernels given by the file itself (fusion instructions of an optimised HLO module). When non-empty,
+  // callers use them instead of running a fusion pass over `program`.
+  std::vector<Kernel> prefused_kernels;
+};
+
+// Parses one `--input-shape` value "NAME=d0,d1,..." (dims >= 1; "NAME=" is a scalar).
+// Error (kInvalidArgument) names the flag value and what is wrong.
+absl::StatusOr<std::pair<std::string, std::vector<int64_t>>> ParseInputShapeFlag(
+    absl::string_view value);
+
+// Imports a model file, choosing the importer from the extension: ".onnx" (ImportOnnxFile) or ".hlo" /
+// ".txt" (HLO text). Errors: kNotFound (missing file), kInvalidArgument (malformed file, bad shape,
+// unresolved dynamic dim), kUnimplemented (unsupported op without allow_unsupported). Every message
+// starts with the file path.
+absl::StatusOr<ImportedModel> ImportModelFile(const std::string& path, const ImportOptions& options);
+
+}  // namespace perfgraph::graph
+
+#endif  // PERFGRAPH_GRAPH_IMPORT_H_

@@ -1,0 +1,131 @@
+#include "fusion/default_fusion.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/graph/test_programs.h"
+#include "tests/status_matchers.h"
+
+namespace perfgraph::fusion {
+namespace {
+
+using graph::FusionKind;
+using graph::HloOpcode;
+using graph::Kernel;
+using graph::Program;
+namespace test = graph::test;
+
+std::vector<HloOpcode> Opcodes(const Kernel& k) {
+  std::vector<HloOpcode> ops;
+  for (const auto& inst : k.instructions) ops.push_back(inst.opcode);
+  return ops;
+}
+
+TEST(DefaultFusionTest, FusingBiasAddAndReluIntoConvolutionGivesOneOutputFusion) {
+  auto kernels = DefaultFusion(test::ConvBiasRelu());
+  ASSERT_OK(kernels);
+  ASSERT_EQ(kernels->size(), 1u);
+  const Kernel& k = (*kernels)[0];
+  EXPECT_EQ(k.kind, FusionKind::kOutput);
+  EXPECT_EQ(k.num_parameters(), 3);
+  EXPECT_EQ(k.root_instruction().opcode, HloOpcode::kMaximum);
+  EXPECT_THAT(Opcodes(k),
+              ::testing::ElementsAre(HloOpcode::kParameter, HloOpcode::kParameter,
+                                     HloOpcode::kParameter, HloOpcode::kConstant,
+                                     HloOpcode::kConvolution, HloOpcode::kBroadcast,
+                                     HloOpcode::kAdd, HloOpcode::kBroadcast, HloOpcode::kMaximum));
+  EXPECT_OK(k.Validate());
+  // Parameters map back to the program's x, w, b; the splat zero is copied in.
+  EXPECT_THAT(k.origin, ::testing::ElementsAre(0, 1, 2, 6, 3, 4, 5, 7, 8));
+}
+
+TEST(DefaultFusionTest, SoftmaxSplitsAtReductionsAndMultiUserExponential) {
+  auto kernels = DefaultFusion(test::Softmax());
+  ASSERT_OK(kernels);
+  ASSERT_EQ(kernels->size(), 4u);
+  EXPECT_EQ((*kernels)[0].kind, FusionKind::kInput);  // reduce max
+  EXPECT_EQ((*kernels)[0].root_instruction().opcode, HloOpcode::kReduce);
+  EXPECT_EQ((*kernels)[1].kind, FusionKind::kLoop);  // broadcast, subtract, exponential
+  EXPECT_EQ((*kernels)[1].root_instruction().opcode, HloOpcode::kExponential);
+  EXPECT_EQ((*kernels)[1].size(), 5);                // 2 params + 3 ops
+  EXPECT_EQ((*kernels)[2].kind, FusionKind::kInput);  // reduce sum
+  EXPECT_EQ((*kernels)[3].kind, FusionKind::kLoop);   // broadcast + divide
+  EXPECT_EQ((*kernels)[3].root_instruction().opcode, HloOpcode::kDivide);
+  for (const Kernel& k : *kernels) EXPECT_OK(k.Validate());
+}
+
+TEST(DefaultFusionTest, CheapBroadcastWithSeveralUsersIsDuplicated) {
+  Program p;
+  p.name = "two_relus";
+  int x = test::Param(p, {64}, "x");
+  int y = test::Param(p, {64}, "y");
+  int zero = test::Splat(p, 0);
+  int zb = test::Broadcast(p, zero, {64}, {});
+  int r1 = p.Add(HloOpcode::kMaximum, test::F32({64}), {x, zb});
+  int e = p.Add(HloOpcode::kExponential, test::F32({64}), {y});
+  int r2 = p.Add(HloOpcode::kMaximum, test::F32({64}), {e, zb});
+  p.outputs = {r1, r2};
+  auto kernels = DefaultFusion(p);
+  ASSERT_OK(kernels);
+  ASSERT_EQ(kernels->size(), 2u);
+  for (const Kernel& k : *kernels) {
+    EXPECT_EQ(k.kind, FusionKind::kLoop);
+    EXPECT_THAT(Opcodes(k), ::testing::Contains(HloOpcode::kBroadcast));
+  }
+  EXPECT_THAT(Opcodes((*kernels)[1]), ::testing::Contains(HloOpcode::kExponential));
+}
+
+TEST(DefaultFusionTest, ExpensiveProducerWithSeveralConsumerKernelsIsMaterialised) {
+  Program p;
+  p.name = "shared_exp";
+  int x = test::Param(p, {64}, "x");
+  int e = p.Add(HloOpcode::kExponential, test::F32({64}), {x});
+  int a = p.Add(HloOpcode::kNegate, test::F32({64}), {e});
+  int b = p.Add(HloOpcode::kAbs, test::F32({64}), {e});
+  p.outputs = {a, b};
+  auto kernels = DefaultFusion(p);
+  ASSERT_OK(kernels);
+  EXPECT_EQ(kernels->size(), 3u);
+}
+
+TEST(DefaultFusionTest, ShouldFuseOverrideControlsDecisionsButNotLegality) {
+  FusionOptions never;
+  never.should_fuse = [](const Program&, const FusionCandidate&) { return false; };
+  auto unfused = DefaultFusion(test::ConvBiasRelu(), never);
+  ASSERT_OK(unfused);
+  EXPECT_EQ(unfused->size(), 5u);  // conv, 2 broadcasts, add, maximum each alone
+
+  FusionOptions always;
+  int calls = 0;
+  always.should_fuse = [&calls](const Program&, const FusionCandidate&) {
+    ++calls;
+    return true;
+  };
+  auto fused = DefaultFusion(test::Softmax(), always);
+  ASSERT_OK(fused);
+  // Two reductions cannot share a kernel, so the max reduction stays separate.
+  EXPECT_EQ(fused->size(), 2u);
+  EXPECT_GT(calls, 0);
+}
+
+TEST(DefaultFusionTest, KernelSizeLimitIsRespected) {
+  Program p;
+  p.name = "chain";
+  int v = test::Param(p, {16}, "x");
+  for (int i = 0; i < 10; ++i) v = p.Add(HloOpcode::kNegate, test::F32({16}), {v});
+  p.outputs = {v};
+  FusionOptions options;
+  options.max_kernel_instructions = 4;
+  auto kernels = DefaultFusion(p, options);
+  ASSERT_OK(kernels);
+  EXPECT_EQ(kernels->size(), 3u);  // 4 + 4 + 2 negates
+}
+
+TEST(DefaultFusionTest, InvalidProgramIsRejected) {
+  Program p;
+  p.name = "bad";
+  p.Add(HloOpcode::kNegate, test::F32({4}), {5});
+  EXPECT_THAT(DefaultFusion(p), perfgraph::testing::StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace perfgraph::fusion

@@ -1,0 +1,161 @@
+// End-to-end tests of `perfgraph inspect`: runs the real binary and checks exit status, stdout and the
+// one-line error message (DESIGN.md command-line contract).
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace perfgraph::tools {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr, interleaved
+};
+
+RunResult Run(const std::string& args) {
+  const std::string command =
+      std::string(PERFGRAPH_BINARY_DIR) + "/perfgraph " + args + " 2>&1";
+  RunResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string TestData(const std::string& name) {
+  return std::string(PERFGRAPH_SOURCE_DIR) + "/tests/testdata/cli/" + name;
+}
+
+std::string TempFile(const std::string& name, const std::string& contents) {
+  auto dir = std::filesystem::temp_directory_path() / "perfgraph_inspect_test";
+  std::filesystem::create_directories(dir);
+  auto path = (dir / name).string();
+  std::ofstream(path, std::ios::binary) << contents;
+  return path;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(InspectTest, JsonListsKernelsWithContractKeys) {
+  RunResult r = Run("inspect --json --input-shape input=2,3,16,16 " +
+                    TestData("tiny_cnn_dynamic_batch.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["program"], "tiny_cnn_dynamic_batch");
+  EXPECT_GT(report["instructions"].get<int>(), 5);
+  ASSERT_GE(report["kernels"].size(), 2u);
+  bool has_conv_output_fusion = false;
+  for (const auto& k : report["kernels"]) {
+    for (const char* key : {"name", "fusion_kind", "num_nodes", "root_opcode", "output_shape",
+                            "flops", "bytes"}) {
+      EXPECT_TRUE(k.contains(key)) << key;
+    }
+    // The conv kernel: output f32[2,8,16,16] (batch fixed by --input-shape), kOutput fusion.
+    if (k["fusion_kind"] == "kOutput" &&
+        k["output_shape"].get<std::string>().rfind("f32[2,8,16,16]", 0) == 0) {
+      has_conv_output_fusion = true;
+      EXPECT_GE(k["flops"].get<double>(), 2.0 * 2 * 8 * 16 * 16 * 27);
+    }
+  }
+  EXPECT_TRUE(has_conv_output_fusion) << r.out;
+  EXPECT_TRUE(report["unsupported_ops"].empty());
+}
+
+TEST(InspectTest, HumanTableByDefault) {
+  RunResult r = Run("inspect --input-shape input=1,3,16,16 " + TestData("tiny_cnn_dynamic_batch.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("program tiny_cnn_dynamic_batch"));
+  EXPECT_THAT(r.out, HasSubstr("kOutput"));
+  EXPECT_THAT(r.out, HasSubstr("convolution"));
+}
+
+TEST(InspectTest, UnresolvedDynamicDimNamesInputDimAndFlag) {
+  RunResult r = Run("inspect " + TestData("tiny_cnn_dynamic_batch.onnx"));
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("input"));
+  EXPECT_THAT(r.out, HasSubstr("--input-shape"));
+}
+
+TEST(InspectTest, UnsupportedOpFailsUnlessAllowed) {
+  RunResult r = Run("inspect " + TestData("unsupported_op.onnx"));
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("Det"));
+  EXPECT_THAT(r.out, HasSubstr("determinant"));
+
+  RunResult allowed = Run("inspect --json --allow-unsupported " + TestData("unsupported_op.onnx"));
+  ASSERT_EQ(allowed.exit_code, 0) << allowed.out;
+  auto report = nlohmann::json::parse(allowed.out);
+  ASSERT_EQ(report["unsupported_ops"].size(), 1u);
+  EXPECT_EQ(report["unsupported_ops"][0]["op_type"], "Det");
+  EXPECT_EQ(report["unsupported_ops"][0]["count"], 1);
+}
+
+struct BadInputCase {
+  std::string name;
+  std::function<std::string()> make_path;
+  std::string expected_cause;  // a fragment of the one-line message
+};
+
+class InspectBadInputTest : public ::testing::TestWithParam<BadInputCase> {};
+
+TEST_P(InspectBadInputTest, ExitsWithStatusTwoAndOneLineMessageNamingTheFile) {
+  const std::string path = GetParam().make_path();
+  RunResult r = Run("inspect " + path);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr(path));
+  EXPECT_THAT(r.out, HasSubstr(GetParam().expected_cause));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllBadInputs, InspectBadInputTest,
+    ::testing::Values(
+        BadInputCase{"MissingFile", [] { return std::string("/nonexistent/model.onnx"); },
+                     "no such file"},
+        BadInputCase{"EmptyFile", [] { return TempFile("empty.onnx", ""); }, "empty"},
+        BadInputCase{"RandomBytes",
+                     [] {
+                       std::mt19937 rng(42);
+                       std::string bytes(4096, '\0');
+                       for (char& c : bytes) c = static_cast<char>(rng());
+                       return TempFile("random.onnx", bytes);
+                     },
+                     "not a valid ONNX model"},
+        BadInputCase{"TruncatedProtobuf",
+                     [] {
+                       std::string bytes = ReadFile(TestData("tiny_cnn_dynamic_batch.onnx"));
+                       return TempFile("truncated.onnx", bytes.substr(0, bytes.size() / 2));
+                     },
+                     "not a valid ONNX model"},
+        BadInputCase{"TextFile", [] { return TestData("not_a_model.txt"); }, ""},
+        BadInputCase{"GraphWithCycle", [] { return TestData("cycle.onnx"); }, "cycle"},
+        BadInputCase{"UnknownDtype", [] { return TestData("unknown_dtype.onnx"); }, "type"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(InspectTest, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(Run("inspect").exit_code, 2);
+  EXPECT_EQ(Run("inspect --no-such-flag x.onnx").exit_code, 2);
+  EXPECT_EQ(Run("inspect --input-shape input=1,x " + TestData("tiny_cnn_dynamic_batch.onnx")).exit_code, 2);
+  EXPECT_EQ(Run("frobnicate").exit_code, 2);
+  EXPECT_EQ(Run("").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace perfgraph::tools
