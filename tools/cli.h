@@ -36,6 +36,8 @@ int ReportError(const std::string& subcommand, const absl::Status& status);
 
 // Subcommands. Each takes the words after its name and returns the process exit code.
 int RunInspect(const std::vector<std::string>& args);
+int RunMeasure(const std::vector<std::string>& args);
+int RunDataset(const std::vector<std::string>& args);
 
 }  // namespace perfgraph::tools
 

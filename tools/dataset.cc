@@ -1,0 +1,59 @@
+// `perfgraph dataset stats DATASET... [--json]`: summary of measured record files (DESIGN.md contract:
+// {records, kernels, programs, configs_per_kernel_min, configs_per_kernel_median,
+//  statuses:{ok, invalid, timeout}, machine}).
+#include <iostream>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/dataset_stats.h"
+#include "tools/cli.h"
+
+ABSL_DECLARE_FLAG(bool, json);
+
+namespace perfgraph::tools {
+namespace {
+
+int RunStats(const std::vector<std::string>& paths) {
+  auto stats = data::ComputeStats(paths);
+  if (!stats.ok()) return ReportError("dataset stats", stats.status());
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << data::StatsToJson(*stats) << "\n";
+    return kExitOk;
+  }
+  std::cout << absl::StrFormat(
+      "%d records, %d distinct kernels, %d programs\n"
+      "configs per kernel: min %d, median %.1f\n"
+      "statuses: ok %d, invalid %d, timeout %d\n",
+      stats->records, stats->kernels, stats->programs, stats->configs_per_kernel_min,
+      stats->configs_per_kernel_median, stats->statuses.ok, stats->statuses.invalid,
+      stats->statuses.timeout);
+  std::cout << "machine: " << (stats->machine ? stats->machine->ToString() : "not recorded")
+            << (stats->machines_differ ? " (files come from different machines)" : "") << "\n";
+  if (stats->dropped_tail_bytes > 0) {
+    std::cout << "torn tails skipped: " << stats->dropped_tail_bytes << " bytes\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunDataset(const std::vector<std::string>& args) {
+  auto command_line = ParseCommandLine(args);
+  if (!command_line.ok()) return ReportError("dataset", command_line.status());
+  const auto& positional = command_line->positional;
+  if (positional.empty()) {
+    return ReportError("dataset", absl::InvalidArgumentError("expected 'dataset stats DATASET...'"));
+  }
+  if (positional[0] == "stats") {
+    if (positional.size() < 2) {
+      return ReportError("dataset stats", absl::InvalidArgumentError("expected DATASET..."));
+    }
+    return RunStats(std::vector<std::string>(positional.begin() + 1, positional.end()));
+  }
+  return ReportError("dataset", absl::InvalidArgumentError(
+                                    absl::StrCat("unknown dataset command '", positional[0], "'")));
+}
+
+}  // namespace perfgraph::tools

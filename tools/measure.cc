@@ -1,0 +1,324 @@
+// `perfgraph measure --corpus PATH... --out DATASET [--task tile|fusion] [--configs-per-kernel K]
+//  [--fusion-variants N] [--time-budget-min M] [--seed S] [--threads T]`
+//
+// Produces measured records (data/perfgraph.proto) with the Halide CPU target and the measurement
+// protocol of target/measurement.h.
+//  - tile: every kernel of the default fusion of every program, K configs each (the default config
+//    plus K-1 sampled uniformly without replacement from tiling::ConfigSpace, seeded per kernel).
+//  - fusion: N fusion variants per program (variant 0 = the default fusion; variant v > 0 flips each
+//    fusion decision of the heuristic with probability --flip-probability, seeded by program and v),
+//    every resulting kernel at its default config.
+// Identical kernels (data::CanonicalKernelHash) are measured once per task; later occurrences in other
+// programs or variants get a record that says so (Record.reused_from) and carries the same samples.
+// Resumable: (task, kernel hash, config) pairs already in --out are skipped; records are appended and
+// flushed one by one, so Ctrl-C or kill leaves a valid file (the reader drops a torn tail).
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <random>
+#include <memory>
+#include <set>
+#include <thread>
+#include <tuple>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "data/kernel_proto.h"
+#include "data/machine.h"
+#include "data/perfgraph.pb.h"
+#include "data/record_file.h"
+#include "fusion/default_fusion.h"
+#include "graph/featurize.h"
+#include "graph/import.h"
+#include "graph/status_macros.h"
+#include "target/halide_cpu_target.h"
+#include "target/measurement.h"
+#include "tiling/tile_config.h"
+#include "tools/cli.h"
+#include "tools/model_files.h"
+#include "tools/progress.h"
+
+ABSL_FLAG(std::vector<std::string>, corpus, {},
+          "Model files or directories (comma-separated; further PATH arguments are added).");
+ABSL_FLAG(std::string, out, "", "Dataset file (.pgd) to create or append to.");
+ABSL_FLAG(std::string, task, "tile", "tile | fusion");
+ABSL_FLAG(int, configs_per_kernel, 24, "Configs measured per kernel (tile task), default included.");
+ABSL_FLAG(int, fusion_variants, 8, "Fusion variants per program (fusion task), default included.");
+ABSL_FLAG(double, flip_probability, 0.3,
+          "Probability of flipping each heuristic fusion decision in a random variant.");
+ABSL_FLAG(double, time_budget_min, 0, "Stop after this many minutes (0 = no budget).");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of config sampling, fusion variants and input data.");
+ABSL_FLAG(int, threads, 0, "Threads of the Halide thread pool (0 = all logical cores).");
+ABSL_FLAG(int, max_kernels_per_program, 0, "Measure at most this many kernels per program (0 = all).");
+
+namespace perfgraph::tools {
+namespace {
+
+std::atomic<bool> interrupted{false};
+void OnSigint(int) { interrupted.store(true); }
+
+// One unit of work: a kernel of a program (variant) at one config.
+struct WorkItem {
+  std::string program;
+  int variant = 0;
+  const graph::Kernel* kernel = nullptr;
+  uint64_t hash = 0;
+  tiling::TileConfig config;
+  bool is_default = false;
+};
+
+struct PairKey {
+  uint64_t hash;
+  std::string config;
+  bool operator<(const PairKey& o) const {
+    return hash != o.hash ? hash < o.hash : config < o.config;
+  }
+};
+
+std::vector<tiling::TileConfig> SampleConfigs(const graph::Kernel& kernel, int k, uint64_t seed) {
+  tiling::TileConfig default_config = tiling::Default(kernel);
+  std::vector<tiling::TileConfig> result = {default_config};
+  auto space = tiling::ConfigSpace(kernel);
+  if (!space.ok()) return result;
+  std::vector<tiling::TileConfig> others;
+  for (const auto& c : *space) {
+    if (c != default_config) others.push_back(c);
+  }
+  std::mt19937_64 rng(seed);
+  std::shuffle(others.begin(), others.end(), rng);
+  for (int i = 0; i < static_cast<int>(others.size()) && static_cast<int>(result.size()) < k; ++i) {
+    result.push_back(others[i]);
+  }
+  return result;
+}
+
+void FillConfig(const graph::Kernel& kernel, const tiling::TileConfig& config, bool is_default,
+                data::TileConfigProto* proto) {
+  for (int i = 0; i < tiling::kMaxTiledDims; ++i) {
+    proto->add_tile_sizes(config.tile[i]);
+    proto->add_tiled_dims(config.tiled_dims[i]);
+  }
+  proto->set_reduction_split(config.reduction_split);
+  proto->set_vector_width(config.vector_width);
+  proto->set_parallel_loop(config.parallel_loop);
+  proto->set_text(config.ToString());
+  std::vector<float> features(tiling::kNumConfigFeatures);
+  tiling::ConfigFeatures(kernel, config, features.data());
+  for (float f : features) proto->add_features(f);
+  proto->set_is_default(is_default);
+}
+
+absl::StatusOr<int> Measure(const CommandLine& command_line) {
+  const std::string out = absl::GetFlag(FLAGS_out);
+  const std::string task = absl::GetFlag(FLAGS_task);
+  if (out.empty()) return absl::InvalidArgumentError("--out DATASET is required");
+  if (task != "tile" && task != "fusion") {
+    return absl::InvalidArgumentError(absl::StrCat("--task must be tile or fusion, got '", task, "'"));
+  }
+  const bool tile_task = task == "tile";
+  const int configs_per_kernel = absl::GetFlag(FLAGS_configs_per_kernel);
+  const int fusion_variants = absl::GetFlag(FLAGS_fusion_variants);
+  if (configs_per_kernel < 1 || fusion_variants < 1) {
+    return absl::InvalidArgumentError("--configs-per-kernel and --fusion-variants must be >= 1");
+  }
+  std::vector<std::string> paths = absl::GetFlag(FLAGS_corpus);
+  paths.insert(paths.end(), command_line.positional.begin(), command_line.positional.end());
+  if (paths.empty()) return absl::InvalidArgumentError("--corpus PATH... is required");
+  ASSIGN_OR_RETURN(std::vector<std::string> files, CollectModelFiles(paths));
+  const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  int threads = absl::GetFlag(FLAGS_threads);
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  // Resume: what is already in the output file.
+  std::set<PairKey> done;
+  std::map<uint64_t, const data::Record*> measured_by_hash;
+  std::vector<data::Record> existing;
+  std::map<uint64_t, double> best_label;
+  {
+    std::error_code error;
+    if (std::filesystem::exists(out, error)) {
+      ASSIGN_OR_RETURN(data::RecordReader reader,
+                       data::RecordReader::Open(out, graph::kFeatureSchemaVersion));
+      ASSIGN_OR_RETURN(existing, reader.ReadAll());
+    }
+  }
+  const data::Record::Task task_enum = tile_task ? data::Record::TASK_TILE : data::Record::TASK_FUSION;
+  std::set<std::tuple<std::string, int, uint64_t>> done_fusion;
+  for (const data::Record& r : existing) {
+    if (r.task() != task_enum) continue;
+    done.insert({r.kernel_hash(), r.config().text()});
+    done_fusion.insert({r.program(), r.fusion_variant(), r.kernel_hash()});
+    if (r.reused_from().empty()) measured_by_hash.emplace(r.kernel_hash(), &r);
+    if (r.status() == data::Record::MEASURE_STATUS_OK) {
+      double label = *std::min_element(r.runtime_ns().begin(), r.runtime_ns().end());
+      auto [it, inserted] = best_label.emplace(r.kernel_hash(), label);
+      if (!inserted) it->second = std::min(it->second, label);
+    }
+  }
+
+  // Enumerate the work.
+  std::vector<std::unique_ptr<graph::Kernel>> kernels;  // stable addresses
+  std::vector<WorkItem> work;
+  int failed_models = 0;
+  std::set<PairKey> planned;
+  for (const std::string& file : files) {
+    auto model = graph::ImportModelFile(file, command_line.import_options);
+    if (!model.ok()) {
+      std::cerr << "perfgraph measure: skipping " << model.status().message() << "\n";
+      ++failed_models;
+      continue;
+    }
+    const int num_variants = tile_task ? 1 : fusion_variants;
+    for (int variant = 0; variant < num_variants; ++variant) {
+      fusion::FusionOptions options;
+      if (variant > 0) {
+        auto rng = std::make_shared<std::mt19937_64>(
+            seed ^ (std::hash<std::string>{}(model->program.name) * 31 + variant));
+        const double p = absl::GetFlag(FLAGS_flip_probability);
+        options.should_fuse = [rng, p](const graph::Program& program,
+                                       const fusion::FusionCandidate& c) {
+          bool heuristic = fusion::DefaultHeuristic(program, c);
+          return std::uniform_real_distribution<double>(0, 1)(*rng) < p ? !heuristic : heuristic;
+        };
+      }
+      std::vector<graph::Kernel> fused;
+      if (!model->prefused_kernels.empty() && variant == 0) {
+        fused = model->prefused_kernels;
+      } else {
+        auto result = fusion::DefaultFusion(model->program, options);
+        if (!result.ok()) {
+          std::cerr << "perfgraph measure: skipping " << file << ": " << result.status().message()
+                    << "\n";
+          ++failed_models;
+          break;
+        }
+        fused = std::move(result).value();
+      }
+      int taken = 0;
+      const int max_kernels = absl::GetFlag(FLAGS_max_kernels_per_program);
+      for (graph::Kernel& kernel : fused) {
+        if (max_kernels > 0 && taken >= max_kernels) break;
+        ++taken;
+        const uint64_t hash = data::CanonicalKernelHash(kernel);
+        kernels.push_back(std::make_unique<graph::Kernel>(std::move(kernel)));
+        const graph::Kernel* k = kernels.back().get();
+        if (tile_task) {
+          for (const tiling::TileConfig& config :
+               SampleConfigs(*k, configs_per_kernel, seed ^ hash)) {
+            PairKey key{hash, config.ToString()};
+            if (done.count(key) || !planned.insert(key).second) continue;
+            work.push_back({model->program.name, 0, k, hash, config, config == tiling::Default(*k)});
+          }
+        } else {
+          if (done_fusion.count({model->program.name, variant, hash})) continue;
+          done_fusion.insert({model->program.name, variant, hash});
+          work.push_back({model->program.name, variant, k, hash, tiling::Default(*k), true});
+        }
+      }
+    }
+  }
+
+  ASSIGN_OR_RETURN(target::HalideCpuTarget target,
+                   target::HalideCpuTarget::Create({threads, seed}));
+  data::RecordWriterOptions writer_options;
+  writer_options.machine = data::CurrentMachine(threads, target::HalideVersion());
+  writer_options.writer = "perfgraph measure";
+  ASSIGN_OR_RETURN(data::RecordWriter writer, data::RecordWriter::Open(out, writer_options));
+  if (writer.truncated_tail_bytes() > 0) {
+    std::cerr << "perfgraph measure: dropped a torn tail of " << writer.truncated_tail_bytes()
+              << " bytes left by an interrupted run\n";
+  }
+  std::cerr << "perfgraph measure: " << files.size() - failed_models << " programs, "
+            << work.size() << " (kernel, config) pairs to measure, " << existing.size()
+            << " records already in " << out << ", " << threads << " threads\n";
+
+  std::signal(SIGINT, OnSigint);
+  std::signal(SIGTERM, OnSigint);
+  const double budget_min = absl::GetFlag(FLAGS_time_budget_min);
+  const absl::Time deadline =
+      budget_min > 0 ? absl::Now() + absl::Seconds(budget_min * 60) : absl::InfiniteFuture();
+  Progress progress(static_cast<int64_t>(work.size()), "pairs");
+  std::map<uint64_t, data::Record> fresh_by_hash;  // measured in this run (fusion dedup)
+  std::map<std::string, int64_t> statuses;
+  bool stopped_by_budget = false;
+  for (const WorkItem& item : work) {
+    if (interrupted.load()) break;
+    if (absl::Now() > deadline) {
+      stopped_by_budget = true;
+      break;
+    }
+    data::Record record;
+    record.set_program(item.program);
+    data::KernelToProto(*item.kernel, record.mutable_kernel());
+    FillConfig(*item.kernel, item.config, item.is_default, record.mutable_config());
+    record.set_feature_schema_version(graph::kFeatureSchemaVersion);
+    record.set_kernel_hash(item.hash);
+    record.set_task(task_enum);
+    record.set_fusion_variant(item.variant);
+    record.set_measured_unix_seconds(absl::ToUnixSeconds(absl::Now()));
+
+    const data::Record* reuse = nullptr;
+    if (!tile_task) {
+      if (auto it = fresh_by_hash.find(item.hash); it != fresh_by_hash.end()) reuse = &it->second;
+      if (auto it = measured_by_hash.find(item.hash); !reuse && it != measured_by_hash.end()) {
+        reuse = it->second;
+      }
+    }
+    if (reuse != nullptr) {
+      record.mutable_runtime_ns()->CopyFrom(reuse->runtime_ns());
+      record.set_status(reuse->status());
+      record.set_error_message(reuse->error_message());
+      record.set_compile_time_ns(reuse->compile_time_ns());
+      record.set_reused_from(absl::StrCat(reuse->program(), "#", reuse->fusion_variant()));
+    } else {
+      auto it = best_label.find(item.hash);
+      const double best = it == best_label.end() ? 0 : it->second;
+      target::Measurement m = target::MeasureConfig(target, *item.kernel, item.config, best);
+      for (double s : m.samples_ns) record.add_runtime_ns(s);
+      record.set_compile_time_ns(absl::ToInt64Nanoseconds(m.compile_time));
+      record.set_error_message(m.error);
+      record.set_status(m.status == target::MeasureStatus::kOk ? data::Record::MEASURE_STATUS_OK
+                        : m.status == target::MeasureStatus::kTimeout
+                            ? data::Record::MEASURE_STATUS_TIMEOUT
+                            : data::Record::MEASURE_STATUS_INVALID);
+      if (m.status == target::MeasureStatus::kOk) {
+        auto [b, inserted] = best_label.emplace(item.hash, m.label_ns);
+        if (!inserted) b->second = std::min(b->second, m.label_ns);
+      }
+      if (!tile_task) fresh_by_hash.emplace(item.hash, record);
+    }
+    ++statuses[std::string(target::MeasureStatusName(
+        record.status() == data::Record::MEASURE_STATUS_OK        ? target::MeasureStatus::kOk
+        : record.status() == data::Record::MEASURE_STATUS_TIMEOUT ? target::MeasureStatus::kTimeout
+                                                                  : target::MeasureStatus::kInvalid))];
+    RETURN_IF_ERROR(writer.Append(record));
+    progress.Advance(1, absl::StrCat(item.program, " ", item.kernel->name));
+  }
+  RETURN_IF_ERROR(writer.Close());
+  const std::string summary = absl::StrFormat(
+      "perfgraph measure: wrote %d records to %s (ok %d, invalid %d, timeout %d)%s",
+      progress.done(), out, statuses["ok"], statuses["invalid"], statuses["timeout"],
+      interrupted.load() ? "; interrupted, rerun the same command to resume"
+      : stopped_by_budget ? "; time budget reached, rerun the same command to resume"
+                          : "");
+  progress.Finish(summary);
+  if (interrupted.load()) return kExitRuntimeFailure;
+  return failed_models > 0 ? kExitBadInput : kExitOk;
+}
+
+}  // namespace
+
+int RunMeasure(const std::vector<std::string>& args) {
+  auto command_line = ParseCommandLine(args);
+  if (!command_line.ok()) return ReportError("measure", command_line.status());
+  auto result = Measure(*command_line);
+  if (!result.ok()) return ReportError("measure", result.status());
+  return *result;
+}
+
+}  // namespace perfgraph::tools
