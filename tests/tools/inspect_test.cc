@@ -11,30 +11,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/tools/cli_runner.h"
 
 namespace perfgraph::tools {
 namespace {
 
 using ::testing::HasSubstr;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr, interleaved
-};
-
-RunResult Run(const std::string& args) {
-  const std::string command =
-      std::string(PERFGRAPH_BINARY_DIR) + "/perfgraph " + args + " 2>&1";
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using test::CliResult;
+using test::RunPerfgraph;
 
 std::string TestData(const std::string& name) {
   return std::string(PERFGRAPH_SOURCE_DIR) + "/tests/testdata/cli/" + name;
@@ -54,7 +39,7 @@ std::string ReadFile(const std::string& path) {
 }
 
 TEST(InspectTest, JsonListsKernelsWithContractKeys) {
-  RunResult r = Run("inspect --json --input-shape input=2,3,16,16 " +
+  CliResult r = RunPerfgraph("inspect --json --input-shape input=2,3,16,16 " +
                     TestData("tiny_cnn_dynamic_batch.onnx"));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto report = nlohmann::json::parse(r.out);
@@ -79,7 +64,7 @@ TEST(InspectTest, JsonListsKernelsWithContractKeys) {
 }
 
 TEST(InspectTest, HumanTableByDefault) {
-  RunResult r = Run("inspect --input-shape input=1,3,16,16 " + TestData("tiny_cnn_dynamic_batch.onnx"));
+  CliResult r = RunPerfgraph("inspect --input-shape input=1,3,16,16 " + TestData("tiny_cnn_dynamic_batch.onnx"));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("program tiny_cnn_dynamic_batch"));
   EXPECT_THAT(r.out, HasSubstr("kOutput"));
@@ -87,19 +72,19 @@ TEST(InspectTest, HumanTableByDefault) {
 }
 
 TEST(InspectTest, UnresolvedDynamicDimNamesInputDimAndFlag) {
-  RunResult r = Run("inspect " + TestData("tiny_cnn_dynamic_batch.onnx"));
+  CliResult r = RunPerfgraph("inspect " + TestData("tiny_cnn_dynamic_batch.onnx"));
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_THAT(r.out, HasSubstr("input"));
   EXPECT_THAT(r.out, HasSubstr("--input-shape"));
 }
 
 TEST(InspectTest, UnsupportedOpFailsUnlessAllowed) {
-  RunResult r = Run("inspect " + TestData("unsupported_op.onnx"));
+  CliResult r = RunPerfgraph("inspect " + TestData("unsupported_op.onnx"));
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_THAT(r.out, HasSubstr("Det"));
   EXPECT_THAT(r.out, HasSubstr("determinant"));
 
-  RunResult allowed = Run("inspect --json --allow-unsupported " + TestData("unsupported_op.onnx"));
+  CliResult allowed = RunPerfgraph("inspect --json --allow-unsupported " + TestData("unsupported_op.onnx"));
   ASSERT_EQ(allowed.exit_code, 0) << allowed.out;
   auto report = nlohmann::json::parse(allowed.out);
   ASSERT_EQ(report["unsupported_ops"].size(), 1u);
@@ -117,7 +102,7 @@ class InspectBadInputTest : public ::testing::TestWithParam<BadInputCase> {};
 
 TEST_P(InspectBadInputTest, ExitsWithStatusTwoAndOneLineMessageNamingTheFile) {
   const std::string path = GetParam().make_path();
-  RunResult r = Run("inspect " + path);
+  CliResult r = RunPerfgraph("inspect " + path);
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_THAT(r.out, HasSubstr(path));
   EXPECT_THAT(r.out, HasSubstr(GetParam().expected_cause));
@@ -150,11 +135,11 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return info.param.name; });
 
 TEST(InspectTest, UsageErrorsExitWithTwo) {
-  EXPECT_EQ(Run("inspect").exit_code, 2);
-  EXPECT_EQ(Run("inspect --no-such-flag x.onnx").exit_code, 2);
-  EXPECT_EQ(Run("inspect --input-shape input=1,x " + TestData("tiny_cnn_dynamic_batch.onnx")).exit_code, 2);
-  EXPECT_EQ(Run("frobnicate").exit_code, 2);
-  EXPECT_EQ(Run("").exit_code, 2);
+  EXPECT_EQ(RunPerfgraph("inspect").exit_code, 2);
+  EXPECT_EQ(RunPerfgraph("inspect --no-such-flag x.onnx").exit_code, 2);
+  EXPECT_EQ(RunPerfgraph("inspect --input-shape input=1,x " + TestData("tiny_cnn_dynamic_batch.onnx")).exit_code, 2);
+  EXPECT_EQ(RunPerfgraph("frobnicate").exit_code, 2);
+  EXPECT_EQ(RunPerfgraph("").exit_code, 2);
 }
 
 }  // namespace
