@@ -28,7 +28,8 @@ struct CommandLine {
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
 
 // Maps a Status to the exit code of the contract: kInvalidArgument, kNotFound, kUnimplemented,
-// kFailedPrecondition, kOutOfRange -> 2 (bad input or usage); anything else -> 1.
+// kFailedPrecondition, kOutOfRange, kAlreadyExists, kDataLoss (corrupt dataset) -> 2 (bad input or
+// usage); anything else -> 1.
 int ExitCodeFor(const absl::Status& status);
 
 // Prints "perfgraph <subcommand>: <message>" on stderr and returns ExitCodeFor(status).

@@ -9,8 +9,14 @@
 #include "absl/strings/str_format.h"
 #include "data/dataset_stats.h"
 #include "tools/cli.h"
+#include "tools/dataset_import.h"
 
 ABSL_DECLARE_FLAG(bool, json);
+ABSL_DECLARE_FLAG(std::string, out);
+ABSL_FLAG(std::string, hlo, "", "dataset import: directory holding the HLO text modules.");
+ABSL_FLAG(std::string, runtimes, "", "dataset import: CSV of measured runtimes (tools/dataset_import.h).");
+ABSL_FLAG(std::string, machine, "unknown (imported)",
+          "dataset import: name of the machine the runtimes were measured on.");
 
 namespace perfgraph::tools {
 namespace {
@@ -51,6 +57,22 @@ int RunDataset(const std::vector<std::string>& args) {
       return ReportError("dataset stats", absl::InvalidArgumentError("expected DATASET..."));
     }
     return RunStats(std::vector<std::string>(positional.begin() + 1, positional.end()));
+  }
+  if (positional[0] == "import") {
+    if (positional.size() != 1) {
+      return ReportError("dataset import",
+                         absl::InvalidArgumentError("expected no positional arguments"));
+    }
+    DatasetImportOptions options;
+    options.hlo_dir = absl::GetFlag(FLAGS_hlo);
+    options.runtimes_csv = absl::GetFlag(FLAGS_runtimes);
+    options.out = absl::GetFlag(FLAGS_out);
+    options.machine = absl::GetFlag(FLAGS_machine);
+    auto summary = ImportRuntimes(options);
+    if (!summary.ok()) return ReportError("dataset import", summary.status());
+    std::cout << absl::StrFormat("imported %d rows into %d records of %d kernels: %s\n",
+                                 summary->rows, summary->records, summary->kernels, options.out);
+    return kExitOk;
   }
   return ReportError("dataset", absl::InvalidArgumentError(
                                     absl::StrCat("unknown dataset command '", positional[0], "'")));

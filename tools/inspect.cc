@@ -1,5 +1,6 @@
 // `perfgraph inspect MODEL [--json]`: import, fuse with the default fusion (or take the file's own
 // fusions), and list the kernels with their static cost.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -70,10 +71,15 @@ void PrintTable(const nlohmann::ordered_json& report) {
                                report["instructions"].get<int>(), report["kernels"].size(),
                                report["total_flops"].get<double>() / 1e9,
                                report["total_bytes"].get<double>() / 1e6);
-  std::cout << absl::StrFormat("%-12s %-8s %5s %-14s %-28s %12s %12s\n", "kernel", "kind", "nodes",
+  size_t name_width = 6;
+  for (const auto& k : report["kernels"]) {
+    name_width = std::max(name_width, k["name"].get<std::string>().size());
+  }
+  const int w = static_cast<int>(name_width);
+  std::cout << absl::StrFormat("%-*s %-8s %5s %-14s %-28s %12s %12s\n", w, "kernel", "kind", "nodes",
                                "root", "output_shape", "MFLOP", "KB");
   for (const auto& k : report["kernels"]) {
-    std::cout << absl::StrFormat("%-12s %-8s %5d %-14s %-28s %12.3f %12.1f\n",
+    std::cout << absl::StrFormat("%-*s %-8s %5d %-14s %-28s %12.3f %12.1f\n", w,
                                  k["name"].get<std::string>(), k["fusion_kind"].get<std::string>(),
                                  k["num_nodes"].get<int>(), k["root_opcode"].get<std::string>(),
                                  k["output_shape"].get<std::string>(),

@@ -17,7 +17,9 @@ constexpr char kUsage[] =
     "          [--fusion-variants N] [--time-budget-min M] [--seed S] [--threads T]\n"
     "      compile and time kernels with Halide on this CPU; resumable, Ctrl-C safe\n"
     "  dataset stats DATASET... [--json]\n"
-    "      summarise measured record files\n";
+    "      summarise measured record files\n"
+    "  dataset import --hlo DIR --runtimes FILE.csv --out DATASET [--machine NAME]\n"
+    "      turn your own measured runtimes of HLO kernels into a dataset\n";
 
 }  // namespace
 

@@ -42,6 +42,7 @@
 #include "tools/cli.h"
 #include "tools/model_files.h"
 #include "tools/progress.h"
+#include "tools/records.h"
 
 ABSL_FLAG(std::vector<std::string>, corpus, {},
           "Model files or directories (comma-separated; further PATH arguments are added).");
@@ -95,22 +96,6 @@ std::vector<tiling::TileConfig> SampleConfigs(const graph::Kernel& kernel, int k
     result.push_back(others[i]);
   }
   return result;
-}
-
-void FillConfig(const graph::Kernel& kernel, const tiling::TileConfig& config, bool is_default,
-                data::TileConfigProto* proto) {
-  for (int i = 0; i < tiling::kMaxTiledDims; ++i) {
-    proto->add_tile_sizes(config.tile[i]);
-    proto->add_tiled_dims(config.tiled_dims[i]);
-  }
-  proto->set_reduction_split(config.reduction_split);
-  proto->set_vector_width(config.vector_width);
-  proto->set_parallel_loop(config.parallel_loop);
-  proto->set_text(config.ToString());
-  std::vector<float> features(tiling::kNumConfigFeatures);
-  tiling::ConfigFeatures(kernel, config, features.data());
-  for (float f : features) proto->add_features(f);
-  proto->set_is_default(is_default);
 }
 
 absl::StatusOr<int> Measure(const CommandLine& command_line) {
@@ -255,7 +240,7 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
     data::Record record;
     record.set_program(item.program);
     data::KernelToProto(*item.kernel, record.mutable_kernel());
-    FillConfig(*item.kernel, item.config, item.is_default, record.mutable_config());
+    ConfigToProto(*item.kernel, item.config, item.is_default, record.mutable_config());
     record.set_feature_schema_version(graph::kFeatureSchemaVersion);
     record.set_kernel_hash(item.hash);
     record.set_task(task_enum);

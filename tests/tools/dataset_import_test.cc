@@ -1,0 +1,85 @@
+// `perfgraph dataset import`: the worked example of the README imports, and every bad row of a CSV is
+// reported with its line number while nothing is written.
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/tools/cli_runner.h"
+
+namespace perfgraph::tools {
+namespace {
+
+using ::testing::HasSubstr;
+using test::CliResult;
+using test::RunPerfgraph;
+
+const std::string kByo = std::string(PERFGRAPH_SOURCE_DIR) + "/tests/testdata/byo";
+
+std::string TempPath(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / "perfgraph_dataset_import_test";
+  std::filesystem::create_directories(dir);
+  auto path = dir / name;
+  std::filesystem::remove(path);
+  return path.string();
+}
+
+TEST(DatasetImportTest, WorkedExampleImportsIntoAnOrdinaryDataset) {
+  const std::string out = TempPath("byo.pgd");
+  CliResult r = RunPerfgraph("dataset import --hlo " + kByo + " --runtimes " + kByo +
+                             "/runtimes.csv --machine 'my accelerator' --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("imported 6 rows into 5 records of 3 kernels"));
+  CliResult stats = RunPerfgraph("dataset stats --json " + out);
+  ASSERT_EQ(stats.exit_code, 0) << stats.out;
+  auto json = nlohmann::json::parse(stats.out);
+  EXPECT_EQ(json["records"], 5);
+  EXPECT_EQ(json["kernels"], 3);  // dense, rowsum and the whole module
+  EXPECT_EQ(json["statuses"]["ok"], 5);
+  EXPECT_EQ(json["machine"]["cpu_model"], "my accelerator");
+
+  // An import never appends: rerunning would duplicate samples.
+  CliResult again = RunPerfgraph("dataset import --hlo " + kByo + " --runtimes " + kByo +
+                                 "/runtimes.csv --out " + out);
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_THAT(again.out, HasSubstr("already exists"));
+}
+
+TEST(DatasetImportTest, EveryBadRowIsReportedByLineAndNothingIsWritten) {
+  const std::string csv = TempPath("bad.csv");
+  std::ofstream(csv) << "module,kernel,config,runtime_ns\n"                      // line 1
+                     << "mlp_block.hlo,dense,default,1000\n"                      // 2: fine
+                     << "mlp_block.hlo,dense,default\n"                           // 3: 3 fields
+                     << "missing.hlo,dense,default,1000\n"                        // 4: no module
+                     << "mlp_block.hlo,nosuch,default,1000\n"                     // 5: no kernel
+                     << "mlp_block.hlo,dense,default,-5\n"                        // 6: bad runtime
+                     << "mlp_block.hlo,dense,\"tile=999,8,0;dims=1,0,-1;split=1;vec=8;par=1\",10\n"  // 7
+                     << "mlp_block.hlo,rowsum,\"unterminated,1\n";                // 8
+  const std::string out = TempPath("bad.pgd");
+  CliResult r = RunPerfgraph("dataset import --hlo " + kByo + " --runtimes " + csv + " --out " + out);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("6 bad row(s), nothing written"));
+  for (int line : {3, 4, 5, 6, 7, 8}) {
+    EXPECT_THAT(r.out, HasSubstr(csv + ":" + std::to_string(line) + ":")) << line;
+  }
+  EXPECT_THAT(r.out, Not(HasSubstr(csv + ":2:")));
+  EXPECT_THAT(r.out, HasSubstr("expected 4 fields"));
+  EXPECT_THAT(r.out, HasSubstr("no kernel 'nosuch'"));
+  EXPECT_THAT(r.out, HasSubstr("dense rowsum"));  // lists the kernels that exist
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+TEST(DatasetImportTest, WrongHeaderAndMissingFilesAreRejected) {
+  const std::string csv = TempPath("header.csv");
+  std::ofstream(csv) << "file,kernel,runtime\nmlp_block.hlo,dense,1\n";
+  EXPECT_EQ(RunPerfgraph("dataset import --hlo " + kByo + " --runtimes " + csv + " --out " +
+                         TempPath("h.pgd")).exit_code, 2);
+  EXPECT_EQ(RunPerfgraph("dataset import --hlo /nonexistent --runtimes " + csv + " --out " +
+                         TempPath("h.pgd")).exit_code, 2);
+  EXPECT_EQ(RunPerfgraph("dataset import --hlo " + kByo + " --runtimes /nonexistent.csv --out " +
+                         TempPath("h.pgd")).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace perfgraph::tools
