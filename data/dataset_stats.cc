@@ -1,0 +1,133 @@
+#include "data/dataset_stats.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "data/perfgraph.pb.h"
+#include "data/record_file.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "graph/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace perfgraph::data {
+namespace {
+
+std::string DeterministicBytes(const TileConfigProto& config) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    config.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+nlohmann::json MachineJson(const std::optional<MachineFingerprint>& machine) {
+  if (!machine.has_value()) return nullptr;
+  return nlohmann::json{{"cpu_model", machine->cpu_model},
+                        {"physical_cores", machine->physical_cores},
+                        {"logical_cores", machine->logical_cores},
+                        {"l1d_cache_bytes", machine->l1d_cache_bytes},
+                        {"l2_cache_bytes", machine->l2_cache_bytes},
+                        {"l3_cache_bytes", machine->l3_cache_bytes},
+                        {"num_threads", machine->num_threads},
+                        {"halide_version", machine->halide_version},
+                        {"compiler_version", machine->compiler_version},
+                        {"os", machine->os}};
+}
+
+}  // namespace
+
+absl::StatusOr<DatasetStats> ComputeStats(const std::vector<std::string>& paths) {
+  if (paths.empty()) return absl::InvalidArgumentError("ComputeStats: no dataset files given");
+  DatasetStats stats;
+  absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> configs_by_kernel;
+  absl::flat_hash_set<std::string> programs;
+  for (size_t f = 0; f < paths.size(); ++f) {
+    ASSIGN_OR_RETURN(RecordReader reader, RecordReader::Open(paths[f]));
+    FileStats file;
+    file.path = paths[f];
+    file.machine = reader.header().machine;
+    file.feature_schema_version = reader.header().feature_schema_version;
+    if (f == 0) {
+      stats.machine = file.machine;
+    } else if (file.machine != stats.machine) {
+      stats.machines_differ = true;
+    }
+    Record record;
+    while (true) {
+      ASSIGN_OR_RETURN(bool has_record, reader.Next(&record));
+      if (!has_record) break;
+      switch (record.status()) {
+        case Record::MEASURE_STATUS_OK:
+          ++stats.statuses.ok;
+          break;
+        case Record::MEASURE_STATUS_INVALID:
+          ++stats.statuses.invalid;
+          break;
+        case Record::MEASURE_STATUS_TIMEOUT:
+          ++stats.statuses.timeout;
+          break;
+        default:
+          return absl::DataLossError(absl::StrCat("ComputeStats: '", paths[f], "': record ",
+                                                  reader.records_read() - 1, " has status ",
+                                                  static_cast<int>(record.status())));
+      }
+      configs_by_kernel[record.kernel_hash()].insert(DeterministicBytes(record.config()));
+      if (!programs.contains(record.program())) programs.insert(record.program());
+    }
+    file.records = reader.records_read();
+    file.dropped_tail_bytes = reader.dropped_tail_bytes();
+    stats.records += file.records;
+    stats.dropped_tail_bytes += file.dropped_tail_bytes;
+    stats.files.push_back(std::move(file));
+  }
+  stats.kernels = static_cast<int64_t>(configs_by_kernel.size());
+  stats.programs = static_cast<int64_t>(programs.size());
+  std::vector<int64_t> counts;
+  counts.reserve(configs_by_kernel.size());
+  for (const auto& [hash, configs] : configs_by_kernel) counts.push_back(configs.size());
+  if (!counts.empty()) {
+    std::sort(counts.begin(), counts.end());
+    stats.configs_per_kernel_min = counts.front();
+    const size_t mid = counts.size() / 2;
+    stats.configs_per_kernel_median =
+        counts.size() % 2 == 1 ? static_cast<double>(counts[mid])
+                               : 0.5 * static_cast<double>(counts[mid - 1] + counts[mid]);
+  }
+  return stats;
+}
+
+std::string StatsToJson(const DatasetStats& stats, int indent) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const FileStats& file : stats.files) {
+    files.push_back({{"path", file.path},
+                     {"records", file.records},
+                     {"dropped_tail_bytes", file.dropped_tail_bytes},
+                     {"feature_schema_version", file.feature_schema_version},
+                     {"machine", MachineJson(file.machine)}});
+  }
+  nlohmann::json json = {
+      {"records", stats.records},
+      {"kernels", stats.kernels},
+      {"programs", stats.programs},
+      {"configs_per_kernel_min", stats.configs_per_kernel_min},
+      {"configs_per_kernel_median", stats.configs_per_kernel_median},
+      {"statuses",
+       {{"ok", stats.statuses.ok},
+        {"invalid", stats.statuses.invalid},
+        {"timeout", stats.statuses.timeout}}},
+      {"machine", MachineJson(stats.machine)},
+      {"machines_differ", stats.machines_differ},
+      {"dropped_tail_bytes", stats.dropped_tail_bytes},
+      {"files", std::move(files)},
+  };
+  return json.dump(indent);
+}
+
+}  // namespace perfgraph::data

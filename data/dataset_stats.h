@@ -1,0 +1,64 @@
+// Summary statistics of one or more dataset record files (the `perfgraph dataset stats`
+// subcommand).
+#ifndef PERFGRAPH_DATA_DATASET_STATS_H_
+#define PERFGRAPH_DATA_DATASET_STATS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/machine.h"
+
+namespace perfgraph::data {
+
+// Per-file part of DatasetStats.
+struct FileStats {
+  std::string path;
+  int64_t records = 0;
+  int64_t dropped_tail_bytes = 0;             // torn tail left by a killed writer (skipped)
+  std::optional<MachineFingerprint> machine;  // from the file header; nullopt when not recorded
+  uint32_t feature_schema_version = 0;
+};
+
+struct DatasetStats {
+  int64_t records = 0;   // complete records over all files
+  int64_t kernels = 0;   // distinct Record.kernel_hash values (identical kernels of different
+                         // programs count once, see CanonicalKernelHash)
+  int64_t programs = 0;  // distinct Record.program names
+  // Distinct configs measured per kernel (per distinct kernel_hash, over all tasks and files): a
+  // config is identified by the deterministic serialization of its TileConfigProto. Minimum and
+  // median (mean of the two middle values for an even number of kernels); both 0 without records.
+  int64_t configs_per_kernel_min = 0;
+  double configs_per_kernel_median = 0.0;
+  struct Statuses {
+    int64_t ok = 0;
+    int64_t invalid = 0;
+    int64_t timeout = 0;
+  } statuses;
+  // The machine of the first file's header (nullopt when it recorded none); machines_differ is true
+  // when another file's header holds a different fingerprint (or none while the first has one).
+  std::optional<MachineFingerprint> machine;
+  bool machines_differ = false;
+  int64_t dropped_tail_bytes = 0;  // sum over files
+  std::vector<FileStats> files;    // in the order of `paths`
+};
+
+// Reads every record of every file in `paths` (RecordReader, so torn tails are skipped and counted
+// in dropped_tail_bytes) and summarises them. Errors: kInvalidArgument for an empty `paths`; any
+// RecordReader error (unopenable file, not a dataset, schema version mismatch, corruption naming
+// the record and offset); kDataLoss for a record whose status is MEASURE_STATUS_UNSPECIFIED (naming
+// file and record index) since RecordWriter never writes one.
+absl::StatusOr<DatasetStats> ComputeStats(const std::vector<std::string>& paths);
+
+// JSON object with the stable keys of the `dataset stats --json` contract (DESIGN.md): records,
+// kernels, programs, configs_per_kernel_min, configs_per_kernel_median, statuses {ok, invalid,
+// timeout}, machine (object with the MachineFingerprint fields, or null), plus machines_differ,
+// dropped_tail_bytes and files [{path, records, dropped_tail_bytes, feature_schema_version,
+// machine}]. Pretty-printed with `indent` spaces (-1 = one line).
+std::string StatsToJson(const DatasetStats& stats, int indent = 2);
+
+}  // namespace perfgraph::data
+
+#endif  // PERFGRAPH_DATA_DATASET_STATS_H_
