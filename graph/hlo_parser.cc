@@ -1426,7 +1426,7 @@ class Converter {
           RETURN_IF_ERROR(Annotate(body.Validate()));
           RETURN_IF_ERROR(ExtractKernels(body.instructions, absl::StrCat(callee, "/"), false,
                                          depth + 1, result));
-          result->called_programs.emplace(callee, std::move(body));
+          result->model.called_programs.emplace(callee, std::move(body));
         }
         continue;
       }

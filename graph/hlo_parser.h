@@ -66,8 +66,8 @@
 //        kernels named "<computation name>/<instruction name>" with every origin -1.
 //  - Unoptimised modules (no fusion) get no prefused_kernels: run a fusion pass over `program`. The
 //    bodies of their while loops and conditionals are NOT part of `program` (they execute an
-//    unknown number of times); ParseHloModules() returns them as separate Programs in
-//    ParsedHloModule::called_programs so callers can account for them.
+//    unknown number of times); they are returned as separate Programs in
+//    ImportedModel::called_programs so callers can account for them.
 //  - ImportOptions::input_shapes replaces the dims of the ENTRY parameter with that name (without
 //    `%`); naming no entry parameter is an error. A `?` (unbounded dynamic) dim must be replaced
 //    this way, otherwise it is an error. In a file with several modules every module must have it.
@@ -101,13 +101,10 @@ namespace perfgraph::graph {
 // and literals are matched without recursion and have no limit.)
 inline constexpr int kMaxHloNestingDepth = 64;
 
-// One parsed module with the side computations that ImportedModel has no place for.
+// One parsed module. The computations called by while/conditional/async-start are in
+// model.called_programs (see ImportedModel).
 struct ParsedHloModule {
   ImportedModel model;
-  // Every computation reachable from the ENTRY through while (condition, body), conditional
-  // (branches) and async-start, converted like the entry program (calls inlined, fusions kept as
-  // kFusion instructions), keyed by computation name without `%`.
-  std::map<std::string, Program> called_programs;
 };
 
 // Parses every module of `text`. `file_name` is used only in error messages (and is the prefix of

@@ -35,6 +35,11 @@ struct ImportedModel {
   // Kernels given by the file itself (fusion instructions of an optimised HLO module). When non-empty,
   // callers use them instead of running a fusion pass over `program`.
   std::vector<Kernel> prefused_kernels;
+  // HLO only: every computation reachable from the ENTRY through while (condition, body),
+  // conditional (branches) and async-start, converted like the entry program, keyed by computation
+  // name without `%`. They run an unknown number of times, so they are not part of `program`;
+  // `inspect` fuses and lists them separately ("<computation>/<kernel>") instead of dropping them.
+  std::map<std::string, Program> called_programs;
 };
 
 // Parses one `--input-shape` value "NAME=d0,d1,..." (dims >= 1; "NAME=" is a scalar).

@@ -24,15 +24,28 @@ absl::StatusOr<nlohmann::ordered_json> InspectReport(const std::string& path,
   ASSIGN_OR_RETURN(graph::ImportedModel model, graph::ImportModelFile(path, options));
   std::vector<graph::Kernel> kernels = std::move(model.prefused_kernels);
   if (kernels.empty()) {
-    auto fused = fusion::DefaultFusion(model.program);
-    if (!fused.ok()) {
-      return absl::Status(fused.status().code(), absl::StrCat(path, ": ", fused.status().message()));
+    // The entry program, then the bodies of while loops / conditionals (HLO), each fused on its own;
+    // body kernels are named "<computation>/<kernel>" as the HLO parser names prefused ones.
+    std::vector<std::pair<std::string, const graph::Program*>> programs = {{"", &model.program}};
+    for (const auto& [name, body] : model.called_programs) programs.push_back({name + "/", &body});
+    for (const auto& [prefix, program] : programs) {
+      auto fused = fusion::DefaultFusion(*program);
+      if (!fused.ok()) {
+        return absl::Status(fused.status().code(),
+                            absl::StrCat(path, ": ", prefix, fused.status().message()));
+      }
+      for (graph::Kernel& kernel : *fused) {
+        kernel.name = prefix + kernel.name;
+        kernels.push_back(std::move(kernel));
+      }
     }
-    kernels = std::move(fused).value();
   }
   nlohmann::ordered_json report;
   report["program"] = model.program.name;
   report["instructions"] = model.program.size();
+  nlohmann::ordered_json called = nlohmann::ordered_json::array();
+  for (const auto& [name, body] : model.called_programs) called.push_back(name);
+  report["called_computations"] = std::move(called);
   nlohmann::ordered_json kernel_list = nlohmann::ordered_json::array();
   double total_flops = 0;
   int64_t total_bytes = 0;

@@ -283,10 +283,10 @@ TEST(HloParserTest, WhileStaysInProgramAndBodyFusionsBecomePrefixedKernels) {
   EXPECT_EQ(step->kind, FusionKind::kOutput);
   EXPECT_EQ(step->root_instruction().opcode, HloOpcode::kTanh);
   EXPECT_THAT(step->origin, ElementsAre(-1, -1, -1, -1));
-  ASSERT_EQ(m.called_programs.count("body"), 1u);
-  ASSERT_EQ(m.called_programs.count("cond"), 1u);
-  EXPECT_EQ(m.called_programs.at("body").size(), 7);
-  EXPECT_EQ(m.called_programs.at("cond").at(m.called_programs.at("cond").outputs[0]).opcode,
+  ASSERT_EQ(m.model.called_programs.count("body"), 1u);
+  ASSERT_EQ(m.model.called_programs.count("cond"), 1u);
+  EXPECT_EQ(m.model.called_programs.at("body").size(), 7);
+  EXPECT_EQ(m.model.called_programs.at("cond").at(m.model.called_programs.at("cond").outputs[0]).opcode,
             HloOpcode::kCompare);
 }
 
@@ -589,7 +589,7 @@ TEST(HloParserTest, ParsesEverySharedXlaModule) {
         }
       };
       check_fusions(m.model.program, "");
-      for (const auto& [name, program] : m.called_programs) check_fusions(program, name + "/");
+      for (const auto& [name, program] : m.model.called_programs) check_fusions(program, name + "/");
     }
   }
   EXPECT_GE(files, 20);
@@ -617,9 +617,9 @@ TEST(HloParserTest, ParsesLlama31TrainingStep) {
   EXPECT_EQ(count(p, [](const Instruction& i) { return i.opcode == HloOpcode::kWhile; }), 2);
   // Unoptimised (no fusion instruction): no prefused kernels; the loop bodies come separately.
   EXPECT_TRUE(m.model.prefused_kernels.empty());
-  ASSERT_EQ(m.called_programs.count("region_3.423_spmd"), 1u);
-  ASSERT_EQ(m.called_programs.count("region_14.1138_spmd"), 1u);
-  const Program& body = m.called_programs.at("region_14.1138_spmd");
+  ASSERT_EQ(m.model.called_programs.count("region_3.423_spmd"), 1u);
+  ASSERT_EQ(m.model.called_programs.count("region_14.1138_spmd"), 1u);
+  const Program& body = m.model.called_programs.at("region_14.1138_spmd");
   EXPECT_GT(count(body, [](const Instruction& i) { return i.opcode == HloOpcode::kDot; }), 0);
   EXPECT_GT(count(body,
                   [](const Instruction& i) {

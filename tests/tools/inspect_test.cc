@@ -134,6 +134,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadInputCase{"UnknownDtype", [] { return TestData("unknown_dtype.onnx"); }, "type"}),
     [](const auto& info) { return info.param.name; });
 
+TEST(InspectTest, HloWhileBodiesAreFusedAndListedNotDropped) {
+  CliResult r = RunPerfgraph("inspect --json " + std::string(PERFGRAPH_SOURCE_DIR) +
+                             "/tests/testdata/hlo/while_loop.hlo");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_THAT(report["called_computations"].get<std::vector<std::string>>(),
+              ::testing::Contains("body"));
+  int body_kernels = 0;
+  for (const auto& k : report["kernels"]) {
+    if (k["name"].get<std::string>().rfind("body/", 0) == 0) ++body_kernels;
+  }
+  EXPECT_GT(body_kernels, 0) << r.out;
+}
+
 TEST(InspectTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(RunPerfgraph("inspect").exit_code, 2);
   EXPECT_EQ(RunPerfgraph("inspect --no-such-flag x.onnx").exit_code, 2);
