@@ -1,0 +1,495 @@
+// ONNX import driver: read and validate the ModelProto, bring old opsets up to kMinOnnxOpset with
+// ONNX's version converter, apply --input-shape overrides, order the nodes topologically, run ONNX's
+// checker and shape inference (with data propagation), then lower node by node (onnx_lowering.cc).
+#include "graph/onnx_import.h"
+
+#include <exception>
+#include <limits>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <queue>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "graph/onnx_lowering.h"
+#include "graph/status_macros.h"
+#include "onnx/checker.h"
+#include "onnx/onnx_pb.h"
+#include "onnx/shape_inference/implementation.h"
+#include "onnx/version_converter/convert.h"
+
+namespace perfgraph::graph {
+namespace {
+
+using onnx_internal::GraphLowerer;
+using onnx_internal::kMaxFoldElements;
+using onnx_internal::Literal;
+using onnx_internal::LiteralFromTensor;
+using onnx_internal::PrimitiveTypeFromOnnx;
+
+// Same code, message prefixed with `prefix`.
+// Opset that models older than kMinOnnxOpset are converted to.
+constexpr int kOldModelTargetOpset = 9;
+
+absl::Status WithPrefix(const absl::Status& status, absl::string_view prefix) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(prefix, status.message()));
+}
+
+absl::Status NotAModel(absl::string_view name, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(name, ": not a valid ONNX model: ", why));
+}
+
+std::string NodeLabel(const onnx::NodeProto& node, int index) {
+  return absl::StrCat("node '", node.name().empty() ? absl::StrCat("#", index) : node.name(), "' (",
+                      node.op_type(), ")");
+}
+
+std::string DimString(const onnx::TensorShapeProto::Dimension& d) {
+  if (d.has_dim_value()) return absl::StrCat(d.dim_value());
+  return d.dim_param().empty() ? "?" : d.dim_param();
+}
+
+// Reorders graph nodes topologically (stable: keeps the file order when it is already valid).
+// Errors name the node that uses an undefined tensor or lies on a cycle.
+absl::Status SortNodes(onnx::GraphProto& graph, absl::string_view name) {
+  absl::flat_hash_set<std::string> available;
+  for (const auto& in : graph.input()) available.insert(in.name());
+  for (const auto& init : graph.initializer()) available.insert(init.name());
+  absl::flat_hash_map<std::string, int> producer;
+  const int n = graph.node_size();
+  for (int i = 0; i < n; ++i) {
+    for (const std::string& out : graph.node(i).output()) {
+      if (out.empty()) continue;
+      if (available.contains(out) || !producer.emplace(out, i).second) {
+        return absl::InvalidArgumentError(absl::StrCat(name, ": ", NodeLabel(graph.node(i), i),
+                                                       " redefines tensor '", out, "'"));
+      }
+    }
+  }
+  std::vector<std::vector<int>> users(n);
+  std::vector<int> pending(n, 0);
+  for (int i = 0; i < n; ++i) {
+    for (const std::string& in : graph.node(i).input()) {
+      if (in.empty() || available.contains(in)) continue;
+      auto it = producer.find(in);
+      if (it == producer.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(name, ": ", NodeLabel(graph.node(i), i),
+                                                       " uses undefined tensor '", in, "'"));
+      }
+      users[it->second].push_back(i);
+      ++pending[i];
+    }
+  }
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
+  for (int i = 0; i < n; ++i) {
+    if (pending[i] == 0) ready.push(i);
+  }
+  std::vector<int> order;
+  while (!ready.empty()) {
+    int i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    for (int u : users[i]) {
+      if (--pending[u] == 0) ready.push(u);
+    }
+  }
+  if (static_cast<int>(order.size()) != n) {
+    for (int i = 0; i < n; ++i) {
+      if (pending[i] > 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, ": the graph has a cycle: ", NodeLabel(graph.node(i), i),
+            " depends (directly or indirectly) on its own output"));
+      }
+    }
+  }
+  bool sorted = true;
+  for (int i = 0; i < n; ++i) sorted &= order[i] == i;
+  if (!sorted) {
+    google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
+    for (int i : order) *nodes.Add() = graph.node(i);
+    graph.mutable_node()->Swap(&nodes);
+  }
+  return absl::OkStatus();
+}
+
+void StripExternal(onnx::TensorProto& t) {
+  if (t.data_location() != onnx::TensorProto::EXTERNAL) return;
+  t.clear_data_location();
+  t.clear_external_data();
+  t.clear_dims();
+  t.add_dims(0);
+}
+
+void StripExternal(onnx::GraphProto& graph) {
+  for (auto& t : *graph.mutable_initializer()) StripExternal(t);
+  for (auto& node : *graph.mutable_node()) {
+    for (auto& a : *node.mutable_attribute()) {
+      if (a.has_t()) StripExternal(*a.mutable_t());
+      for (auto& t : *a.mutable_tensors()) StripExternal(t);
+      if (a.has_g()) StripExternal(*a.mutable_g());
+      for (auto& g : *a.mutable_graphs()) StripExternal(g);
+    }
+  }
+}
+
+// ONNX's checker insists that external data files exist; we only need dims, so it checks a copy in
+// which every external tensor is an empty in-line tensor (dims are not checked against anything).
+onnx::ModelProto ForChecker(const onnx::ModelProto& model) {
+  onnx::ModelProto copy = model;
+  StripExternal(*copy.mutable_graph());
+  return copy;
+}
+
+absl::StatusOr<Shape> InputShape(const onnx::ValueInfoProto& input, absl::string_view name) {
+  if (!input.type().has_tensor_type()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": graph input '", input.name(), "' is not a tensor"));
+  }
+  const auto& tt = input.type().tensor_type();
+  std::optional<PrimitiveType> type = PrimitiveTypeFromOnnx(tt.elem_type());
+  if (!type.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": graph input '", input.name(),
+                                                   "' has unknown or unsupported element type ",
+                                                   tt.elem_type()));
+  }
+  if (!tt.has_shape()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": graph input '", input.name(), "' has unknown rank; pass --input-shape ",
+        input.name(), "=d0,d1,..."));
+  }
+  std::vector<int64_t> dims;
+  std::vector<std::string> example;
+  int dynamic = -1;
+  for (int i = 0; i < tt.shape().dim_size(); ++i) {
+    const auto& d = tt.shape().dim(i);
+    if (d.has_dim_value() && d.dim_value() >= 0) {
+      dims.push_back(d.dim_value());
+      example.push_back(absl::StrCat(d.dim_value()));
+    } else {
+      if (dynamic < 0) dynamic = i;
+      example.push_back("1");
+    }
+  }
+  if (dynamic >= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": graph input '", input.name(), "' has dynamic dim ", dynamic, " ('",
+        DimString(tt.shape().dim(dynamic)), "'); pass --input-shape ", input.name(),
+        "=d0,d1,... with static dims, e.g. --input-shape ", input.name(), "=",
+        absl::StrJoin(example, ",")));
+  }
+  Shape shape = Shape::Make(*type, dims);
+  absl::Status valid = shape.Validate();
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": graph input '", input.name(), "': ", valid.message()));
+  }
+  return shape;
+}
+
+absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_view name,
+                                          absl::string_view program_name,
+                                          const ImportOptions& options) {
+  // ParseFromString accepts many byte strings that are not models: require the essentials.
+  if (model.ir_version() <= 0) return NotAModel(name, "no ir_version");
+  if (!model.has_graph()) return NotAModel(name, "no graph");
+  if (model.graph().node_size() == 0) return NotAModel(name, "the graph has no nodes");
+
+  int opset = -1;
+  for (const auto& imp : model.opset_import()) {
+    if (imp.domain().empty() || imp.domain() == "ai.onnx") opset = static_cast<int>(imp.version());
+  }
+  if (opset < 0) return NotAModel(name, "no ai.onnx opset_import");
+  if (opset > kMaxOnnxOpset) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": ONNX opset ", opset,
+                                                   " is not supported (supported: ", kMinOnnxOpset,
+                                                   "..", kMaxOnnxOpset, ")"));
+  }
+  if (opset < kMinOnnxOpset) {
+    // Old models: ONNX's own version converter rewrites them to opset 9 (the first opset whose
+    // Constant accepts every tensor type, which old PyTorch exports rely on), or else to
+    // kMinOnnxOpset. The converter needs the shapes of some inputs: run a lenient inference first.
+    std::string error;
+    try {
+      onnx::shape_inference::InferShapes(model);
+    } catch (const std::exception& e) {
+      // The strict inference below reports real problems.
+    }
+    bool converted = false;
+    for (int target : {kOldModelTargetOpset, kMinOnnxOpset}) {
+      try {
+        model = onnx::version_conversion::ConvertVersion(model, target);
+        opset = target;
+        converted = true;
+        break;
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+    }
+    if (!converted) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": ONNX opset ", opset, " is not supported (supported: ", kMinOnnxOpset, "..",
+          kMaxOnnxOpset, ") and ONNX's version converter could not upgrade it: ", error));
+    }
+  }
+
+  onnx::GraphProto& graph = *model.mutable_graph();
+  absl::flat_hash_set<std::string> initializer_names;
+  for (const auto& init : graph.initializer()) initializer_names.insert(init.name());
+
+  // --input-shape overrides (on real inputs only: initializers listed as inputs are weights).
+  bool overridden = false;
+  for (const auto& [input_name, dims] : options.input_shapes) {
+    onnx::ValueInfoProto* found = nullptr;
+    std::vector<std::string> real_inputs;
+    for (auto& in : *graph.mutable_input()) {
+      if (initializer_names.contains(in.name())) continue;
+      real_inputs.push_back(in.name());
+      if (in.name() == input_name) found = &in;
+    }
+    if (found == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": --input-shape names '", input_name, "', which is not a graph input (inputs: ",
+          absl::StrJoin(real_inputs, ", "), ")"));
+    }
+    auto* tt = found->mutable_type()->mutable_tensor_type();
+    if (tt->has_shape() && tt->shape().dim_size() != static_cast<int>(dims.size())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": --input-shape ", input_name, " has ", dims.size(), " dims but the input has rank ",
+          tt->shape().dim_size()));
+    }
+    tt->clear_shape();
+    auto* shape = tt->mutable_shape();
+    for (int64_t d : dims) {
+      if (d < 0 || d > kMaxDimension) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, ": --input-shape ", input_name, " has invalid dim ", d));
+      }
+      shape->add_dim()->set_dim_value(d);
+    }
+    overridden = true;
+  }
+  if (overridden) {
+    // Stored intermediate/output shapes describe the old input shapes: let inference recompute them.
+    graph.clear_value_info();
+    for (auto& out : *graph.mutable_output()) {
+      if (!out.type().has_tensor_type() || !out.type().tensor_type().has_shape()) continue;
+      for (auto& d : *out.mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim()) {
+        d.clear_dim_value();
+        d.clear_dim_param();
+      }
+    }
+  }
+
+  // Element types and dims of the real inputs (before the checker, so the message names the input).
+  std::vector<std::pair<std::string, Shape>> inputs;
+  for (const auto& in : graph.input()) {
+    if (initializer_names.contains(in.name())) continue;
+    ASSIGN_OR_RETURN(Shape shape, InputShape(in, name));
+    inputs.emplace_back(in.name(), std::move(shape));
+  }
+  for (const auto& init : graph.initializer()) {
+    if (!PrimitiveTypeFromOnnx(init.data_type()).has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": initializer '", init.name(),
+                                                     "' has unknown or unsupported element type ",
+                                                     init.data_type()));
+    }
+  }
+
+  RETURN_IF_ERROR(SortNodes(graph, name));
+
+  // libonnx may predate kMaxOnnxOpset (1.12 knows opset 17): for newer models its schemas are
+  // the wrong versions, so the checker is skipped and inference runs leniently (node-level errors
+  // only leave shapes unknown; our lowering computes every shape itself).
+  const auto& versions = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  auto known = versions.find(onnx::ONNX_DOMAIN);
+  const bool schemas_known = known == versions.end() || opset <= known->second.second;
+  if (schemas_known) {
+    try {
+      onnx::checker::check_model(ForChecker(model));
+    } catch (const std::exception& e) {
+      return NotAModel(name, absl::StrCat("ONNX checker: ", e.what()));
+    }
+  }
+
+  // Shape inference reads initializer data (Reshape targets, ...) and throws on external data that
+  // is not loaded. Hand it external initializers as plain graph inputs instead: their dims stay
+  // known, and a shape computed from them is reported by our lowering, naming the tensor.
+  std::vector<onnx::TensorProto> external_initializers;
+  {
+    absl::flat_hash_set<std::string> input_names;
+    for (const auto& in : graph.input()) input_names.insert(in.name());
+    google::protobuf::RepeatedPtrField<onnx::TensorProto> kept;
+    for (auto& init : *graph.mutable_initializer()) {
+      if (init.data_location() != onnx::TensorProto::EXTERNAL) {
+        *kept.Add() = std::move(init);
+        continue;
+      }
+      if (!input_names.contains(init.name())) {
+        onnx::ValueInfoProto* in = graph.add_input();
+        in->set_name(init.name());
+        auto* tt = in->mutable_type()->mutable_tensor_type();
+        tt->set_elem_type(init.data_type());
+        auto* shape = tt->mutable_shape();
+        for (int64_t d : init.dims()) shape->add_dim()->set_dim_value(d);
+      }
+      external_initializers.push_back(std::move(init));
+    }
+    graph.mutable_initializer()->Swap(&kept);
+  }
+
+  absl::flat_hash_set<std::string> declared;
+  for (const auto& v : graph.output()) {
+    if (v.type().tensor_type().has_shape()) declared.insert(v.name());
+  }
+  for (const auto& v : graph.value_info()) {
+    if (v.type().tensor_type().has_shape()) declared.insert(v.name());
+  }
+
+  std::unordered_map<std::string, onnx::TensorShapeProto> shape_data;
+  try {
+    onnx::ShapeInferenceOptions inference_options(/*check_type=*/schemas_known,
+                                                  /*error_mode=*/schemas_known ? 1 : 0,
+                                                  /*enable_data_propagation=*/true);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), inference_options,
+                                       &shape_data);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": ONNX shape inference failed: ", e.what()));
+  }
+
+  std::unordered_map<std::string, const onnx::TypeProto*> inferred;
+  for (const auto& v : graph.input()) inferred[v.name()] = &v.type();
+  for (const auto& v : graph.value_info()) inferred[v.name()] = &v.type();
+  for (const auto& v : graph.output()) inferred[v.name()] = &v.type();
+
+  // Ops without a lowering: fail early with the full list unless they may become custom-calls.
+  if (!options.allow_unsupported) {
+    std::map<std::string, std::vector<std::string>> missing;
+    for (int i = 0; i < graph.node_size(); ++i) {
+      const auto& node = graph.node(i);
+      if (onnx_internal::HasLowering(node.domain(), node.op_type())) continue;
+      std::string op = node.domain().empty() || node.domain() == "ai.onnx"
+                           ? node.op_type()
+                           : absl::StrCat(node.domain(), ".", node.op_type());
+      missing[op].push_back(node.name().empty() ? absl::StrCat("#", i) : node.name());
+    }
+    if (!missing.empty()) {
+      std::vector<std::string> parts;
+      for (const auto& [op, nodes] : missing) {
+        std::vector<std::string> shown(nodes.begin(), nodes.begin() + std::min<size_t>(nodes.size(), 5));
+        parts.push_back(absl::StrCat(op, " x", nodes.size(), " (", absl::StrJoin(shown, ", "),
+                                     nodes.size() > 5 ? ", ..." : "", ")"));
+      }
+      return absl::UnimplementedError(absl::StrCat(
+          name, ": unsupported ONNX ops (use --allow-unsupported to keep them as custom-calls): ",
+          absl::StrJoin(parts, "; ")));
+    }
+  }
+
+  ImportedModel result;
+  Program& program = result.program;
+  program.name = std::string(program_name);
+  GraphLowerer lowerer(&program, opset, &inferred, &shape_data, &declared);
+  for (const auto& [input_name, shape] : inputs) lowerer.AddInput(input_name, shape);
+  std::vector<const onnx::TensorProto*> all_initializers;
+  for (const auto& init : graph.initializer()) all_initializers.push_back(&init);
+  for (const auto& init : external_initializers) all_initializers.push_back(&init);
+  for (const onnx::TensorProto* init_ptr : all_initializers) {
+    const onnx::TensorProto& init = *init_ptr;
+    PrimitiveType type = *PrimitiveTypeFromOnnx(init.data_type());
+    std::vector<int64_t> dims(init.dims().begin(), init.dims().end());
+    Shape shape = Shape::Make(type, dims);
+    absl::Status valid = shape.Validate();
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": initializer '", init.name(), "': ", valid.message()));
+    }
+    bool external = init.data_location() == onnx::TensorProto::EXTERNAL;
+    std::optional<Literal> literal;
+    // Only integer initializers are read: they hold shapes, axes and pads. Float ones are weights.
+    if (!IsFloatingPoint(type) && !external) {
+      auto lit = LiteralFromTensor(init, kMaxFoldElements);
+      if (!lit.ok()) return WithPrefix(lit.status(), absl::StrCat(name, ": initializer: "));
+      literal = std::move(*lit);
+    }
+    if (!lowerer.HasValue(init.name())) {
+      lowerer.AddInitializer(init.name(), shape, std::move(literal), external);
+    }
+  }
+
+  std::vector<std::pair<std::string, std::string>> unsupported;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const auto& node = graph.node(i);
+    absl::Status status = lowerer.LowerNode(node, options.allow_unsupported, &unsupported);
+    if (!status.ok()) {
+      return WithPrefix(status, absl::StrCat(name, ": ", NodeLabel(node, i), ": "));
+    }
+  }
+  for (const auto& out : graph.output()) {
+    auto id = lowerer.Materialize(out.name());
+    if (!id.ok()) {
+      return WithPrefix(id.status(), absl::StrCat(name, ": graph output '", out.name(), "': "));
+    }
+    program.outputs.push_back(*id);
+  }
+  for (const auto& [op, node_name] : unsupported) {
+    auto it = std::find_if(result.unsupported_ops.begin(), result.unsupported_ops.end(),
+                           [&](const UnsupportedOp& u) { return u.op_type == op; });
+    if (it == result.unsupported_ops.end()) {
+      result.unsupported_ops.push_back(UnsupportedOp{op, {}});
+      it = result.unsupported_ops.end() - 1;
+    }
+    it->node_names.push_back(node_name);
+  }
+  absl::Status valid = program.Validate();
+  if (!valid.ok()) {
+    return absl::InternalError(absl::StrCat(name, ": imported program is invalid: ", valid.message()));
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<ImportedModel> ImportOnnxBytes(absl::string_view bytes, absl::string_view name,
+                                              const ImportOptions& options) {
+  if (bytes.empty()) return NotAModel(name, "the file is empty");
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": larger than 2 GiB (protobuf limit)"));
+  }
+  onnx::ModelProto model;
+  if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return NotAModel(name, "protobuf parsing failed (corrupt or truncated file, or not a protobuf)");
+  }
+  std::string stem = std::filesystem::path(std::string(name)).stem().string();
+  try {
+    return ImportModel(model, name, stem.empty() ? std::string(name) : stem, options);
+  } catch (const std::exception& e) {
+    // ONNX throws C++ exceptions from places we do not wrap individually.
+    return absl::InvalidArgumentError(absl::StrCat(name, ": ONNX error: ", e.what()));
+  }
+}
+
+absl::StatusOr<ImportedModel> ImportOnnxFile(const std::string& path, const ImportOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+  }
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": is a directory, not an ONNX model"));
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return absl::NotFoundError(absl::StrCat(path, ": cannot be opened for reading"));
+  std::ostringstream buffer;
+  buffer << file.rdbuf();
+  if (file.bad()) return absl::NotFoundError(absl::StrCat(path, ": read error"));
+  return ImportOnnxBytes(buffer.str(), path, options);
+}
+
+}  // namespace perfgraph::graph
