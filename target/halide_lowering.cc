@@ -1068,6 +1068,9 @@ absl::StatusOr<Expr> Lowerer::LowerDot(const Instruction& inst, Type type) {
                          [&](Expr acc) { return acc + product; });
 }
 
+// Rows of an accumulator's second dim computed together in its update (see Schedule).
+constexpr int kUnrollRows = 4;
+
 absl::Status Lowerer::Schedule(Func output) {
   const Shape& shape = kernel_.root_instruction().shape;
   const int rank = static_cast<int>(shape.rank());
@@ -1139,6 +1142,16 @@ absl::Status Lowerer::Schedule(Func output) {
     Halide::Stage update = r.acc.update(0);
     std::vector<VarOrRVar> update_order;
     if (r.rank > 0) update_order.push_back(acc_vars[0]);
+    // Register blocking: kUnrollRows iterations of the second pure dim run unrolled inside the
+    // reduction loops, so their accumulators can stay in registers across the reduction.
+    std::optional<Var> row_outer;
+    if (r.rank > 1) {
+      Var ri(absl::StrCat("d1_r", r.instruction)), ro(absl::StrCat("d1_ro", r.instruction));
+      update.split(acc_vars[1], ro, ri, kUnrollRows, TailStrategy::GuardWithIf);
+      update.unroll(ri);
+      update_order.push_back(ri);
+      row_outer = ro;
+    }
     std::optional<RVar> split_outer;
     for (int k = 0; k < static_cast<int>(r.rvars.size()); ++k) {
       if (k == r.split_rvar && r.instruction == primary && config_.reduction_split > 1 &&
@@ -1152,7 +1165,8 @@ absl::Status Lowerer::Schedule(Func output) {
         update_order.push_back(r.rvars[k]);
       }
     }
-    for (int h = 1; h < r.rank; ++h) update_order.push_back(acc_vars[h]);
+    if (row_outer) update_order.push_back(*row_outer);
+    for (int h = 2; h < r.rank; ++h) update_order.push_back(acc_vars[h]);
     if (split_outer) update_order.push_back(*split_outer);
     if (update_order.size() > 1) update.reorder(update_order);
     if (config_.vector_width > 1 && r.rank > 0) {

@@ -31,7 +31,8 @@
 //    accumulator is computed at the innermost outer
 //    tile loop of the output (per tile; compute_root when the output has no outer loop). Its innermost
 //    pure dim is vectorised by vector_width (GuardWithIf); its update runs, innermost first:
-//    the vectorised pure dim, the reduction loops, the other pure dims. For the primary reduction
+//    the vectorised pure dim, 4 unrolled rows of the second pure dim (register blocking,
+//    GuardWithIf), the reduction loops, the outer loop of those rows, the other pure dims. For the primary reduction
 //    (tiling::PrimaryReduction) with reduction_split s > 1, the split loop (tiling::
 //    SplitReductionExtent) is split into an inner chunk of s iterations, kept in place, and an outer
 //    loop placed outermost (GuardWithIf for ragged chunks).
