@@ -36,6 +36,17 @@ absl::StatusOr<std::pair<std::string, std::vector<int64_t>>> ParseInputShapeFlag
   return std::make_pair(std::move(name), std::move(dims));
 }
 
+absl::StatusOr<std::pair<std::string, int64_t>> ParseDimFlag(absl::string_view value) {
+  const size_t eq = value.find('=');
+  int64_t dim = 0;
+  if (eq == absl::string_view::npos || eq == 0 ||
+      !absl::SimpleAtoi(value.substr(eq + 1), &dim) || dim < 1 || dim > kMaxDimension) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--dim '", value, "': expected NAME=VALUE with VALUE in [1, 2^40] (e.g. batch=1)"));
+  }
+  return std::make_pair(std::string(value.substr(0, eq)), dim);
+}
+
 absl::StatusOr<ImportedModel> ImportModelFile(const std::string& path, const ImportOptions& options) {
   std::error_code error;
   if (!std::filesystem::exists(path, error)) {

@@ -17,6 +17,10 @@ struct ImportOptions {
   // `--input-shape NAME=d0,d1,...`: full static shape for the graph input NAME, replacing dynamic (and
   // static) dims of that input. Inputs not named keep their declared dims.
   std::map<std::string, std::vector<int64_t>> input_shapes;
+  // `--dim NAME=VALUE` (repeatable): value of every ONNX symbolic dim named NAME (dim_param, e.g.
+  // "batch") of the graph inputs, like ONNX Runtime's free-dimension overrides. Applied before
+  // input_shapes; one flag fixes the batch of every input of every model of a corpus.
+  std::map<std::string, int64_t> dim_params;
   // `--allow-unsupported`: keep ops without a lowering as custom-call instructions (target = op type)
   // instead of failing with kUnimplemented.
   bool allow_unsupported = false;
@@ -46,6 +50,9 @@ struct ImportedModel {
 // Error (kInvalidArgument) names the flag value and what is wrong.
 absl::StatusOr<std::pair<std::string, std::vector<int64_t>>> ParseInputShapeFlag(
     absl::string_view value);
+
+// Parses one `--dim` value "NAME=VALUE" (VALUE in [1, 2^40]). Error (kInvalidArgument) names it.
+absl::StatusOr<std::pair<std::string, int64_t>> ParseDimFlag(absl::string_view value);
 
 // Imports a model file, choosing the importer from the extension: ".onnx" (ImportOnnxFile) or ".hlo" /
 // ".txt" (HLO text). Errors: kNotFound (missing file), kInvalidArgument (malformed file, bad shape,

@@ -243,8 +243,22 @@ absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_
   absl::flat_hash_set<std::string> initializer_names;
   for (const auto& init : graph.initializer()) initializer_names.insert(init.name());
 
-  // --input-shape overrides (on real inputs only: initializers listed as inputs are weights).
+  // --dim overrides of symbolic dims (on real inputs only: initializers listed as inputs are weights).
   bool overridden = false;
+  for (auto& in : *graph.mutable_input()) {
+    if (initializer_names.contains(in.name()) || !in.type().has_tensor_type() ||
+        !in.type().tensor_type().has_shape()) {
+      continue;
+    }
+    for (auto& d : *in.mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim()) {
+      if (!d.has_dim_param()) continue;
+      auto it = options.dim_params.find(d.dim_param());
+      if (it == options.dim_params.end()) continue;
+      d.set_dim_value(it->second);  // clears dim_param (oneof)
+      overridden = true;
+    }
+  }
+  // --input-shape overrides.
   for (const auto& [input_name, dims] : options.input_shapes) {
     onnx::ValueInfoProto* found = nullptr;
     std::vector<std::string> real_inputs;

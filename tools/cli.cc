@@ -36,6 +36,15 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
     }
     // Flags are spelled with dashes on the command line and underscores in code.
     for (char& c : name) c = c == '-' ? '_' : c;
+    if (name == "dim") {
+      if (!has_value) {
+        if (i + 1 >= args.size()) return absl::InvalidArgumentError("--dim needs a value NAME=VALUE");
+        value = args[++i];
+      }
+      ASSIGN_OR_RETURN(auto entry, graph::ParseDimFlag(value));
+      result.import_options.dim_params[entry.first] = entry.second;
+      continue;
+    }
     if (name == "input_shape") {
       if (!has_value) {
         if (i + 1 >= args.size()) {

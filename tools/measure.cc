@@ -20,6 +20,7 @@
 #include <map>
 #include <random>
 #include <memory>
+#include <numeric>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -55,7 +56,8 @@ ABSL_FLAG(double, flip_probability, 0.3,
 ABSL_FLAG(double, time_budget_min, 0, "Stop after this many minutes (0 = no budget).");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of config sampling, fusion variants and input data.");
 ABSL_FLAG(int, threads, 0, "Threads of the Halide thread pool (0 = all logical cores).");
-ABSL_FLAG(int, max_kernels_per_program, 0, "Measure at most this many kernels per program (0 = all).");
+ABSL_FLAG(int, max_kernels_per_program, 0,
+          "Tile task: measure a seeded random subset of at most this many kernels per program (0 = all).");
 
 namespace perfgraph::tools {
 namespace {
@@ -184,11 +186,20 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
         }
         fused = std::move(result).value();
       }
-      int taken = 0;
       const int max_kernels = absl::GetFlag(FLAGS_max_kernels_per_program);
+      if (tile_task && max_kernels > 0 && static_cast<int>(fused.size()) > max_kernels) {
+        // A seeded random subset (in program order), so every part of the network is represented.
+        std::vector<int> index(fused.size());
+        std::iota(index.begin(), index.end(), 0);
+        std::mt19937_64 rng(seed ^ std::hash<std::string>{}(model->program.name));
+        std::shuffle(index.begin(), index.end(), rng);
+        index.resize(max_kernels);
+        std::sort(index.begin(), index.end());
+        std::vector<graph::Kernel> subset;
+        for (int i : index) subset.push_back(std::move(fused[i]));
+        fused = std::move(subset);
+      }
       for (graph::Kernel& kernel : fused) {
-        if (max_kernels > 0 && taken >= max_kernels) break;
-        ++taken;
         const uint64_t hash = data::CanonicalKernelHash(kernel);
         kernels.push_back(std::make_unique<graph::Kernel>(std::move(kernel)));
         const graph::Kernel* k = kernels.back().get();
@@ -206,6 +217,33 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
         }
       }
     }
+  }
+
+  // Interleave programs kernel by kernel (all configs of a kernel stay together), so a run cut short by
+  // --time-budget-min or Ctrl-C still covers every program.
+  {
+    std::vector<std::string> program_order;
+    std::map<std::string, std::vector<std::vector<WorkItem>>> per_program;
+    for (WorkItem& item : work) {
+      auto& groups = per_program[item.program];
+      if (groups.empty()) program_order.push_back(item.program);
+      if (groups.empty() || groups.back().front().kernel != item.kernel ||
+          groups.back().front().variant != item.variant) {
+        groups.emplace_back();
+      }
+      groups.back().push_back(std::move(item));
+    }
+    std::vector<WorkItem> interleaved;
+    interleaved.reserve(work.size());
+    for (size_t round = 0; interleaved.size() < work.size(); ++round) {
+      for (const std::string& program : program_order) {
+        auto& groups = per_program[program];
+        if (round < groups.size()) {
+          for (WorkItem& item : groups[round]) interleaved.push_back(std::move(item));
+        }
+      }
+    }
+    work = std::move(interleaved);
   }
 
   ASSIGN_OR_RETURN(target::HalideCpuTarget target,

@@ -71,6 +71,18 @@ TEST(InspectTest, HumanTableByDefault) {
   EXPECT_THAT(r.out, HasSubstr("convolution"));
 }
 
+TEST(InspectTest, DimFlagFixesSymbolicDimsByName) {
+  CliResult r = RunPerfgraph("inspect --json --dim N=2 " + TestData("tiny_cnn_dynamic_batch.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto report = nlohmann::json::parse(r.out);
+  bool batch_two = false;
+  for (const auto& k : report["kernels"]) {
+    batch_two |= k["output_shape"].get<std::string>().rfind("f32[2,8,16,16]", 0) == 0;
+  }
+  EXPECT_TRUE(batch_two) << r.out;
+  EXPECT_EQ(RunPerfgraph("inspect --dim N=0 " + TestData("tiny_cnn_dynamic_batch.onnx")).exit_code, 2);
+}
+
 TEST(InspectTest, UnresolvedDynamicDimNamesInputDimAndFlag) {
   CliResult r = RunPerfgraph("inspect " + TestData("tiny_cnn_dynamic_batch.onnx"));
   EXPECT_EQ(r.exit_code, 2) << r.out;
