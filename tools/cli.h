@@ -16,15 +16,15 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntimeFailure = 1;
 inline constexpr int kExitBadInput = 2;
 
-// Parsed command line of one subcommand: positional arguments and the --input-shape values.
+// Parsed command line of one subcommand: positional arguments, --input-shape and --dim values.
 struct CommandLine {
   std::vector<std::string> positional;
-  graph::ImportOptions import_options;  // --input-shape (repeatable) and --allow-unsupported
+  graph::ImportOptions import_options;  // --input-shape, --dim (repeatable), --allow-unsupported
 };
 
 // Parses `args` (the words after the subcommand name) against the Abseil flag registry: `--name=value`,
-// `--name value`, `--flag`/`--noflag` for booleans, `--` ends flags. `--input-shape NAME=d0,...` may
-// be repeated. Errors (kInvalidArgument): unknown flag, missing or malformed value.
+// `--name value`, `--flag`/`--noflag` for booleans, `--` ends flags. `--input-shape NAME=d0,...` and
+// `--dim NAME=VALUE` may be repeated. Errors (kInvalidArgument): unknown flag, missing or malformed value.
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
 
 // Maps a Status to the exit code of the contract: kInvalidArgument, kNotFound, kUnimplemented,
@@ -37,6 +37,7 @@ int ReportError(const std::string& subcommand, const absl::Status& status);
 
 // Subcommands. Each takes the words after its name and returns the process exit code.
 int RunInspect(const std::vector<std::string>& args);
+int RunCalibrate(const std::vector<std::string>& args);
 int RunMeasure(const std::vector<std::string>& args);
 int RunDataset(const std::vector<std::string>& args);
 

@@ -8,11 +8,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "data/dataset_stats.h"
+#include "nlohmann/json.hpp"
 #include "tools/cli.h"
 #include "tools/dataset_import.h"
+#include "tools/dataset_repeat.h"
 
 ABSL_DECLARE_FLAG(bool, json);
 ABSL_DECLARE_FLAG(std::string, out);
+ABSL_DECLARE_FLAG(uint64_t, seed);
+ABSL_FLAG(int, sample, 200, "dataset repeat: re-measure at least this many (kernel, config) pairs.");
 ABSL_FLAG(std::string, hlo, "", "dataset import: directory holding the HLO text modules.");
 ABSL_FLAG(std::string, runtimes, "", "dataset import: CSV of measured runtimes (tools/dataset_import.h).");
 ABSL_FLAG(std::string, machine, "unknown (imported)",
@@ -57,6 +61,45 @@ int RunDataset(const std::vector<std::string>& args) {
       return ReportError("dataset stats", absl::InvalidArgumentError("expected DATASET..."));
     }
     return RunStats(std::vector<std::string>(positional.begin() + 1, positional.end()));
+  }
+  if (positional[0] == "repeat") {
+    if (positional.size() != 2) {
+      return ReportError("dataset repeat", absl::InvalidArgumentError("expected one DATASET"));
+    }
+    RepeatOptions options;
+    options.dataset = positional[1];
+    options.sample = absl::GetFlag(FLAGS_sample);
+    options.seed = absl::GetFlag(FLAGS_seed);
+    auto result = MeasureRepeatability(options);
+    if (!result.ok()) return ReportError("dataset repeat", result.status());
+    if (absl::GetFlag(FLAGS_json)) {
+      auto optional_number = [](const std::optional<double>& v) {
+        return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+      };
+      nlohmann::ordered_json json = {
+          {"pairs", result->pairs},
+          {"kernels", result->kernels},
+          {"failed", result->failed},
+          {"threads", result->threads},
+          {"median_relative_difference", result->median_relative_difference},
+          {"p90_relative_difference", result->p90_relative_difference},
+          {"kendall_tau_per_kernel", optional_number(result->kendall_tau_per_kernel)},
+          {"kendall_tau_overall", optional_number(result->kendall_tau_overall)}};
+      std::cout << json.dump(2) << "\n";
+    } else {
+      auto optional_number = [](const std::optional<double>& v) {
+        return v ? absl::StrFormat("%.4f", *v) : std::string("undefined");
+      };
+      std::cout << absl::StrFormat(
+          "%d pairs of %d kernels re-measured (%d failed the second pass), %d threads\n"
+          "relative difference between passes: median %.2f %%, p90 %.2f %%\n"
+          "Kendall's tau between passes: per kernel %s, overall %s\n",
+          result->pairs, result->kernels, result->failed, result->threads,
+          100 * result->median_relative_difference, 100 * result->p90_relative_difference,
+          optional_number(result->kendall_tau_per_kernel),
+          optional_number(result->kendall_tau_overall));
+    }
+    return kExitOk;
   }
   if (positional[0] == "import") {
     if (positional.size() != 1) {

@@ -67,6 +67,21 @@ TEST(MeasureTest, TileTaskMeasuresEveryKernelAtKConfigsAndResumes) {
   EXPECT_EQ(Stats(out)["records"], 12);
 }
 
+TEST(MeasureTest, RepeatReMeasuresWholeKernelsAndComparesThePasses) {
+  const std::string out = TempPath("repeat.pgd");
+  ASSERT_EQ(RunPerfgraph("measure --corpus " + kModel + " --out " + out + " --configs-per-kernel 3")
+                .exit_code,
+            0);
+  CliResult r = RunPerfgraph("dataset repeat --json --sample 2 " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto json = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  // Whole kernels are drawn until >= 2 pairs: at least one kernel, all of its OK configs.
+  EXPECT_GE(json["pairs"].get<int>() + json["failed"].get<int>(), 2);
+  EXPECT_GE(json["kernels"].get<int>(), 1);
+  EXPECT_GE(json["median_relative_difference"].get<double>(), 0.0);
+  EXPECT_EQ(json["threads"].get<int>(), static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 TEST(MeasureTest, FusionTaskMeasuresVariantsAtDefaultConfig) {
   const std::string out = TempPath("fusion.pgd");
   CliResult r = RunPerfgraph("measure --task fusion --fusion-variants 3 --flip-probability 0.5 --corpus " +

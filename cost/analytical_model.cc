@@ -1,0 +1,957 @@
+#include "cost/analytical_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "graph/analysis.h"
+#include "graph/hlo_opcode.h"
+
+namespace perfgraph::cost {
+namespace {
+
+using graph::HloOpcode;
+using graph::Instruction;
+using graph::Kernel;
+using graph::Shape;
+using Region = std::vector<int64_t>;  // extent per dim of the part of a value a loop nest touches
+
+// ---- Constants that are not measured, with their sources. -------------------------------------
+// Native vector ops of one transcendental evaluation. Halide lowers exp/log/tanh/... to a range
+// reduction plus a polynomial of degree ~6-8 (Halide's IROperator.cc, halide_exp_f32 and friends),
+// about 15-25 vector ops; we take 20.
+constexpr double kTranscendentalOps = 20.0;
+// Vector ops of the calibrated reduction update (TargetDescription::reduction_update_ns): broadcast
+// of the scalar operand, vector load of the other operand, load and store of the accumulator. Extra
+// ops of an update are charged relative to these four.
+constexpr double kUpdateBaseOps = 4.0;
+// A padded window tap (convolution / reduce-window with padding or base dilation) is guarded by a
+// select over clamped indices (target/halide_lowering.h, "Padding and dilation read inputs through
+// clamped indices guarded by select"). The compares and clamps depend on loop-invariant indices
+// plus a vector of lane offsets and are hoisted by LLVM; what remains per update is the select:
+// 1 vector op (an estimate, consistent with resnet18's padded 3x3 convolutions running near the
+// unguarded update rate on the reference machine).
+constexpr double kGuardOps = 1.0;
+// A load with a small constant stride s (2..4) along the vector becomes s dense loads plus shuffles
+// (Halide's strided-load lowering in its x86 backend): s extra ops per native vector.
+constexpr int64_t kMaxShuffledStride = 4;
+// A load whose lanes are not adjacent (transposed operand, large stride, reduction vectorised across
+// an outer dim) is a gather or scalarised loads: one op per lane (Agner Fog's instruction tables:
+// VGATHERDPS retires about one element per cycle on recent x86 cores).
+constexpr double kGatherOpsPerLane = 1.0;
+// Cache line size of x86 cores (Intel and AMD optimisation manuals).
+constexpr double kCacheLineBytes = 64.0;
+// Bytes per stored element: the target stores every float type as f32, integers up to 32 bits (and
+// u4/s4) as int32, 64-bit integers as int64 and pred as uint8 (target/halide_lowering.h).
+int64_t StorageBytes(graph::PrimitiveType type) {
+  switch (type) {
+    case graph::PrimitiveType::kPred: return 1;
+    case graph::PrimitiveType::kU32: case graph::PrimitiveType::kS64: case graph::PrimitiveType::kU64:
+      return 8;
+    default: return 4;
+  }
+}
+
+double Product(const Region& r) {
+  double p = 1;
+  for (int64_t e : r) p *= static_cast<double>(e);
+  return p;
+}
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// A value the target keeps in a buffer: parameters and non-splat constants.
+bool IsBuffer(const Instruction& inst) {
+  return inst.opcode == HloOpcode::kParameter ||
+         (inst.opcode == HloOpcode::kConstant && !inst.attrs.constant_value.has_value() &&
+          inst.shape.rank() > 0);
+}
+
+// The reduction loop of a reduction instruction as the target lowers it: the RDom variables,
+// innermost first, their extents and the one reduction_split splits.
+struct ReductionLoops {
+  bool has_loop = false;          // false: lowered without an accumulator (e.g. a dot without K)
+  std::vector<int64_t> extents;   // per RDom variable, innermost first
+  int split_rvar = -1;
+};
+
+ReductionLoops LoopsOf(const Kernel& kernel, const Instruction& inst) {
+  ReductionLoops loops;
+  auto operand = [&](int k) -> const Shape& { return kernel.instructions[inst.operands[k]].shape; };
+  switch (inst.opcode) {
+    case HloOpcode::kConvolution: {
+      const auto& dn = *inst.attrs.convolution_dimension_numbers;
+      const int ns = static_cast<int>(dn.input_spatial_dimensions.size());
+      for (int s = ns - 1; s >= 0; --s) loops.extents.push_back(inst.attrs.window[s].size);
+      loops.extents.push_back(operand(1).dims[dn.kernel_input_feature_dimension]);
+      loops.split_rvar = ns;
+      loops.has_loop = true;
+      break;
+    }
+    case HloOpcode::kDot: {
+      const auto& dn = *inst.attrs.dot_dimension_numbers;
+      const int nc = static_cast<int>(dn.lhs_contracting_dimensions.size());
+      for (int j = nc - 1; j >= 0; --j) {
+        loops.extents.push_back(operand(0).dims[dn.lhs_contracting_dimensions[j]]);
+      }
+      loops.split_rvar = nc - 1;
+      loops.has_loop = nc > 0;
+      break;
+    }
+    case HloOpcode::kReduce: {
+      const Shape& in = operand(0);
+      std::vector<bool> reduced(in.rank(), false);
+      for (int64_t d : inst.attrs.dimensions) reduced[d] = true;
+      int64_t best = 0;
+      for (int d = static_cast<int>(in.rank()) - 1; d >= 0; --d) {
+        if (!reduced[d]) continue;
+        if (in.dims[d] > best) {
+          best = in.dims[d];
+          loops.split_rvar = static_cast<int>(loops.extents.size());
+        }
+        loops.extents.push_back(in.dims[d]);
+      }
+      loops.has_loop = !loops.extents.empty() && in.NumElements() > 0;
+      break;
+    }
+    case HloOpcode::kReduceWindow: {
+      int64_t best = 1;
+      for (int d = static_cast<int>(inst.shape.rank()) - 1; d >= 0; --d) {
+        const int64_t size = inst.attrs.window[d].size;
+        if (size <= 1) continue;
+        if (size > best) {
+          best = size;
+          loops.split_rvar = static_cast<int>(loops.extents.size());
+        }
+        loops.extents.push_back(size);
+      }
+      loops.has_loop = !loops.extents.empty();
+      break;
+    }
+    default:
+      break;
+  }
+  return loops;
+}
+
+// Checks the attributes LoopsOf and OperandRegions rely on (the target checks more when compiling).
+absl::Status CheckReduction(const Kernel& kernel, const Instruction& inst) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("AnalyticalModel: kernel '", kernel.name,
+                                                   "' instruction '", inst.name, "' (",
+                                                   graph::HloOpcodeName(inst.opcode), "): ", why));
+  };
+  auto operand = [&](int k) -> const Shape& { return kernel.instructions[inst.operands[k]].shape; };
+  auto in_range = [](int64_t d, const Shape& s) { return d >= 0 && d < s.rank(); };
+  switch (inst.opcode) {
+    case HloOpcode::kConvolution: {
+      if (inst.operands.size() != 2 || !inst.attrs.convolution_dimension_numbers) {
+        return bad("needs 2 operands and dimension numbers");
+      }
+      const auto& dn = *inst.attrs.convolution_dimension_numbers;
+      const size_t ns = dn.input_spatial_dimensions.size();
+      const Shape& lhs = operand(0);
+      const Shape& rhs = operand(1);
+      bool ok = dn.kernel_spatial_dimensions.size() == ns && dn.output_spatial_dimensions.size() == ns &&
+                inst.attrs.window.size() == ns && lhs.rank() == static_cast<int64_t>(ns) + 2 &&
+                rhs.rank() == lhs.rank() && inst.shape.rank() == lhs.rank() &&
+                in_range(dn.input_batch_dimension, lhs) && in_range(dn.input_feature_dimension, lhs) &&
+                in_range(dn.kernel_input_feature_dimension, rhs) &&
+                in_range(dn.kernel_output_feature_dimension, rhs) &&
+                in_range(dn.output_batch_dimension, inst.shape) &&
+                in_range(dn.output_feature_dimension, inst.shape) && inst.attrs.feature_group_count >= 1;
+      for (size_t s = 0; ok && s < ns; ++s) {
+        ok = in_range(dn.input_spatial_dimensions[s], lhs) &&
+             in_range(dn.kernel_spatial_dimensions[s], rhs) &&
+             in_range(dn.output_spatial_dimensions[s], inst.shape) && inst.attrs.window[s].size >= 1 &&
+             inst.attrs.window[s].stride >= 1 && inst.attrs.window[s].window_dilation >= 1 &&
+             inst.attrs.window[s].base_dilation >= 1;
+      }
+      if (!ok) return bad("dimension numbers or window do not match the operand ranks");
+      return absl::OkStatus();
+    }
+    case HloOpcode::kDot: {
+      if (inst.operands.size() != 2 || !inst.attrs.dot_dimension_numbers) {
+        return bad("needs 2 operands and dimension numbers");
+      }
+      const auto& dn = *inst.attrs.dot_dimension_numbers;
+      if (dn.lhs_batch_dimensions.size() != dn.rhs_batch_dimensions.size() ||
+          dn.lhs_contracting_dimensions.size() != dn.rhs_contracting_dimensions.size()) {
+        return bad("batch/contracting dimension lists differ in length");
+      }
+      for (int64_t d : dn.lhs_batch_dimensions) if (!in_range(d, operand(0))) return bad("lhs batch dim");
+      for (int64_t d : dn.lhs_contracting_dimensions) {
+        if (!in_range(d, operand(0))) return bad("lhs contracting dim out of range");
+      }
+      for (int64_t d : dn.rhs_batch_dimensions) if (!in_range(d, operand(1))) return bad("rhs batch dim");
+      for (int64_t d : dn.rhs_contracting_dimensions) {
+        if (!in_range(d, operand(1))) return bad("rhs contracting dim out of range");
+      }
+      const int64_t free_dims = operand(0).rank() + operand(1).rank() -
+                                2 * static_cast<int64_t>(dn.lhs_contracting_dimensions.size()) -
+                                static_cast<int64_t>(dn.lhs_batch_dimensions.size());
+      if (free_dims != inst.shape.rank()) return bad("result rank does not match the operands");
+      return absl::OkStatus();
+    }
+    case HloOpcode::kReduce: {
+      if (inst.operands.size() < 2) return bad("needs an input and an init value");
+      std::set<int64_t> seen;
+      for (int64_t d : inst.attrs.dimensions) {
+        if (!in_range(d, operand(0)) || !seen.insert(d).second) {
+          return bad(absl::StrCat("reduce dimension ", d, " is out of range or repeated"));
+        }
+      }
+      if (operand(0).rank() - static_cast<int64_t>(seen.size()) != inst.shape.rank()) {
+        return bad("result rank does not match the reduced dims");
+      }
+      return absl::OkStatus();
+    }
+    case HloOpcode::kReduceWindow: {
+      if (inst.operands.size() < 2 || operand(0).rank() != inst.shape.rank() ||
+          static_cast<int64_t>(inst.attrs.window.size()) != inst.shape.rank()) {
+        return bad("window/operand ranks do not match");
+      }
+      for (const auto& w : inst.attrs.window) {
+        if (w.size < 1 || w.stride < 1 || w.window_dilation < 1 || w.base_dilation < 1) {
+          return bad("window with a non-positive size/stride/dilation");
+        }
+      }
+      return absl::OkStatus();
+    }
+    default:
+      return absl::OkStatus();
+  }
+}
+
+int64_t WindowSpan(int64_t outputs, int64_t taps, const graph::WindowDimension& w, int64_t limit) {
+  if (outputs <= 0 || taps <= 0) return 0;
+  int64_t span = (outputs - 1) * w.stride + (taps - 1) * w.window_dilation + 1;
+  if (w.base_dilation > 1) span = CeilDiv(span, w.base_dilation);
+  return std::clamp<int64_t>(span, 1, std::max<int64_t>(limit, 1));
+}
+
+// Regions of the operands of `inst` touched when computing region `r` of it. `red` holds the extents
+// of the reduction loop variables (innermost first) to cover, or null for the whole reduction.
+std::vector<Region> OperandRegions(const Kernel& kernel, const Instruction& inst, const Region& r,
+                                   const std::vector<int64_t>* red) {
+  std::vector<Region> out;
+  out.reserve(inst.operands.size());
+  auto shape = [&](int k) -> const Shape& { return kernel.instructions[inst.operands[k]].shape; };
+  auto clamp_to = [](Region region, const Shape& s) {
+    region.resize(s.rank(), 1);
+    for (int d = 0; d < s.rank(); ++d) region[d] = std::clamp<int64_t>(region[d], 0, s.dims[d]);
+    return region;
+  };
+  auto full = [](const Shape& s) { return s.dims; };
+  const ReductionLoops loops =
+      graph::IsElementwise(inst.opcode) ? ReductionLoops{} : LoopsOf(kernel, inst);
+  auto rv = [&](int k) -> int64_t {
+    if (k < 0 || k >= static_cast<int>(loops.extents.size())) return 1;
+    return red != nullptr ? (*red)[k] : loops.extents[k];
+  };
+  switch (inst.opcode) {
+    case HloOpcode::kBroadcast: {
+      const Shape& s = shape(0);
+      Region o(s.rank(), 1);
+      for (int k = 0; k < s.rank() && k < static_cast<int>(inst.attrs.dimensions.size()); ++k) {
+        const int64_t d = inst.attrs.dimensions[k];
+        if (d >= 0 && d < static_cast<int64_t>(r.size())) o[k] = r[d];
+      }
+      out.push_back(clamp_to(o, s));
+      break;
+    }
+    case HloOpcode::kTranspose: {
+      const Shape& s = shape(0);
+      Region o(s.rank(), 1);
+      for (size_t i = 0; i < inst.attrs.dimensions.size() && i < r.size(); ++i) {
+        const int64_t p = inst.attrs.dimensions[i];
+        if (p >= 0 && p < s.rank()) o[p] = r[i];
+      }
+      out.push_back(clamp_to(o, s));
+      break;
+    }
+    case HloOpcode::kReshape: case HloOpcode::kBitcast: {
+      // Contiguous-block approximation: the same number of elements, filling the innermost dims.
+      const Shape& s = shape(0);
+      double needed = Product(r);
+      Region o(s.rank(), 1);
+      for (int d = static_cast<int>(s.rank()) - 1; d >= 0 && needed > 1; --d) {
+        const double e = std::min<double>(needed, static_cast<double>(s.dims[d]));
+        o[d] = static_cast<int64_t>(std::ceil(e));
+        needed = std::ceil(needed / static_cast<double>(std::max<int64_t>(s.dims[d], 1)));
+      }
+      out.push_back(clamp_to(o, s));
+      break;
+    }
+    case HloOpcode::kSlice: {
+      const Shape& s = shape(0);
+      Region o = r;
+      for (size_t d = 0; d < o.size() && d < inst.attrs.slice.size(); ++d) {
+        o[d] = (o[d] - 1) * std::max<int64_t>(1, inst.attrs.slice[d].stride) + 1;
+      }
+      out.push_back(clamp_to(o, s));
+      for (size_t k = 1; k < inst.operands.size(); ++k) out.push_back(full(shape(k)));
+      break;
+    }
+    case HloOpcode::kDot: {
+      const auto& dn = *inst.attrs.dot_dimension_numbers;
+      const int nb = static_cast<int>(dn.lhs_batch_dimensions.size());
+      const int nc = static_cast<int>(dn.lhs_contracting_dimensions.size());
+      int pos = nb;
+      for (int side = 0; side < 2; ++side) {
+        const Shape& s = shape(side);
+        const auto& batch = side == 0 ? dn.lhs_batch_dimensions : dn.rhs_batch_dimensions;
+        const auto& contract = side == 0 ? dn.lhs_contracting_dimensions : dn.rhs_contracting_dimensions;
+        Region o(s.rank(), -1);
+        for (int j = 0; j < nb; ++j) o[batch[j]] = j < static_cast<int>(r.size()) ? r[j] : 1;
+        for (int j = 0; j < nc; ++j) o[contract[j]] = rv(nc - 1 - j);
+        for (int d = 0; d < s.rank(); ++d) {
+          if (o[d] == -1) o[d] = pos < static_cast<int>(r.size()) ? r[pos++] : 1;
+        }
+        out.push_back(clamp_to(o, s));
+      }
+      break;
+    }
+    case HloOpcode::kConvolution: {
+      const auto& dn = *inst.attrs.convolution_dimension_numbers;
+      const int ns = static_cast<int>(dn.input_spatial_dimensions.size());
+      const Shape& lhs = shape(0);
+      const Shape& rhs = shape(1);
+      const int64_t groups = inst.attrs.feature_group_count;
+      const int64_t cout_g = std::max<int64_t>(1, rhs.dims[dn.kernel_output_feature_dimension] / groups);
+      const int64_t ci = rv(ns);
+      Region in(lhs.rank(), 1), k(rhs.rank(), 1);
+      in[dn.input_batch_dimension] = r[dn.output_batch_dimension];
+      const int64_t groups_touched =
+          groups == 1 ? 1 : std::min(groups, CeilDiv(r[dn.output_feature_dimension], cout_g));
+      in[dn.input_feature_dimension] = groups_touched * ci;
+      k[dn.kernel_output_feature_dimension] = r[dn.output_feature_dimension];
+      k[dn.kernel_input_feature_dimension] = ci;
+      for (int s = 0; s < ns; ++s) {
+        const int64_t taps = rv(ns - 1 - s);
+        in[dn.input_spatial_dimensions[s]] =
+            WindowSpan(r[dn.output_spatial_dimensions[s]], taps, inst.attrs.window[s],
+                       lhs.dims[dn.input_spatial_dimensions[s]]);
+        k[dn.kernel_spatial_dimensions[s]] = taps;
+      }
+      out.push_back(clamp_to(in, lhs));
+      out.push_back(clamp_to(k, rhs));
+      break;
+    }
+    case HloOpcode::kReduce: {
+      const Shape& s = shape(0);
+      std::vector<bool> reduced(s.rank(), false);
+      for (int64_t d : inst.attrs.dimensions) reduced[d] = true;
+      Region o(s.rank(), 1);
+      int j = 0, k = 0;
+      for (int d = static_cast<int>(s.rank()) - 1; d >= 0; --d) {
+        if (reduced[d]) o[d] = rv(k++);
+      }
+      for (int d = 0; d < s.rank(); ++d) {
+        if (!reduced[d]) o[d] = j < static_cast<int>(r.size()) ? r[j++] : 1;
+      }
+      out.push_back(clamp_to(o, s));
+      for (size_t q = 1; q < inst.operands.size(); ++q) out.push_back(full(shape(q)));
+      break;
+    }
+    case HloOpcode::kReduceWindow: {
+      const Shape& s = shape(0);
+      Region o(s.rank(), 1);
+      int k = 0;
+      std::vector<int64_t> taps(s.rank(), 1);
+      for (int d = static_cast<int>(s.rank()) - 1; d >= 0; --d) {
+        if (inst.attrs.window[d].size > 1) taps[d] = rv(k++);
+      }
+      for (int d = 0; d < s.rank(); ++d) {
+        o[d] = WindowSpan(r[d], taps[d], inst.attrs.window[d], s.dims[d]);
+      }
+      out.push_back(clamp_to(o, s));
+      for (size_t q = 1; q < inst.operands.size(); ++q) out.push_back(full(shape(q)));
+      break;
+    }
+    default: {
+      // Elementwise ops and the data movement that keeps the output index (pad, reverse,
+      // concatenate, copy, convert, ...): the same region, clamped; scalars are one element. Ops
+      // without an index mapping we model (gather, custom-call, ...) read their operands whole.
+      const bool same_index = graph::IsElementwise(inst.opcode) || inst.opcode == HloOpcode::kPad ||
+                              inst.opcode == HloOpcode::kReverse ||
+                              inst.opcode == HloOpcode::kConcatenate ||
+                              inst.opcode == HloOpcode::kCopy;
+      for (size_t q = 0; q < inst.operands.size(); ++q) {
+        const Shape& s = shape(static_cast<int>(q));
+        if (!same_index) {
+          out.push_back(full(s));
+        } else if (s.rank() == static_cast<int64_t>(r.size())) {
+          out.push_back(clamp_to(r, s));
+        } else {
+          out.push_back(Region(s.rank(), 1));
+        }
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+// Bounds inference: the region of every instruction touched when instruction `start` computes
+// `region`. `red_inst`'s reduction covers `red` (innermost-first extents) instead of its whole loop.
+std::vector<std::optional<Region>> Propagate(const Kernel& kernel, int start, const Region& region,
+                                             int red_inst, const std::vector<int64_t>* red) {
+  std::vector<std::optional<Region>> regions(kernel.size());
+  regions[start] = region;
+  for (int id = start; id >= 0; --id) {
+    if (!regions[id]) continue;
+    const Instruction& inst = kernel.instructions[id];
+    if (inst.operands.empty()) continue;
+    const std::vector<Region> ops =
+        OperandRegions(kernel, inst, *regions[id], id == red_inst ? red : nullptr);
+    for (size_t k = 0; k < inst.operands.size() && k < ops.size(); ++k) {
+      std::optional<Region>& target = regions[inst.operands[k]];
+      if (!target) {
+        target = ops[k];
+      } else {
+        for (size_t d = 0; d < target->size() && d < ops[k].size(); ++d) {
+          (*target)[d] = std::max((*target)[d], ops[k][d]);
+        }
+      }
+    }
+  }
+  return regions;
+}
+
+// Bytes of the cache lines a region of a dense row-major array occupies: each innermost row is
+// rounded up to whole lines (caches move lines, so a column of a row-major matrix costs a line per
+// element). Assumes rows start line-aligned, as Halide's buffers do for innermost dims that are
+// multiples of 16 floats.
+double LineBytes(const Region& region, int64_t element_bytes) {
+  if (region.empty()) return static_cast<double>(element_bytes);
+  const double row = static_cast<double>(region.back() * element_bytes);
+  const double lines = std::ceil(row / kCacheLineBytes) * kCacheLineBytes;
+  return Product(Region(region.begin(), region.end() - 1)) * lines;
+}
+
+// Bytes of the buffers (parameters, non-splat constants) in `regions`.
+double BufferBytes(const Kernel& kernel, const std::vector<std::optional<Region>>& regions) {
+  double bytes = 0;
+  for (int id = 0; id < kernel.size(); ++id) {
+    const Instruction& inst = kernel.instructions[id];
+    if (regions[id] && IsBuffer(inst)) bytes += LineBytes(*regions[id], StorageBytes(inst.shape.element_type));
+  }
+  return bytes;
+}
+
+bool HasLoop(const Kernel& kernel, const Instruction& inst) {
+  return tiling::IsReductionOpcode(inst.opcode) && LoopsOf(kernel, inst).has_loop;
+}
+
+// Extra vector ops per native vector when a vector loop walks dim `dim` of `id` (-1: the value does
+// not vary along the loop; -2: it varies along some non-innermost dim) with element stride
+// `stride`, summed over every buffer or accumulator read. `stop` is where a walk ends besides leaves.
+class AccessCounter {
+ public:
+  AccessCounter(const Kernel& kernel, int lanes) : kernel_(kernel), lanes_(lanes) {}
+
+  // Walks from instruction `id` (read at dim `dim`). Reductions with a loop other than `self` are
+  // accumulators (buffers).
+  void Walk(int id, int dim, int64_t stride, int self) {
+    if (!visited_.insert({id, dim, stride}).second) return;
+    const Instruction& inst = kernel_.instructions[id];
+    if (id != self && (IsBuffer(inst) || HasLoop(kernel_, inst))) {
+      ++loads_;
+      Leaf(inst, dim, stride);
+      return;
+    }
+    if (inst.opcode == HloOpcode::kParameter || inst.opcode == HloOpcode::kConstant ||
+        inst.opcode == HloOpcode::kIota) {
+      return;
+    }
+    if (id != self) {
+      const graph::OpCost cost = graph::InstructionCost(inst, OperandShapes(inst));
+      const double elements = std::max<double>(1, static_cast<double>(inst.shape.NumElements()));
+      ops_ += cost.flops / elements + kTranscendentalOps * cost.transcendentals / elements;
+    }
+    auto walk_operand = [&](int k, int d, int64_t s) {
+      if (k < static_cast<int>(inst.operands.size())) Walk(inst.operands[k], d, s, self);
+    };
+    const auto operand_rank = [&](int k) { return kernel_.instructions[inst.operands[k]].shape.rank(); };
+    switch (inst.opcode) {
+      case HloOpcode::kBroadcast: {
+        int mapped = -1;
+        for (size_t k = 0; k < inst.attrs.dimensions.size(); ++k) {
+          if (dim >= 0 && inst.attrs.dimensions[k] == dim) mapped = static_cast<int>(k);
+        }
+        walk_operand(0, dim == -2 ? -2 : mapped, stride);
+        return;
+      }
+      case HloOpcode::kTranspose:
+        walk_operand(0, dim >= 0 && dim < static_cast<int>(inst.attrs.dimensions.size())
+                            ? static_cast<int>(inst.attrs.dimensions[dim]) : dim, stride);
+        return;
+      case HloOpcode::kReshape: case HloOpcode::kBitcast: {
+        const int r = static_cast<int>(operand_rank(0));
+        walk_operand(0, dim == inst.shape.rank() - 1 && r > 0 ? r - 1 : (dim == -1 ? -1 : -2), stride);
+        return;
+      }
+      case HloOpcode::kSlice: {
+        const int64_t s = dim >= 0 && dim < static_cast<int>(inst.attrs.slice.size())
+                              ? std::max<int64_t>(1, inst.attrs.slice[dim].stride) : 1;
+        walk_operand(0, dim, stride * s);
+        return;
+      }
+      case HloOpcode::kDot: {
+        const auto& dn = *inst.attrs.dot_dimension_numbers;
+        const int nb = static_cast<int>(dn.lhs_batch_dimensions.size());
+        int pos = nb;
+        for (int side = 0; side < 2; ++side) {
+          const auto& batch = side == 0 ? dn.lhs_batch_dimensions : dn.rhs_batch_dimensions;
+          const auto& contract = side == 0 ? dn.lhs_contracting_dimensions : dn.rhs_contracting_dimensions;
+          const int r = static_cast<int>(operand_rank(side));
+          int mapped = -1;
+          for (int d = 0; d < r; ++d) {
+            if (std::find(batch.begin(), batch.end(), d) != batch.end() ||
+                std::find(contract.begin(), contract.end(), d) != contract.end()) {
+              continue;
+            }
+            if (pos == dim) mapped = d;
+            ++pos;
+          }
+          for (int j = 0; j < nb; ++j) if (j == dim) mapped = static_cast<int>(batch[j]);
+          walk_operand(side, dim == -2 ? -2 : mapped, stride);
+        }
+        return;
+      }
+      case HloOpcode::kConvolution: {
+        const auto& dn = *inst.attrs.convolution_dimension_numbers;
+        int in_dim = -1, k_dim = -1;
+        int64_t in_stride = stride;
+        if (dim == -2) {
+          in_dim = k_dim = -2;
+        } else if (dim == dn.output_batch_dimension) {
+          in_dim = static_cast<int>(dn.input_batch_dimension);
+        } else if (dim == dn.output_feature_dimension) {
+          k_dim = static_cast<int>(dn.kernel_output_feature_dimension);
+          if (inst.attrs.feature_group_count > 1) in_dim = static_cast<int>(dn.input_feature_dimension);
+        } else {
+          for (size_t s = 0; s < dn.output_spatial_dimensions.size(); ++s) {
+            if (dn.output_spatial_dimensions[s] != dim) continue;
+            const auto& w = inst.attrs.window[s];
+            in_dim = static_cast<int>(dn.input_spatial_dimensions[s]);
+            in_stride = stride * w.stride;
+            if (w.base_dilation > 1) in_dim = -2;
+          }
+        }
+        for (const auto& w : inst.attrs.window) {
+          if (w.padding_low != 0 || w.padding_high != 0 || w.base_dilation != 1) {
+            ops_ += kGuardOps;
+            break;
+          }
+        }
+        walk_operand(0, in_dim, in_stride);
+        walk_operand(1, k_dim, stride);
+        return;
+      }
+      case HloOpcode::kReduce: {
+        const int r = static_cast<int>(operand_rank(0));
+        std::vector<bool> reduced(r, false);
+        for (int64_t d : inst.attrs.dimensions) reduced[d] = true;
+        int mapped = dim == -2 ? -2 : -1, j = 0;
+        for (int d = 0; d < r; ++d) {
+          if (reduced[d]) continue;
+          if (j++ == dim) mapped = d;
+        }
+        walk_operand(0, mapped, stride);
+        return;
+      }
+      case HloOpcode::kReduceWindow: {
+        int64_t s = stride;
+        if (dim >= 0) s *= inst.attrs.window[dim].stride;
+        for (const auto& w : inst.attrs.window) {
+          if (w.padding_low != 0 || w.padding_high != 0 || w.base_dilation != 1) {
+            ops_ += kGuardOps;
+            break;
+          }
+        }
+        walk_operand(0, dim, s);
+        return;
+      }
+      default: {
+        for (size_t k = 0; k < inst.operands.size(); ++k) {
+          const bool same_rank = operand_rank(static_cast<int>(k)) == inst.shape.rank();
+          walk_operand(static_cast<int>(k), same_rank ? dim : -1, stride);
+        }
+        return;
+      }
+    }
+  }
+
+  double ops() const { return ops_; }              // arithmetic ops per element
+  double extra_ops() const { return extra_ops_; }  // extra ops per vector for non-unit-stride loads
+  int loads() const { return loads_; }             // buffer reads per element
+
+ private:
+  std::vector<const Shape*> OperandShapes(const Instruction& inst) const {
+    std::vector<const Shape*> shapes;
+    for (int id : inst.operands) shapes.push_back(&kernel_.instructions[id].shape);
+    return shapes;
+  }
+  void Leaf(const Instruction& inst, int dim, int64_t stride) {
+    if (dim == -1 || lanes_ <= 1) return;  // broadcast (hoisted) or scalar loop
+    if (dim == inst.shape.rank() - 1 && stride == 1) return;  // dense vector load
+    if (dim == inst.shape.rank() - 1 && stride <= kMaxShuffledStride) {
+      extra_ops_ += static_cast<double>(stride);
+      return;
+    }
+    extra_ops_ += kGatherOpsPerLane * lanes_ - 1.0;
+  }
+
+  const Kernel& kernel_;
+  int lanes_;
+  std::set<std::tuple<int, int, int64_t>> visited_;
+  double ops_ = 0;
+  double extra_ops_ = 0;
+  int loads_ = 0;
+};
+
+// One loop of the output nest.
+struct Loop {
+  int dim = -1;        // root dim
+  int64_t trip = 1;    // iterations
+  int64_t cover = 1;   // elements of `dim` one iteration covers (tile size for outer tile loops)
+  int slot = -1;       // slot whose loop this is, -1 for untiled dims
+  bool outer = false;  // outer tile loop
+};
+
+// Subnest of the whole loop nest: its footprint and how often it runs.
+struct Subnest {
+  double footprint_bytes = 0;
+  double executions = 1;
+};
+
+}  // namespace
+
+std::string CostBreakdown::ToString() const {
+  return absl::StrFormat(
+      "total %.0f ns = launch %.0f + tiles %.0f + parallel launches %.0f + max(compute %.0f "
+      "[reduction %.0f, output %.0f serial], memory %.0f [L2 %.3g B, L3 %.3g B, DRAM %.3g B]); "
+      "%lld tiles, working set %.3g B in %s, vector efficiency %.2f, parallel speedup %.2f",
+      total_ns, launch_ns, tile_overhead_ns, parallel_launch_ns, compute_ns, reduction_ns,
+      output_stage_ns, memory_ns, bytes_served[kL2], bytes_served[kL3], bytes_served[kDram],
+      static_cast<long long>(num_tiles), tile_working_set_bytes,
+      std::string(MemoryLevelName(tile_working_set_level)), vector_efficiency, parallel_speedup);
+}
+
+absl::StatusOr<AnalyticalModel> AnalyticalModel::Create(const TargetDescription& target,
+                                                        const AnalyticalModelOptions& options) {
+  absl::Status valid = ValidateTargetDescription(target);
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("AnalyticalModel::Create: ", valid.message()));
+  }
+  if (options.num_threads < 1 || options.num_threads > 256) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "AnalyticalModel::Create: num_threads must be in [1, 256], got ", options.num_threads));
+  }
+  return AnalyticalModel(target, options);
+}
+
+absl::StatusOr<AnalyticalModel> AnalyticalModel::CreateDefault(const AnalyticalModelOptions& options) {
+  absl::StatusOr<TargetDescription> target = LoadTargetDescription(DefaultTargetDescriptionPath());
+  if (!target.ok()) return target.status();
+  return Create(*target, options);
+}
+
+std::vector<absl::StatusOr<double>> AnalyticalModel::EstimateNs(absl::Span<const CostQuery> queries) {
+  std::vector<absl::StatusOr<double>> results;
+  results.reserve(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    if (queries[i].kernel == nullptr) {
+      results.push_back(absl::InvalidArgumentError(
+          absl::StrCat("AnalyticalModel::EstimateNs: query ", i, " has no kernel")));
+      continue;
+    }
+    absl::StatusOr<CostBreakdown> breakdown = Explain(*queries[i].kernel, queries[i].config);
+    if (breakdown.ok()) {
+      results.push_back(breakdown->total_ns);
+    } else {
+      results.push_back(breakdown.status());
+    }
+  }
+  return results;
+}
+
+absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
+                                                       const tiling::TileConfig& config) const {
+  absl::Status valid = tiling::Validate(kernel, config);
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("AnalyticalModel: ", valid.message()));
+  }
+  const Instruction& root = kernel.root_instruction();
+  if (root.shape.IsTuple()) {
+    return absl::InvalidArgumentError(absl::StrCat("AnalyticalModel: kernel '", kernel.name,
+                                                   "' has a tuple root, which the target does not lower"));
+  }
+  for (const Instruction& inst : kernel.instructions) {
+    absl::Status ok = CheckReduction(kernel, inst);
+    if (!ok.ok()) return ok;
+  }
+  const TargetDescription& t = target_;
+  const int lanes = t.native_f32_lanes;
+  const int rank = static_cast<int>(root.shape.rank());
+  const std::vector<int64_t>& dims = root.shape.dims;
+  CostBreakdown b;
+
+  // ---- The output loop nest (target/halide_lowering.h, Schedule). ----
+  std::vector<int> slot_of_dim(rank, -1);
+  int used_slots = 0;
+  for (int i = 0; i < tiling::kMaxTiledDims && config.tiled_dims[i] >= 0; ++i) {
+    slot_of_dim[config.tiled_dims[i]] = i;
+    ++used_slots;
+  }
+  auto tile_of = [&](int slot) { return config.tile[slot]; };
+  auto extent_of = [&](int slot) { return dims[config.tiled_dims[slot]]; };
+  // rest: innermost first, Halide dim h = rank-1-d.
+  std::vector<Loop> rest;
+  for (int h = 0; h < rank; ++h) {
+    const int d = rank - 1 - h;
+    const int slot = slot_of_dim[d];
+    if (slot < 0) {
+      rest.push_back({d, dims[d], 1, -1, false});
+    } else if (tile_of(slot) < dims[d]) {
+      rest.push_back({d, CeilDiv(dims[d], tile_of(slot)), tile_of(slot), slot, true});
+    }
+  }
+  // Outer -> inner: reversed rest, then inner tile loops of slots 2, 1, 0.
+  std::vector<Loop> nest(rest.rbegin(), rest.rend());
+  const int num_outer = static_cast<int>(nest.size());
+  for (int i = used_slots - 1; i >= 0; --i) {
+    nest.push_back({config.tiled_dims[i], std::min(tile_of(i), extent_of(i)), 1, i, false});
+  }
+  // Output box covered by loops [from, end) of `nest`.
+  auto box_from = [&](int from) {
+    Region box(rank, 1);
+    for (int j = from; j < static_cast<int>(nest.size()); ++j) {
+      const Loop& l = nest[j];
+      box[l.dim] *= l.trip;  // inner tile loop: t; outer tile loop: x ceil(n / t); plain: n
+    }
+    for (int d = 0; d < rank; ++d) box[d] = std::min(box[d], dims[d]);
+    return box;
+  };
+  const Region tile_box = box_from(num_outer);
+  double num_tiles = 1;
+  for (const Loop& l : rest) num_tiles *= static_cast<double>(l.trip);
+  b.num_tiles = static_cast<int64_t>(num_tiles);
+  const double root_elements = std::max<double>(1, static_cast<double>(root.shape.NumElements()));
+  const double computed_elements = num_tiles * Product(tile_box);
+  b.recompute_factor = computed_elements / root_elements;
+
+  // ---- Reductions (computed per tile). ----
+  const int primary = tiling::PrimaryReduction(kernel);
+  const std::vector<std::optional<Region>> tile_regions =
+      Propagate(kernel, kernel.root, tile_box, -1, nullptr);
+  const double op_rate = t.peak_flops_1t / (2.0 * lanes);  // native vector ops per second, 1 thread
+  const double update_ns = t.reduction_update_ns;
+  const std::vector<graph::OpCost> costs = graph::KernelInstructionCosts(kernel);
+  double acc_tile_bytes = 0;
+  double primary_vector_eff = -1;
+  for (int id = 0; id < kernel.size(); ++id) {
+    const Instruction& inst = kernel.instructions[id];
+    if (!HasLoop(kernel, inst) || !tile_regions[id]) continue;
+    const ReductionLoops loops = LoopsOf(kernel, inst);
+    const Region& acc = *tile_regions[id];
+    const int rr = static_cast<int>(acc.size());
+    acc_tile_bytes += Product(acc) * StorageBytes(inst.shape.element_type);
+    double red_size = 1;
+    for (int64_t e : loops.extents) red_size *= static_cast<double>(e);
+    const int64_t inner = rr > 0 ? acc[rr - 1] : 1;
+    const int v = rr > 0 ? config.vector_width : 1;
+    const int64_t natives = CeilDiv(v, lanes);
+    const int64_t vec_iters = v > 1 ? inner / v : 0;
+    const int64_t scalar_iters = v > 1 ? inner % v : inner;
+    const double updates_per_row = static_cast<double>(vec_iters * natives + scalar_iters);
+    double rows = red_size;
+    for (int d = 0; d + 1 < rr; ++d) rows *= static_cast<double>(acc[d]);
+    // Extra work of one update: non-unit-stride operand loads, padding guards, inlined producers.
+    AccessCounter access(kernel, rr > 0 ? std::min(v, lanes) : 1);
+    access.Walk(id, rr - 1, 1, id);
+    const double update_factor = 1.0 + access.extra_ops() / kUpdateBaseOps;
+    // Arithmetic of inlined producers and guards (ops per lane) issues alongside the update's loads
+    // and stores; the slower of the two bounds sets the pace. The accumulator's dependency chain is
+    // not a bound: LLVM interleaves the target's reduction loops (Halide allows reassociation unless
+    // strict_float), and on the reference machine resnet18's convolutions run at the throughput
+    // bound even with one vector per step.
+    const double ops_ns = static_cast<double>(natives) * access.ops() / op_rate * 1e9;
+    const double per_update_ns = std::max(update_ns * update_factor, ops_ns);
+    const double tile_update_ns = rows * updates_per_row * per_update_ns;
+    // Accumulator initialisation: one store per vector.
+    const double init_ns = Product(acc) / std::min(v, lanes) / op_rate * 1e9;
+    b.reduction_ns += num_tiles * (tile_update_ns + init_ns);
+    if (id == primary) {
+      const double useful = static_cast<double>(inner);
+      const double paid = static_cast<double>(vec_iters * natives * lanes + scalar_iters * lanes);
+      primary_vector_eff = paid > 0 ? useful / paid : 1.0;
+    }
+    b.executed_flops += costs[id].flops * num_tiles * Product(acc) /
+                        std::max<double>(1, static_cast<double>(inst.shape.NumElements()));
+  }
+
+  // ---- Output stage: the root's loop nest with everything but reductions inlined. ----
+  const int v_out = used_slots > 0 ? config.vector_width : 1;
+  const int64_t t0 = used_slots > 0 ? std::min(tile_of(0), extent_of(0)) : 1;
+  const double row_vectors = v_out > 1 ? static_cast<double>(CeilDiv(t0, v_out)) : static_cast<double>(t0);
+  const double rows_out = computed_elements / static_cast<double>(t0);
+  AccessCounter out_access(kernel, std::min(v_out, lanes));
+  out_access.Walk(kernel.root, used_slots > 0 ? config.tiled_dims[0] : -1, 1, -1);
+  const double ops_per_vector = out_access.ops() + out_access.loads() + 1.0 /* store */ +
+                                out_access.extra_ops();
+  const double out_vectors = rows_out * row_vectors * static_cast<double>(CeilDiv(v_out, lanes));
+  b.output_stage_ns = out_vectors * ops_per_vector / op_rate * 1e9;
+  {
+    double non_reduction_flops = 0;
+    for (int id = 0; id < kernel.size(); ++id) {
+      if (!HasLoop(kernel, kernel.instructions[id])) non_reduction_flops += costs[id].flops;
+    }
+    b.executed_flops += non_reduction_flops * b.recompute_factor;
+  }
+  b.vector_efficiency =
+      primary_vector_eff >= 0
+          ? primary_vector_eff
+          : static_cast<double>(t0) / (row_vectors * static_cast<double>(CeilDiv(v_out, lanes)) * lanes);
+
+  // ---- Parallelism. ----
+  const int threads = std::min(options_.num_threads, t.all_threads);
+  const double scaling =
+      threads > 1 ? std::clamp(t.peak_flops_all / (t.peak_flops_1t * t.all_threads), 0.05, 1.0) : 1.0;
+  bool parallel_covers_tiles = false;
+  double speedup = 1;
+  if (config.parallel_loop >= 0) {
+    const int p = config.parallel_loop;
+    const bool split = tile_of(p) < extent_of(p);
+    int position = -1;
+    for (int j = 0; j < static_cast<int>(nest.size()); ++j) {
+      if (nest[j].slot == p && nest[j].outer == split) position = j;
+    }
+    if (position < 0) {
+      return absl::InternalError(absl::StrCat("AnalyticalModel: no loop for parallel slot ", p,
+                                              " of kernel '", kernel.name, "' with config ",
+                                              config.ToString()));
+    }
+    const int64_t iterations = nest[position].trip;
+    double launches = 1;
+    for (int j = 0; j < position; ++j) launches *= static_cast<double>(nest[j].trip);
+    b.parallel_iterations = iterations;
+    b.parallel_launches = static_cast<int64_t>(launches);
+    b.parallel_launch_ns = launches * t.parallel_launch_ns;
+    speedup = static_cast<double>(iterations) / static_cast<double>(CeilDiv(iterations, threads));
+    speedup = std::max(1.0, speedup * scaling);
+    parallel_covers_tiles = split;
+  }
+  b.parallel_speedup = speedup;
+  const double tile_speedup = parallel_covers_tiles ? speedup : 1.0;
+  b.compute_ns = b.reduction_ns / tile_speedup + b.output_stage_ns / speedup;
+  b.tile_overhead_ns = num_tiles * t.tile_overhead_ns / tile_speedup;
+  b.launch_ns = t.kernel_launch_ns;
+
+  // ---- Memory: reuse analysis over the nest. ----
+  std::vector<Subnest> subnests;
+  double total_bytes = 0;
+  for (int id = 0; id < kernel.size(); ++id) {
+    const Instruction& inst = kernel.instructions[id];
+    if (IsBuffer(inst)) total_bytes += Product(inst.shape.dims) * StorageBytes(inst.shape.element_type);
+  }
+  const double out_elem_bytes = static_cast<double>(StorageBytes(root.shape.element_type));
+  total_bytes += root_elements * out_elem_bytes;
+  subnests.push_back({total_bytes + acc_tile_bytes, 1});
+  double executions = 1;
+  for (int j = 0; j < num_outer; ++j) {
+    executions *= static_cast<double>(nest[j].trip);
+    const Region box = box_from(j + 1);
+    const double bytes = BufferBytes(kernel, Propagate(kernel, kernel.root, box, -1, nullptr)) +
+                         LineBytes(box, static_cast<int64_t>(out_elem_bytes)) + acc_tile_bytes;
+    subnests.push_back({bytes, executions});
+  }
+  if (num_outer == 0) subnests.push_back({subnests.front().footprint_bytes, 1});
+  b.tile_working_set_bytes = subnests.back().footprint_bytes;
+  // The primary reduction's update nest inside one tile.
+  if (primary >= 0 && HasLoop(kernel, kernel.instructions[primary]) && tile_regions[primary]) {
+    const Instruction& inst = kernel.instructions[primary];
+    const ReductionLoops loops = LoopsOf(kernel, inst);
+    const Region acc = *tile_regions[primary];
+    const int rr = static_cast<int>(acc.size());
+    const int nr = static_cast<int>(loops.extents.size());
+    const int64_t s = config.reduction_split;
+    const bool split = s > 1 && loops.split_rvar >= 0;
+    // Loops outer -> inner: [split outer], acc dims 0..rr-2, rvars nr-1..0, acc dim rr-1.
+    struct ULoop {
+      int acc_dim = -1;
+      int rvar = -1;
+      int64_t trip = 1;
+      bool split_outer = false;
+    };
+    std::vector<ULoop> loops_u;
+    if (split) loops_u.push_back({-1, loops.split_rvar, CeilDiv(loops.extents[loops.split_rvar], s), true});
+    for (int d = 0; d + 1 < rr; ++d) loops_u.push_back({d, -1, acc[d], false});
+    for (int k = nr - 1; k >= 0; --k) {
+      const int64_t trip = split && k == loops.split_rvar ? std::min(s, loops.extents[k]) : loops.extents[k];
+      loops_u.push_back({-1, k, trip, false});
+    }
+    if (rr > 0) loops_u.push_back({rr - 1, -1, acc[rr - 1], false});
+    double exec = num_tiles;
+    for (size_t u = 0; u < loops_u.size(); ++u) {
+      if (u > 0) exec *= static_cast<double>(loops_u[u - 1].trip);
+      Region box(rr, 1);
+      std::vector<int64_t> red(nr, 1);
+      for (size_t w = u; w < loops_u.size(); ++w) {
+        const ULoop& l = loops_u[w];
+        if (l.acc_dim >= 0) box[l.acc_dim] = l.trip;
+        if (l.rvar >= 0) red[l.rvar] = std::min(loops.extents[l.rvar], red[l.rvar] * l.trip);
+      }
+      const double bytes = BufferBytes(kernel, Propagate(kernel, primary, box, primary, &red)) +
+                           LineBytes(box, StorageBytes(inst.shape.element_type));
+      subnests.push_back({bytes, exec});
+    }
+  }
+  // Bytes into each cache from the level below.
+  std::array<double, kNumMemoryLevels> into{};  // into[kL1]: L1 fills, ... into[kL3]: L3 fills
+  for (int level = kL1; level <= kL3; ++level) {
+    const double usable = kCacheUsableFraction * static_cast<double>(t.memory[level].capacity_bytes);
+    double traffic = -1;
+    for (size_t j = 0; j < subnests.size(); ++j) {
+      if (subnests[j].footprint_bytes <= usable) {
+        traffic = j == 0 ? 0.0 : subnests[j].footprint_bytes * subnests[j].executions;
+        break;
+      }
+    }
+    if (traffic < 0) traffic = subnests.back().footprint_bytes * subnests.back().executions;
+    into[level] = traffic;
+  }
+  b.bytes_served[kDram] = into[kL3];
+  b.bytes_served[kL3] = std::max(0.0, into[kL2] - into[kL3]);
+  b.bytes_served[kL2] = std::max(0.0, into[kL1] - into[kL2]);
+  b.bytes_served[kL1] = 0;
+  b.tile_working_set_level = kDram;
+  for (int level = kL1; level <= kL3; ++level) {
+    if (b.tile_working_set_bytes <=
+        kCacheUsableFraction * static_cast<double>(t.memory[level].capacity_bytes)) {
+      b.tile_working_set_level = static_cast<MemoryLevel>(level);
+      break;
+    }
+  }
+  const double memory_speedup = (primary < 0 || parallel_covers_tiles) ? speedup : 1.0;
+  for (int level = kL2; level <= kDram; ++level) {
+    const double bytes = b.bytes_served[level];
+    if (bytes <= 0) continue;
+    const MemoryLevelDescription& m = t.memory[level];
+    double ns = bytes / m.bandwidth_1t_bytes_per_s * 1e9 / memory_speedup;
+    if (memory_speedup > 1) ns = std::max(ns, bytes / m.bandwidth_all_bytes_per_s * 1e9);
+    b.memory_ns += ns;
+  }
+
+  b.total_ns = b.launch_ns + b.tile_overhead_ns + b.parallel_launch_ns +
+               std::max(b.compute_ns, b.memory_ns);
+  return b;
+}
+
+}  // namespace perfgraph::cost

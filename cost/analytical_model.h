@@ -1,0 +1,126 @@
+// cost::AnalyticalModel: a calibrated roofline model of kernels compiled by target::HalideCpuTarget.
+//
+// It models the schedule target/halide_lowering.h documents, knob by knob:
+//
+//  runtime = kernel_launch + tiles * tile_overhead + parallel_launches * parallel_launch
+//            + max(compute, memory)
+//
+//  * Loop nest. The output is split into tiles (ShiftInwards: every tile is full size, the last one
+//    shifted inwards, so ceil(n / t) * t elements are computed along a tiled dim of extent n). The
+//    outer loops (untiled dims and outer tile loops) run outside, the three inner tile loops inside;
+//    every reduction's accumulator is computed per tile at the innermost outer loop.
+//  * Compute. Reduction updates (`acc[x] = acc[x] + a * b` and friends) cost the calibrated time of a
+//    native-vector update of an in-memory accumulator (TargetDescription::reduction_update_ns), times
+//    the native vectors per update (ceil(vector_width / native lanes)); the last
+//    `extent % vector_width` elements of each vectorised accumulator row run scalar (GuardWithIf),
+//    at the same cost per update. This is where "vector efficiency" comes from: a vector width that
+//    fills the native lanes does 1/lanes of the updates of the scalar loop. Operand accesses that are
+//    not unit-stride along the vectorised dim (strided convolution inputs, reductions vectorised
+//    across a non-contiguous dim, transposed operands) add µop-count estimates (strided loads,
+//    gathers) relative to the 4 ops of the calibrated update; inlined producer arithmetic and padding
+//    guards run alongside at the peak op rate. The output stage (pure elementwise code after
+//    inlining) costs one native vector op per FLOP, load and store at the peak issue rate
+//    (peak_flops / (2 * lanes)); transcendentals cost 20 ops each. The accumulator's dependency
+//    chain is not a bound (LLVM interleaves the target's reduction loops; measured on resnet18).
+//  * Parallel efficiency. A parallel loop of T iterations on P threads runs ceil(T / P) rounds, so the
+//    speedup is T / ceil(T / P) (load imbalance included), scaled by the measured multi-core FMA
+//    scaling. Parallelising an untiled slot parallelises only the output stage (the reduction runs
+//    per tile, outside that loop) and launches one parallel-for per tile.
+//  * Memory. Bytes moved between levels come from a reuse analysis of the loop nest (the classic
+//    working-set argument, e.g. Wolf & Lam, PLDI 1991): for each cache, the outermost sub-nest whose
+//    footprint fits kCacheUsableFraction of the cache is loaded once per execution of that sub-nest;
+//    footprints come from bounds inference over the kernel graph (convolution halos, dot operand
+//    panels, the reduction chunk of reduction_split), so re-reads of inputs implied by small tiles
+//    are counted. Repeated timing runs leave data that fits a cache warm, so a kernel whose whole
+//    footprint fits a level streams nothing from below it. Each byte is charged to the level it is
+//    served from at that level's calibrated streaming bandwidth (1 thread or all threads).
+//
+// Every constant is either measured (TargetDescription, cost/calibrate.h) or defined in
+// analytical_model.cc next to its source.
+#ifndef PERFGRAPH_COST_ANALYTICAL_MODEL_H_
+#define PERFGRAPH_COST_ANALYTICAL_MODEL_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "cost/cost_model.h"
+#include "cost/target_description.h"
+#include "graph/ir.h"
+#include "tiling/tile_config.h"
+
+namespace perfgraph::cost {
+
+struct AnalyticalModelOptions {
+  // Threads of the target's thread pool the kernels run with (target::HalideCpuTargetOptions::
+  // num_threads), in [1, 256]. Threads beyond TargetDescription::all_threads give no extra speedup.
+  int num_threads = 1;
+};
+
+// Every term of one estimate (for reports, debugging and tests).
+struct CostBreakdown {
+  double total_ns = 0;          // the estimate
+  double compute_ns = 0;        // arithmetic time after parallel speedup
+  double memory_ns = 0;         // data-movement time after parallel speedup
+  double launch_ns = 0;         // kernel launch (once)
+  double tile_overhead_ns = 0;  // per-tile overhead after parallel speedup
+  double parallel_launch_ns = 0;  // parallel-for launches
+  double reduction_ns = 0;      // serial time of all reduction updates (part of compute_ns)
+  double output_stage_ns = 0;   // serial time of the elementwise output stage (part of compute_ns)
+  double executed_flops = 0;    // FLOPs including ShiftInwards recomputation
+  double recompute_factor = 1;  // computed output elements / output elements (>= 1)
+  // Useful lanes / lanes paid for in the primary reduction's update loop (or the output stage when
+  // there is no reduction): (vector_width / native vectors * native lanes) x tail loss. In (0, 1].
+  double vector_efficiency = 1;
+  double parallel_speedup = 1;  // speedup of the parallel part, >= 1
+  int64_t num_tiles = 1;        // executions of the per-tile body (compute_at level)
+  int64_t parallel_iterations = 0;  // iterations of the parallel loop (0 when serial)
+  int64_t parallel_launches = 0;    // parallel-for launches
+  double tile_working_set_bytes = 0;  // footprint of one tile: inputs, accumulators and output
+  MemoryLevel tile_working_set_level = kL1;  // smallest level that holds it (usable fraction)
+  // Bytes served from each level (DRAM, L3, L2: misses of the level above that hit here; L1: 0 as
+  // L1 accesses are part of the compute terms).
+  std::array<double, kNumMemoryLevels> bytes_served{};
+  std::string ToString() const;  // one line, "total 12.3 us = launch ... "
+};
+
+class AnalyticalModel : public CostModel {
+ public:
+  // Error: kInvalidArgument when the description fails ValidateTargetDescription or the options are
+  // out of range.
+  static absl::StatusOr<AnalyticalModel> Create(const TargetDescription& target,
+                                                const AnalyticalModelOptions& options = {});
+  // Create() with the committed reference description (DefaultTargetDescriptionPath(); loading warns
+  // once when it was calibrated on another CPU). Errors: LoadTargetDescription's.
+  static absl::StatusOr<AnalyticalModel> CreateDefault(const AnalyticalModelOptions& options = {});
+
+  std::string name() const override { return "analytical"; }
+  std::vector<absl::StatusOr<double>> EstimateNs(absl::Span<const CostQuery> queries) override;
+
+  // All terms of the estimate of one pair. Errors (kInvalidArgument naming the kernel and config):
+  // kernel.Validate() or tiling::Validate(kernel, config) fails, the root is a tuple, or a reduction's
+  // attributes are inconsistent with its operand shapes.
+  absl::StatusOr<CostBreakdown> Explain(const graph::Kernel& kernel,
+                                        const tiling::TileConfig& config) const;
+
+  const TargetDescription& target() const { return target_; }
+  const AnalyticalModelOptions& options() const { return options_; }
+
+ private:
+  AnalyticalModel(TargetDescription target, AnalyticalModelOptions options)
+      : target_(std::move(target)), options_(options) {}
+  TargetDescription target_;
+  AnalyticalModelOptions options_;
+};
+
+// Constants of the model that are not measured, with their sources (see analytical_model.cc).
+// Fraction of a cache a loop nest's footprint may fill and still be reused from it: LRU with limited
+// associativity and the other data in flight evict earlier (Lam, Rothberg & Wolf, ASPLOS 1991).
+inline constexpr double kCacheUsableFraction = 0.5;
+
+}  // namespace perfgraph::cost
+
+#endif  // PERFGRAPH_COST_ANALYTICAL_MODEL_H_

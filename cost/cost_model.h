@@ -1,0 +1,68 @@
+// cost::CostModel: the one interface behind every source of kernel runtimes (DESIGN.md "Data flow"):
+// the analytical roofline model (cost/analytical_model.h), the learned model (later) and real
+// measurements on the Halide CPU target (cost/measured_model.h).
+//
+// Queries are batched, as in Halide's autoscheduler CostModel (enqueue many, evaluate once): a model
+// gets the whole batch at once so it can amortise work (a GNN runs one forward pass per batch; the
+// measured model compiles each kernel once). Each query gets its own result: a bad (kernel, config)
+// pair yields an error for that pair only and never poisons the rest of the batch.
+#ifndef PERFGRAPH_COST_COST_MODEL_H_
+#define PERFGRAPH_COST_COST_MODEL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "graph/ir.h"
+#include "tiling/tile_config.h"
+
+namespace perfgraph::cost {
+
+// One (kernel, config) pair. `kernel` is borrowed: it must stay alive until the EstimateNs call (or
+// CostBatch::Evaluate) that consumes the query has returned. A null kernel is an error for that query.
+struct CostQuery {
+  const graph::Kernel* kernel = nullptr;
+  tiling::TileConfig config;
+};
+
+class CostModel {
+ public:
+  virtual ~CostModel();
+
+  // Short stable identifier of the model ("analytical", "measured", "learned"), used in reports.
+  virtual std::string name() const = 0;
+
+  // Estimated runtime of each query, in nanoseconds of wall-clock time of one kernel execution on the
+  // model's target (the same quantity target::HalideCpuTarget::Time measures). The result has exactly
+  // queries.size() entries, result[i] for queries[i]. A query whose kernel is null or invalid, whose
+  // config fails tiling::Validate, or which the model cannot handle gets a non-OK status naming the
+  // kernel, the config and the cause (kInvalidArgument for bad input, kUnimplemented for unsupported
+  // ops); the other queries are unaffected.
+  virtual std::vector<absl::StatusOr<double>> EstimateNs(absl::Span<const CostQuery> queries) = 0;
+};
+
+// Convenience wrapper in the style of Halide's CostModel (enqueue, then evaluate once):
+//   CostBatch batch;
+//   int a = batch.Enqueue(kernel, config_a);
+//   int b = batch.Enqueue(kernel, config_b);
+//   std::vector<absl::StatusOr<double>> ns = batch.Evaluate(model);   // ns[a], ns[b]
+// Enqueue borrows `kernel` (it must outlive Evaluate). Evaluate may be called again after more
+// Enqueue calls; it always evaluates every query enqueued so far. Clear() forgets them.
+class CostBatch {
+ public:
+  // Appends a query and returns its index into the vector Evaluate returns.
+  int Enqueue(const graph::Kernel& kernel, const tiling::TileConfig& config);
+  // Runs model.EstimateNs over all enqueued queries.
+  std::vector<absl::StatusOr<double>> Evaluate(CostModel& model) const;
+  const std::vector<CostQuery>& queries() const { return queries_; }
+  int size() const { return static_cast<int>(queries_.size()); }
+  void Clear() { queries_.clear(); }
+
+ private:
+  std::vector<CostQuery> queries_;
+};
+
+}  // namespace perfgraph::cost
+
+#endif  // PERFGRAPH_COST_COST_MODEL_H_

@@ -1,0 +1,270 @@
+#include "cost/target_description.h"
+
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "cost/target_description.pb.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "target/measurement.h"
+
+#ifndef PERFGRAPH_SOURCE_DIR
+#error "PERFGRAPH_SOURCE_DIR must be defined by cost/CMakeLists.txt"
+#endif
+
+namespace perfgraph::cost {
+namespace {
+
+constexpr std::array<absl::string_view, kNumMemoryLevels> kLevelNames = {"L1", "L2", "L3", "DRAM"};
+
+// Collects TextFormat parse errors into one message instead of protobuf's default stderr logging.
+class ErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (first_.empty()) first_ = absl::StrCat("line ", line + 1, " column ", column + 1, ": ", message);
+  }
+  void AddWarning(int, int, const std::string&) override {}
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string first_;
+};
+
+absl::Status CheckPositive(absl::string_view field, double value) {
+  if (!(value > 0) || !std::isfinite(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target description: ", field, " must be a finite value > 0, got ", value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNonNegative(absl::string_view field, double value) {
+  if (!(value >= 0) || !std::isfinite(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target description: ", field, " must be a finite value >= 0, got ", value));
+  }
+  return absl::OkStatus();
+}
+
+void MachineToProto(const data::MachineFingerprint& m, MachineProto* p) {
+  p->set_cpu_model(m.cpu_model);
+  p->set_physical_cores(m.physical_cores);
+  p->set_logical_cores(m.logical_cores);
+  p->set_l1d_cache_bytes(m.l1d_cache_bytes);
+  p->set_l2_cache_bytes(m.l2_cache_bytes);
+  p->set_l3_cache_bytes(m.l3_cache_bytes);
+  p->set_num_threads(m.num_threads);
+  p->set_halide_version(m.halide_version);
+  p->set_compiler_version(m.compiler_version);
+  p->set_os(m.os);
+}
+
+data::MachineFingerprint MachineFromProto(const MachineProto& p) {
+  data::MachineFingerprint m;
+  m.cpu_model = p.cpu_model();
+  m.physical_cores = p.physical_cores();
+  m.logical_cores = p.logical_cores();
+  m.l1d_cache_bytes = p.l1d_cache_bytes();
+  m.l2_cache_bytes = p.l2_cache_bytes();
+  m.l3_cache_bytes = p.l3_cache_bytes();
+  m.num_threads = p.num_threads();
+  m.halide_version = p.halide_version();
+  m.compiler_version = p.compiler_version();
+  m.os = p.os();
+  return m;
+}
+
+}  // namespace
+
+absl::string_view MemoryLevelName(MemoryLevel level) {
+  if (level < 0 || level >= kNumMemoryLevels) return "invalid";
+  return kLevelNames[level];
+}
+
+absl::Status ValidateTargetDescription(const TargetDescription& t) {
+  if (t.native_f32_lanes < 1 || t.native_f32_lanes > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target description: native_f32_lanes must be in [1, 64], got ", t.native_f32_lanes));
+  }
+  if (t.all_threads < 1 || t.all_threads > 1024) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target description: all_threads must be in [1, 1024], got ", t.all_threads));
+  }
+  for (const auto& [field, value] : {std::pair<absl::string_view, double>{"peak_flops_1t", t.peak_flops_1t},
+                                     {"peak_flops_all", t.peak_flops_all},
+                                     {"reduction_update_ns", t.reduction_update_ns}}) {
+    absl::Status s = CheckPositive(field, value);
+    if (!s.ok()) return s;
+  }
+  for (const auto& [field, value] :
+       {std::pair<absl::string_view, double>{"kernel_launch_ns", t.kernel_launch_ns},
+        {"parallel_launch_ns", t.parallel_launch_ns},
+        {"tile_overhead_ns", t.tile_overhead_ns}}) {
+    absl::Status s = CheckNonNegative(field, value);
+    if (!s.ok()) return s;
+  }
+  for (int l = 0; l < kNumMemoryLevels; ++l) {
+    const MemoryLevelDescription& m = t.memory[l];
+    const std::string prefix = absl::StrCat("memory ", kLevelNames[l], " ");
+    absl::Status s = CheckPositive(absl::StrCat(prefix, "bandwidth_1t_bytes_per_s"),
+                                   m.bandwidth_1t_bytes_per_s);
+    if (s.ok()) {
+      s = CheckPositive(absl::StrCat(prefix, "bandwidth_all_bytes_per_s"),
+                        m.bandwidth_all_bytes_per_s);
+    }
+    if (!s.ok()) return s;
+    if (l != kDram && m.capacity_bytes <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat("target description: ", prefix,
+                                                     "capacity_bytes must be > 0, got ",
+                                                     m.capacity_bytes));
+    }
+    if (l == kDram && m.capacity_bytes != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "target description: DRAM capacity_bytes must be 0 (unbounded), got ", m.capacity_bytes));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string TargetDescriptionToText(const TargetDescription& t) {
+  TargetDescriptionProto p;
+  p.set_format_version(kTargetDescriptionFormatVersion);
+  MachineToProto(t.machine, p.mutable_machine());
+  p.set_halide_target(t.halide_target);
+  p.set_native_f32_lanes(t.native_f32_lanes);
+  p.set_all_threads(t.all_threads);
+  p.set_peak_flops_1t(t.peak_flops_1t);
+  p.set_peak_flops_all(t.peak_flops_all);
+  for (int l = 0; l < kNumMemoryLevels; ++l) {
+    MemoryLevelProto* m = p.add_memory();
+    m->set_name(std::string(kLevelNames[l]));
+    m->set_capacity_bytes(t.memory[l].capacity_bytes);
+    m->set_measured_working_set_bytes(t.memory[l].measured_working_set_bytes);
+    m->set_bandwidth_1t_bytes_per_s(t.memory[l].bandwidth_1t_bytes_per_s);
+    m->set_bandwidth_all_bytes_per_s(t.memory[l].bandwidth_all_bytes_per_s);
+  }
+  p.set_reduction_update_ns(t.reduction_update_ns);
+  p.set_kernel_launch_ns(t.kernel_launch_ns);
+  p.set_parallel_launch_ns(t.parallel_launch_ns);
+  p.set_tile_overhead_ns(t.tile_overhead_ns);
+  p.set_created_unix_seconds(t.created_unix_seconds);
+  p.set_notes(t.notes);
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(p, &text);
+  return absl::StrCat(
+      "# perfgraph target description (cost/target_description.proto), written by `perfgraph "
+      "calibrate`.\n",
+      text);
+}
+
+absl::StatusOr<TargetDescription> ParseTargetDescription(absl::string_view text,
+                                                         absl::string_view source) {
+  TargetDescriptionProto p;
+  google::protobuf::TextFormat::Parser parser;
+  ErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &p)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": malformed target description: ", errors.first()));
+  }
+  if (p.format_version() != kTargetDescriptionFormatVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(source, ": target description format_version ", p.format_version(),
+                     ", this build reads version ", kTargetDescriptionFormatVersion,
+                     "; re-run `perfgraph calibrate`"));
+  }
+  TargetDescription t;
+  t.machine = MachineFromProto(p.machine());
+  t.halide_target = p.halide_target();
+  t.native_f32_lanes = p.native_f32_lanes();
+  t.all_threads = p.all_threads();
+  t.peak_flops_1t = p.peak_flops_1t();
+  t.peak_flops_all = p.peak_flops_all();
+  if (p.memory_size() != kNumMemoryLevels) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": expected ", kNumMemoryLevels,
+                                                   " memory levels (L1, L2, L3, DRAM), got ",
+                                                   p.memory_size()));
+  }
+  for (int l = 0; l < kNumMemoryLevels; ++l) {
+    const MemoryLevelProto& m = p.memory(l);
+    if (m.name() != kLevelNames[l]) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": memory level ", l, " is named '",
+                                                     m.name(), "', expected '", kLevelNames[l],
+                                                     "'"));
+    }
+    t.memory[l].capacity_bytes = m.capacity_bytes();
+    t.memory[l].measured_working_set_bytes = m.measured_working_set_bytes();
+    t.memory[l].bandwidth_1t_bytes_per_s = m.bandwidth_1t_bytes_per_s();
+    t.memory[l].bandwidth_all_bytes_per_s = m.bandwidth_all_bytes_per_s();
+  }
+  t.reduction_update_ns = p.reduction_update_ns();
+  t.kernel_launch_ns = p.kernel_launch_ns();
+  t.parallel_launch_ns = p.parallel_launch_ns();
+  t.tile_overhead_ns = p.tile_overhead_ns();
+  t.created_unix_seconds = p.created_unix_seconds();
+  t.notes = p.notes();
+  absl::Status valid = ValidateTargetDescription(t);
+  if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(source, ": ", valid.message()));
+  return t;
+}
+
+absl::Status SaveTargetDescription(const TargetDescription& target, const std::string& path) {
+  absl::Status valid = ValidateTargetDescription(target);
+  if (!valid.ok()) return valid;
+  std::ofstream out(path, std::ios::trunc);
+  if (!out) return absl::InternalError(absl::StrCat("SaveTargetDescription: cannot open ", path));
+  out << TargetDescriptionToText(target);
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("SaveTargetDescription: cannot write ", path));
+  return absl::OkStatus();
+}
+
+std::string MachineMismatch(const TargetDescription& target, const data::MachineFingerprint& current,
+                            absl::string_view source) {
+  const data::MachineFingerprint& m = target.machine;
+  const bool same = m.cpu_model == current.cpu_model && m.physical_cores == current.physical_cores &&
+                    m.logical_cores == current.logical_cores &&
+                    m.l1d_cache_bytes == current.l1d_cache_bytes &&
+                    m.l2_cache_bytes == current.l2_cache_bytes &&
+                    m.l3_cache_bytes == current.l3_cache_bytes;
+  if (same) return "";
+  return absl::StrCat("target description ", source, " was calibrated on another CPU: [",
+                      m.ToString(), "]; this machine is [", current.ToString(),
+                      "]; analytical estimates use the other machine's constants (run `perfgraph "
+                      "calibrate --out FILE` here for accurate ones)");
+}
+
+absl::StatusOr<TargetDescription> LoadTargetDescription(const std::string& path,
+                                                        const data::MachineFingerprint& current) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("LoadTargetDescription: cannot open ", path));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  absl::StatusOr<TargetDescription> target = ParseTargetDescription(buffer.str(), path);
+  if (!target.ok()) return target.status();
+  const std::string mismatch = MachineMismatch(*target, current, path);
+  if (!mismatch.empty()) {
+    static std::mutex* mu = new std::mutex();
+    static std::set<std::string>* warned = new std::set<std::string>();
+    std::lock_guard<std::mutex> lock(*mu);
+    if (warned->insert(mismatch).second) std::cerr << "perfgraph: warning: " << mismatch << "\n";
+  }
+  return target;
+}
+
+absl::StatusOr<TargetDescription> LoadTargetDescription(const std::string& path) {
+  return LoadTargetDescription(path, data::CurrentMachine(1, target::HalideVersion()));
+}
+
+std::string DefaultTargetDescriptionPath() {
+  return absl::StrCat(PERFGRAPH_SOURCE_DIR, "/cost/targets/reference_cpu.textproto");
+}
+
+}  // namespace perfgraph::cost

@@ -1,0 +1,241 @@
+#include "cost/analytical_model.h"
+
+#include <vector>
+
+#include "cost/cost_model.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/cost/cost_test_util.h"
+#include "tests/status_matchers.h"
+
+namespace perfgraph::cost {
+namespace {
+
+using perfgraph::testing::IsOk;
+using perfgraph::testing::StatusIs;
+using ::testing::HasSubstr;
+using tiling::TileConfig;
+
+AnalyticalModel Model(int threads = 1) {
+  absl::StatusOr<AnalyticalModel> model =
+      AnalyticalModel::Create(test::SyntheticTarget(), {threads});
+  EXPECT_THAT(model, IsOk());
+  return *model;
+}
+
+// Slot 0 = dim `d0` with tile t0, slot 1 = dim `d1` with tile t1 (2-D kernels).
+TileConfig Config2d(int d0, int64_t t0, int d1, int64_t t1, int vec, int par, int64_t split = 1) {
+  TileConfig c;
+  c.tiled_dims = {d0, d1, -1};
+  c.tile = {t0, t1, 0};
+  c.vector_width = vec;
+  c.parallel_loop = par;
+  c.reduction_split = split;
+  return c;
+}
+
+double Ns(const AnalyticalModel& model, const graph::Kernel& kernel, const TileConfig& config) {
+  absl::StatusOr<CostBreakdown> b = model.Explain(kernel, config);
+  EXPECT_THAT(b, IsOk());
+  return b.ok() ? b->total_ns : -1;
+}
+
+TEST(AnalyticalModelTest, MoreFlopsTakeMoreTime) {
+  const AnalyticalModel model = Model();
+  const TileConfig config = Config2d(1, 64, 0, 8, 8, -1);
+  EXPECT_LT(Ns(model, test::Dot(64, 64, 256), config), Ns(model, test::Dot(64, 256, 256), config));
+  EXPECT_LT(Ns(model, test::Dot(64, 256, 256), config), Ns(model, test::Dot(128, 256, 256), config));
+}
+
+TEST(AnalyticalModelTest, VectorWidthThatFillsLanesBeatsScalar) {
+  const AnalyticalModel model = Model();
+  const graph::Kernel dot = test::Dot(64, 256, 256);
+  absl::StatusOr<CostBreakdown> scalar = model.Explain(dot, Config2d(1, 64, 0, 8, 1, -1));
+  absl::StatusOr<CostBreakdown> half = model.Explain(dot, Config2d(1, 64, 0, 8, 4, -1));
+  absl::StatusOr<CostBreakdown> full = model.Explain(dot, Config2d(1, 64, 0, 8, 8, -1));
+  ASSERT_THAT(scalar, IsOk());
+  ASSERT_THAT(half, IsOk());
+  ASSERT_THAT(full, IsOk());
+  EXPECT_LT(full->total_ns, half->total_ns);
+  EXPECT_LT(half->total_ns, scalar->total_ns);
+  // 8 lanes of 8 are used by the full width, 1 of 8 by the scalar loop.
+  EXPECT_DOUBLE_EQ(full->vector_efficiency, 1.0);
+  EXPECT_DOUBLE_EQ(half->vector_efficiency, 0.5);
+  EXPECT_DOUBLE_EQ(scalar->vector_efficiency, 1.0 / 8);
+}
+
+TEST(AnalyticalModelTest, RaggedVectorTailCostsScalarIterations) {
+  const AnalyticalModel model = Model();
+  // 12 columns with 8 lanes: one vector + 4 scalar iterations per row (GuardWithIf).
+  absl::StatusOr<CostBreakdown> b = model.Explain(test::Dot(16, 64, 12), Config2d(1, 12, 0, 16, 8, -1));
+  ASSERT_THAT(b, IsOk());
+  EXPECT_DOUBLE_EQ(b->vector_efficiency, 12.0 / (8 + 4 * 8));
+}
+
+TEST(AnalyticalModelTest, ParallelLoopOverTwoTilesOnTwoCoresBeatsSerialWhenComputeBound) {
+  const graph::Kernel dot = test::Dot(64, 256, 256);
+  const AnalyticalModel model = Model(/*threads=*/2);
+  // Slot 1 (m = 64) split into 2 tiles of 32; its outer loop is parallel.
+  absl::StatusOr<CostBreakdown> serial = model.Explain(dot, Config2d(1, 256, 0, 32, 8, -1));
+  absl::StatusOr<CostBreakdown> parallel = model.Explain(dot, Config2d(1, 256, 0, 32, 8, 1));
+  ASSERT_THAT(serial, IsOk());
+  ASSERT_THAT(parallel, IsOk());
+  EXPECT_GT(serial->compute_ns, serial->memory_ns) << serial->ToString();
+  EXPECT_EQ(parallel->parallel_iterations, 2);
+  EXPECT_EQ(parallel->parallel_launches, 1);
+  EXPECT_DOUBLE_EQ(parallel->parallel_speedup, 2.0);
+  EXPECT_LT(parallel->total_ns, serial->total_ns);
+  // The same config on a 1-thread pool gains nothing and pays the launch.
+  absl::StatusOr<CostBreakdown> one_thread = Model(1).Explain(dot, Config2d(1, 256, 0, 32, 8, 1));
+  ASSERT_THAT(one_thread, IsOk());
+  EXPECT_GT(one_thread->total_ns, serial->total_ns);
+}
+
+TEST(AnalyticalModelTest, ParallelLoadImbalanceLimitsSpeedup) {
+  const AnalyticalModel model = Model(2);
+  // m = 96 in tiles of 32: 3 tiles on 2 threads take 2 rounds, speedup 1.5.
+  absl::StatusOr<CostBreakdown> b = model.Explain(test::Dot(96, 256, 256), Config2d(1, 256, 0, 32, 8, 1));
+  ASSERT_THAT(b, IsOk());
+  EXPECT_DOUBLE_EQ(b->parallel_speedup, 1.5);
+}
+
+TEST(AnalyticalModelTest, WorkingSetBeyondL2MovesToALowerBandwidthTier) {
+  const AnalyticalModel model = Model();
+  const graph::Kernel add = test::Add({2048, 2048});
+  absl::StatusOr<CostBreakdown> small = model.Explain(add, Config2d(1, 256, 0, 16, 8, -1));
+  absl::StatusOr<CostBreakdown> whole = model.Explain(add, Config2d(1, 2048, 0, 2048, 8, -1));
+  ASSERT_THAT(small, IsOk());
+  ASSERT_THAT(whole, IsOk());
+  // 3 x 256 x 16 x 4 B = 48 KiB: L2 (usable half of 1 MiB). 3 x 16 MiB: beyond L3 -> DRAM.
+  EXPECT_EQ(small->tile_working_set_level, kL2);
+  EXPECT_EQ(whole->tile_working_set_level, kDram);
+  EXPECT_GT(whole->bytes_served[kDram], 0);
+}
+
+TEST(AnalyticalModelTest, DotOperandRereadsGrowAsTilesShrink) {
+  const AnalyticalModel model = Model();
+  const graph::Kernel dot = test::Dot(512, 512, 512);
+  auto reread_bytes = [&](int64_t tile) {
+    absl::StatusOr<CostBreakdown> b = model.Explain(dot, Config2d(1, tile, 0, tile, 8, -1));
+    EXPECT_THAT(b, IsOk());
+    // Everything that misses L1 (3 MiB of data fit L3, so nothing comes from DRAM when warm).
+    return b->bytes_served[kL2] + b->bytes_served[kL3] + b->bytes_served[kDram];
+  };
+  const double big = reread_bytes(64);
+  const double small = reread_bytes(16);
+  EXPECT_GT(small, big);
+  // Every operand byte is read at least once from beyond L1.
+  EXPECT_GE(big, 2.0 * 512 * 512 * 4);
+}
+
+TEST(AnalyticalModelTest, ConvolutionHaloIsCountedInTheTileFootprint) {
+  // x[1, 4, 32, 32] conv 3x3 (no padding) with 8 filters -> [1, 8, 30, 30].
+  test::KernelBuilder b("conv", graph::FusionKind::kOutput);
+  const int x = b.Parameter({1, 4, 32, 32});
+  const int w = b.Parameter({8, 4, 3, 3});
+  graph::Attributes attrs;
+  attrs.convolution_dimension_numbers = graph::ConvolutionDimensionNumbers::Nchw(2);
+  attrs.window = {graph::WindowDimension{3}, graph::WindowDimension{3}};
+  b.Add(graph::HloOpcode::kConvolution, {1, 8, 30, 30}, {x, w}, attrs);
+  const graph::Kernel conv = b.Build();
+  TileConfig c;
+  c.tiled_dims = {3, 2, 1};
+  c.tile = {10, 10, 8};
+  c.vector_width = 8;
+  absl::StatusOr<CostBreakdown> breakdown = Model().Explain(conv, c);
+  ASSERT_THAT(breakdown, IsOk());
+  // One tile: input 4 x 12 x 12 (halo of 2), weights 8 x 4 x 3 x 3, accumulator and output 8 x 10 x 10.
+  const double expected = 4.0 * (4 * 12 * 12 + 8 * 4 * 9 + 8 * 10 * 10 + 8 * 10 * 10);
+  // Line-granular footprints round each innermost row up to whole 64-byte lines.
+  EXPECT_GE(breakdown->tile_working_set_bytes, expected);
+  EXPECT_EQ(breakdown->num_tiles, 9);
+}
+
+// Hand-computed: add of two f32[64] with one untiled slot, 8 lanes on the 8-lane synthetic target.
+TEST(AnalyticalModelTest, ElementwiseFormulaMatchesHandComputation) {
+  TileConfig c;
+  c.tiled_dims = {0, -1, -1};
+  c.tile = {64, 0, 0};
+  c.vector_width = 8;
+  absl::StatusOr<CostBreakdown> b = Model().Explain(test::Add({64}), c);
+  ASSERT_THAT(b, IsOk());
+  // Output stage: 8 vectors x (1 add + 2 loads + 1 store) = 32 ops at 100e9 / (2 x 8) ops/s.
+  EXPECT_NEAR(b->output_stage_ns, 5.12, 1e-9);
+  EXPECT_DOUBLE_EQ(b->reduction_ns, 0);
+  // 768 bytes stay in L1 between runs: no traffic.
+  EXPECT_DOUBLE_EQ(b->memory_ns, 0);
+  // launch 1000 + one tile 10 + compute 5.12.
+  EXPECT_NEAR(b->total_ns, 1015.12, 1e-9);
+}
+
+// Hand-computed: [4,16] x [16,32] dot, untiled (compute_root accumulator), 8 lanes.
+TEST(AnalyticalModelTest, DotFormulaMatchesHandComputation) {
+  absl::StatusOr<CostBreakdown> b =
+      Model().Explain(test::Dot(4, 16, 32), Config2d(1, 32, 0, 4, 8, -1));
+  ASSERT_THAT(b, IsOk());
+  // Updates: rows = 16 (k) x 4 (m) = 64 innermost loops of 32 / 8 = 4 vector updates of 0.5 ns:
+  // 128 ns. Accumulator init: 128 / 8 = 16 stores at 100e9 / (2 x 8) = 6.25e9 ops/s = 2.56 ns.
+  EXPECT_NEAR(b->reduction_ns, 130.56, 1e-9);
+  // Output stage: 4 rows x 4 vectors x (1 load + 1 store) = 32 ops = 5.12 ns.
+  EXPECT_NEAR(b->output_stage_ns, 5.12, 1e-9);
+  EXPECT_DOUBLE_EQ(b->executed_flops, 2.0 * 4 * 16 * 32);
+  EXPECT_NEAR(b->total_ns, 1000 + 10 + 130.56 + 5.12, 1e-9);
+}
+
+TEST(AnalyticalModelTest, BatchedEstimateGivesPerPairErrors) {
+  AnalyticalModel model = Model();
+  const graph::Kernel dot = test::Dot(64, 64, 64);
+  TileConfig bad = Config2d(1, 64, 0, 8, 8, -1);
+  bad.vector_width = 128;  // wider than the tile
+  CostBatch batch;
+  const int a = batch.Enqueue(dot, Config2d(1, 64, 0, 8, 8, -1));
+  const int b = batch.Enqueue(dot, bad);
+  const int c = batch.Enqueue(dot, tiling::Default(dot));
+  std::vector<absl::StatusOr<double>> ns = batch.Evaluate(model);
+  ASSERT_EQ(ns.size(), 3u);
+  ASSERT_THAT(ns[a], IsOk());
+  EXPECT_GT(*ns[a], 0);
+  EXPECT_THAT(ns[b], StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dot")));
+  ASSERT_THAT(ns[c], IsOk());
+  EXPECT_GT(*ns[c], 0);
+  // A null kernel is an error for that query only.
+  std::vector<CostQuery> queries = {{nullptr, TileConfig{}}, {&dot, tiling::Default(dot)}};
+  std::vector<absl::StatusOr<double>> more = model.EstimateNs(queries);
+  EXPECT_THAT(more[0], StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no kernel")));
+  EXPECT_THAT(more[1], IsOk());
+}
+
+TEST(AnalyticalModelTest, EveryConfigOfTheSpaceGetsAPositiveEstimate) {
+  AnalyticalModel model = Model(2);
+  const graph::Kernel dot = test::Dot(48, 96, 40);
+  absl::StatusOr<std::vector<TileConfig>> space = tiling::ConfigSpace(dot);
+  ASSERT_THAT(space, IsOk());
+  std::vector<CostQuery> queries;
+  for (const TileConfig& c : *space) queries.push_back({&dot, c});
+  for (const absl::StatusOr<double>& ns : model.EstimateNs(queries)) {
+    ASSERT_THAT(ns, IsOk());
+    EXPECT_GT(*ns, 0);
+  }
+}
+
+TEST(AnalyticalModelTest, CreateRejectsBadOptionsAndDescriptions) {
+  EXPECT_THAT(AnalyticalModel::Create(test::SyntheticTarget(), {0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("num_threads")));
+  TargetDescription t = test::SyntheticTarget();
+  t.peak_flops_1t = 0;
+  EXPECT_THAT(AnalyticalModel::Create(t),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("peak_flops_1t")));
+}
+
+TEST(AnalyticalModelTest, DefaultModelLoadsTheCommittedReferenceDescription) {
+  absl::StatusOr<AnalyticalModel> model = AnalyticalModel::CreateDefault();
+  ASSERT_THAT(model, IsOk());
+  EXPECT_EQ(model->name(), "analytical");
+  const graph::Kernel dot = test::Dot(32, 32, 32);
+  absl::StatusOr<CostBreakdown> b = model->Explain(dot, tiling::Default(dot));
+  ASSERT_THAT(b, IsOk());
+  EXPECT_GT(b->total_ns, 0);
+}
+
+}  // namespace
+}  // namespace perfgraph::cost

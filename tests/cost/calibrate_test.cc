@@ -1,0 +1,50 @@
+#include "cost/calibrate.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/status_matchers.h"
+
+namespace perfgraph::cost {
+namespace {
+
+using perfgraph::testing::IsOk;
+using perfgraph::testing::StatusIs;
+using ::testing::HasSubstr;
+
+TEST(CalibrateTest, RejectsBadOptions) {
+  CalibrationOptions options;
+  options.all_threads = -1;
+  EXPECT_THAT(Calibrate(options), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("all_threads")));
+  options = {};
+  options.time_per_measurement = absl::ZeroDuration();
+  EXPECT_THAT(Calibrate(options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("time_per_measurement")));
+  options = {};
+  options.shrink = 0;
+  EXPECT_THAT(Calibrate(options), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("shrink")));
+}
+
+// A shrunken, fast calibration yields a description that passes validation, with every level
+// measured and a progress line per measurement (no assertions on the measured values themselves).
+TEST(CalibrateTest, QuickCalibrationProducesAValidDescription) {
+  CalibrationOptions options;
+  options.all_threads = 2;
+  options.time_per_measurement = absl::Milliseconds(10);
+  options.shrink = 16;
+  std::vector<std::string> lines;
+  options.progress = [&](const std::string& line) { lines.push_back(line); };
+  absl::StatusOr<TargetDescription> t = Calibrate(options);
+  ASSERT_THAT(t, IsOk());
+  EXPECT_THAT(ValidateTargetDescription(*t), IsOk());
+  EXPECT_EQ(t->all_threads, 2);
+  EXPECT_GE(t->native_f32_lanes, 4);
+  EXPECT_FALSE(t->halide_target.empty());
+  for (int l = 0; l < kNumMemoryLevels; ++l) EXPECT_GT(t->memory[l].measured_working_set_bytes, 0);
+  EXPECT_GE(lines.size(), 8u);
+}
+
+}  // namespace
+}  // namespace perfgraph::cost
