@@ -32,6 +32,8 @@ std::vector<std::string> MakeNames() {
   names[kDtypeIsFloat] = "dtype_is_float";
   names[kDtypeIsInteger] = "dtype_is_integer";
   names[kDtypeIsPred] = "dtype_is_pred";
+  names[kDtypeIsUnsigned] = "dtype_is_unsigned";
+  names[kDtypeExponentBits] = "dtype_exponent_bits";
   names[kLayoutIsDefault] = "layout_is_default";
   names[kWindowSizeProduct] = "window_size_product";
   names[kConvInputBatchDim] = "conv_input_batch_dim";
@@ -186,6 +188,8 @@ KernelTensors Featurize(const Kernel& kernel) {
     row[kDtypeIsFloat] = IsFloatingPoint(shape.element_type) ? 1 : 0;
     row[kDtypeIsInteger] = IsInteger(shape.element_type) ? 1 : 0;
     row[kDtypeIsPred] = shape.element_type == PrimitiveType::kPred ? 1 : 0;
+    row[kDtypeIsUnsigned] = IsUnsignedInteger(shape.element_type) ? 1 : 0;
+    row[kDtypeExponentBits] = ExponentBits(shape.element_type) / 8.0f;
     const std::vector<int64_t> layout = shape.EffectiveMinorToMajor();
     const float layout_scale = shape.rank() > 1 ? static_cast<float>(shape.rank() - 1) : 1.0f;
     for (int i = 0; i < kMaxFeatureDims; ++i) {

@@ -37,6 +37,8 @@ enum NodeFeature : int {
   kDtypeIsFloat,       // 1 for floating point types
   kDtypeIsInteger,     // 1 for s*/u* types
   kDtypeIsPred,        // 1 for pred
+  kDtypeIsUnsigned,    // 1 for u* types
+  kDtypeExponentBits,  // exponent bits / 8 (ExponentBits: f16 0.625, bf16 1, f8e4m3 0.5; 0 for integers)
   // Layout. kLayout0..5: minor_to_major[i] / max(rank-1, 1), -1 when rank <= i.
   kLayout0,
   kLayout5 = kLayout0 + kMaxFeatureDims - 1,
@@ -84,7 +86,7 @@ enum NodeFeature : int {
   kLogBytesWritten,    // log1p(bytes written)
   kNumNodeFeatures,
 };
-static_assert(kNumNodeFeatures == 70, "update kFeatureSchemaVersion when the feature layout changes");
+static_assert(kNumNodeFeatures == 72, "update kFeatureSchemaVersion when the feature layout changes");
 
 // Human-readable name of every node feature, indexed by NodeFeature ("shape_dim0", "log_flops").
 const std::vector<std::string>& NodeFeatureNames();

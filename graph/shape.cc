@@ -74,6 +74,32 @@ bool IsFloatingPoint(PrimitiveType type) {
   }
 }
 
+int ExponentBits(PrimitiveType type) {
+  switch (type) {
+    case PrimitiveType::kF16: case PrimitiveType::kF8E5M2: case PrimitiveType::kF8E5M2FNUZ:
+      return 5;
+    case PrimitiveType::kF8E4M3FN: case PrimitiveType::kF8E4M3B11FNUZ:
+    case PrimitiveType::kF8E4M3FNUZ:
+      return 4;
+    case PrimitiveType::kBF16: case PrimitiveType::kF32: case PrimitiveType::kC64:
+      return 8;
+    case PrimitiveType::kF64: case PrimitiveType::kC128:
+      return 11;
+    default:
+      return 0;
+  }
+}
+
+bool IsUnsignedInteger(PrimitiveType type) {
+  switch (type) {
+    case PrimitiveType::kU4: case PrimitiveType::kU8: case PrimitiveType::kU16:
+    case PrimitiveType::kU32: case PrimitiveType::kU64:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool IsInteger(PrimitiveType type) {
   switch (type) {
     case PrimitiveType::kS4: case PrimitiveType::kS8: case PrimitiveType::kS16:

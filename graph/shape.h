@@ -50,7 +50,12 @@ std::optional<PrimitiveType> PrimitiveTypeFromName(absl::string_view name);
 // Storage width of one element in bits (pred = 8 as stored by XLA, s4/u4 = 4, tuple/token = 0).
 int BitWidth(PrimitiveType type);
 bool IsFloatingPoint(PrimitiveType type);
+// Exponent bits of a floating-point (or complex) type per IEEE 754 / the OCP FP8 spec: f16 5, bf16 8,
+// f32 8, f64 11, f8e5m2* 5, f8e4m3* 4, c64 8, c128 11; 0 for integers, pred, tuple and token.
+// Distinguishes types of equal width (f16 vs bf16, f8e4m3fn vs f8e5m2).
+int ExponentBits(PrimitiveType type);
 bool IsInteger(PrimitiveType type);  // signed or unsigned, not pred
+bool IsUnsignedInteger(PrimitiveType type);  // u4, u8, u16, u32, u64
 
 // Largest dimension or element count accepted anywhere (2^40). Real programs stay far below; bigger
 // values come from corrupt files and would overflow byte counts.

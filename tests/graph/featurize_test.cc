@@ -36,6 +36,7 @@ TEST(FeaturizeTest, ConvBiasReluExactValues) {
   EXPECT_FLOAT_EQ(t.feat(conv, kShapeRank), 4.0f);
   EXPECT_FLOAT_EQ(t.feat(conv, kDtypeBits), 1.0f);
   EXPECT_FLOAT_EQ(t.feat(conv, kDtypeIsFloat), 1.0f);
+  EXPECT_FLOAT_EQ(t.feat(conv, kDtypeExponentBits), 1.0f);
   // Default layout {3,2,1,0} scaled by rank-1 = 3; dims 4 and 5 absent.
   EXPECT_FLOAT_EQ(t.feat(conv, kLayout0), 1.0f);
   EXPECT_FLOAT_EQ(t.feat(conv, kLayout0 + 3), 0.0f);
@@ -97,6 +98,23 @@ TEST(FeaturizeTest, ReduceFeaturesAndTranscendentals) {
   EXPECT_FLOAT_EQ(t.feat(exp, kNumUsers), 2.0f);
 }
 
+TEST(FeaturizeTest, TypesOfEqualWidthAreDistinguished) {
+  auto row_of = [](PrimitiveType type) {
+    Program p;
+    p.name = "one";
+    Attributes pa;
+    pa.parameter_number = 0;
+    p.Add(HloOpcode::kParameter, Shape::Make(type, {4}), {}, pa);
+    p.outputs = {0};
+    KernelTensors t = Featurize(test::WholeProgramKernel(p, FusionKind::kLoop));
+    return std::vector<float>(t.node_feat.begin(), t.node_feat.end());
+  };
+  EXPECT_NE(row_of(PrimitiveType::kF16), row_of(PrimitiveType::kBF16));
+  EXPECT_NE(row_of(PrimitiveType::kF8E4M3FN), row_of(PrimitiveType::kF8E5M2));
+  EXPECT_NE(row_of(PrimitiveType::kS8), row_of(PrimitiveType::kF8E4M3FN));
+  EXPECT_NE(row_of(PrimitiveType::kS16), row_of(PrimitiveType::kU16));
+}
+
 TEST(FeaturizeTest, DepthwiseConvolutionAndDtypes) {
   Program p;
   p.name = "dw";
@@ -117,6 +135,7 @@ TEST(FeaturizeTest, DepthwiseConvolutionAndDtypes) {
   EXPECT_FLOAT_EQ(t.feat(c, kConvIsDepthwise), 1.0f);
   EXPECT_FLOAT_EQ(t.feat(c, kConvFeatureGroupCount), std::log1p(8.0f));
   EXPECT_FLOAT_EQ(t.feat(c, kDtypeBits), 0.5f);
+  EXPECT_FLOAT_EQ(t.feat(c, kDtypeExponentBits), 1.0f);  // bf16: 8 exponent bits, unlike f16
   // Depthwise: kernel input-feature dim is 1, so 2 * 128 outputs * 9 taps * 1.
   EXPECT_FLOAT_EQ(t.feat(c, kLogFlops), std::log1p(2.0f * 128 * 9));
 }
