@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <iostream>
 #include <vector>
 
 #include "Halide.h"
@@ -29,21 +30,9 @@ using Halide::Var;
 using Clock = std::chrono::steady_clock;
 
 // Sets the thread count of Halide's JIT thread pool (shared by every JIT pipeline of the process).
-// halide_set_num_threads lives in the JIT runtime, so a one-line pipeline calls it as an extern.
 void SetThreads(int num_threads) {
-  static Halide::Param<int>* threads = nullptr;
-  static Halide::Pipeline* setter = nullptr;
-  if (setter == nullptr) {
-    threads = new Halide::Param<int>("calibrate_num_threads");
-    Func f("calibrate_set_num_threads");
-    f() = Halide::Internal::Call::make(Halide::Int(32), "halide_set_num_threads", {Expr(*threads)},
-                                       Halide::Internal::Call::Extern);
-    setter = new Halide::Pipeline(f);
-    setter->compile_jit(Halide::get_jit_target_from_environment());
-  }
-  threads->set(num_threads);
-  Halide::Buffer<int> previous = Halide::Buffer<int>::make_scalar();
-  setter->realize(previous);
+  absl::Status status = target::SetJitThreads(num_threads);
+  if (!status.ok()) std::cerr << "calibrate: " << status.message() << "\n";
 }
 
 // Median wall time of `run` in ns: one warm-up run, then at least 5 timed runs and until `budget`.

@@ -41,31 +41,6 @@ namespace {
 
 constexpr int kMaxThreads = 256;
 
-// Sets the thread count of the JIT runtime's thread pool. halide_set_num_threads lives in the JIT
-// runtime module (libHalide does not export it), so a one-line pipeline calls it as an extern.
-absl::Status SetHalideThreads(int num_threads) {
-  static std::mutex* mu = new std::mutex();
-  static Halide::Param<int>* threads = nullptr;
-  static Halide::Pipeline* setter = nullptr;
-  std::lock_guard<std::mutex> lock(*mu);
-  try {
-    if (setter == nullptr) {
-      threads = new Halide::Param<int>("num_threads");
-      Halide::Func f("set_num_threads");
-      f() = Halide::Internal::Call::make(Halide::Int(32), "halide_set_num_threads", {Halide::Expr(*threads)},
-                                         Halide::Internal::Call::Extern);
-      setter = new Halide::Pipeline(f);
-      setter->compile_jit(Halide::get_jit_target_from_environment());
-    }
-    threads->set(num_threads);
-    Halide::Buffer<int> previous = Halide::Buffer<int>::make_scalar();
-    setter->realize(previous);
-  } catch (const Halide::Error& e) {
-    return absl::InternalError(absl::StrCat("HalideCpuTarget: setting ", num_threads,
-                                            " threads failed: ", e.what()));
-  }
-  return absl::OkStatus();
-}
 
 std::vector<float> ToFloats(const Halide::Buffer<>& buffer, int64_t n) {
   std::vector<float> out(n);
@@ -126,7 +101,7 @@ absl::StatusOr<HalideCpuTarget> HalideCpuTarget::Create(const Options& options) 
                                                    options.num_threads, " is outside [1, ",
                                                    kMaxThreads, "]"));
   }
-  RETURN_IF_ERROR(SetHalideThreads(options.num_threads));
+  RETURN_IF_ERROR(SetJitThreads(options.num_threads));
   return HalideCpuTarget(options);
 }
 
@@ -184,7 +159,7 @@ absl::StatusOr<std::vector<float>> HalideCpuTarget::Run(
       explicit_inputs.push_back(std::move(buffer));
     }
   }
-  RETURN_IF_ERROR(SetHalideThreads(options_.num_threads));
+  RETURN_IF_ERROR(SetJitThreads(options_.num_threads));
   absl::Status status = Realize(impl);
   BindSeededInputs(impl);  // do not keep references to the caller's data
   RETURN_IF_ERROR(status);
@@ -209,7 +184,7 @@ absl::StatusOr<TimingResult> HalideCpuTarget::Time(CompiledKernel& compiled,
   }
   CompiledKernel::Impl& impl = *compiled.impl_;
   BindSeededInputs(impl);
-  RETURN_IF_ERROR(SetHalideThreads(options_.num_threads));
+  RETURN_IF_ERROR(SetJitThreads(options_.num_threads));
   for (int i = 0; i < options.warmup_runs; ++i) RETURN_IF_ERROR(Realize(impl));
   std::vector<double> runs_ns;
   absl::Duration total;
@@ -228,6 +203,32 @@ absl::StatusOr<TimingResult> HalideCpuTarget::Time(CompiledKernel& compiled,
   const size_t n = runs_ns.size();
   result.median_ns = n % 2 == 1 ? runs_ns[n / 2] : 0.5 * (runs_ns[n / 2 - 1] + runs_ns[n / 2]);
   return result;
+}
+
+// Sets the thread count of the JIT runtime's thread pool. halide_set_num_threads lives in the JIT
+// runtime module (libHalide does not export it), so a one-line pipeline calls it as an extern.
+absl::Status SetJitThreads(int num_threads) {
+  static std::mutex* mu = new std::mutex();
+  static Halide::Param<int>* threads = nullptr;
+  static Halide::Pipeline* setter = nullptr;
+  std::lock_guard<std::mutex> lock(*mu);
+  try {
+    if (setter == nullptr) {
+      threads = new Halide::Param<int>("num_threads");
+      Halide::Func f("set_num_threads");
+      f() = Halide::Internal::Call::make(Halide::Int(32), "halide_set_num_threads", {Halide::Expr(*threads)},
+                                         Halide::Internal::Call::Extern);
+      setter = new Halide::Pipeline(f);
+      setter->compile_jit(Halide::get_jit_target_from_environment());
+    }
+    threads->set(num_threads);
+    Halide::Buffer<int> previous = Halide::Buffer<int>::make_scalar();
+    setter->realize(previous);
+  } catch (const Halide::Error& e) {
+    return absl::InternalError(absl::StrCat("HalideCpuTarget: setting ", num_threads,
+                                            " threads failed: ", e.what()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace perfgraph::target

@@ -75,6 +75,11 @@ class CompiledKernel {
   std::unique_ptr<Impl> impl_;
 };
 
+// Sets the thread count of Halide's JIT thread pool, which every JIT pipeline of the process shares
+// (HalideCpuTarget applies its own count before each run; calibration uses this directly).
+// Error: kInternal when Halide fails.
+absl::Status SetJitThreads(int num_threads);
+
 class HalideCpuTarget {
  public:
   using Options = HalideCpuTargetOptions;
