@@ -125,10 +125,15 @@ Split DefaultSplit(const std::vector<std::string>& programs) {
       }
     }
   };
-  if (hashed.size() >= 2 && count(SplitPart::kValidation) == 0) {
+  if (!hashed.empty() && count(SplitPart::kTrain) == 0) {
+    split.part_of[hashed.front().second] = SplitPart::kTrain;
+  }
+  if (count(SplitPart::kValidation) == 0 && count(SplitPart::kTrain) >= 2) {
     move_first_train_to(SplitPart::kValidation);
   }
-  if (hashed.size() >= 3 && count(SplitPart::kTest) == 0) move_first_train_to(SplitPart::kTest);
+  if (count(SplitPart::kTest) == 0 && count(SplitPart::kTrain) >= 2) {
+    move_first_train_to(SplitPart::kTest);
+  }
   return split;
 }
 

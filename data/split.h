@@ -45,10 +45,10 @@ absl::StatusOr<Split> ReadSplitFile(absl::string_view path);
 
 // The split used when none is given: each program goes to a part by a stable 64-bit FNV-1a hash of
 // its name (h % 10 == 0 -> test, h % 10 == 1 -> validation, else train; stable across runs and
-// machines), then, so that small datasets still get held-out programs: with >= 2 programs and no
-// validation program, the train program with the smallest hash moves to validation; with >= 3
-// programs and no test program, the train program with the smallest hash moves to test. One
-// program: it is the only (train) program.
+// machines), then, so that small datasets still train and get held-out programs: with no train
+// program, the program with the smallest hash moves to train; with no validation program and >= 2
+// train programs, the train program with the smallest hash moves to validation; then the same for
+// test. One program: it is the only (train) program; two: one train, one validation or test.
 Split DefaultSplit(const std::vector<std::string>& programs);
 
 // The split as split-file text (one "part program" line per program, sorted by part then name),

@@ -14,24 +14,6 @@ using graph::HloOpcode;
 using graph::Instruction;
 using graph::Program;
 
-bool IsHeavy(HloOpcode opcode) {
-  return opcode == HloOpcode::kConvolution || opcode == HloOpcode::kDot ||
-         opcode == HloOpcode::kReduce || opcode == HloOpcode::kReduceWindow;
-}
-
-bool IsNeverFused(HloOpcode opcode) {
-  switch (opcode) {
-    case HloOpcode::kParameter: case HloOpcode::kConstant: case HloOpcode::kCustomCall:
-    case HloOpcode::kGather: case HloOpcode::kScatter: case HloOpcode::kSort:
-    case HloOpcode::kTuple: case HloOpcode::kGetTupleElement: case HloOpcode::kWhile:
-    case HloOpcode::kConditional: case HloOpcode::kCall: case HloOpcode::kFusion:
-    case HloOpcode::kUnknown:
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool IsLayoutLike(HloOpcode opcode) {
   switch (opcode) {
     case HloOpcode::kReshape: case HloOpcode::kBitcast: case HloOpcode::kTranspose:
@@ -49,7 +31,7 @@ bool IsCheapToDuplicate(const Instruction& inst) {
     case HloOpcode::kIota: case HloOpcode::kSlice:
       return true;
     default:
-      return inst.shape.NumElements() <= 1 && !IsHeavy(inst.opcode);
+      return inst.shape.NumElements() <= 1 && !IsHeavyOp(inst.opcode);
   }
 }
 
@@ -81,10 +63,28 @@ bool HeuristicAcceptsConsumer(const Program& program, const Instruction& produce
     }
     return true;
   }
-  return !IsHeavy(producer.opcode);  // reduce / reduce-window stay kernel roots
+  return !IsHeavyOp(producer.opcode);  // reduce / reduce-window stay kernel roots
 }
 
 }  // namespace
+
+bool IsHeavyOp(graph::HloOpcode opcode) {
+  return opcode == graph::HloOpcode::kConvolution || opcode == graph::HloOpcode::kDot ||
+         opcode == graph::HloOpcode::kReduce || opcode == graph::HloOpcode::kReduceWindow;
+}
+
+bool IsNeverFusedOp(graph::HloOpcode opcode) {
+  switch (opcode) {
+    case graph::HloOpcode::kParameter: case graph::HloOpcode::kConstant: case graph::HloOpcode::kCustomCall:
+    case graph::HloOpcode::kGather: case graph::HloOpcode::kScatter: case graph::HloOpcode::kSort:
+    case graph::HloOpcode::kTuple: case graph::HloOpcode::kGetTupleElement: case graph::HloOpcode::kWhile:
+    case graph::HloOpcode::kConditional: case graph::HloOpcode::kCall: case graph::HloOpcode::kFusion:
+    case graph::HloOpcode::kUnknown:
+      return true;
+    default:
+      return false;
+  }
+}
 
 bool DefaultHeuristic(const Program& program, const FusionCandidate& candidate) {
   const Instruction& producer = program.at(candidate.producer);
@@ -109,7 +109,7 @@ absl::StatusOr<std::vector<graph::Kernel>> DefaultFusion(const Program& program,
     Group& group = groups[root];
     group.root = root;
     group.members.push_back(id);
-    if (IsHeavy(program.at(id).opcode)) ++group.num_heavy;
+    if (IsHeavyOp(program.at(id).opcode)) ++group.num_heavy;
     groups_of[id].push_back(root);
   };
 
@@ -126,14 +126,14 @@ absl::StatusOr<std::vector<graph::Kernel>> DefaultFusion(const Program& program,
         consumer.users.push_back(user);
       }
     }
-    bool fuse = !consumers.empty() && !is_output[id] && !IsNeverFused(inst.opcode);
+    bool fuse = !consumers.empty() && !is_output[id] && !IsNeverFusedOp(inst.opcode);
     FusionCandidate candidate{id, {}};
     for (auto& [root, consumer] : consumers) {
       const Group& group = groups.at(root);
       consumer.num_instructions = static_cast<int>(group.members.size());
       consumer.num_heavy = group.num_heavy;
       if (consumer.num_instructions >= options.max_kernel_instructions) fuse = false;
-      if (IsHeavy(inst.opcode) && group.num_heavy > 0) fuse = false;
+      if (IsHeavyOp(inst.opcode) && group.num_heavy > 0) fuse = false;
       candidate.consumers.push_back(std::move(consumer));
     }
     if (fuse) fuse = should_fuse(program, candidate);
@@ -197,7 +197,7 @@ absl::StatusOr<std::vector<graph::Kernel>> DefaultFusion(const Program& program,
       for (int& operand : inst.operands) operand = local.at(operand);
       has_conv_or_dot |= inst.opcode == HloOpcode::kConvolution || inst.opcode == HloOpcode::kDot;
       has_reduce |= inst.opcode == HloOpcode::kReduce;
-      has_custom |= IsNeverFused(inst.opcode);
+      has_custom |= IsNeverFusedOp(inst.opcode);
       append(std::move(inst), member);
     }
     kernel.root = local.at(root);

@@ -58,6 +58,12 @@ struct FusionOptions {
   std::function<bool(const graph::Program&, const FusionCandidate&)> should_fuse;
 };
 
+// Convolution, dot, reduce and reduce-window: at most one per kernel.
+bool IsHeavyOp(graph::HloOpcode opcode);
+// Ops never fused with anything (parameters and constants as producers, custom-call, gather, scatter,
+// sort, tuples, control flow, fusion, unknown): each forms its own kernel.
+bool IsNeverFusedOp(graph::HloOpcode opcode);
+
 // The default heuristic described above.
 bool DefaultHeuristic(const graph::Program& program, const FusionCandidate& candidate);
 

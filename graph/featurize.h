@@ -17,7 +17,7 @@ namespace perfgraph::graph {
 
 // Bumped whenever the meaning, order or count of node or config features changes. Written into every
 // dataset and model file; a mismatch on load is kFailedPrecondition.
-inline constexpr int kFeatureSchemaVersion = 1;
+inline constexpr int kFeatureSchemaVersion = 2;  // 2: dtype exponent bits + unsigned flag
 
 // Dims of a shape beyond this count are folded: features keep the first kMaxFeatureDims dims.
 inline constexpr int kMaxFeatureDims = 6;

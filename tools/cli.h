@@ -3,11 +3,14 @@
 #ifndef PERFGRAPH_TOOLS_CLI_H_
 #define PERFGRAPH_TOOLS_CLI_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "cost/cost_model.h"
+#include "fusion/fusion_pass.h"
 #include "graph/import.h"
 
 namespace perfgraph::tools {
@@ -40,6 +43,31 @@ int RunInspect(const std::vector<std::string>& args);
 int RunCalibrate(const std::vector<std::string>& args);
 int RunMeasure(const std::vector<std::string>& args);
 int RunDataset(const std::vector<std::string>& args);
+int RunTrain(const std::vector<std::string>& args);
+int RunEval(const std::vector<std::string>& args);
+int RunPlan(const std::vector<std::string>& args);
+int RunPredict(const std::vector<std::string>& args);
+
+// Shared by plan and predict (defined in tools/plan.cc).
+// The cost model named by --cost-model: "analytical" (cost::AnalyticalModel over the committed
+// reference target description, for kernels run with `num_threads` threads, >= 1). "learned" is
+// kFailedPrecondition until the learned model lands (the message says to pass --cost-model
+// analytical); any other name is kInvalidArgument.
+absl::StatusOr<std::unique_ptr<cost::CostModel>> MakeCostModel(absl::string_view name,
+                                                               int num_threads);
+// The kernels of an imported model: the file's own fusions when it has them (optimised HLO,
+// `fusion` = "file"), otherwise the entry program and then every called computation (HLO while
+// bodies, ...) fused on its own with `fusion`: "default" (fusion::DefaultFusion) or "cost"
+// (fusion::FusionPass over `cost_model`, which must then be non-null); called computations' kernels are named
+// "<computation>/<kernel>" as inspect names them. Errors name `path`: a program that fails to fuse,
+// or an unknown `fusion` (kInvalidArgument).
+struct FusedModel {
+  std::vector<graph::Kernel> kernels;
+  std::vector<fusion::FusionDecision> decisions;  // "cost" only; all programs, in fusion order
+  std::string fusion;                             // "default", "cost" or "file"
+};
+absl::StatusOr<FusedModel> FuseModel(const std::string& path, const graph::ImportedModel& model,
+                                     absl::string_view fusion, cost::CostModel* cost_model);
 
 }  // namespace perfgraph::tools
 

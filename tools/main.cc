@@ -25,7 +25,18 @@ constexpr char kUsage[] =
     "      turn your own measured runtimes of HLO kernels into a dataset\n"
     "  calibrate --out TARGET_FILE [--threads T] [--measure-ms MS]\n"
     "      measure this CPU (peak FLOP/s, bandwidth per cache level, overheads) for the analytical\n"
-    "      cost model; writes a text-proto target description\n";
+    "      cost model; writes a text-proto target description\n"
+    "  train --dataset DATASET... --out MODEL_DIR [--task tile|fusion|both] [--epochs N] [--seed S]\n"
+    "        [--split FILE] [--join early|late] [--resume] [--threads T]\n"
+    "      train the learned cost model (GraphSAGE + LSTM) on measured records\n"
+    "  eval --dataset DATASET... --model MODEL_DIR [--split FILE] [--json]\n"
+    "      score the learned and the analytical model on held-out programs\n"
+    "  plan MODEL [--cost-model learned|analytical] [--fusion cost|default] [--measure] [--json]\n"
+    "       [--threads T] [--input-shape NAME=d0,d1,...]... [--allow-unsupported]\n"
+    "      fuse and tile a model with a cost model; --measure also times every planned kernel\n"
+    "  predict PATH... [--format csv|jsonl] [--threads N] [--cost-model learned|analytical]\n"
+    "          [--fusion default|cost] [--input-shape NAME=d0,d1,...]...\n"
+    "      predict every kernel of model files, directories and datasets (.pgd)\n";
 
 }  // namespace
 
@@ -40,6 +51,10 @@ int main(int argc, char** argv) {
   if (subcommand == "measure") return perfgraph::tools::RunMeasure(args);
   if (subcommand == "dataset") return perfgraph::tools::RunDataset(args);
   if (subcommand == "calibrate") return perfgraph::tools::RunCalibrate(args);
+  if (subcommand == "train") return perfgraph::tools::RunTrain(args);
+  if (subcommand == "eval") return perfgraph::tools::RunEval(args);
+  if (subcommand == "plan") return perfgraph::tools::RunPlan(args);
+  if (subcommand == "predict") return perfgraph::tools::RunPredict(args);
   if (subcommand == "help" || subcommand == "--help" || subcommand == "-h") {
     std::cout << kUsage;
     return perfgraph::tools::kExitOk;

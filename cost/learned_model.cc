@@ -1,0 +1,80 @@
+#include "cost/learned_model.h"
+
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "graph/featurize.h"
+#include "graph/status_macros.h"
+#include "tiling/tile_config.h"
+
+namespace perfgraph::cost {
+
+static_assert(kernels::kNumConfigFeatures == tiling::kNumConfigFeatures,
+              "kernels::kNumConfigFeatures must mirror tiling::kNumConfigFeatures");
+
+absl::StatusOr<LearnedModel> LearnedModel::Load(absl::string_view weights_path) {
+  ASSIGN_OR_RETURN(kernels::Predictor predictor, kernels::Predictor::Load(weights_path));
+  return LearnedModel(std::move(predictor));
+}
+
+std::string LearnedModel::name() const { return "learned"; }
+
+std::vector<absl::StatusOr<double>> LearnedModel::EstimateNs(absl::Span<const CostQuery> queries) {
+  std::vector<absl::StatusOr<double>> results(queries.size(), absl::UnknownError("not evaluated"));
+  // Valid queries grouped by kernel, in first-seen order.
+  std::map<const graph::Kernel*, std::vector<size_t>> by_kernel;
+  std::vector<const graph::Kernel*> order;
+  std::map<const graph::Kernel*, absl::Status> kernel_status;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const graph::Kernel* kernel = queries[i].kernel;
+    if (kernel == nullptr) {
+      results[i] = absl::InvalidArgumentError(
+          absl::StrCat("LearnedModel::EstimateNs: query ", i, " has no kernel"));
+      continue;
+    }
+    auto [it, inserted] = kernel_status.emplace(kernel, absl::OkStatus());
+    if (inserted) it->second = kernel->Validate();
+    if (!it->second.ok()) {
+      results[i] = absl::InvalidArgumentError(absl::StrCat(
+          "LearnedModel::EstimateNs: query ", i, ": kernel '", kernel->name, "' is invalid: ",
+          it->second.message()));
+      continue;
+    }
+    absl::Status valid = tiling::Validate(*kernel, queries[i].config);
+    if (!valid.ok()) {
+      results[i] = absl::InvalidArgumentError(
+          absl::StrCat("LearnedModel::EstimateNs: query ", i, ": ", valid.message()));
+      continue;
+    }
+    std::vector<size_t>& rows = by_kernel[kernel];
+    if (rows.empty()) order.push_back(kernel);
+    rows.push_back(i);
+  }
+  std::vector<float> config_feat;
+  std::vector<float> out_ns;
+  for (const graph::Kernel* kernel : order) {
+    const std::vector<size_t>& rows = by_kernel[kernel];
+    const graph::KernelTensors tensors = graph::Featurize(*kernel);
+    config_feat.assign(rows.size() * tiling::kNumConfigFeatures, 0.0f);
+    out_ns.assign(rows.size(), 0.0f);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      tiling::ConfigFeatures(*kernel, queries[rows[r]].config,
+                             config_feat.data() + r * tiling::kNumConfigFeatures);
+    }
+    absl::Status status = predictor_.Predict(tensors, config_feat.data(),
+                                             static_cast<int>(rows.size()), out_ns.data());
+    for (size_t r = 0; r < rows.size(); ++r) {
+      if (status.ok()) {
+        results[rows[r]] = static_cast<double>(out_ns[r]);
+      } else {
+        results[rows[r]] = absl::Status(
+            status.code(), absl::StrCat("LearnedModel: kernel '", kernel->name, "', config ",
+                                        queries[rows[r]].config.ToString(), ": ", status.message()));
+      }
+    }
+  }
+  return results;
+}
+
+}  // namespace perfgraph::cost

@@ -1,0 +1,46 @@
+// cost::LearnedModel: the CostModel over the learned GNN, evaluated by kernels::Predictor (the
+// hand-tuned CPU forward pass of gnn::Model over weights written by gnn::Export; no LibTorch).
+//
+// A batch is grouped by kernel: each distinct kernel is validated and featurized (graph::Featurize)
+// once per EstimateNs call and all of its configs go through one Predictor::Predict call, so with a
+// late-join model the graph part of the network runs once per kernel, not once per query.
+#ifndef PERFGRAPH_COST_LEARNED_MODEL_H_
+#define PERFGRAPH_COST_LEARNED_MODEL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "cost/cost_model.h"
+#include "kernels/predictor.h"
+
+namespace perfgraph::cost {
+
+class LearnedModel : public CostModel {
+ public:
+  explicit LearnedModel(kernels::Predictor predictor) : predictor_(std::move(predictor)) {}
+
+  // Loads the weights file at `weights_path` (kernels::Predictor::Load: its errors, e.g.
+  // kFailedPrecondition for a file of another feature schema, kDataLoss for a corrupt one).
+  static absl::StatusOr<LearnedModel> Load(absl::string_view weights_path);
+
+  // "learned".
+  std::string name() const override;
+
+  // Predicted runtime in ns of each query (CostModel contract). Per query errors: a null kernel, a
+  // kernel failing graph::Kernel::Validate or a config failing tiling::Validate (kInvalidArgument,
+  // naming the query index, the kernel and the config); errors of Predictor::Predict for that
+  // kernel's queries (e.g. non-finite features). Other queries are unaffected.
+  std::vector<absl::StatusOr<double>> EstimateNs(absl::Span<const CostQuery> queries) override;
+
+  const kernels::Predictor& predictor() const { return predictor_; }
+
+ private:
+  kernels::Predictor predictor_;
+};
+
+}  // namespace perfgraph::cost
+
+#endif  // PERFGRAPH_COST_LEARNED_MODEL_H_

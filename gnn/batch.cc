@@ -1,0 +1,204 @@
+#include "gnn/batch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "data/kernel_proto.h"
+#include "data/perfgraph.pb.h"
+#include "data/record_file.h"
+#include "graph/status_macros.h"
+#include "tiling/tile_config.h"
+
+namespace perfgraph::gnn {
+
+absl::string_view TaskName(Task task) { return task == Task::kTile ? "tile" : "fusion"; }
+absl::string_view JoinName(Join join) { return join == Join::kEarly ? "early" : "late"; }
+
+int KernelExample::num_ok() const {
+  int n = 0;
+  for (uint8_t t : timed_out) n += t == 0;
+  return n;
+}
+
+namespace {
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+
+// Key of an example: tile examples are per kernel hash, fusion examples per record.
+using ExampleKey = std::tuple<int, std::string, int, uint64_t>;
+
+struct PendingExample {
+  KernelExample example;
+  std::map<std::string, int> config_index;  // config text -> index
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::string>& paths,
+                                                        LoadSummary* summary) {
+  LoadSummary local;
+  std::map<ExampleKey, PendingExample> pending;
+  std::map<uint64_t, std::pair<std::shared_ptr<const graph::Kernel>, graph::KernelTensors>> decoded;
+  for (const std::string& path : paths) {
+    ASSIGN_OR_RETURN(data::RecordReader reader, data::RecordReader::Open(path));
+    data::Record record;
+    int64_t index = 0;
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, reader.Next(&record));
+      if (!more) break;
+      const std::string context = absl::StrCat("record ", index, " of ", path);
+      ++index;
+      ++local.records;
+      if (record.task() == data::Record::TASK_UNSPECIFIED ||
+          record.status() == data::Record::MEASURE_STATUS_UNSPECIFIED) {
+        return absl::DataLossError(
+            absl::StrCat("LoadExamples: ", context, " has an UNSPECIFIED task or status"));
+      }
+      if (record.status() == data::Record::MEASURE_STATUS_INVALID) {
+        ++local.invalid_records;
+        continue;
+      }
+      if (record.config().features_size() != tiling::kNumConfigFeatures) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "LoadExamples: ", context, " has ", record.config().features_size(),
+            " config features but this build uses tiling::kNumConfigFeatures = ",
+            tiling::kNumConfigFeatures, "; re-measure the dataset with this build"));
+      }
+      const bool ok = record.status() == data::Record::MEASURE_STATUS_OK;
+      double label = kInfinity;
+      if (ok) {
+        if (record.runtime_ns_size() == 0) {
+          return absl::DataLossError(
+              absl::StrCat("LoadExamples: ", context, " has status OK but no runtime samples"));
+        }
+        for (double sample : record.runtime_ns()) {
+          if (!std::isfinite(sample) || sample <= 0) {
+            return absl::DataLossError(absl::StrCat("LoadExamples: ", context,
+                                                    " has a runtime sample of ", sample, " ns"));
+          }
+          label = std::min(label, sample);
+        }
+      }
+      const Task task = record.task() == data::Record::TASK_TILE ? Task::kTile : Task::kFusion;
+      auto it = decoded.find(record.kernel_hash());
+      if (it == decoded.end()) {
+        ASSIGN_OR_RETURN(graph::Kernel kernel, data::DecodeRecordKernel(record, context));
+        auto shared = std::make_shared<const graph::Kernel>(std::move(kernel));
+        graph::KernelTensors tensors = graph::Featurize(*shared);
+        it = decoded.emplace(record.kernel_hash(), std::make_pair(shared, std::move(tensors))).first;
+      }
+      const ExampleKey key =
+          task == Task::kTile
+              ? ExampleKey{0, "", 0, record.kernel_hash()}
+              : ExampleKey{1, record.program(), record.fusion_variant(), record.kernel_hash()};
+      auto [pit, inserted] = pending.try_emplace(key);
+      KernelExample& example = pit->second.example;
+      if (inserted) {
+        example.task = task;
+        example.program = record.program();
+        example.fusion_variant = record.fusion_variant();
+        example.kernel_hash = record.kernel_hash();
+        example.kernel_name = record.kernel().name();
+        example.kernel = it->second.first;
+        example.tensors = it->second.second;
+      }
+      const std::string& text = record.config().text();
+      auto [cit, new_config] = pit->second.config_index.emplace(text, example.num_configs);
+      if (!new_config) {
+        ++local.duplicate_records;
+        const int c = cit->second;
+        example.runtime_ns[c] = std::min(example.runtime_ns[c], label);
+        example.timed_out[c] = example.timed_out[c] && !ok;
+        continue;
+      }
+      ++example.num_configs;
+      example.config_feat.insert(example.config_feat.end(), record.config().features().begin(),
+                                 record.config().features().end());
+      example.config_text.push_back(text);
+      example.runtime_ns.push_back(label);
+      example.timed_out.push_back(ok ? 0 : 1);
+    }
+  }
+  std::vector<KernelExample> examples;
+  for (auto& [key, p] : pending) {
+    if (p.example.num_ok() == 0) {
+      ++local.examples_without_ok;
+      continue;
+    }
+    examples.push_back(std::move(p.example));
+  }
+  // Tile keys do not include the program; order every example by (task, program, variant, hash).
+  std::stable_sort(examples.begin(), examples.end(),
+                   [](const KernelExample& a, const KernelExample& b) {
+                     return std::make_tuple(a.task, a.program, a.fusion_variant, a.kernel_hash) <
+                            std::make_tuple(b.task, b.program, b.fusion_variant, b.kernel_hash);
+                   });
+  for (const KernelExample& e : examples) local.programs.push_back(e.program);
+  std::sort(local.programs.begin(), local.programs.end());
+  local.programs.erase(std::unique(local.programs.begin(), local.programs.end()),
+                       local.programs.end());
+  if (summary != nullptr) *summary = std::move(local);
+  return examples;
+}
+
+HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join join) {
+  constexpr int C = tiling::kNumConfigFeatures;
+  HostBatch b;
+  auto add_graph = [&](const graph::KernelTensors& t) {
+    const int64_t offset = b.num_nodes;
+    const int64_t g = b.num_graphs++;
+    b.node_feat.insert(b.node_feat.end(), t.node_feat.begin(), t.node_feat.end());
+    for (int i = 0; i < t.num_nodes; ++i) {
+      b.node_opcode.push_back(t.node_opcode[i]);
+      b.node_graph.push_back(g);
+      b.node_position.push_back(i);
+    }
+    for (int e = 0; e < t.num_edges; ++e) {
+      b.edge_src.push_back(offset + t.edge_index[2 * e]);
+      b.edge_dst.push_back(offset + t.edge_index[2 * e + 1]);
+    }
+    b.graph_num_nodes.push_back(t.num_nodes);
+    b.max_graph_nodes = std::max<int64_t>(b.max_graph_nodes, t.num_nodes);
+    b.num_nodes += t.num_nodes;
+    b.num_edges += t.num_edges;
+    return g;
+  };
+  for (size_t x = 0; x < examples.size(); ++x) {
+    const KernelExample& ex = *examples[x];
+    const int64_t first_row = b.num_rows;
+    int64_t late_graph = join == Join::kLate ? add_graph(ex.tensors) : -1;
+    for (int c = 0; c < ex.num_configs; ++c) {
+      const int64_t graph = join == Join::kLate ? late_graph : add_graph(ex.tensors);
+      b.config_feat.insert(b.config_feat.end(), ex.config_feat.begin() + c * C,
+                           ex.config_feat.begin() + (c + 1) * C);
+      b.row_graph.push_back(graph);
+      b.row_example.push_back(static_cast<int64_t>(x));
+      b.row_config.push_back(c);
+      const bool ok = !ex.timed_out[c];
+      b.label_log_ns.push_back(ok ? static_cast<float>(std::log(ex.runtime_ns[c])) : 0.0f);
+      b.label_ok.push_back(ok ? 1.0f : 0.0f);
+      b.row_task_fusion.push_back(ex.task == Task::kFusion ? 1.0f : 0.0f);
+      ++b.num_rows;
+    }
+    if (ex.task != Task::kTile) continue;
+    for (int i = 0; i < ex.num_configs; ++i) {
+      if (ex.timed_out[i]) continue;
+      for (int j = 0; j < ex.num_configs; ++j) {
+        if (i == j) continue;
+        const bool slower = ex.timed_out[j] ||
+                            ex.runtime_ns[j] > ex.runtime_ns[i] * (1.0 + kRankTieTolerance);
+        if (!slower) continue;
+        b.pair_faster.push_back(first_row + i);
+        b.pair_slower.push_back(first_row + j);
+      }
+    }
+  }
+  return b;
+}
+
+}  // namespace perfgraph::gnn

@@ -1,0 +1,235 @@
+#include "gnn/checkpoint.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gnn/model.h"
+#include "graph/featurize.h"
+#include "graph/hlo_opcode.h"
+#include "graph/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "tiling/tile_config.h"
+
+namespace perfgraph::gnn {
+namespace {
+
+constexpr size_t kFixedHeaderBytes = 32;
+// Largest options JSON accepted (a real one is ~100 bytes); larger lengths come from corruption.
+constexpr uint32_t kMaxOptionsJsonBytes = 1 << 16;
+
+void PutU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutU64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint64_t GetLittleEndian(const std::string& in, size_t offset, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<unsigned char>(in[offset + i])} << (8 * i);
+  return v;
+}
+
+absl::StatusOr<std::string> ReadWholeFile(absl::string_view path) {
+  std::ifstream in(std::string(path), std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read model file '", path, "': ", std::strerror(errno)));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::StatusOr<ModelFileHeader> ParseHeader(const std::string& bytes, absl::string_view path,
+                                            size_t* end) {
+  if (bytes.size() < kModelFileMagic.size() ||
+      absl::string_view(bytes.data(), kModelFileMagic.size()) != kModelFileMagic) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", path, "' is not a perfgraph model file (bad magic)"));
+  }
+  if (bytes.size() < kFixedHeaderBytes) {
+    return absl::DataLossError(absl::StrCat("model file '", path, "' has a truncated header"));
+  }
+  ModelFileHeader header;
+  header.format_version = GetLittleEndian(bytes, 8, 4);
+  header.feature_schema_version = GetLittleEndian(bytes, 12, 4);
+  header.num_node_features = GetLittleEndian(bytes, 16, 4);
+  header.num_opcode_ids = GetLittleEndian(bytes, 20, 4);
+  header.num_config_features = GetLittleEndian(bytes, 24, 4);
+  RETURN_IF_ERROR(CheckSchema(header, path));
+  const uint32_t json_bytes = GetLittleEndian(bytes, 28, 4);
+  if (json_bytes > kMaxOptionsJsonBytes || bytes.size() < kFixedHeaderBytes + json_bytes) {
+    return absl::DataLossError(absl::StrCat("model file '", path, "': options length ", json_bytes,
+                                            " exceeds the file (", bytes.size(), " bytes)"));
+  }
+  absl::StatusOr<ModelOptions> options = ModelOptionsFromJson(
+      absl::string_view(bytes.data() + kFixedHeaderBytes, json_bytes), path);
+  if (!options.ok()) return absl::DataLossError(options.status().message());
+  header.options = *options;
+  *end = kFixedHeaderBytes + json_bytes;
+  return header;
+}
+
+}  // namespace
+
+absl::Status ValidateModelOptions(const ModelOptions& o) {
+  auto check = [](absl::string_view name, int value, int lo, int hi) -> absl::Status {
+    if (value < lo || value > hi) {
+      return absl::InvalidArgumentError(absl::StrCat("model option ", name, " = ", value,
+                                                     " is outside [", lo, ", ", hi, "]"));
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(check("hidden", o.hidden, 4, 1024));
+  RETURN_IF_ERROR(check("opcode_embedding", o.opcode_embedding, 1, 1024));
+  RETURN_IF_ERROR(check("sage_layers", o.sage_layers, 1, 16));
+  RETURN_IF_ERROR(check("head_hidden", o.head_hidden, 4, 1024));
+  return absl::OkStatus();
+}
+
+std::string ModelOptionsToJson(const ModelOptions& o) {
+  nlohmann::ordered_json j;
+  j["join"] = std::string(JoinName(o.join));
+  j["hidden"] = o.hidden;
+  j["opcode_embedding"] = o.opcode_embedding;
+  j["sage_layers"] = o.sage_layers;
+  j["head_hidden"] = o.head_hidden;
+  return j.dump();
+}
+
+absl::StatusOr<ModelOptions> ModelOptionsFromJson(absl::string_view json, absl::string_view context) {
+  nlohmann::json j = nlohmann::json::parse(json.begin(), json.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(context, ": model options are not a JSON object"));
+  }
+  ModelOptions o;
+  if (!j.contains("join") || !j["join"].is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(context, ": model options lack 'join'"));
+  }
+  const std::string join = j["join"];
+  if (join == "early") {
+    o.join = Join::kEarly;
+  } else if (join == "late") {
+    o.join = Join::kLate;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": unknown join '", join, "' (expected early or late)"));
+  }
+  for (auto [name, field] : {std::pair<const char*, int*>{"hidden", &o.hidden},
+                             {"opcode_embedding", &o.opcode_embedding},
+                             {"sage_layers", &o.sage_layers},
+                             {"head_hidden", &o.head_hidden}}) {
+    if (!j.contains(name) || !j[name].is_number_integer()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(context, ": model options lack integer '", name, "'"));
+    }
+    *field = j[name].get<int>();
+  }
+  absl::Status valid = ValidateModelOptions(o);
+  if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(context, ": ", valid.message()));
+  return o;
+}
+
+absl::Status CheckSchema(const ModelFileHeader& h, absl::string_view source) {
+  auto check = [&](absl::string_view what, uint32_t file, uint32_t build) -> absl::Status {
+    if (file == build) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model '", source, "' was written with ", what, " ", file, " but this build uses ", build,
+        "; retrain the model with this build (perfgraph train)"));
+  };
+  RETURN_IF_ERROR(check("model file format version", h.format_version, kModelFileFormatVersion));
+  RETURN_IF_ERROR(check("feature schema version (graph::kFeatureSchemaVersion)",
+                        h.feature_schema_version, graph::kFeatureSchemaVersion));
+  RETURN_IF_ERROR(check("graph::kNumNodeFeatures", h.num_node_features, graph::kNumNodeFeatures));
+  RETURN_IF_ERROR(check("graph::kNumOpcodeIds", h.num_opcode_ids, graph::kNumOpcodeIds));
+  RETURN_IF_ERROR(
+      check("tiling::kNumConfigFeatures", h.num_config_features, tiling::kNumConfigFeatures));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModelFileHeader> ReadModelFileHeader(absl::string_view path) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(path));
+  size_t end = 0;
+  return ParseHeader(bytes, path, &end);
+}
+
+absl::Status SaveModelFile(absl::string_view path, ModelImpl& model) {
+  std::string archive_bytes;
+  RETURN_IF_ERROR(CatchTorch(absl::StrCat("SaveModelFile('", path, "')"), [&] {
+    torch::serialize::OutputArchive archive;
+    model.save(archive);
+    std::ostringstream out;
+    archive.save_to(out);
+    archive_bytes = out.str();
+    return absl::OkStatus();
+  }));
+  const std::string json = ModelOptionsToJson(model.options());
+  std::string bytes(kModelFileMagic);
+  PutU32(bytes, kModelFileFormatVersion);
+  PutU32(bytes, graph::kFeatureSchemaVersion);
+  PutU32(bytes, graph::kNumNodeFeatures);
+  PutU32(bytes, graph::kNumOpcodeIds);
+  PutU32(bytes, tiling::kNumConfigFeatures);
+  PutU32(bytes, static_cast<uint32_t>(json.size()));
+  bytes += json;
+  PutU64(bytes, archive_bytes.size());
+  bytes += archive_bytes;
+
+  const std::string final_path(path);
+  const std::string temp_path = final_path + ".tmp";
+  {
+    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      const int error = errno;
+      const std::string message =
+          absl::StrCat("SaveModelFile: cannot write '", temp_path, "': ", std::strerror(error));
+      return error == EACCES ? absl::PermissionDeniedError(message) : absl::UnavailableError(message);
+    }
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      return absl::UnavailableError(absl::StrCat("SaveModelFile: write to '", temp_path, "' failed"));
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temp_path, final_path, error);
+  if (error) {
+    return absl::UnavailableError(absl::StrCat("SaveModelFile: cannot rename '", temp_path,
+                                               "' to '", final_path, "': ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<ModelImpl>> LoadModelFile(absl::string_view path) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(path));
+  size_t offset = 0;
+  ASSIGN_OR_RETURN(ModelFileHeader header, ParseHeader(bytes, path, &offset));
+  if (bytes.size() < offset + 8) {
+    return absl::DataLossError(absl::StrCat("model file '", path, "' is truncated (no weights)"));
+  }
+  const uint64_t archive_size = GetLittleEndian(bytes, offset, 8);
+  offset += 8;
+  if (bytes.size() - offset != archive_size) {
+    return absl::DataLossError(absl::StrCat("model file '", path, "' holds ", bytes.size() - offset,
+                                            " weight bytes, its header says ", archive_size));
+  }
+  std::shared_ptr<ModelImpl> model;
+  absl::Status status = CatchTorch(absl::StrCat("LoadModelFile('", path, "')"), [&] {
+    model = std::make_shared<ModelImpl>(header.options);
+    std::istringstream in(bytes.substr(offset));
+    torch::serialize::InputArchive archive;
+    archive.load_from(in);
+    model->load(archive);
+    model->eval();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return absl::DataLossError(status.message());
+  return model;
+}
+
+}  // namespace perfgraph::gnn

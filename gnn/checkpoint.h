@@ -1,0 +1,92 @@
+// Model hyper-parameters and the versioned model file format. This header does not include LibTorch
+// (ModelImpl is only forward-declared), so tools/ can use it without torch headers.
+//
+// Model file (`.pgm`) byte layout (integers unsigned 32-bit little-endian):
+//   [0, 8)    magic "PGGNNM01" (kModelFileMagic)
+//   [8, 12)   kModelFileFormatVersion
+//   [12, 16)  feature schema version (graph::kFeatureSchemaVersion of the writer)
+//   [16, 20)  graph::kNumNodeFeatures
+//   [20, 24)  graph::kNumOpcodeIds
+//   [24, 28)  tiling::kNumConfigFeatures
+//   [28, 32)  J = length of the ModelOptions JSON
+//   [32, 32+J) ModelOptions JSON (ModelOptionsToJson)
+//   then a 64-bit little-endian length A and A bytes of LibTorch's serialized parameters and buffers
+//   (torch::serialize::OutputArchive of the module, a zip archive with its own CRCs).
+// The header is checked before anything is allocated or deserialized, so a file of another schema is
+// refused (kFailedPrecondition) instead of being loaded with mismatched or random weights.
+#ifndef PERFGRAPH_GNN_CHECKPOINT_H_
+#define PERFGRAPH_GNN_CHECKPOINT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "gnn/batch.h"
+
+namespace perfgraph::gnn {
+
+class ModelImpl;  // gnn/model.h (LibTorch module)
+
+// Hyper-parameters of gnn::Model. Defaults: the TpuGraphs tile baseline (3 SAGE layers, hidden 64,
+// opcode embedding 64) with Kaufman et al.'s LSTM reduction.
+struct ModelOptions {
+  Join join = Join::kLate;
+  int hidden = 64;            // node embedding width H, in [4, 1024]
+  int opcode_embedding = 64;  // opcode embedding width, in [1, 1024]
+  int sage_layers = 3;        // GraphSAGE layers, in [1, 16]
+  int head_hidden = 64;       // width of the MLP head's hidden layers, in [4, 1024]
+  friend bool operator==(const ModelOptions& a, const ModelOptions& b) {
+    return a.join == b.join && a.hidden == b.hidden && a.opcode_embedding == b.opcode_embedding &&
+           a.sage_layers == b.sage_layers && a.head_hidden == b.head_hidden;
+  }
+};
+
+// Error: kInvalidArgument naming the out-of-range field and value.
+absl::Status ValidateModelOptions(const ModelOptions& options);
+// {"join": "late", "hidden": 64, "opcode_embedding": 64, "sage_layers": 3, "head_hidden": 64}
+std::string ModelOptionsToJson(const ModelOptions& options);
+// Inverse of ModelOptionsToJson. Errors (kInvalidArgument, prefixed by `context`): not JSON, a missing
+// or mistyped key, an unknown join, values ValidateModelOptions rejects.
+absl::StatusOr<ModelOptions> ModelOptionsFromJson(absl::string_view json, absl::string_view context);
+
+inline constexpr absl::string_view kModelFileMagic = "PGGNNM01";
+// Bumped when the byte layout above or the module's parameter naming changes.
+inline constexpr uint32_t kModelFileFormatVersion = 1;
+
+// The decoded header of a model file.
+struct ModelFileHeader {
+  uint32_t format_version = 0;
+  uint32_t feature_schema_version = 0;
+  uint32_t num_node_features = 0;
+  uint32_t num_opcode_ids = 0;
+  uint32_t num_config_features = 0;
+  ModelOptions options;
+};
+
+// Checks that a header written elsewhere matches this build: format version, feature schema version,
+// kNumNodeFeatures, kNumOpcodeIds and kNumConfigFeatures. Error: kFailedPrecondition naming `source`,
+// the field, the file's value and this build's value.
+absl::Status CheckSchema(const ModelFileHeader& header, absl::string_view source);
+
+// Reads and checks only the header of `path`. Errors: kNotFound (unreadable file, naming it);
+// kInvalidArgument "not a perfgraph model file" for another magic; kDataLoss for a truncated header
+// or bad options JSON; kFailedPrecondition from CheckSchema.
+absl::StatusOr<ModelFileHeader> ReadModelFileHeader(absl::string_view path);
+
+// Writes `model` (its options, parameters and buffers) to `path` atomically (a temporary file in the
+// same directory, then rename). Errors: kUnavailable / kPermissionDenied for I/O failures (naming the
+// path); kInternal when LibTorch fails to serialize (its message is kept).
+absl::Status SaveModelFile(absl::string_view path, ModelImpl& model);
+
+// Reads a model file: header first (errors of ReadModelFileHeader, so a schema mismatch is
+// kFailedPrecondition before any tensor is read), then builds a ModelImpl with the stored options and
+// loads its parameters and buffers. Errors: kDataLoss when the tensor archive is truncated or does not
+// match the module (missing or mis-shaped parameters; LibTorch's message is kept).
+absl::StatusOr<std::shared_ptr<ModelImpl>> LoadModelFile(absl::string_view path);
+
+}  // namespace perfgraph::gnn
+
+#endif  // PERFGRAPH_GNN_CHECKPOINT_H_

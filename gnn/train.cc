@@ -1,0 +1,635 @@
+#include "gnn/train.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "data/metrics.h"
+#include "gnn/model.h"
+#include "graph/featurize.h"
+#include "graph/hlo_opcode.h"
+#include "graph/status_macros.h"
+#include "nlohmann/json.hpp"
+#include "tiling/tile_config.h"
+
+namespace perfgraph::gnn {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Gradients are clipped to this global L2 norm: a safety net against the rare huge step when a
+// batch holds a kernel far outside the label range; typical norms are < 1.
+constexpr double kMaxGradNorm = 5.0;
+
+using Json = nlohmann::ordered_json;
+
+Json OptionalJson(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
+
+absl::Status WriteText(const std::filesystem::path& path, const std::string& text) {
+  const std::filesystem::path temp = path.string() + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write '", temp.string(), "'"));
+  }
+  std::error_code error;
+  std::filesystem::rename(temp, path, error);
+  if (error) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot rename '", temp.string(), "' to '", path.string(), "': ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadText(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", path.string(), "'"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string TasksName(TaskSelection t) {
+  return t == TaskSelection::kTile ? "tile" : t == TaskSelection::kFusion ? "fusion" : "both";
+}
+
+// The options that must match for --resume to continue the same run.
+Json RunFingerprint(const TrainOptions& o) {
+  Json j;
+  j["model"] = Json::parse(ModelOptionsToJson(o.model));
+  j["epochs"] = o.epochs;
+  j["seed"] = o.seed;
+  j["batch_kernels"] = o.batch_kernels;
+  j["learning_rate"] = o.learning_rate;
+  j["weight_decay"] = o.weight_decay;
+  j["patience"] = o.patience;
+  j["tile_mse_weight"] = o.tile_mse_weight;
+  j["fusion_mse_weight"] = o.fusion_mse_weight;
+  j["rank_weight"] = o.rank_weight;
+  j["tasks"] = TasksName(o.tasks);
+  return j;
+}
+
+Json MetricsJson(const TaskMetrics& m) {
+  Json j;
+  j["tile"] = Json::parse(TileMetricsJson(m));
+  j["fusion"] = Json::parse(FusionMetricsJson(m));
+  j["tile_kernels"] = m.tile_kernels;
+  j["tile_configs"] = m.tile_configs;
+  j["fusion_kernels"] = m.fusion_kernels;
+  j["fusion_programs"] = m.fusion_programs;
+  return j;
+}
+
+Json EpochJson(const EpochReport& r) {
+  Json j;
+  j["epoch"] = r.epoch;
+  j["train_loss"] = r.train_loss;
+  j["validation_loss"] = OptionalJson(r.validation_loss);
+  j["learning_rate"] = r.learning_rate;
+  j["improved"] = r.improved;
+  j["validation"] = MetricsJson(r.validation);
+  return j;
+}
+
+std::optional<double> JsonOptional(const Json& j) {
+  if (j.is_number()) return j.get<double>();
+  return std::nullopt;
+}
+
+TaskMetrics MetricsFromJson(const Json& j) {
+  TaskMetrics m;
+  m.tile_top1_slowdown = JsonOptional(j["tile"]["top1_slowdown"]);
+  m.tile_top5_slowdown = JsonOptional(j["tile"]["top5_slowdown"]);
+  m.tile_kendall_tau = JsonOptional(j["tile"]["kendall_tau"]);
+  m.fusion_mape = JsonOptional(j["fusion"]["mape"]);
+  m.fusion_kendall_tau = JsonOptional(j["fusion"]["kendall_tau"]);
+  m.tile_kernels = j.value("tile_kernels", 0);
+  m.tile_configs = j.value("tile_configs", 0);
+  m.fusion_kernels = j.value("fusion_kernels", 0);
+  m.fusion_programs = j.value("fusion_programs", 0);
+  return m;
+}
+
+EpochReport EpochFromJson(const Json& j) {
+  EpochReport r;
+  r.epoch = j["epoch"];
+  r.train_loss = j["train_loss"];
+  r.validation_loss = JsonOptional(j["validation_loss"]);
+  r.learning_rate = j["learning_rate"];
+  r.improved = j["improved"];
+  r.validation = MetricsFromJson(j["validation"]);
+  return r;
+}
+
+// Loss of one batch (see train.h). `predicted` receives the predictions.
+torch::Tensor BatchLoss(ModelImpl& model, const TensorBatch& batch, const TrainOptions& o,
+                        torch::Tensor* predicted) {
+  torch::Tensor s = model.forward(batch);
+  if (predicted != nullptr) *predicted = s;
+  torch::Tensor std = model.label_std_;
+  torch::Tensor err = (s - batch.label_log_ns) / std;
+  torch::Tensor weight = batch.label_ok * (batch.row_task_fusion * o.fusion_mse_weight +
+                                           (1 - batch.row_task_fusion) * o.tile_mse_weight);
+  torch::Tensor loss = (weight * err * err).sum() / batch.label_ok.sum().clamp_min(1);
+  if (batch.pair_faster.size(0) > 0 && o.rank_weight > 0) {
+    torch::Tensor gap = s.index_select(0, batch.pair_slower) - s.index_select(0, batch.pair_faster);
+    loss = loss + o.rank_weight * torch::softplus(-kRankScale * gap).mean() / kRankScale;
+  }
+  return loss;
+}
+
+std::vector<std::vector<const KernelExample*>> Batches(const std::vector<const KernelExample*>& all,
+                                                       int batch_kernels) {
+  std::vector<std::vector<const KernelExample*>> batches;
+  for (size_t i = 0; i < all.size(); i += batch_kernels) {
+    batches.emplace_back(all.begin() + i,
+                         all.begin() + std::min(all.size(), i + static_cast<size_t>(batch_kernels)));
+  }
+  return batches;
+}
+
+std::vector<const KernelExample*> Pointers(const std::vector<KernelExample>& examples) {
+  std::vector<const KernelExample*> p;
+  for (const KernelExample& e : examples) p.push_back(&e);
+  return p;
+}
+
+// Predictions (ns) and, optionally, the mean loss of `examples` with `model` in eval mode.
+std::vector<std::vector<double>> Predict(ModelImpl& model, const std::vector<KernelExample>& examples,
+                                         int batch_kernels, const TrainOptions* loss_options,
+                                         double* mean_loss) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  std::vector<std::vector<double>> result(examples.size());
+  double loss_sum = 0;
+  int batches = 0;
+  for (const auto& chunk : Batches(Pointers(examples), batch_kernels)) {
+    HostBatch host = MakeHostBatch(chunk, model.options().join);
+    TensorBatch batch = ToTensors(host);
+    torch::Tensor s;
+    if (loss_options != nullptr) {
+      loss_sum += BatchLoss(model, batch, *loss_options, &s).item<double>();
+      ++batches;
+    } else {
+      s = model.forward(batch);
+    }
+    auto acc = s.accessor<float, 1>();
+    const size_t base = chunk[0] - examples.data();
+    for (int64_t r = 0; r < host.num_rows; ++r) {
+      std::vector<double>& row = result[base + host.row_example[r]];
+      if (row.empty()) row.assign(chunk[host.row_example[r]]->num_configs, kNaN);
+      row[host.row_config[r]] = std::exp(static_cast<double>(acc[r]));
+    }
+  }
+  if (mean_loss != nullptr) *mean_loss = batches > 0 ? loss_sum / batches : kNaN;
+  model.train(was_training);
+  return result;
+}
+
+Json SplitJson(const std::vector<std::string>& train, const std::vector<std::string>& validation,
+               const std::vector<std::string>& test) {
+  Json j;
+  j["train"] = train;
+  j["validation"] = validation;
+  j["test"] = test;
+  return j;
+}
+
+std::vector<std::string> ProgramsOf(const std::vector<KernelExample>& examples) {
+  std::set<std::string> s;
+  for (const KernelExample& e : examples) s.insert(e.program);
+  return {s.begin(), s.end()};
+}
+
+absl::Status WriteModelJson(const std::filesystem::path& dir, const TrainOptions& o,
+                            const TrainResult& r) {
+  Json j;
+  j["format"] = "perfgraph gnn model directory";
+  j["model_file"] = "model.pgm";
+  j["model_file_format_version"] = kModelFileFormatVersion;
+  j["feature_schema_version"] = graph::kFeatureSchemaVersion;
+  j["num_node_features"] = graph::kNumNodeFeatures;
+  j["num_opcode_ids"] = graph::kNumOpcodeIds;
+  j["num_config_features"] = tiling::kNumConfigFeatures;
+  j["model"] = Json::parse(ModelOptionsToJson(o.model));
+  Json t = RunFingerprint(o);
+  t.erase("model");
+  t["threads"] = o.threads;
+  t["datasets"] = o.datasets;
+  t["rank_scale"] = kRankScale;
+  t["rank_tie_tolerance"] = kRankTieTolerance;
+  j["training"] = t;
+  j["split"] = SplitJson(r.train_programs, r.validation_programs, r.test_programs);
+  j["train_examples"] = r.train_examples;
+  j["best_epoch"] = r.best_epoch;
+  j["epochs_run"] = static_cast<int>(r.history.size());
+  j["early_stopped"] = r.early_stopped;
+  return WriteText(dir / "model.json", j.dump(2) + "\n");
+}
+
+absl::Status CheckTrainOptions(const TrainOptions& o) {
+  RETURN_IF_ERROR(ValidateModelOptions(o.model));
+  if (o.epochs < 1) return absl::InvalidArgumentError(absl::StrCat("epochs = ", o.epochs, " < 1"));
+  if (o.threads < 1 || o.threads > 256) {
+    return absl::InvalidArgumentError(absl::StrCat("threads = ", o.threads, " is outside [1, 256]"));
+  }
+  if (o.batch_kernels < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("batch_kernels = ", o.batch_kernels, " < 1"));
+  }
+  if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate)) {
+    return absl::InvalidArgumentError(absl::StrCat("learning_rate = ", o.learning_rate));
+  }
+  if (o.patience < 1) return absl::InvalidArgumentError(absl::StrCat("patience = ", o.patience));
+  if (o.resume && o.out_dir.empty()) {
+    return absl::InvalidArgumentError("--resume needs the model directory (--out) of the run");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
+                                      const std::vector<KernelExample>& validation,
+                                      const std::vector<KernelExample>& test,
+                                      const TrainOptions& o) {
+  torch::manual_seed(o.seed);
+  at::set_num_threads(o.threads);
+  const std::filesystem::path dir(o.out_dir);
+  const bool write = !o.out_dir.empty();
+  if (write) {
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (error) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create model directory '", o.out_dir, "': ", error.message()));
+    }
+  }
+  Model model(o.model);
+  model->SetNormalization(ComputeNormalization(Pointers(train)));
+
+  TrainResult result;
+  result.train_programs = ProgramsOf(train);
+  result.validation_programs = ProgramsOf(validation);
+  result.test_programs = ProgramsOf(test);
+  result.train_examples = static_cast<int>(train.size());
+  double best_loss = std::numeric_limits<double>::infinity();
+  int since_best = 0;
+  int start_epoch = 0;
+
+  const Json fingerprint = RunFingerprint(o);
+  if (o.resume) {
+    ASSIGN_OR_RETURN(std::string state_text, ReadText(dir / "train_state.json"));
+    Json state = Json::parse(state_text, nullptr, false);
+    if (state.is_discarded() || !state.contains("options")) {
+      return absl::DataLossError(absl::StrCat("'", (dir / "train_state.json").string(),
+                                              "' is not a training state"));
+    }
+    if (state["options"] != fingerprint) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--resume: the run in '", o.out_dir, "' used other options (", state["options"].dump(),
+          ") than this command (", fingerprint.dump(), "); repeat the original options"));
+    }
+    ASSIGN_OR_RETURN(std::shared_ptr<ModelImpl> last, LoadModelFile((dir / "last.pgm").string()));
+    model = Model(last);
+    model->train();
+    for (const Json& e : state["history"]) result.history.push_back(EpochFromJson(e));
+    start_epoch = state["epochs_done"];
+    best_loss = state["best_loss"].is_number() ? state["best_loss"].get<double>()
+                                               : std::numeric_limits<double>::infinity();
+    result.best_epoch = state["best_epoch"];
+    since_best = state["since_best"];
+    result.early_stopped = state["early_stopped"];
+  }
+
+  torch::optim::Adam optimizer(
+      model->parameters(), torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
+  if (o.resume) {
+    torch::serialize::InputArchive archive;
+    archive.load_from((dir / "train_state.pt").string());
+    optimizer.load(archive);
+  }
+  const auto train_pointers = Pointers(train);
+  const int end_epoch = o.max_epochs_this_run > 0
+                            ? std::min(o.epochs, start_epoch + o.max_epochs_this_run)
+                            : o.epochs;
+  for (int epoch = start_epoch; epoch < end_epoch && !result.early_stopped; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    const double progress = static_cast<double>(epoch) / o.epochs;
+    const double lr = o.learning_rate * (kMinLearningRateFraction +
+                                         (1 - kMinLearningRateFraction) * 0.5 *
+                                             (1 + std::cos(M_PI * progress)));
+    for (auto& group : optimizer.param_groups()) {
+      static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+    }
+    std::vector<const KernelExample*> order = train_pointers;
+    std::mt19937_64 rng(o.seed + static_cast<uint64_t>(epoch));
+    std::shuffle(order.begin(), order.end(), rng);
+    model->train();
+    double loss_sum = 0;
+    int batches = 0;
+    for (const auto& chunk : Batches(order, o.batch_kernels)) {
+      TensorBatch batch = ToTensors(MakeHostBatch(chunk, o.model.join));
+      optimizer.zero_grad();
+      torch::Tensor loss = BatchLoss(*model, batch, o, nullptr);
+      loss.backward();
+      torch::nn::utils::clip_grad_norm_(model->parameters(), kMaxGradNorm);
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      ++batches;
+    }
+    EpochReport report;
+    report.epoch = epoch + 1;
+    report.epochs = o.epochs;
+    report.train_loss = loss_sum / std::max(1, batches);
+    report.learning_rate = lr;
+    if (!validation.empty()) {
+      double val_loss = 0;
+      auto predictions = Predict(*model, validation, 64, &o, &val_loss);
+      report.validation_loss = val_loss;
+      ASSIGN_OR_RETURN(report.validation, ComputeTaskMetrics(validation, predictions));
+      report.improved = val_loss < best_loss;
+    } else {
+      report.improved = true;  // no validation programs: the latest model is the best we know
+    }
+    if (report.improved) {
+      best_loss = report.validation_loss.value_or(report.train_loss);
+      result.best_epoch = report.epoch;
+      since_best = 0;
+      if (write) RETURN_IF_ERROR(SaveModelFile((dir / "model.pgm").string(), *model));
+    } else if (++since_best >= o.patience) {
+      result.early_stopped = true;
+    }
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    result.history.push_back(report);
+    if (write) {
+      RETURN_IF_ERROR(SaveModelFile((dir / "last.pgm").string(), *model));
+      torch::serialize::OutputArchive archive;
+      optimizer.save(archive);
+      archive.save_to((dir / "train_state.pt").string());
+      Json state;
+      state["options"] = fingerprint;
+      state["epochs_done"] = epoch + 1;
+      state["best_loss"] = std::isfinite(best_loss) ? Json(best_loss) : Json(nullptr);
+      state["best_epoch"] = result.best_epoch;
+      state["since_best"] = since_best;
+      state["early_stopped"] = result.early_stopped;
+      state["history"] = Json::array();
+      for (const EpochReport& r : result.history) state["history"].push_back(EpochJson(r));
+      RETURN_IF_ERROR(WriteText(dir / "train_state.json", state.dump(1) + "\n"));
+      RETURN_IF_ERROR(WriteModelJson(dir, o, result));
+    }
+    if (o.on_epoch) o.on_epoch(report);
+  }
+
+  // Final figures with the best model.
+  std::shared_ptr<ModelImpl> best = model.ptr();
+  if (write) {
+    ASSIGN_OR_RETURN(best, LoadModelFile((dir / "model.pgm").string()));
+  }
+  if (!validation.empty()) {
+    ASSIGN_OR_RETURN(result.validation,
+                     ComputeTaskMetrics(validation, Predict(*best, validation, 64, nullptr, nullptr)));
+  }
+  if (!test.empty()) {
+    ASSIGN_OR_RETURN(result.test,
+                     ComputeTaskMetrics(test, Predict(*best, test, 64, nullptr, nullptr)));
+  }
+  if (write) {
+    RETURN_IF_ERROR(WriteModelJson(dir, o, result));
+    Json metrics;
+    metrics["best_epoch"] = result.best_epoch;
+    metrics["validation"] = MetricsJson(result.validation);
+    metrics["test"] = MetricsJson(result.test);
+    metrics["validation_programs"] = result.validation_programs;
+    metrics["test_programs"] = result.test_programs;
+    RETURN_IF_ERROR(WriteText(dir / "metrics.json", metrics.dump(2) + "\n"));
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<TaskMetrics> ComputeTaskMetrics(const std::vector<KernelExample>& examples,
+                                               const std::vector<std::vector<double>>& predicted_ns) {
+  if (predicted_ns.size() != examples.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("ComputeTaskMetrics: ", predicted_ns.size(),
+                                                   " prediction rows for ", examples.size(),
+                                                   " examples"));
+  }
+  TaskMetrics m;
+  std::vector<data::MetricGroup> tile;
+  std::map<std::string, std::map<uint64_t, std::pair<double, double>>> fusion;  // program -> hash
+  for (size_t e = 0; e < examples.size(); ++e) {
+    const KernelExample& ex = examples[e];
+    if (static_cast<int>(predicted_ns[e].size()) != ex.num_configs) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ComputeTaskMetrics: example ", e, " (", ex.kernel_name, ") has ", ex.num_configs,
+          " configs but ", predicted_ns[e].size(), " predictions"));
+    }
+    data::MetricGroup group;
+    for (int c = 0; c < ex.num_configs; ++c) {
+      if (ex.timed_out[c] || std::isnan(predicted_ns[e][c])) continue;
+      group.predicted.push_back(predicted_ns[e][c]);
+      group.measured.push_back(ex.runtime_ns[c]);
+    }
+    if (group.predicted.empty()) continue;
+    if (ex.task == Task::kTile) {
+      m.tile_configs += static_cast<int>(group.predicted.size());
+      tile.push_back(std::move(group));
+    } else {
+      fusion[ex.program].emplace(ex.kernel_hash,
+                                 std::make_pair(group.predicted[0], group.measured[0]));
+    }
+  }
+  m.tile_kernels = static_cast<int>(tile.size());
+  if (!tile.empty()) {
+    ASSIGN_OR_RETURN(data::MeanMetric top1, data::MeanTopKSlowdown(tile, 1));
+    ASSIGN_OR_RETURN(data::MeanMetric top5, data::MeanTopKSlowdown(tile, 5));
+    ASSIGN_OR_RETURN(data::MeanMetric tau, data::MeanKendallTau(tile));
+    m.tile_top1_slowdown = top1.mean;
+    m.tile_top5_slowdown = top5.mean;
+    m.tile_kendall_tau = tau.mean;
+  }
+  if (!fusion.empty()) {
+    std::vector<data::MetricGroup> programs;
+    data::MetricGroup all;
+    for (const auto& [program, kernels] : fusion) {
+      data::MetricGroup g;
+      for (const auto& [hash, pm] : kernels) {
+        g.predicted.push_back(pm.first);
+        g.measured.push_back(pm.second);
+        all.predicted.push_back(pm.first);
+        all.measured.push_back(pm.second);
+      }
+      programs.push_back(std::move(g));
+    }
+    m.fusion_kernels = static_cast<int>(all.predicted.size());
+    m.fusion_programs = static_cast<int>(programs.size());
+    ASSIGN_OR_RETURN(m.fusion_mape, data::Mape(all.predicted, all.measured));
+    ASSIGN_OR_RETURN(data::MeanMetric tau, data::MeanKendallTau(programs));
+    m.fusion_kendall_tau = tau.mean;
+  }
+  return m;
+}
+
+std::string TileMetricsJson(const TaskMetrics& m) {
+  Json j;
+  j["top1_slowdown"] = OptionalJson(m.tile_top1_slowdown);
+  j["top5_slowdown"] = OptionalJson(m.tile_top5_slowdown);
+  j["kendall_tau"] = OptionalJson(m.tile_kendall_tau);
+  return j.dump();
+}
+
+std::string FusionMetricsJson(const TaskMetrics& m) {
+  Json j;
+  j["mape"] = OptionalJson(m.fusion_mape);
+  j["kendall_tau"] = OptionalJson(m.fusion_kendall_tau);
+  return j.dump();
+}
+
+absl::StatusOr<TrainResult> TrainOnExamples(const std::vector<KernelExample>& train,
+                                            const std::vector<KernelExample>& validation,
+                                            const std::vector<KernelExample>& test,
+                                            const TrainOptions& options) {
+  RETURN_IF_ERROR(CheckTrainOptions(options));
+  if (train.empty()) return absl::InvalidArgumentError("TrainOnExamples: no training examples");
+  absl::StatusOr<TrainResult> result;
+  RETURN_IF_ERROR(CatchTorch("gnn::TrainOnExamples", [&] {
+    result = TrainLoop(train, validation, test, options);
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
+  RETURN_IF_ERROR(CheckTrainOptions(options));
+  if (options.datasets.empty()) return absl::InvalidArgumentError("Train: no --dataset given");
+  LoadSummary summary;
+  ASSIGN_OR_RETURN(std::vector<KernelExample> examples, LoadExamples(options.datasets, &summary));
+  data::Split split;
+  if (options.split_file) {
+    ASSIGN_OR_RETURN(split, data::ReadSplitFile(*options.split_file));
+  } else {
+    split = data::DefaultSplit(summary.programs);
+  }
+  std::vector<KernelExample> train, validation, test;
+  std::set<std::string> unlisted;
+  for (KernelExample& e : examples) {
+    const bool wanted = options.tasks == TaskSelection::kBoth ||
+                        (options.tasks == TaskSelection::kTile) == (e.task == Task::kTile);
+    if (!wanted) continue;
+    std::optional<data::SplitPart> part = split.PartOf(e.program);
+    if (!part) {
+      unlisted.insert(e.program);
+      continue;
+    }
+    (*part == data::SplitPart::kTrain        ? train
+     : *part == data::SplitPart::kValidation ? validation
+                                             : test)
+        .push_back(std::move(e));
+  }
+  if (!unlisted.empty()) {
+    std::cerr << "perfgraph train: " << unlisted.size()
+              << " programs are not in the split file and are not used:";
+    for (const std::string& p : unlisted) std::cerr << " " << p;
+    std::cerr << "\n";
+  }
+  if (train.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Train: no training kernel of task '", TasksName(options.tasks), "' in ",
+        options.datasets.size(), " dataset(s) (", summary.records, " records, ",
+        summary.invalid_records, " invalid, ", summary.examples_without_ok,
+        " kernels without an OK config)"));
+  }
+  if (!options.out_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(options.out_dir, error);
+    data::Split used;
+    for (const auto& [program, part] : split.part_of) {
+      if (!unlisted.count(program)) used.part_of[program] = part;
+    }
+    RETURN_IF_ERROR(WriteText(std::filesystem::path(options.out_dir) / "split.txt",
+                              "# program split used by perfgraph train\n" + data::SplitToText(used)));
+  }
+  return TrainOnExamples(train, validation, test, options);
+}
+
+absl::StatusOr<ModelInfo> ReadModelInfo(const std::string& model_dir) {
+  const std::filesystem::path path = std::filesystem::path(model_dir) / "model.json";
+  ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("model")) {
+    return absl::DataLossError(absl::StrCat("'", path.string(), "' is not a perfgraph model.json"));
+  }
+  auto check = [&](const char* key, int build) -> absl::Status {
+    if (!j.contains(key) || !j[key].is_number_integer()) {
+      return absl::DataLossError(absl::StrCat("'", path.string(), "' lacks '", key, "'"));
+    }
+    if (j[key].get<int>() != build) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "model '", path.string(), "' was written with ", key, " ", j[key].get<int>(),
+          " but this build uses ", build, "; retrain the model with this build (perfgraph train)"));
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(check("feature_schema_version", graph::kFeatureSchemaVersion));
+  RETURN_IF_ERROR(check("num_node_features", graph::kNumNodeFeatures));
+  RETURN_IF_ERROR(check("num_opcode_ids", graph::kNumOpcodeIds));
+  RETURN_IF_ERROR(check("num_config_features", tiling::kNumConfigFeatures));
+  ModelInfo info;
+  info.feature_schema_version = j["feature_schema_version"];
+  info.num_config_features = j["num_config_features"];
+  ASSIGN_OR_RETURN(info.model, ModelOptionsFromJson(j["model"].dump(), path.string()));
+  if (j.contains("split") && j["split"].is_object()) {
+    info.train_programs = j["split"].value("train", std::vector<std::string>{});
+    info.validation_programs = j["split"].value("validation", std::vector<std::string>{});
+    info.test_programs = j["split"].value("test", std::vector<std::string>{});
+  }
+  info.best_epoch = j.value("best_epoch", 0);
+  return info;
+}
+
+struct LearnedPredictor::Impl {
+  std::shared_ptr<ModelImpl> model;
+};
+
+LearnedPredictor::~LearnedPredictor() = default;
+
+absl::StatusOr<std::unique_ptr<LearnedPredictor>> LearnedPredictor::Load(
+    const std::string& model_dir) {
+  ASSIGN_OR_RETURN(ModelInfo info, ReadModelInfo(model_dir));
+  ASSIGN_OR_RETURN(std::shared_ptr<ModelImpl> model,
+                   LoadModelFile((std::filesystem::path(model_dir) / "model.pgm").string()));
+  if (!(model->options() == info.model)) {
+    return absl::DataLossError(absl::StrCat("model directory '", model_dir,
+                                            "': model.json and model.pgm disagree on the options"));
+  }
+  std::unique_ptr<LearnedPredictor> predictor(new LearnedPredictor());
+  predictor->impl_ = std::make_unique<Impl>();
+  predictor->impl_->model = std::move(model);
+  predictor->info_ = std::move(info);
+  return predictor;
+}
+
+absl::StatusOr<std::vector<std::vector<double>>> LearnedPredictor::PredictNs(
+    const std::vector<KernelExample>& examples, int batch_kernels) {
+  std::vector<std::vector<double>> result;
+  RETURN_IF_ERROR(CatchTorch("LearnedPredictor::PredictNs", [&] {
+    result = Predict(*impl_->model, examples, std::max(1, batch_kernels), nullptr, nullptr);
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+}  // namespace perfgraph::gnn

@@ -1,0 +1,172 @@
+// Training, evaluation metrics and inference of the learned cost model. No LibTorch in this header
+// (tools/ include it); the implementation uses gnn/model.h.
+//
+// Losses (per batch of kernels; predictions s = predicted log(runtime_ns)):
+//  - tile task: pairwise logistic ranking loss over configs of the same kernel,
+//      mean over pairs (i faster than j) of softplus(-kRankScale (s_j - s_i)) / kRankScale,
+//    where pairs are those of HostBatch (TIMEOUT configs count as slower than every OK config of
+//    their kernel, ties within kRankTieTolerance form no pair), plus tile_mse_weight x the mean
+//    squared error of s on OK configs, in units of the label standard deviation;
+//  - fusion task: fusion_mse_weight x the same standardised squared error.
+// Multi-task training mixes kernels of both tasks in every batch.
+//
+// Model directory (TrainOptions::out_dir) contents:
+//   model.pgm          the best model (lowest validation loss; the last epoch without validation
+//                      programs), gnn/checkpoint.h format
+//   model.json         hyper-parameters, schema versions, training options, split, best epoch
+//   metrics.json       validation and test figures of model.pgm (ComputeTaskMetrics)
+//   last.pgm, train_state.pt, train_state.json   the latest epoch, optimizer and history for --resume
+//   split.txt          the program split used (data/split.h format)
+#ifndef PERFGRAPH_GNN_TRAIN_H_
+#define PERFGRAPH_GNN_TRAIN_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "data/split.h"
+#include "gnn/batch.h"
+#include "gnn/checkpoint.h"
+
+namespace perfgraph::gnn {
+
+// Temperature of the logistic ranking loss, per log-runtime unit: a predicted gap of 0.1 (10 %)
+// gives a logit of 1.
+inline constexpr double kRankScale = 10.0;
+
+// Figures of one model on a set of examples (DESIGN.md "Metrics"). nullopt when not computable
+// (no kernel of that task, or tau-b undefined for every group).
+struct TaskMetrics {
+  std::optional<double> tile_top1_slowdown;
+  std::optional<double> tile_top5_slowdown;
+  std::optional<double> tile_kendall_tau;  // mean over kernels of tau-b over their OK configs
+  std::optional<double> fusion_mape;       // mean over fusion kernels
+  std::optional<double> fusion_kendall_tau;  // mean over programs of tau-b over their kernels
+  int tile_kernels = 0;   // tile kernels with at least one OK config that has a prediction
+  int tile_configs = 0;   // OK tile configs with a prediction
+  int fusion_kernels = 0; // distinct (program, kernel hash) fusion kernels with a prediction
+  int fusion_programs = 0;
+};
+
+// Computes TaskMetrics from predictions: predicted_ns[e][c] for config c of examples[e] (same shape
+// as the examples; a NaN prediction excludes that config, e.g. where another model failed, so two
+// models can be compared on exactly the same configs). Only OK configs are scored (a TIMEOUT config
+// has no measured runtime). Fusion kernels are deduplicated per program by kernel hash (the same
+// kernel in several fusion variants counts once). Errors: kInvalidArgument when the shapes differ;
+// the errors of data/metrics.h.
+absl::StatusOr<TaskMetrics> ComputeTaskMetrics(const std::vector<KernelExample>& examples,
+                                               const std::vector<std::vector<double>>& predicted_ns);
+// JSON object: {"top1_slowdown", "top5_slowdown", "kendall_tau"} for the tile part or {"mape",
+// "kendall_tau"} for the fusion part; null for nullopt values.
+std::string TileMetricsJson(const TaskMetrics& m);
+std::string FusionMetricsJson(const TaskMetrics& m);
+
+enum class TaskSelection { kTile, kFusion, kBoth };
+
+// One epoch's progress.
+struct EpochReport {
+  int epoch = 0;        // 1-based
+  int epochs = 0;       // planned
+  double train_loss = 0;
+  std::optional<double> validation_loss;
+  TaskMetrics validation;
+  double learning_rate = 0;
+  double seconds = 0;   // wall-clock time of this epoch (progress display only)
+  bool improved = false;  // best validation loss so far (saved as model.pgm)
+};
+
+struct TrainOptions {
+  std::vector<std::string> datasets;  // record files (Train only)
+  std::string out_dir;                // model directory; created if missing; "" = write nothing
+  TaskSelection tasks = TaskSelection::kBoth;
+  std::optional<std::string> split_file;  // data/split.h; nullopt = data::DefaultSplit
+  ModelOptions model;
+  int epochs = 40;
+  uint64_t seed = 1;
+  bool resume = false;  // continue from out_dir's train_state (same options required)
+  // Stop after this many epochs in this call (0 = no limit), leaving a state --resume continues
+  // exactly as if the run had not stopped (time-sliced training; tests of --resume).
+  int max_epochs_this_run = 0;
+  int threads = 2;      // at::set_num_threads; fixed so runs are reproducible on one machine
+  int batch_kernels = 16;        // kernels per batch
+  double learning_rate = 1e-3;   // Adam; cosine decay to learning_rate * kMinLearningRateFraction
+  double weight_decay = 0;
+  int patience = 10;             // early stopping: epochs without a better validation loss
+  double tile_mse_weight = 0.1;
+  double fusion_mse_weight = 1.0;
+  double rank_weight = 1.0;
+  std::function<void(const EpochReport&)> on_epoch;  // progress callback (may be empty)
+};
+inline constexpr double kMinLearningRateFraction = 0.05;
+
+struct TrainResult {
+  std::vector<EpochReport> history;  // every epoch, including those before a --resume
+  int best_epoch = 0;
+  bool early_stopped = false;
+  TaskMetrics validation;  // of the best model
+  TaskMetrics test;        // of the best model on the test programs
+  std::vector<std::string> train_programs, validation_programs, test_programs;
+  int train_examples = 0;
+};
+
+// Loads the datasets, splits by program (TrainOptions::split_file or DefaultSplit; programs a split
+// file does not name are not used and are listed on stderr), keeps the selected tasks and trains.
+// Errors: those of LoadExamples / ReadSplitFile; kInvalidArgument for bad options or no training
+// kernel of the selected tasks; those of TrainOnExamples.
+absl::StatusOr<TrainResult> Train(const TrainOptions& options);
+
+// The training loop on given examples (Train's core; tests use it with synthetic examples):
+// seeds torch::manual_seed(seed), at::set_num_threads(threads), shuffles batches with
+// std::mt19937_64(seed + epoch) so an epoch is reproducible and --resume continues the same sequence,
+// standardises with ComputeNormalization(train), trains with Adam for options.epochs epochs (fewer on
+// early stopping), and writes out_dir (unless empty) after every epoch. Errors: kInvalidArgument for
+// empty `train` or bad options; kFailedPrecondition when --resume finds no state or a state of other
+// options; I/O errors; LibTorch errors as kInternal.
+absl::StatusOr<TrainResult> TrainOnExamples(const std::vector<KernelExample>& train,
+                                            const std::vector<KernelExample>& validation,
+                                            const std::vector<KernelExample>& test,
+                                            const TrainOptions& options);
+
+// The metadata of a model directory (model.json).
+struct ModelInfo {
+  ModelOptions model;
+  int feature_schema_version = 0;
+  int num_config_features = 0;
+  std::vector<std::string> train_programs, validation_programs, test_programs;
+  int best_epoch = 0;
+};
+
+// Inference with a trained model directory.
+class LearnedPredictor {
+ public:
+  // Reads out_dir/model.json and out_dir/model.pgm. Errors: kNotFound for missing files;
+  // kFailedPrecondition when either was written with another feature schema version or another
+  // kNumNodeFeatures / kNumOpcodeIds / kNumConfigFeatures (naming the file and both values);
+  // kDataLoss for corrupt files.
+  static absl::StatusOr<std::unique_ptr<LearnedPredictor>> Load(const std::string& model_dir);
+  ~LearnedPredictor();
+
+  // Predicted runtime in ns of every config of every example ([e][c]), in batches of
+  // `batch_kernels`. Error: LibTorch failures as kInternal.
+  absl::StatusOr<std::vector<std::vector<double>>> PredictNs(
+      const std::vector<KernelExample>& examples, int batch_kernels = 64);
+
+  const ModelInfo& info() const { return info_; }
+
+ private:
+  LearnedPredictor() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  ModelInfo info_;
+};
+
+// Reads model_dir/model.json (errors as LearnedPredictor::Load).
+absl::StatusOr<ModelInfo> ReadModelInfo(const std::string& model_dir);
+
+}  // namespace perfgraph::gnn
+
+#endif  // PERFGRAPH_GNN_TRAIN_H_

@@ -1,0 +1,311 @@
+#include "kernels/weights.h"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "graph/featurize.h"
+#include "graph/hlo_opcode.h"
+#include "graph/status_macros.h"
+
+namespace perfgraph::kernels {
+namespace {
+
+// tiling::kNumConfigFeatures, repeated here because kernels/ depends on graph/ only; the predictor
+// test static_asserts that the two agree.
+constexpr uint32_t kBuildNumConfigFeatures = 25;
+
+// Magic + 11 u32 fields (format version .. tensor count).
+constexpr size_t kFixedHeaderBytes = 8 + 11 * 4;
+
+uint32_t Crc32(const char* data, size_t size) {
+  uLong value = crc32(0L, Z_NULL, 0);
+  while (size > 0) {  // zlib takes uInt lengths: feed large buffers in chunks.
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
+    value = crc32(value, reinterpret_cast<const Bytef*>(data), chunk);
+    data += chunk;
+    size -= chunk;
+  }
+  return static_cast<uint32_t>(value);
+}
+
+void PutU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void PutF32(std::string& out, float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  PutU32(out, bits);
+}
+
+// Bounds-checked little-endian reader over the file bytes.
+class Reader {
+ public:
+  Reader(absl::string_view bytes, absl::string_view source) : bytes_(bytes), source_(source) {}
+  size_t remaining() const { return bytes_.size() - offset_; }
+  size_t offset() const { return offset_; }
+  absl::StatusOr<uint32_t> U32(absl::string_view what) {
+    if (remaining() < 4) return Truncated(what);
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) {
+      v |= uint32_t{static_cast<unsigned char>(bytes_[offset_ + i])} << (8 * i);
+    }
+    offset_ += 4;
+    return v;
+  }
+  absl::StatusOr<absl::string_view> Bytes(size_t n, absl::string_view what) {
+    if (remaining() < n) return Truncated(what);
+    absl::string_view out = bytes_.substr(offset_, n);
+    offset_ += n;
+    return out;
+  }
+  absl::Status Truncated(absl::string_view what) const {
+    return absl::DataLossError(absl::StrCat("weights file '", source_, "' is truncated at byte ",
+                                            offset_, " while reading ", what));
+  }
+
+ private:
+  absl::string_view bytes_;
+  absl::string_view source_;
+  size_t offset_ = 0;
+};
+
+absl::Status CheckField(absl::string_view source, absl::string_view what, uint32_t file,
+                        uint32_t build) {
+  if (file == build) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "weights file '", source, "' was written with ", what, " ", file, " but this build uses ",
+      build, "; retrain and re-export the model with this build (gnn::Export)"));
+}
+
+}  // namespace
+
+int64_t NamedTensor::num_elements() const {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+WeightsFile::WeightsFile()
+    : format_version(kWeightsFormatVersion),
+      feature_schema_version(graph::kFeatureSchemaVersion),
+      num_node_features(graph::kNumNodeFeatures),
+      num_opcode_ids(graph::kNumOpcodeIds),
+      num_config_features(kBuildNumConfigFeatures) {}
+
+const NamedTensor* WeightsFile::Find(absl::string_view name) const {
+  for (const NamedTensor& t : tensors) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::string> SerializeWeights(const WeightsFile& w) {
+  std::string out(kWeightsMagic);
+  PutU32(out, w.format_version);
+  PutU32(out, w.feature_schema_version);
+  PutU32(out, w.num_node_features);
+  PutU32(out, w.num_opcode_ids);
+  PutU32(out, w.num_config_features);
+  PutU32(out, static_cast<uint32_t>(w.architecture.join));
+  PutU32(out, static_cast<uint32_t>(w.architecture.hidden));
+  PutU32(out, static_cast<uint32_t>(w.architecture.opcode_embedding));
+  PutU32(out, static_cast<uint32_t>(w.architecture.sage_layers));
+  PutU32(out, static_cast<uint32_t>(w.architecture.head_hidden));
+  PutU32(out, static_cast<uint32_t>(w.tensors.size()));
+  std::set<std::string> names;
+  for (const NamedTensor& t : w.tensors) {
+    if (t.name.empty() || t.name.size() > static_cast<size_t>(kMaxTensorNameBytes)) {
+      return absl::InvalidArgumentError(absl::StrCat("SerializeWeights: tensor name '", t.name,
+                                                     "' must have 1..", kMaxTensorNameBytes,
+                                                     " bytes"));
+    }
+    if (!names.insert(t.name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("SerializeWeights: duplicate tensor name '", t.name, "'"));
+    }
+    if (t.dims.size() > static_cast<size_t>(kMaxTensorRank)) {
+      return absl::InvalidArgumentError(absl::StrCat("SerializeWeights: tensor '", t.name,
+                                                     "' has rank ", t.dims.size(), " > ",
+                                                     kMaxTensorRank));
+    }
+    for (int64_t d : t.dims) {
+      if (d < 0 || d > 0xffffffffLL) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("SerializeWeights: tensor '", t.name, "' has dim ", d));
+      }
+    }
+    if (t.num_elements() != static_cast<int64_t>(t.values.size())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "SerializeWeights: tensor '", t.name, "' has ", t.values.size(),
+          " values but its dims hold ", t.num_elements()));
+    }
+    PutU32(out, static_cast<uint32_t>(t.name.size()));
+    out += t.name;
+    PutU32(out, static_cast<uint32_t>(t.dims.size()));
+    for (int64_t d : t.dims) PutU32(out, static_cast<uint32_t>(d));
+    for (float v : t.values) PutF32(out, v);
+  }
+  PutU32(out, Crc32(out.data(), out.size()));
+  return out;
+}
+
+absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_view source) {
+  if (bytes.size() < kWeightsMagic.size() || bytes.substr(0, kWeightsMagic.size()) != kWeightsMagic) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", source, "' is not a perfgraph weights file (bad magic; expected \"", kWeightsMagic,
+        "\")"));
+  }
+  Reader header(bytes.substr(kWeightsMagic.size()), source);
+  WeightsFile w;
+  ASSIGN_OR_RETURN(w.format_version, header.U32("the format version"));
+  RETURN_IF_ERROR(CheckField(source, "weights format version (kernels::kWeightsFormatVersion)",
+                             w.format_version, kWeightsFormatVersion));
+  if (bytes.size() < kFixedHeaderBytes + 4) {
+    return absl::DataLossError(absl::StrCat("weights file '", source, "' is truncated: ",
+                                            bytes.size(), " bytes, the header alone needs ",
+                                            kFixedHeaderBytes + 4));
+  }
+  // Checksum before anything else is interpreted: corruption anywhere is kDataLoss.
+  const size_t body = bytes.size() - 4;
+  Reader crc_reader(bytes.substr(body), source);
+  ASSIGN_OR_RETURN(uint32_t stored_crc, crc_reader.U32("the checksum"));
+  const uint32_t crc = Crc32(bytes.data(), body);
+  if (crc != stored_crc) {
+    return absl::DataLossError(absl::StrCat("weights file '", source,
+                                            "' is corrupt or truncated: CRC-32 ", crc,
+                                            " of its ", body, " bytes differs from the stored ",
+                                            stored_crc));
+  }
+  ASSIGN_OR_RETURN(w.feature_schema_version, header.U32("the feature schema version"));
+  ASSIGN_OR_RETURN(w.num_node_features, header.U32("kNumNodeFeatures"));
+  ASSIGN_OR_RETURN(w.num_opcode_ids, header.U32("kNumOpcodeIds"));
+  ASSIGN_OR_RETURN(w.num_config_features, header.U32("kNumConfigFeatures"));
+  RETURN_IF_ERROR(CheckField(source, "feature schema version (graph::kFeatureSchemaVersion)",
+                             w.feature_schema_version, graph::kFeatureSchemaVersion));
+  RETURN_IF_ERROR(CheckField(source, "graph::kNumNodeFeatures", w.num_node_features,
+                             graph::kNumNodeFeatures));
+  RETURN_IF_ERROR(
+      CheckField(source, "graph::kNumOpcodeIds", w.num_opcode_ids, graph::kNumOpcodeIds));
+  RETURN_IF_ERROR(CheckField(source, "tiling::kNumConfigFeatures", w.num_config_features,
+                             kBuildNumConfigFeatures));
+  ASSIGN_OR_RETURN(uint32_t join, header.U32("the join"));
+  if (join > 1) {
+    return absl::DataLossError(
+        absl::StrCat("weights file '", source, "': join ", join, " is neither 0 (early) nor 1 (late)"));
+  }
+  w.architecture.join = static_cast<WeightsJoin>(join);
+  for (auto [what, field] : {std::pair<const char*, int*>{"hidden", &w.architecture.hidden},
+                             {"opcode_embedding", &w.architecture.opcode_embedding},
+                             {"sage_layers", &w.architecture.sage_layers},
+                             {"head_hidden", &w.architecture.head_hidden}}) {
+    ASSIGN_OR_RETURN(uint32_t v, header.U32(what));
+    if (v < 1 || v > 4096) {
+      return absl::DataLossError(
+          absl::StrCat("weights file '", source, "': ", what, " = ", v, " is outside [1, 4096]"));
+    }
+    *field = static_cast<int>(v);
+  }
+  ASSIGN_OR_RETURN(uint32_t num_tensors, header.U32("the tensor count"));
+
+  Reader r(bytes.substr(kFixedHeaderBytes, body - kFixedHeaderBytes), source);
+  std::set<std::string> names;
+  for (uint32_t i = 0; i < num_tensors; ++i) {
+    const std::string what = absl::StrCat("tensor ", i);
+    ASSIGN_OR_RETURN(uint32_t name_len, r.U32(what));
+    if (name_len < 1 || name_len > static_cast<uint32_t>(kMaxTensorNameBytes)) {
+      return absl::DataLossError(absl::StrCat("weights file '", source, "': ", what,
+                                              " has a name of ", name_len, " bytes"));
+    }
+    NamedTensor t;
+    ASSIGN_OR_RETURN(absl::string_view name, r.Bytes(name_len, what));
+    t.name = std::string(name);
+    if (!names.insert(t.name).second) {
+      return absl::DataLossError(
+          absl::StrCat("weights file '", source, "': duplicate tensor '", t.name, "'"));
+    }
+    ASSIGN_OR_RETURN(uint32_t rank, r.U32(t.name));
+    if (rank > static_cast<uint32_t>(kMaxTensorRank)) {
+      return absl::DataLossError(absl::StrCat("weights file '", source, "': tensor '", t.name,
+                                              "' has rank ", rank));
+    }
+    uint64_t count = 1;
+    for (uint32_t d = 0; d < rank; ++d) {
+      ASSIGN_OR_RETURN(uint32_t dim, r.U32(t.name));
+      t.dims.push_back(dim);
+      count *= dim;
+      // Every value takes 4 bytes: a count beyond the remaining bytes is corruption (checked before
+      // allocating, and before the product can overflow).
+      if (count > r.remaining() / 4) {
+        return absl::DataLossError(absl::StrCat("weights file '", source, "': tensor '", t.name,
+                                                "' claims more values than the file holds"));
+      }
+    }
+    ASSIGN_OR_RETURN(absl::string_view data, r.Bytes(count * 4, t.name));
+    t.values.resize(count);
+    for (uint64_t k = 0; k < count; ++k) {
+      uint32_t bits = 0;
+      for (int b = 0; b < 4; ++b) {
+        bits |= uint32_t{static_cast<unsigned char>(data[4 * k + b])} << (8 * b);
+      }
+      std::memcpy(&t.values[k], &bits, 4);
+    }
+    w.tensors.push_back(std::move(t));
+  }
+  if (r.remaining() != 0) {
+    return absl::DataLossError(absl::StrCat("weights file '", source, "' has ", r.remaining(),
+                                            " unexpected bytes after its ", num_tensors,
+                                            " tensors"));
+  }
+  return w;
+}
+
+absl::Status WriteWeightsFile(const WeightsFile& weights, absl::string_view path) {
+  ASSIGN_OR_RETURN(std::string bytes, SerializeWeights(weights));
+  const std::string final_path(path);
+  const std::string temp_path = final_path + ".tmp";
+  {
+    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      const int error = errno;
+      const std::string message =
+          absl::StrCat("WriteWeightsFile: cannot write '", temp_path, "': ", std::strerror(error));
+      return error == EACCES ? absl::PermissionDeniedError(message)
+                             : absl::UnavailableError(message);
+    }
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      return absl::UnavailableError(
+          absl::StrCat("WriteWeightsFile: write to '", temp_path, "' failed"));
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temp_path, final_path, error);
+  if (error) {
+    return absl::UnavailableError(absl::StrCat("WriteWeightsFile: cannot rename '", temp_path,
+                                               "' to '", final_path, "': ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<WeightsFile> ReadWeightsFile(absl::string_view path) {
+  std::ifstream in(std::string(path), std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("ReadWeightsFile: cannot open '", path, "': ", std::strerror(errno)));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string bytes = buffer.str();
+  return ParseWeights(bytes, path);
+}
+
+}  // namespace perfgraph::kernels

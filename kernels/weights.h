@@ -1,0 +1,96 @@
+// The versioned weights file of the learned cost model: what gnn::Export writes from a LibTorch model
+// and kernels::Predictor reads (no LibTorch on the reading side).
+//
+// Byte layout (every integer unsigned little-endian, every float IEEE-754 binary32 little-endian):
+//   [0, 8)     magic "PGKWTS01" (kWeightsMagic)
+//   u32        kWeightsFormatVersion of the writer
+//   u32        feature schema version (graph::kFeatureSchemaVersion of the writer)
+//   u32        graph::kNumNodeFeatures
+//   u32        graph::kNumOpcodeIds
+//   u32        tiling::kNumConfigFeatures
+//   u32        join: 0 = early, 1 = late (gnn::Join; see gnn/batch.h)
+//   u32 x 4    hidden, opcode_embedding, sage_layers, head_hidden (gnn::ModelOptions)
+//   u32        T = number of tensors
+//   T times:   u32 name length L (1..kMaxTensorNameBytes), L bytes of name (LibTorch's dotted
+//              parameter / buffer name, e.g. "sage0.norm.weight"), u32 rank R (0..kMaxTensorRank),
+//              R x u32 dims, then prod(dims) f32 values in row-major order
+//   u32        CRC-32 (zlib's crc32, the same checksum data/record_file uses) of every byte before it
+// The reader checks, in this order: magic (kInvalidArgument), format version (kFailedPrecondition),
+// size and checksum (kDataLoss), schema fields (kFailedPrecondition), then parses the tensor table
+// with bounds checks on every length (kDataLoss). It never allocates more than the file's size.
+#ifndef PERFGRAPH_KERNELS_WEIGHTS_H_
+#define PERFGRAPH_KERNELS_WEIGHTS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace perfgraph::kernels {
+
+inline constexpr absl::string_view kWeightsMagic = "PGKWTS01";
+// Bumped when the byte layout above changes.
+inline constexpr uint32_t kWeightsFormatVersion = 1;
+inline constexpr int kMaxTensorNameBytes = 256;
+inline constexpr int kMaxTensorRank = 4;
+
+// Where the config features join the model (mirrors gnn::Join; values are the file encoding).
+enum class WeightsJoin : uint32_t { kEarly = 0, kLate = 1 };
+
+// The model-architecture part of the header (mirrors gnn::ModelOptions).
+struct Architecture {
+  WeightsJoin join = WeightsJoin::kLate;
+  int hidden = 64;            // node embedding width H
+  int opcode_embedding = 64;  // opcode embedding width
+  int sage_layers = 3;        // GraphSAGE layers
+  int head_hidden = 64;       // MLP head hidden width
+};
+
+// One named tensor, row-major f32.
+struct NamedTensor {
+  std::string name;
+  std::vector<int64_t> dims;  // empty for a scalar
+  std::vector<float> values;  // prod(dims) values
+  int64_t num_elements() const;
+};
+
+// The decoded file. The schema fields default to this build's values, so a writer only fills
+// `architecture` and `tensors`.
+struct WeightsFile {
+  uint32_t format_version;
+  uint32_t feature_schema_version;
+  uint32_t num_node_features;
+  uint32_t num_opcode_ids;
+  uint32_t num_config_features;
+  Architecture architecture;
+  std::vector<NamedTensor> tensors;
+
+  WeightsFile();
+  // The tensor called `name`, or nullptr.
+  const NamedTensor* Find(absl::string_view name) const;
+};
+
+// Serialises `weights` in the layout above. Errors (kInvalidArgument naming the tensor): a name that
+// is empty or longer than kMaxTensorNameBytes, a rank above kMaxTensorRank, a negative dim, or a
+// value count different from prod(dims); a duplicate name.
+absl::StatusOr<std::string> SerializeWeights(const WeightsFile& weights);
+
+// Parses bytes produced by SerializeWeights; `source` names the file in messages. Errors as listed
+// in the file comment; a file written by a build with another feature schema or feature counts is
+// kFailedPrecondition ("retrain/re-export"), never loaded.
+absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_view source);
+
+// SerializeWeights + atomic write (temporary file in the same directory, then rename).
+// Errors: those of SerializeWeights; kUnavailable / kPermissionDenied for I/O failures naming `path`.
+absl::Status WriteWeightsFile(const WeightsFile& weights, absl::string_view path);
+
+// Reads `path` and ParseWeights it. Errors: kNotFound when the file cannot be opened (naming it and
+// the OS reason); those of ParseWeights.
+absl::StatusOr<WeightsFile> ReadWeightsFile(absl::string_view path);
+
+}  // namespace perfgraph::kernels
+
+#endif  // PERFGRAPH_KERNELS_WEIGHTS_H_

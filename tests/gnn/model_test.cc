@@ -1,0 +1,407 @@
+// gnn::Model, batching and the model file format. One binary so LibTorch starts once.
+#include "gnn/model.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "data/kernel_proto.h"
+#include "data/perfgraph.pb.h"
+#include "data/record_file.h"
+#include "gmock/gmock.h"
+#include "gnn/batch.h"
+#include "gnn/checkpoint.h"
+#include "graph/featurize.h"
+#include "graph/hlo_opcode.h"
+#include "gtest/gtest.h"
+#include "tests/gnn/gnn_test_util.h"
+#include "tests/status_matchers.h"
+#include "tiling/tile_config.h"
+
+namespace perfgraph::gnn {
+namespace {
+
+using ::perfgraph::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr int F = graph::kNumNodeFeatures;
+constexpr int C = tiling::kNumConfigFeatures;
+
+std::string TempPath(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / "perfgraph_gnn_model_test";
+  std::filesystem::create_directories(dir);
+  auto path = dir / name;
+  std::filesystem::remove_all(path);
+  return path.string();
+}
+
+std::vector<const KernelExample*> Pointers(const std::vector<KernelExample>& examples) {
+  std::vector<const KernelExample*> p;
+  for (const KernelExample& e : examples) p.push_back(&e);
+  return p;
+}
+
+ModelOptions SmallOptions(Join join) {
+  ModelOptions o;
+  o.join = join;
+  o.hidden = 16;
+  o.opcode_embedding = 8;
+  o.head_hidden = 16;
+  return o;
+}
+
+// ---------------------------------------------------------------- batching
+
+TEST(BatchTest, LateJoinConcatenatesGraphsWithNodeOffsets) {
+  std::vector<KernelExample> examples = test::SyntheticExamples(2, 4);
+  const HostBatch b = MakeHostBatch(Pointers(examples), Join::kLate);
+  const auto& t0 = examples[0].tensors;
+  const auto& t1 = examples[1].tensors;
+  EXPECT_EQ(b.num_graphs, 2);
+  EXPECT_EQ(b.num_nodes, t0.num_nodes + t1.num_nodes);
+  EXPECT_EQ(b.num_edges, t0.num_edges + t1.num_edges);
+  EXPECT_EQ(b.num_rows, examples[0].num_configs + examples[1].num_configs);
+  EXPECT_EQ(b.max_graph_nodes, std::max(t0.num_nodes, t1.num_nodes));
+  ASSERT_EQ(b.node_feat.size(), static_cast<size_t>(b.num_nodes * F));
+  ASSERT_EQ(b.config_feat.size(), static_cast<size_t>(b.num_rows * C));
+  // The second graph's edges are shifted by the first graph's node count.
+  ASSERT_GT(t1.num_edges, 0);
+  EXPECT_EQ(b.edge_src[t0.num_edges], t1.edge_index[0] + t0.num_nodes);
+  EXPECT_EQ(b.edge_dst[t0.num_edges], t1.edge_index[1] + t0.num_nodes);
+  EXPECT_EQ(b.node_graph[t0.num_nodes], 1);
+  EXPECT_EQ(b.node_position[t0.num_nodes], 0);
+  EXPECT_EQ(b.node_feat[t0.num_nodes * F + 3], t1.feat(0, 3));
+  // Rows point at their example's graph and config.
+  EXPECT_EQ(b.row_graph[examples[0].num_configs], 1);
+  EXPECT_EQ(b.row_example[examples[0].num_configs], 1);
+  EXPECT_EQ(b.row_config[examples[0].num_configs], 0);
+  EXPECT_FLOAT_EQ(b.label_log_ns[0], std::log(examples[0].runtime_ns[0]));
+}
+
+TEST(BatchTest, EarlyJoinReplicatesTheGraphPerConfig) {
+  std::vector<KernelExample> examples = test::SyntheticExamples(2, 3);
+  const HostBatch b = MakeHostBatch(Pointers(examples), Join::kEarly);
+  EXPECT_EQ(b.num_graphs, b.num_rows);
+  int64_t nodes = 0;
+  for (const auto& e : examples) nodes += e.num_configs * e.tensors.num_nodes;
+  EXPECT_EQ(b.num_nodes, nodes);
+  for (int64_t r = 0; r < b.num_rows; ++r) EXPECT_EQ(b.row_graph[r], r);
+}
+
+TEST(BatchTest, RankingPairsOrderOkConfigsAndPutTimeoutsLast) {
+  const std::vector<graph::Kernel> kernels = test::SmallKernels();
+  KernelExample e = test::MakeExample(kernels[0], "p", 4);
+  ASSERT_EQ(e.num_configs, 4);
+  e.runtime_ns = {100, 200, 100.5, std::numeric_limits<double>::infinity()};
+  e.timed_out = {0, 0, 0, 1};
+  const KernelExample* p = &e;
+  const HostBatch b = MakeHostBatch({&p, 1}, Join::kLate);
+  std::set<std::pair<int64_t, int64_t>> pairs;
+  for (size_t i = 0; i < b.pair_faster.size(); ++i) pairs.insert({b.pair_faster[i], b.pair_slower[i]});
+  // 100 vs 100.5 is a tie (0.5 % < kRankTieTolerance); the TIMEOUT config is slower than every OK one.
+  const std::set<std::pair<int64_t, int64_t>> expected = {{0, 1}, {2, 1}, {0, 3}, {1, 3}, {2, 3}};
+  EXPECT_EQ(pairs, expected);
+  EXPECT_EQ(b.label_ok[3], 0.0f);
+  // Fusion examples make no ranking pairs.
+  KernelExample f = test::MakeExample(kernels[1], "p", 1, Task::kFusion);
+  const KernelExample* fp = &f;
+  EXPECT_TRUE(MakeHostBatch({&fp, 1}, Join::kLate).pair_faster.empty());
+}
+
+data::Record MakeRecord(const graph::Kernel& kernel, const std::string& program,
+                        const tiling::TileConfig& config, data::Record::MeasureStatus status,
+                        std::vector<double> samples) {
+  data::Record r;
+  r.set_program(program);
+  data::KernelToProto(kernel, r.mutable_kernel());
+  r.set_kernel_hash(data::CanonicalKernelHash(kernel));
+  r.mutable_config()->set_text(config.ToString());
+  std::vector<float> f(C);
+  tiling::ConfigFeatures(kernel, config, f.data());
+  for (float x : f) r.mutable_config()->add_features(x);
+  r.set_status(status);
+  for (double s : samples) r.add_runtime_ns(s);
+  r.set_feature_schema_version(graph::kFeatureSchemaVersion);
+  r.set_task(data::Record::TASK_TILE);
+  if (status != data::Record::MEASURE_STATUS_OK) r.set_error_message("synthetic");
+  return r;
+}
+
+TEST(BatchTest, LoadExamplesGroupsTileRecordsByKernelAndKeepsOnlyLabelledConfigs) {
+  const std::vector<graph::Kernel> kernels = test::SmallKernels();
+  const graph::Kernel& k0 = kernels[0];
+  const graph::Kernel& k1 = kernels[1];
+  auto space0 = tiling::ConfigSpace(k0);
+  ASSERT_TRUE(space0.ok() && space0->size() >= 3);
+  const std::string path = TempPath("load.pgd");
+  {
+    auto writer = data::RecordWriter::Open(path);
+    ASSERT_OK(writer);
+    using R = data::Record;
+    ASSERT_OK(writer->Append(MakeRecord(k0, "a", (*space0)[0], R::MEASURE_STATUS_OK, {300, 250, 280})));
+    ASSERT_OK(writer->Append(MakeRecord(k0, "a", (*space0)[1], R::MEASURE_STATUS_TIMEOUT, {})));
+    ASSERT_OK(writer->Append(MakeRecord(k0, "a", (*space0)[2], R::MEASURE_STATUS_INVALID, {})));
+    // The same config again (a second file or run): merged, the label is the minimum.
+    ASSERT_OK(writer->Append(MakeRecord(k0, "a", (*space0)[0], R::MEASURE_STATUS_OK, {240})));
+    // A kernel whose only config timed out has no label and is dropped.
+    ASSERT_OK(writer->Append(MakeRecord(k1, "b", tiling::Default(k1), R::MEASURE_STATUS_TIMEOUT, {})));
+  }
+  LoadSummary summary;
+  auto examples = LoadExamples({path}, &summary);
+  ASSERT_OK(examples);
+  ASSERT_EQ(examples->size(), 1u);
+  const KernelExample& e = (*examples)[0];
+  EXPECT_EQ(e.program, "a");
+  EXPECT_EQ(e.num_configs, 2);
+  EXPECT_EQ(e.runtime_ns[0], 240);
+  EXPECT_EQ(e.timed_out[1], 1);
+  EXPECT_TRUE(std::isinf(e.runtime_ns[1]));
+  EXPECT_EQ(e.tensors.num_nodes, k0.size());
+  EXPECT_EQ(summary.records, 5);
+  EXPECT_EQ(summary.invalid_records, 1);
+  EXPECT_EQ(summary.duplicate_records, 1);
+  EXPECT_EQ(summary.examples_without_ok, 1);
+  EXPECT_EQ(summary.programs, std::vector<std::string>{"a"});
+}
+
+TEST(BatchTest, LoadExamplesRejectsConfigsOfAnotherFeatureSchema) {
+  const std::vector<graph::Kernel> kernels = test::SmallKernels();
+  data::Record r = MakeRecord(kernels[0], "a", tiling::Default(kernels[0]),
+                              data::Record::MEASURE_STATUS_OK, {100});
+  r.mutable_config()->add_features(1.0f);  // kNumConfigFeatures + 1 values
+  const std::string path = TempPath("bad_features.pgd");
+  {
+    auto writer = data::RecordWriter::Open(path);
+    ASSERT_OK(writer);
+    ASSERT_OK(writer->Append(r));
+  }
+  EXPECT_THAT(LoadExamples({path}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("config features")));
+}
+
+// ---------------------------------------------------------------- model
+
+TEST(ModelTest, EveryLayerHasTheDocumentedShape) {
+  torch::manual_seed(3);
+  std::vector<KernelExample> examples = test::SyntheticExamples(3, 5);
+  for (Join join : {Join::kLate, Join::kEarly}) {
+    SCOPED_TRACE(std::string(JoinName(join)));
+    const ModelOptions o = SmallOptions(join);
+    Model model(o);
+    const HostBatch host = MakeHostBatch(Pointers(examples), join);
+    const TensorBatch batch = ToTensors(host);
+    EXPECT_EQ(batch.node_feat.sizes(), (std::vector<int64_t>{host.num_nodes, F}));
+    EXPECT_EQ(batch.config_feat.sizes(), (std::vector<int64_t>{host.num_rows, C}));
+    EXPECT_EQ(model->opcode_embedding_(batch.node_opcode).sizes(),
+              (std::vector<int64_t>{host.num_nodes, o.opcode_embedding}));
+    EXPECT_EQ(model->opcode_embedding_->weight.size(0), graph::kNumOpcodeIds);
+    const int input_width = o.opcode_embedding + F + (join == Join::kEarly ? C : 0);
+    EXPECT_EQ(model->input_->weight.sizes(), (std::vector<int64_t>{o.hidden, input_width}));
+    ASSERT_EQ(model->sage_.size(), 3u);
+    torch::Tensor h = torch::randn({host.num_nodes, o.hidden});
+    torch::Tensor inv = torch::ones({host.num_nodes, 1});
+    EXPECT_EQ(model->sage_[0](h, batch.edge_src, batch.edge_dst, inv, inv).sizes(), h.sizes());
+    torch::Tensor nodes;
+    torch::Tensor graphs = model->EmbedGraphs(batch, &nodes);
+    EXPECT_EQ(nodes.sizes(), (std::vector<int64_t>{host.num_nodes, o.hidden}));
+    EXPECT_EQ(graphs.sizes(), (std::vector<int64_t>{host.num_graphs, 2 * o.hidden}));
+    const int head_in = 2 * o.hidden + (join == Join::kLate ? C : 0);
+    EXPECT_EQ(model->head_->forward(torch::zeros({2, head_in})).sizes(),
+              (std::vector<int64_t>{2, 1}));
+    torch::Tensor out = model->forward(batch);
+    EXPECT_EQ(out.sizes(), (std::vector<int64_t>{host.num_rows}));
+    EXPECT_TRUE(torch::isfinite(out).all().item<bool>());
+  }
+}
+
+TEST(ModelTest, GradientsReachEveryParameter) {
+  torch::manual_seed(4);
+  std::vector<KernelExample> examples = test::SyntheticExamples(4, 4);
+  for (Join join : {Join::kLate, Join::kEarly}) {
+    SCOPED_TRACE(std::string(JoinName(join)));
+    Model model(SmallOptions(join));
+    model->SetNormalization(ComputeNormalization(Pointers(examples)));
+    const TensorBatch batch = ToTensors(MakeHostBatch(Pointers(examples), join));
+    torch::Tensor pred = model->forward(batch);
+    torch::Tensor loss = (pred - batch.label_log_ns).pow(2).mean();
+    loss.backward();
+    for (const auto& p : model->named_parameters()) {
+      ASSERT_TRUE(p.value().grad().defined()) << p.key();
+      EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+    }
+  }
+}
+
+TEST(ModelTest, LateJoinEmbedsEachKernelOnceAndEarlyJoinOncePerConfig) {
+  torch::manual_seed(5);
+  std::vector<KernelExample> examples = test::SyntheticExamples(2, 5);
+  ASSERT_EQ(examples[0].num_configs + examples[1].num_configs, 10);
+  Model late(SmallOptions(Join::kLate));
+  late->forward(ToTensors(MakeHostBatch(Pointers(examples), Join::kLate)));
+  EXPECT_EQ(late->graphs_embedded(), 2);
+  Model early(SmallOptions(Join::kEarly));
+  early->forward(ToTensors(MakeHostBatch(Pointers(examples), Join::kEarly)));
+  EXPECT_EQ(early->graphs_embedded(), 10);
+
+  // Equivalence: with the late join a config's prediction does not depend on the other configs
+  // sharing the graph computation (one config alone gives the same value).
+  torch::NoGradGuard no_grad;
+  const torch::Tensor all = late->forward(ToTensors(MakeHostBatch(Pointers(examples), Join::kLate)));
+  KernelExample single = examples[1];
+  single.num_configs = 1;
+  single.config_feat.assign(examples[1].config_feat.begin() + 2 * C,
+                            examples[1].config_feat.begin() + 3 * C);
+  single.runtime_ns = {examples[1].runtime_ns[2]};
+  single.timed_out = {0};
+  single.config_text = {examples[1].config_text[2]};
+  const KernelExample* sp = &single;
+  const torch::Tensor one = late->forward(ToTensors(MakeHostBatch({&sp, 1}, Join::kLate)));
+  // Float32 sums in a different order: 1e-5 relative.
+  EXPECT_NEAR(one[0].item<float>(), all[examples[0].num_configs + 2].item<float>(), 1e-4);
+}
+
+TEST(ModelTest, BatchingIsBlockDiagonal) {
+  // A kernel's predictions are the same alone and batched with other kernels (no leakage across
+  // graphs through the aggregation, the padding or the LSTM packing).
+  torch::manual_seed(6);
+  std::vector<KernelExample> examples = test::SyntheticExamples(5, 3);
+  for (Join join : {Join::kLate, Join::kEarly}) {
+    SCOPED_TRACE(std::string(JoinName(join)));
+    Model model(SmallOptions(join));
+    model->SetNormalization(ComputeNormalization(Pointers(examples)));
+    torch::NoGradGuard no_grad;
+    const torch::Tensor all = model->forward(ToTensors(MakeHostBatch(Pointers(examples), join)));
+    int64_t row = 0;
+    for (const KernelExample& e : examples) {
+      const KernelExample* p = &e;
+      const torch::Tensor alone = model->forward(ToTensors(MakeHostBatch({&p, 1}, join)));
+      for (int c = 0; c < e.num_configs; ++c, ++row) {
+        EXPECT_NEAR(alone[c].item<float>(), all[row].item<float>(), 1e-4) << e.kernel_name;
+      }
+    }
+  }
+}
+
+TEST(ModelTest, NormalizationMapsTheHeadOutputToLogNanoseconds) {
+  std::vector<KernelExample> examples = test::SyntheticExamples(3, 4);
+  const Normalization n = ComputeNormalization(Pointers(examples));
+  double sum = 0;
+  int count = 0;
+  for (const auto& e : examples) {
+    for (double r : e.runtime_ns) {
+      sum += std::log(r);
+      ++count;
+    }
+  }
+  EXPECT_NEAR(n.label_mean, sum / count, 1e-4);
+  EXPECT_GT(n.label_std, 0);
+  ASSERT_EQ(n.node_std.size(), static_cast<size_t>(F));
+  for (float s : n.node_std) EXPECT_GT(s, 0);  // constant features get std 1, never 0
+}
+
+TEST(ModelTest, CatchTorchTurnsLibTorchErrorsIntoStatus) {
+  absl::Status s = CatchTorch("reshape", [] {
+    torch::zeros({2, 3}).view({7});
+    return absl::OkStatus();
+  });
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInternal, HasSubstr("reshape: LibTorch error")));
+  EXPECT_OK(CatchTorch("fine", [] { return absl::OkStatus(); }));
+}
+
+// ---------------------------------------------------------------- model files
+
+TEST(CheckpointTest, SaveLoadRoundTripGivesIdenticalPredictions) {
+  torch::manual_seed(7);
+  std::vector<KernelExample> examples = test::SyntheticExamples(4, 4);
+  for (Join join : {Join::kLate, Join::kEarly}) {
+    SCOPED_TRACE(std::string(JoinName(join)));
+    Model model(SmallOptions(join));
+    model->SetNormalization(ComputeNormalization(Pointers(examples)));
+    model->eval();
+    const std::string path = TempPath(std::string("model_") + std::string(JoinName(join)) + ".pgm");
+    ASSERT_OK(SaveModelFile(path, *model));
+    auto header = ReadModelFileHeader(path);
+    ASSERT_OK(header);
+    EXPECT_EQ(header->options, model->options());
+    EXPECT_EQ(header->feature_schema_version, static_cast<uint32_t>(graph::kFeatureSchemaVersion));
+    auto loaded = LoadModelFile(path);
+    ASSERT_OK(loaded);
+    EXPECT_EQ((*loaded)->options(), model->options());
+    torch::NoGradGuard no_grad;
+    const TensorBatch batch = ToTensors(MakeHostBatch(Pointers(examples), join));
+    EXPECT_TRUE(torch::equal(model->forward(batch), (*loaded)->forward(batch)));
+  }
+}
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+void PutU32(std::string& bytes, size_t offset, uint32_t v) {
+  for (int i = 0; i < 4; ++i) bytes[offset + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+TEST(CheckpointTest, FilesOfAnotherSchemaOrCorruptFilesAreRefused) {
+  Model model(SmallOptions(Join::kLate));
+  const std::string path = TempPath("schema.pgm");
+  ASSERT_OK(SaveModelFile(path, *model));
+  const std::string good = ReadBytes(path);
+
+  std::string bytes = good;
+  PutU32(bytes, 12, graph::kFeatureSchemaVersion + 1);  // feature schema version
+  WriteBytes(path, bytes);
+  EXPECT_THAT(LoadModelFile(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("feature schema version (graph::kFeatureSchemaVersion) " +
+                                 std::to_string(graph::kFeatureSchemaVersion + 1))));
+
+  bytes = good;
+  PutU32(bytes, 24, tiling::kNumConfigFeatures - 1);  // kNumConfigFeatures
+  WriteBytes(path, bytes);
+  EXPECT_THAT(LoadModelFile(path), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                            HasSubstr("tiling::kNumConfigFeatures")));
+  EXPECT_THAT(ReadModelFileHeader(path), StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  bytes = good;
+  PutU32(bytes, 16, graph::kNumNodeFeatures + 2);
+  WriteBytes(path, bytes);
+  EXPECT_THAT(LoadModelFile(path), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                            HasSubstr("graph::kNumNodeFeatures")));
+
+  bytes = good;
+  bytes[0] = 'X';
+  WriteBytes(path, bytes);
+  EXPECT_THAT(LoadModelFile(path), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("not a perfgraph model file")));
+
+  WriteBytes(path, good.substr(0, good.size() - 100));
+  EXPECT_THAT(LoadModelFile(path), StatusIs(absl::StatusCode::kDataLoss));
+
+  EXPECT_THAT(LoadModelFile(TempPath("missing.pgm")), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(CheckpointTest, ModelOptionsJsonRoundTripsAndRejectsBadValues) {
+  ModelOptions o = SmallOptions(Join::kEarly);
+  o.sage_layers = 4;
+  auto back = ModelOptionsFromJson(ModelOptionsToJson(o), "test");
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, o);
+  EXPECT_THAT(ModelOptionsFromJson(R"({"join":"middle","hidden":8,"opcode_embedding":8,
+                                      "sage_layers":3,"head_hidden":8})", "test"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown join 'middle'")));
+  EXPECT_THAT(ModelOptionsFromJson(R"({"join":"late","hidden":0,"opcode_embedding":8,
+                                      "sage_layers":3,"head_hidden":8})", "test"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hidden = 0")));
+  EXPECT_THAT(ModelOptionsFromJson("not json", "test"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace perfgraph::gnn

@@ -1,0 +1,130 @@
+// The weights file format (kernels/weights.h): round trip, and every kind of damage is a clear error.
+#include "kernels/weights.h"
+
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "graph/featurize.h"
+#include "gtest/gtest.h"
+#include "tests/status_matchers.h"
+
+namespace perfgraph::kernels {
+namespace {
+
+using perfgraph::testing::IsOk;
+using perfgraph::testing::StatusIs;
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+
+WeightsFile Sample() {
+  WeightsFile w;
+  w.architecture.join = WeightsJoin::kEarly;
+  w.architecture.hidden = 8;
+  w.architecture.sage_layers = 2;
+  w.tensors.push_back({"input.weight", {2, 3}, {1, 2, 3, 4, 5, -6.5f}});
+  w.tensors.push_back({"label_mean", {1}, {7.25f}});
+  w.tensors.push_back({"scalar", {}, {0.5f}});
+  return w;
+}
+
+std::string Bytes(const WeightsFile& w) {
+  absl::StatusOr<std::string> bytes = SerializeWeights(w);
+  EXPECT_THAT(bytes, IsOk());
+  return bytes.value_or("");
+}
+
+TEST(WeightsTest, SerializeThenParseGivesTheSameHeaderAndTensors) {
+  absl::StatusOr<WeightsFile> parsed = ParseWeights(Bytes(Sample()), "sample");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->feature_schema_version, static_cast<uint32_t>(graph::kFeatureSchemaVersion));
+  EXPECT_EQ(parsed->architecture.join, WeightsJoin::kEarly);
+  EXPECT_EQ(parsed->architecture.hidden, 8);
+  EXPECT_EQ(parsed->architecture.sage_layers, 2);
+  ASSERT_EQ(parsed->tensors.size(), 3u);
+  const NamedTensor* t = parsed->Find("input.weight");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->dims, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(t->values, (std::vector<float>{1, 2, 3, 4, 5, -6.5f}));
+  EXPECT_EQ(parsed->Find("scalar")->values, std::vector<float>{0.5f});
+  EXPECT_EQ(parsed->Find("missing"), nullptr);
+}
+
+TEST(WeightsTest, WriteThenReadFileRoundTrips) {
+  const std::string path = ::testing::TempDir() + "/weights_test.pgw";
+  ASSERT_THAT(WriteWeightsFile(Sample(), path), IsOk());
+  absl::StatusOr<WeightsFile> read = ReadWeightsFile(path);
+  ASSERT_THAT(read, IsOk());
+  EXPECT_EQ(read->Find("label_mean")->values[0], 7.25f);
+}
+
+TEST(WeightsTest, MissingFileIsNotFoundNamingThePath) {
+  EXPECT_THAT(ReadWeightsFile("/nonexistent/model.pgw"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/model.pgw")));
+}
+
+TEST(WeightsTest, OtherFileIsRejectedByMagic) {
+  EXPECT_THAT(ParseWeights("PGGNNM01 a checkpoint, not weights", "x.pgm"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad magic")));
+  EXPECT_THAT(ParseWeights("", "empty"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(WeightsTest, EveryTruncationIsAnErrorNeverACrash) {
+  const std::string bytes = Bytes(Sample());
+  for (size_t size = 0; size < bytes.size(); ++size) {
+    absl::StatusOr<WeightsFile> parsed = ParseWeights(bytes.substr(0, size), "truncated");
+    EXPECT_THAT(parsed, AnyOf(StatusIs(absl::StatusCode::kDataLoss),
+                              StatusIs(absl::StatusCode::kInvalidArgument)))
+        << "size " << size;
+  }
+}
+
+TEST(WeightsTest, EveryFlippedByteIsDetected) {
+  const std::string bytes = Bytes(Sample());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string damaged = bytes;
+    damaged[i] = static_cast<char>(damaged[i] ^ 0x10);
+    EXPECT_FALSE(ParseWeights(damaged, "damaged").ok()) << "byte " << i;
+  }
+}
+
+TEST(WeightsTest, CorruptBodyIsDataLossWithTheChecksum) {
+  std::string bytes = Bytes(Sample());
+  bytes[bytes.size() - 10] ^= 0x01;  // inside the last tensor's values
+  EXPECT_THAT(ParseWeights(bytes, "corrupt.pgw"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("CRC-32")));
+}
+
+TEST(WeightsTest, OtherFeatureSchemaIsFailedPrecondition) {
+  WeightsFile w = Sample();
+  w.feature_schema_version = graph::kFeatureSchemaVersion + 1;
+  EXPECT_THAT(ParseWeights(Bytes(w), "old.pgw"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("feature schema version")));
+  w = Sample();
+  w.num_config_features = 24;
+  EXPECT_THAT(ParseWeights(Bytes(w), "old.pgw"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("kNumConfigFeatures")));
+}
+
+TEST(WeightsTest, OtherFormatVersionIsFailedPrecondition) {
+  WeightsFile w = Sample();
+  w.format_version = kWeightsFormatVersion + 1;
+  EXPECT_THAT(ParseWeights(Bytes(w), "future.pgw"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("format version")));
+}
+
+TEST(WeightsTest, SerializeRejectsInconsistentTensors) {
+  WeightsFile w = Sample();
+  w.tensors.push_back({"bad", {2, 2}, {1, 2, 3}});
+  EXPECT_THAT(SerializeWeights(w), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad")));
+  w = Sample();
+  w.tensors.push_back(w.tensors.front());
+  EXPECT_THAT(SerializeWeights(w), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("duplicate")));
+  w = Sample();
+  w.tensors.push_back({"", {1}, {1}});
+  EXPECT_THAT(SerializeWeights(w), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace perfgraph::kernels

@@ -1,0 +1,151 @@
+// `perfgraph train --dataset DATASET... --out MODEL_DIR [--task tile|fusion|both] [--epochs N]
+//  [--seed S] [--split FILE] [--join early|late] [--resume] [--threads T]`
+//
+// Trains the learned cost model (gnn/train.h) on measured records and writes MODEL_DIR (model.pgm,
+// model.json, metrics.json, split.txt and the --resume state). Progress: one line per epoch with the
+// training loss, the validation loss and metrics, the learning rate and the ETA.
+#include <algorithm>
+#include <iostream>
+#include <thread>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "gnn/train.h"
+#include "graph/status_macros.h"
+#include "tools/cli.h"
+#include "tools/progress.h"
+
+ABSL_DECLARE_FLAG(std::string, out);
+ABSL_DECLARE_FLAG(std::string, task);
+ABSL_DECLARE_FLAG(uint64_t, seed);
+ABSL_DECLARE_FLAG(int, threads);
+ABSL_FLAG(std::vector<std::string>, dataset, {},
+          "train/eval: dataset record files (comma-separated; repeatable; further positional "
+          "arguments are added).");
+ABSL_FLAG(int, epochs, 40, "train: maximum number of epochs.");
+ABSL_FLAG(std::string, split, "",
+          "train/eval: split file ('train|validation|test PROGRAM' lines, data/split.h); default: a "
+          "stable hash split by program name.");
+ABSL_FLAG(std::string, join, "late", "train: where config features join the model: early | late.");
+ABSL_FLAG(bool, resume, false, "train: continue the interrupted run in --out (same options).");
+ABSL_FLAG(int, hidden, 64, "train: hidden width of the GNN.");
+ABSL_FLAG(int, opcode_embedding, 64, "train: opcode embedding width.");
+ABSL_FLAG(int, sage_layers, 3, "train: number of GraphSAGE layers.");
+ABSL_FLAG(int, batch_kernels, 16, "train: kernels per batch.");
+ABSL_FLAG(double, learning_rate, 1e-3, "train: Adam's initial learning rate (cosine decay).");
+ABSL_FLAG(int, patience, 10, "train: early stopping after this many epochs without improvement.");
+
+namespace perfgraph::tools {
+namespace {
+
+std::string Percent(const std::optional<double>& v) {
+  return v ? absl::StrFormat("%.1f%%", 100 * *v) : "n/a";
+}
+std::string Number(const std::optional<double>& v) {
+  return v ? absl::StrFormat("%.3f", *v) : "n/a";
+}
+
+std::string MetricsLine(const gnn::TaskMetrics& m) {
+  std::string line;
+  if (m.tile_kernels > 0) {
+    absl::StrAppend(&line, " tile top1 ", Percent(m.tile_top1_slowdown), " top5 ",
+                    Percent(m.tile_top5_slowdown), " tau ", Number(m.tile_kendall_tau));
+  }
+  if (m.fusion_kernels > 0) {
+    absl::StrAppend(&line, " fusion mape ", Percent(m.fusion_mape), " tau ",
+                    Number(m.fusion_kendall_tau));
+  }
+  return line;
+}
+
+absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string>& args,
+                                                   const CommandLine& command_line) {
+  gnn::TrainOptions o;
+  o.datasets = absl::GetFlag(FLAGS_dataset);
+  o.datasets.insert(o.datasets.end(), command_line.positional.begin(),
+                    command_line.positional.end());
+  if (o.datasets.empty()) return absl::InvalidArgumentError("--dataset DATASET... is required");
+  o.out_dir = absl::GetFlag(FLAGS_out);
+  if (o.out_dir.empty()) return absl::InvalidArgumentError("--out MODEL_DIR is required");
+  // --task is shared with `measure` (default "tile" there); train's default is both tasks.
+  const bool task_given = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+    return a == "--task" || absl::StartsWith(a, "--task=");
+  });
+  const std::string task = task_given ? absl::GetFlag(FLAGS_task) : "both";
+  if (task == "tile") {
+    o.tasks = gnn::TaskSelection::kTile;
+  } else if (task == "fusion") {
+    o.tasks = gnn::TaskSelection::kFusion;
+  } else if (task == "both") {
+    o.tasks = gnn::TaskSelection::kBoth;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--task must be tile, fusion or both, got '", task, "'"));
+  }
+  const std::string join = absl::GetFlag(FLAGS_join);
+  if (join == "early") {
+    o.model.join = gnn::Join::kEarly;
+  } else if (join == "late") {
+    o.model.join = gnn::Join::kLate;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--join must be early or late, got '", join, "'"));
+  }
+  o.epochs = absl::GetFlag(FLAGS_epochs);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  if (!absl::GetFlag(FLAGS_split).empty()) o.split_file = absl::GetFlag(FLAGS_split);
+  o.resume = absl::GetFlag(FLAGS_resume);
+  o.threads = absl::GetFlag(FLAGS_threads);
+  if (o.threads <= 0) o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.model.hidden = absl::GetFlag(FLAGS_hidden);
+  o.model.opcode_embedding = absl::GetFlag(FLAGS_opcode_embedding);
+  o.model.sage_layers = absl::GetFlag(FLAGS_sage_layers);
+  o.batch_kernels = absl::GetFlag(FLAGS_batch_kernels);
+  o.learning_rate = absl::GetFlag(FLAGS_learning_rate);
+  o.patience = absl::GetFlag(FLAGS_patience);
+  return o;
+}
+
+absl::Status Train(const std::vector<std::string>& args) {
+  ASSIGN_OR_RETURN(CommandLine command_line, ParseCommandLine(args));
+  ASSIGN_OR_RETURN(gnn::TrainOptions options, OptionsFromFlags(args, command_line));
+  absl::Duration elapsed;
+  int epochs_this_run = 0;
+  options.on_epoch = [&](const gnn::EpochReport& r) {
+    elapsed += absl::Seconds(r.seconds);
+    ++epochs_this_run;
+    const absl::Duration eta = elapsed / epochs_this_run * (r.epochs - r.epoch);
+    std::cerr << absl::StrFormat(
+        "epoch %d/%d  loss %.4f  val loss %s%s  lr %.2g  %.1fs  ETA %s%s\n", r.epoch, r.epochs,
+        r.train_loss, r.validation_loss ? absl::StrFormat("%.4f", *r.validation_loss) : "n/a",
+        MetricsLine(r.validation), r.learning_rate, r.seconds, FormatEta(eta),
+        r.improved ? "  (best, saved)" : "");
+  };
+  ASSIGN_OR_RETURN(gnn::TrainResult result, gnn::Train(options));
+  std::cout << absl::StrFormat(
+      "perfgraph train: %d training kernels from %d programs (validation %d, test %d programs); "
+      "best epoch %d of %d%s\n",
+      result.train_examples, result.train_programs.size(), result.validation_programs.size(),
+      result.test_programs.size(), result.best_epoch, result.history.size(),
+      result.early_stopped ? " (early stopping)" : "");
+  if (!result.validation_programs.empty()) {
+    std::cout << "validation:" << MetricsLine(result.validation) << "\n";
+  }
+  if (!result.test_programs.empty()) std::cout << "test:" << MetricsLine(result.test) << "\n";
+  std::cout << "model written to " << options.out_dir << "\n";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunTrain(const std::vector<std::string>& args) {
+  absl::Status status = Train(args);
+  if (!status.ok()) return ReportError("train", status);
+  return kExitOk;
+}
+
+}  // namespace perfgraph::tools
