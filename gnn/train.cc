@@ -376,7 +376,15 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
       RETURN_IF_ERROR(SaveModelFile((dir / "last.pgm").string(), *model));
       torch::serialize::OutputArchive archive;
       optimizer.save(archive);
-      archive.save_to((dir / "train_state.pt").string());
+      // Temporary file + rename, like every other file of the directory: a run killed while
+      // checkpointing leaves the previous epoch's state.
+      archive.save_to((dir / "train_state.pt.tmp").string());
+      std::error_code rename_error;
+      std::filesystem::rename(dir / "train_state.pt.tmp", dir / "train_state.pt", rename_error);
+      if (rename_error) {
+        return absl::UnavailableError(absl::StrCat("cannot write '", (dir / "train_state.pt").string(),
+                                                   "': ", rename_error.message()));
+      }
       Json state;
       state["options"] = fingerprint;
       state["epochs_done"] = epoch + 1;
