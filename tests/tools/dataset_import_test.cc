@@ -30,13 +30,14 @@ TEST(DatasetImportTest, WorkedExampleImportsIntoAnOrdinaryDataset) {
   CliResult r = RunPerfgraph("dataset import --hlo " + kByo + " --runtimes " + kByo +
                              "/runtimes.csv --machine 'my accelerator' --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("imported 6 rows into 5 records of 3 kernels"));
+  EXPECT_THAT(r.out, HasSubstr("imported 10 rows into 8 records of 5 kernels"));
   CliResult stats = RunPerfgraph("dataset stats --json " + out);
   ASSERT_EQ(stats.exit_code, 0) << stats.out;
   auto json = nlohmann::json::parse(stats.out);
-  EXPECT_EQ(json["records"], 5);
-  EXPECT_EQ(json["kernels"], 3);  // dense, rowsum and the whole module
-  EXPECT_EQ(json["statuses"]["ok"], 5);
+  EXPECT_EQ(json["records"], 8);
+  EXPECT_EQ(json["kernels"], 5);  // dense, rowsum, the whole mlp_block module, c, p
+  EXPECT_EQ(json["programs"], 2);
+  EXPECT_EQ(json["statuses"]["ok"], 8);
   EXPECT_EQ(json["machine"]["cpu_model"], "my accelerator");
 
   // An import never appends: rerunning would duplicate samples.
@@ -44,6 +45,30 @@ TEST(DatasetImportTest, WorkedExampleImportsIntoAnOrdinaryDataset) {
                                  "/runtimes.csv --out " + out);
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_THAT(again.out, HasSubstr("already exists"));
+}
+
+TEST(DatasetImportTest, TrainAndEvalUseTheImportedDatasetUnchanged) {
+  const std::string out = TempPath("byo_train.pgd");
+  ASSERT_EQ(RunPerfgraph("dataset import --hlo " + kByo + " --runtimes " + kByo +
+                         "/runtimes.csv --out " + out).exit_code, 0);
+  const std::string model =
+      (std::filesystem::temp_directory_path() / "perfgraph_dataset_import_test" / "byo_model").string();
+  std::filesystem::remove_all(model);
+  CliResult train = RunPerfgraph("train --dataset " + out + " --split " + kByo +
+                                 "/split.txt --epochs 2 --out " + model);
+  ASSERT_EQ(train.exit_code, 0) << train.out;
+  CliResult eval = RunPerfgraph("eval --json --dataset " + out + " --split " + kByo +
+                                "/split.txt --model " + model);
+  ASSERT_EQ(eval.exit_code, 0) << eval.out;
+  // The JSON object is on stdout; stderr (merged here) may carry a warning line.
+  const size_t begin = eval.out.find("{\n");
+  ASSERT_NE(begin, std::string::npos) << eval.out;
+  auto json = nlohmann::json::parse(eval.out.substr(begin, eval.out.rfind('}') + 1 - begin));
+  EXPECT_EQ(json["kernels"], 2);  // conv_block's c (3 configs) and p (default only)
+  EXPECT_EQ(json["configs"], 3);
+  EXPECT_TRUE(json["tile"]["learned"].contains("kendall_tau"));
+  EXPECT_TRUE(json["tile"]["analytical"].contains("top1_slowdown"));
+  EXPECT_TRUE(json["fusion"]["learned"].contains("mape"));
 }
 
 TEST(DatasetImportTest, EveryBadRowIsReportedByLineAndNothingIsWritten) {
