@@ -15,6 +15,11 @@
 
 namespace perfgraph::tools {
 
+// File name of the exported inference weights inside a model directory (written by `train`, read by
+// `plan`/`predict --cost-model learned`), and the model directory used when --model is not given.
+inline constexpr char kLearnedWeightsFile[] = "weights.pgw";
+inline constexpr char kDefaultModelDir[] = "models/default";
+
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntimeFailure = 1;
 inline constexpr int kExitBadInput = 2;

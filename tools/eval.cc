@@ -34,7 +34,8 @@
 ABSL_DECLARE_FLAG(bool, json);
 ABSL_DECLARE_FLAG(std::vector<std::string>, dataset);
 ABSL_DECLARE_FLAG(std::string, split);
-ABSL_FLAG(std::string, model, "", "eval: model directory written by perfgraph train.");
+ABSL_FLAG(std::string, model, "",
+          "eval, plan, predict: model directory written by perfgraph train (default models/default).");
 
 namespace perfgraph::tools {
 namespace {

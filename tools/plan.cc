@@ -19,6 +19,7 @@
 // declined_no_estimate, declined_legality} and fusion_decisions [{producer, opcode, decision,
 // reason}].
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -29,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cost/analytical_model.h"
+#include "cost/learned_model.h"
 #include "data/kernel_proto.h"
 #include "fusion/default_fusion.h"
 #include "fusion/fusion_pass.h"
@@ -41,6 +43,7 @@
 #include "tools/cli.h"
 #include "tools/progress.h"
 
+ABSL_DECLARE_FLAG(std::string, model);  // tools/eval.cc: the model directory
 ABSL_FLAG(std::string, cost_model, "learned",
           "plan, predict: cost model, learned | analytical (learned is not available yet).");
 ABSL_FLAG(std::string, fusion, "",
@@ -56,9 +59,18 @@ namespace perfgraph::tools {
 absl::StatusOr<std::unique_ptr<cost::CostModel>> MakeCostModel(absl::string_view name,
                                                                int num_threads) {
   if (name == "learned") {
-    return absl::FailedPreconditionError(
-        "--cost-model learned: no learned model is available yet (no trained model has been "
-        "shipped in models/); pass --cost-model analytical");
+    std::string dir = absl::GetFlag(FLAGS_model);
+    if (dir.empty()) dir = kDefaultModelDir;
+    const std::string weights = absl::StrCat(dir, "/", kLearnedWeightsFile);
+    std::error_code error;
+    if (!std::filesystem::exists(weights, error)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--cost-model learned: no learned model in ", dir, " (", weights,
+          " is missing; no default model has been shipped yet): train one with `perfgraph train "
+          "--out DIR` and pass --model DIR, or pass --cost-model analytical"));
+    }
+    ASSIGN_OR_RETURN(cost::LearnedModel model, cost::LearnedModel::Load(weights));
+    return std::make_unique<cost::LearnedModel>(std::move(model));
   }
   if (name != "analytical") {
     return absl::InvalidArgumentError(

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "gnn/export.h"
 #include "gnn/train.h"
 #include "graph/status_macros.h"
 #include "tools/cli.h"
@@ -136,6 +137,9 @@ absl::Status Train(const std::vector<std::string>& args) {
     std::cout << "validation:" << MetricsLine(result.validation) << "\n";
   }
   if (!result.test_programs.empty()) std::cout << "test:" << MetricsLine(result.test) << "\n";
+  // The weights file served by kernels::Predictor (cost::LearnedModel), next to the checkpoint.
+  RETURN_IF_ERROR(gnn::ExportModelFile(absl::StrCat(options.out_dir, "/model.pgm"),
+                                       absl::StrCat(options.out_dir, "/", kLearnedWeightsFile)));
   std::cout << "model written to " << options.out_dir << "\n";
   return absl::OkStatus();
 }

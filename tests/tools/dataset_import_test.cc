@@ -30,14 +30,14 @@ TEST(DatasetImportTest, WorkedExampleImportsIntoAnOrdinaryDataset) {
   CliResult r = RunPerfgraph("dataset import --hlo " + kByo + " --runtimes " + kByo +
                              "/runtimes.csv --machine 'my accelerator' --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("imported 10 rows into 8 records of 5 kernels"));
+  EXPECT_THAT(r.out, HasSubstr("imported 10 rows into 9 records of 5 kernels"));
   CliResult stats = RunPerfgraph("dataset stats --json " + out);
   ASSERT_EQ(stats.exit_code, 0) << stats.out;
   auto json = nlohmann::json::parse(stats.out);
-  EXPECT_EQ(json["records"], 8);
+  EXPECT_EQ(json["records"], 9);
   EXPECT_EQ(json["kernels"], 5);  // dense, rowsum, the whole mlp_block module, c, p
   EXPECT_EQ(json["programs"], 2);
-  EXPECT_EQ(json["statuses"]["ok"], 8);
+  EXPECT_EQ(json["statuses"]["ok"], 9);
   EXPECT_EQ(json["machine"]["cpu_model"], "my accelerator");
 
   // An import never appends: rerunning would duplicate samples.
@@ -64,11 +64,22 @@ TEST(DatasetImportTest, TrainAndEvalUseTheImportedDatasetUnchanged) {
   const size_t begin = eval.out.find("{\n");
   ASSERT_NE(begin, std::string::npos) << eval.out;
   auto json = nlohmann::json::parse(eval.out.substr(begin, eval.out.rfind('}') + 1 - begin));
-  EXPECT_EQ(json["kernels"], 2);  // conv_block's c (3 configs) and p (default only)
-  EXPECT_EQ(json["configs"], 3);
+  EXPECT_EQ(json["kernels"], 2);  // conv_block: c (3 configs) and p (default only)
+  EXPECT_EQ(json["configs"], 4);
   EXPECT_TRUE(json["tile"]["learned"].contains("kendall_tau"));
   EXPECT_TRUE(json["tile"]["analytical"].contains("top1_slowdown"));
   EXPECT_TRUE(json["fusion"]["learned"].contains("mape"));
+
+  // train also exports the inference weights: plan and predict serve the model through
+  // kernels::Predictor (cost::LearnedModel).
+  EXPECT_TRUE(std::filesystem::exists(model + "/weights.pgw"));
+  CliResult plan = RunPerfgraph("plan --json --cost-model learned --model " + model + " " + kByo +
+                                "/conv_block.hlo");
+  ASSERT_EQ(plan.exit_code, 0) << plan.out;
+  auto plan_json = nlohmann::json::parse(plan.out.substr(plan.out.find("{\n")));
+  EXPECT_EQ(plan_json["cost_model"], "learned");
+  ASSERT_EQ(plan_json["kernels"].size(), 2u);
+  for (const auto& k : plan_json["kernels"]) EXPECT_GT(k["predicted_ns"].get<double>(), 0);
 }
 
 TEST(DatasetImportTest, EveryBadRowIsReportedByLineAndNothingIsWritten) {

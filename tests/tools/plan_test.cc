@@ -84,10 +84,10 @@ TEST(PlanTest, DefaultFusionTableListsKernelsAndTotals) {
   EXPECT_THAT(r.out, HasSubstr("\ntotal "));
 }
 
-TEST(PlanTest, LearnedModelIsNotAvailableYetAndSaysWhatToPass) {
-  CliResult r = RunPerfgraph("plan" + kShape + kTinyCnn);
+TEST(PlanTest, MissingLearnedModelSaysWhatToPass) {
+  CliResult r = RunPerfgraph("plan --model /nonexistent/model_dir" + kShape + kTinyCnn);
   EXPECT_EQ(r.exit_code, 2) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("no learned model is available"));
+  EXPECT_THAT(r.out, HasSubstr("no learned model in /nonexistent/model_dir"));
   EXPECT_THAT(r.out, HasSubstr("--cost-model analytical"));
 }
 

@@ -211,36 +211,39 @@ TEST(PredictTest, DatasetRecordsArePredictedAtTheirRecordedConfigNextToTheLabel)
   ASSERT_EQ(imported.exit_code, 0) << imported.out;
   Output r = RunCli("predict --format jsonl --cost-model analytical " + dataset);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  // The worked example holds 5 records: 3 configs of the kernel "dense" (tile task) and the 2
-  // kernels of the module's default fusion (fusion task, variant 0).
+  // The worked example holds 9 records: mlp_block has 3 configs of "dense" (tile task) and the 2
+  // other kernels at their default config (fusion task, variant 0); conv_block has 3 configs of "c"
+  // (tile) and "p" (fusion). Program rows sum the same kernels as the kernel rows, per variant.
   std::istringstream in(r.out);
   std::string line;
-  std::map<std::string, int> records;          // by variant
-  std::map<std::string, double> measured_sum;  // by variant
+  std::map<std::string, int> records;          // by program/variant
+  std::map<std::string, double> measured_sum;  // by program/variant
   int programs = 0;
   while (std::getline(in, line)) {
     const nlohmann::json j = nlohmann::json::parse(line);
     EXPECT_EQ(j["file"], dataset);
-    EXPECT_EQ(j["program"], "mlp_block");
+    EXPECT_THAT(j["program"].get<std::string>(), ::testing::AnyOf("mlp_block", "conv_block"));
     const std::string variant = j["variant"].get<std::string>();
     EXPECT_THAT(variant, ::testing::AnyOf("tile", "fusion#0"));
+    const std::string key = j["program"].get<std::string>() + "/" + variant;
     if (j["row"] == "kernel") {
-      ++records[variant];
+      ++records[key];
       EXPECT_EQ(j["measure_status"], "ok");
       EXPECT_GT(j["predicted_ns"].get<double>(), 0);
       EXPECT_GT(j["measured_ns"].get<double>(), 0);
       EXPECT_THAT(j["config"].get<std::string>(), HasSubstr("tile="));
-      measured_sum[variant] += j["measured_ns"].get<double>();
+      measured_sum[key] += j["measured_ns"].get<double>();
     } else {
       ++programs;
-      EXPECT_EQ(j["kernels"].get<int>(), records[variant]);
-      EXPECT_NEAR(j["measured_ns"].get<double>(), measured_sum[variant],
-                  1e-6 * measured_sum[variant]);
+      EXPECT_EQ(j["kernels"].get<int>(), records[key]);
+      EXPECT_NEAR(j["measured_ns"].get<double>(), measured_sum[key], 1e-6 * measured_sum[key]);
     }
   }
-  EXPECT_EQ(records["tile"], 3);
-  EXPECT_EQ(records["fusion#0"], 2);
-  EXPECT_EQ(programs, 2);
+  EXPECT_EQ(records["mlp_block/tile"], 3);
+  EXPECT_EQ(records["mlp_block/fusion#0"], 2);
+  EXPECT_EQ(records["conv_block/tile"], 3);
+  EXPECT_EQ(records["conv_block/fusion#0"], 1);
+  EXPECT_EQ(programs, 4);  // two programs x (tile, fusion#0)
 }
 
 TEST(PredictTest, BadUsageIsExitTwoWithAMessage) {
@@ -249,7 +252,7 @@ TEST(PredictTest, BadUsageIsExitTwoWithAMessage) {
   EXPECT_THAT(format.err, HasSubstr("--format must be csv or jsonl"));
   Output learned = RunCli("predict " + kTinyCnn);
   EXPECT_EQ(learned.exit_code, 2);
-  EXPECT_THAT(learned.err, HasSubstr("no learned model is available"));
+  EXPECT_THAT(learned.err, HasSubstr("no learned model in models/default"));
   Output missing = RunCli("predict" + kCommon + "/nonexistent/dir");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.err, HasSubstr("/nonexistent/dir"));
