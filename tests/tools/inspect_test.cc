@@ -143,7 +143,13 @@ INSTANTIATE_TEST_SUITE_P(
                      "not a valid ONNX model"},
         BadInputCase{"TextFile", [] { return TestData("not_a_model.txt"); }, ""},
         BadInputCase{"GraphWithCycle", [] { return TestData("cycle.onnx"); }, "cycle"},
-        BadInputCase{"UnknownDtype", [] { return TestData("unknown_dtype.onnx"); }, "type"}),
+        BadInputCase{"UnknownDtype", [] { return TestData("unknown_dtype.onnx"); }, "type"},
+        BadInputCase{"MalformedHlo",
+                     [] {
+                       return std::string(PERFGRAPH_SOURCE_DIR) +
+                              "/tests/testdata/hlo/malformed_unknown_type.hlo";
+                     },
+                     ":5:12: expected an element type"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(InspectTest, HloWhileBodiesAreFusedAndListedNotDropped) {
@@ -158,6 +164,16 @@ TEST(InspectTest, HloWhileBodiesAreFusedAndListedNotDropped) {
     if (k["name"].get<std::string>().rfind("body/", 0) == 0) ++body_kernels;
   }
   EXPECT_GT(body_kernels, 0) << r.out;
+}
+
+TEST(InspectTest, PlanAndPredictRejectMalformedHloWithFileLineAndColumn) {
+  const std::string bad =
+      std::string(PERFGRAPH_SOURCE_DIR) + "/tests/testdata/hlo/malformed_unknown_type.hlo";
+  for (const std::string command : {"plan --cost-model analytical ", "predict --cost-model analytical "}) {
+    CliResult r = RunPerfgraph(command + bad);
+    EXPECT_EQ(r.exit_code, 2) << command << r.out;
+    EXPECT_THAT(r.out, HasSubstr(bad + ":5:12: expected an element type")) << command;
+  }
 }
 
 TEST(InspectTest, UsageErrorsExitWithTwo) {
