@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -33,10 +34,6 @@ bool IsCheapToDuplicate(const Instruction& inst) {
     default:
       return inst.shape.NumElements() <= 1 && !IsHeavyOp(inst.opcode);
   }
-}
-
-bool IsSplatConstant(const Instruction& inst) {
-  return inst.opcode == HloOpcode::kConstant && inst.attrs.constant_value.has_value();
 }
 
 // A kernel under construction: program instruction ids, keyed by root id.
@@ -95,6 +92,88 @@ bool DefaultHeuristic(const Program& program, const FusionCandidate& candidate) 
   return true;
 }
 
+absl::StatusOr<graph::Kernel> BuildGroupKernel(const Program& program, std::vector<int> members,
+                                               int root, std::string name) {
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  if (members.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("BuildGroupKernel ", name, ": no members"));
+  }
+  for (int member : members) {
+    if (member < 0 || member >= program.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("BuildGroupKernel ", name, ": member ", member,
+                                                     " is not an instruction of program ",
+                                                     program.name, " (size ", program.size(), ")"));
+    }
+    if ((program.at(member).opcode == HloOpcode::kParameter ||
+         program.at(member).opcode == HloOpcode::kConstant)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "BuildGroupKernel ", name, ": member ", program.at(member).name, " is a ",
+          graph::HloOpcodeName(program.at(member).opcode), "; those become kernel parameters"));
+    }
+  }
+  if (!std::binary_search(members.begin(), members.end(), root)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("BuildGroupKernel ", name, ": root ", root, " is not a member"));
+  }
+  graph::Kernel kernel;
+  kernel.name = std::move(name);
+  absl::flat_hash_map<int, int> local;  // Program id -> kernel id
+  auto append = [&](Instruction inst, int origin) {
+    inst.id = kernel.size();
+    local[origin] = inst.id;
+    kernel.instructions.push_back(std::move(inst));
+    kernel.origin.push_back(origin);
+  };
+  // Outside operands in order of first use; splat constants are copied after the parameters.
+  std::vector<int> parameters;
+  std::vector<int> splats;
+  std::set<int> seen;
+  for (int member : members) {
+    for (int operand : program.at(member).operands) {
+      if (std::binary_search(members.begin(), members.end(), operand)) continue;
+      if (!seen.insert(operand).second) continue;
+      const Instruction& source = program.at(operand);
+      const bool splat =
+          source.opcode == HloOpcode::kConstant && source.attrs.constant_value.has_value();
+      (splat ? splats : parameters).push_back(operand);
+    }
+  }
+  for (int i = 0; i < static_cast<int>(parameters.size()); ++i) {
+    Instruction param;
+    param.opcode = HloOpcode::kParameter;
+    param.name = absl::StrCat("param.", i);
+    param.shape = program.at(parameters[i]).shape;
+    param.attrs.parameter_number = i;
+    append(std::move(param), parameters[i]);
+  }
+  for (int splat : splats) {
+    Instruction constant = program.at(splat);
+    constant.operands.clear();
+    append(std::move(constant), splat);
+  }
+  bool has_conv_or_dot = false, has_reduce = false, has_never_fused = false;
+  for (int member : members) {
+    Instruction inst = program.at(member);
+    for (int& operand : inst.operands) operand = local.at(operand);
+    has_conv_or_dot |= inst.opcode == HloOpcode::kConvolution || inst.opcode == HloOpcode::kDot;
+    has_reduce |= inst.opcode == HloOpcode::kReduce;
+    has_never_fused |= IsNeverFusedOp(inst.opcode);
+    append(std::move(inst), member);
+  }
+  kernel.root = local.at(root);
+  kernel.kind = has_conv_or_dot   ? graph::FusionKind::kOutput
+                : has_reduce      ? graph::FusionKind::kInput
+                : has_never_fused ? graph::FusionKind::kCustom
+                                  : graph::FusionKind::kLoop;
+  absl::Status valid = kernel.Validate();
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("BuildGroupKernel ", kernel.name, ": ", valid.message()));
+  }
+  return kernel;
+}
+
 absl::StatusOr<std::vector<graph::Kernel>> DefaultFusion(const Program& program,
                                                          const FusionOptions& options) {
   RETURN_IF_ERROR(program.Validate());
@@ -148,64 +227,9 @@ absl::StatusOr<std::vector<graph::Kernel>> DefaultFusion(const Program& program,
   std::vector<graph::Kernel> kernels;
   kernels.reserve(groups.size());
   for (auto& [root, group] : groups) {
-    std::vector<int> members = group.members;
-    std::sort(members.begin(), members.end());
-    graph::Kernel kernel;
-    kernel.name = absl::StrCat("fusion.", kernels.size());
-    absl::flat_hash_map<int, int> local;  // program id -> kernel id
-    // Parameters first: distinct outside operands in order of first use; splat constants copied.
-    std::vector<int> outside;
-    for (int member : members) {
-      for (int operand : program.at(member).operands) {
-        if (std::binary_search(members.begin(), members.end(), operand)) continue;
-        if (std::find(outside.begin(), outside.end(), operand) == outside.end()) {
-          outside.push_back(operand);
-        }
-      }
-    }
-    auto append = [&](Instruction inst, int origin) {
-      inst.id = kernel.size();
-      local[origin] = inst.id;
-      kernel.instructions.push_back(std::move(inst));
-      kernel.origin.push_back(origin);
-    };
-    int parameter_number = 0;
-    std::vector<int> splats;
-    for (int operand : outside) {
-      const Instruction& source = program.at(operand);
-      if (IsSplatConstant(source)) {
-        splats.push_back(operand);
-        continue;
-      }
-      Instruction param;
-      param.opcode = HloOpcode::kParameter;
-      param.name = absl::StrCat("param.", parameter_number);
-      param.shape = source.shape;
-      param.attrs.parameter_number = parameter_number++;
-      append(std::move(param), operand);
-    }
-    for (int operand : splats) {
-      Instruction constant = program.at(operand);
-      constant.operands.clear();
-      append(std::move(constant), operand);
-    }
-    bool has_conv_or_dot = false;
-    bool has_reduce = false;
-    bool has_custom = false;
-    for (int member : members) {
-      Instruction inst = program.at(member);
-      for (int& operand : inst.operands) operand = local.at(operand);
-      has_conv_or_dot |= inst.opcode == HloOpcode::kConvolution || inst.opcode == HloOpcode::kDot;
-      has_reduce |= inst.opcode == HloOpcode::kReduce;
-      has_custom |= IsNeverFusedOp(inst.opcode);
-      append(std::move(inst), member);
-    }
-    kernel.root = local.at(root);
-    kernel.kind = has_conv_or_dot ? graph::FusionKind::kOutput
-                  : has_reduce    ? graph::FusionKind::kInput
-                  : has_custom    ? graph::FusionKind::kCustom
-                                  : graph::FusionKind::kLoop;
-    RETURN_IF_ERROR(kernel.Validate());
+    ASSIGN_OR_RETURN(graph::Kernel kernel,
+                     BuildGroupKernel(program, group.members, root,
+                                      absl::StrCat("fusion.", kernels.size())));
     kernels.push_back(std::move(kernel));
   }
   return kernels;

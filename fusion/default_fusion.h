@@ -27,6 +27,7 @@
 #define PERFGRAPH_FUSION_DEFAULT_FUSION_H_
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -63,6 +64,20 @@ bool IsHeavyOp(graph::HloOpcode opcode);
 // Ops never fused with anything (parameters and constants as producers, custom-call, gather, scatter,
 // sort, tuples, control flow, fusion, unknown): each forms its own kernel.
 bool IsNeverFusedOp(graph::HloOpcode opcode);
+
+// The kernel DefaultFusion materialises for a group of program instructions: `members` (Program ids
+// of the non-parameter, non-constant instructions of the kernel, any order, duplicates ignored) with
+// `root` (one of them) as the output. Operands from outside the group become `parameter`
+// instructions in order of first use (ascending member id, then operand order), except splat
+// constants (attrs.constant_value set), which are copied into the kernel after the parameters.
+// origin[] maps every kernel instruction to its Program id. The fusion kind is kOutput when the group
+// holds a convolution or dot, else kInput when it holds a reduce, else kCustom when it holds an op
+// DefaultFusion never fuses (custom-call, gather, ...), else kLoop (DefaultFusion's rule).
+// Errors (kInvalidArgument, naming `name`): empty members, a member out of range or a parameter or
+// constant, `root` not among the members, or the result failing graph::Kernel::Validate.
+absl::StatusOr<graph::Kernel> BuildGroupKernel(const graph::Program& program,
+                                               std::vector<int> members, int root,
+                                               std::string name);
 
 // The default heuristic described above.
 bool DefaultHeuristic(const graph::Program& program, const FusionCandidate& candidate);
