@@ -46,14 +46,11 @@ struct Setup {
   std::string error;
 };
 
-graph::ImportOptions OptionsFor(const std::string& program) {
-  static const std::map<std::string, std::map<std::string, std::vector<int64_t>>> kDynamic = {
-      {"resnet18", {{"input", {1, 3, 224, 224}}}},
-      {"transformer_encoder_d256_l2", {{"input", {1, 128, 256}}}},
-  };
+// The corpus's symbolic dims (data/corpus/README.md: the dynamic batch axis of resnet18 and
+// transformer_encoder_d256_l2) get batch 1, as a user would pass `--dim batch=1`.
+graph::ImportOptions CorpusImportOptions() {
   graph::ImportOptions options;
-  auto it = kDynamic.find(program);
-  if (it != kDynamic.end()) options.input_shapes = it->second;
+  options.dim_params = {{"batch", 1}};
   return options;
 }
 
@@ -66,7 +63,7 @@ Setup* MakeSetup() {
     return s;
   }
   for (const std::string& program : split->Programs(data::SplitPart::kTest)) {
-    auto model = graph::ImportModelFile(root + "/data/corpus/" + program + ".onnx", OptionsFor(program));
+    auto model = graph::ImportModelFile(root + "/data/corpus/" + program + ".onnx", CorpusImportOptions());
     if (!model.ok()) continue;
     auto fused = fusion::DefaultFusion(model->program);
     if (!fused.ok()) continue;

@@ -26,23 +26,18 @@ std::vector<std::string> CorpusModels() {
   return paths;
 }
 
-// Corpus models exported with a dynamic batch axis (data/corpus/README.md) get batch 1 here, exactly
-// as a user would pass --input-shape.
-graph::ImportOptions OptionsFor(const std::string& path) {
-  static const std::map<std::string, std::map<std::string, std::vector<int64_t>>> kDynamic = {
-      {"resnet18", {{"input", {1, 3, 224, 224}}}},
-      {"transformer_encoder_d256_l2", {{"input", {1, 128, 256}}}},
-  };
+// The corpus's symbolic dims (data/corpus/README.md: the dynamic batch axis of resnet18 and
+// transformer_encoder_d256_l2) get batch 1, as a user would pass `--dim batch=1`.
+graph::ImportOptions CorpusImportOptions() {
   graph::ImportOptions options;
-  auto it = kDynamic.find(std::filesystem::path(path).stem().string());
-  if (it != kDynamic.end()) options.input_shapes = it->second;
+  options.dim_params = {{"batch", 1}};
   return options;
 }
 
 class CorpusFusionTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CorpusFusionTest, ImportsFusesCoversAndFeaturizes) {
-  auto model = graph::ImportModelFile(GetParam(), OptionsFor(GetParam()));
+  auto model = graph::ImportModelFile(GetParam(), CorpusImportOptions());
   ASSERT_OK(model);
   const graph::Program& program = model->program;
   auto kernels = DefaultFusion(program);

@@ -43,15 +43,11 @@ constexpr int kConfigsPerKernel = 6;
 // test stays well under a few seconds while covering small and large kernels.
 constexpr int kKernelsPerProgram = 24;
 
-graph::ImportOptions OptionsFor(const std::string& program) {
-  // data/corpus/README.md: these two were exported with a dynamic batch axis.
-  static const std::map<std::string, std::map<std::string, std::vector<int64_t>>> kDynamic = {
-      {"resnet18", {{"input", {1, 3, 224, 224}}}},
-      {"transformer_encoder_d256_l2", {{"input", {1, 128, 256}}}},
-  };
+// The corpus's symbolic dims (data/corpus/README.md: the dynamic batch axis of resnet18 and
+// transformer_encoder_d256_l2) get batch 1, as a user would pass `--dim batch=1`.
+graph::ImportOptions CorpusImportOptions() {
   graph::ImportOptions options;
-  auto it = kDynamic.find(program);
-  if (it != kDynamic.end()) options.input_shapes = it->second;
+  options.dim_params = {{"batch", 1}};
   return options;
 }
 
@@ -67,7 +63,7 @@ std::vector<gnn::KernelExample> TestSplitExamples() {
   for (const std::string& program : split->Programs(data::SplitPart::kTest)) {
     const std::string path = (root / "data/corpus" / (program + ".onnx")).string();
     if (!std::filesystem::exists(path)) continue;
-    absl::StatusOr<graph::ImportedModel> model = graph::ImportModelFile(path, OptionsFor(program));
+    absl::StatusOr<graph::ImportedModel> model = graph::ImportModelFile(path, CorpusImportOptions());
     if (!model.ok()) continue;
     absl::StatusOr<std::vector<graph::Kernel>> kernels = fusion::DefaultFusion(model->program);
     if (!kernels.ok()) continue;
