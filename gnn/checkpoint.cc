@@ -77,6 +77,17 @@ absl::StatusOr<ModelFileHeader> ParseHeader(const std::string& bytes, absl::stri
 
 }  // namespace
 
+absl::string_view ReductionName(Reduction reduction) {
+  return reduction == Reduction::kLstm ? "lstm" : "mean";
+}
+
+absl::StatusOr<Reduction> ParseReduction(absl::string_view value) {
+  if (value == "lstm") return Reduction::kLstm;
+  if (value == "mean") return Reduction::kMean;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown reduction '", value, "' (expected lstm or mean)"));
+}
+
 absl::Status ValidateModelOptions(const ModelOptions& o) {
   auto check = [](absl::string_view name, int value, int lo, int hi) -> absl::Status {
     if (value < lo || value > hi) {
@@ -95,6 +106,7 @@ absl::Status ValidateModelOptions(const ModelOptions& o) {
 std::string ModelOptionsToJson(const ModelOptions& o) {
   nlohmann::ordered_json j;
   j["join"] = std::string(JoinName(o.join));
+  j["reduction"] = std::string(ReductionName(o.reduction));
   j["hidden"] = o.hidden;
   j["opcode_embedding"] = o.opcode_embedding;
   j["sage_layers"] = o.sage_layers;
@@ -119,6 +131,18 @@ absl::StatusOr<ModelOptions> ModelOptionsFromJson(absl::string_view json, absl::
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat(context, ": unknown join '", join, "' (expected early or late)"));
+  }
+  // Absent in files written before the key existed, when every model used the LSTM reduction.
+  if (j.contains("reduction")) {
+    if (!j["reduction"].is_string()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(context, ": model option 'reduction' is not a string"));
+    }
+    absl::StatusOr<Reduction> reduction = ParseReduction(j["reduction"].get<std::string>());
+    if (!reduction.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(context, ": ", reduction.status().message()));
+    }
+    o.reduction = *reduction;
   }
   for (auto [name, field] : {std::pair<const char*, int*>{"hidden", &o.hidden},
                              {"opcode_embedding", &o.opcode_embedding},

@@ -30,30 +30,50 @@ namespace perfgraph::gnn {
 
 class ModelImpl;  // gnn/model.h (LibTorch module)
 
+// How the node embeddings h [N, H] of a graph are reduced to the graph embedding g [B, 2H] that the
+// head reads (gnn/model.h step 3). Both give the same width, so the head is the same for both.
+//  kLstm: g = [h_last | mean(h)], h_last the final hidden state of an LSTM over the graph's nodes in
+//         topological order (Kaufman et al., 2021, their best reduction for the tile-size task).
+//  kMean: g = [max(h) | mean(h)], element-wise max and mean over the graph's nodes (no LSTM module,
+//         no sequence order). The mean half is the same as kLstm's, so kMean replaces exactly the
+//         order-aware LSTM summary by an order-free one: the "no LSTM" ablation.
+enum class Reduction { kLstm, kMean };
+absl::string_view ReductionName(Reduction reduction);  // "lstm", "mean"
+// Inverse of ReductionName. Error: kInvalidArgument naming `value` and the accepted names.
+absl::StatusOr<Reduction> ParseReduction(absl::string_view value);
+
 // Hyper-parameters of gnn::Model. Defaults: the TpuGraphs tile baseline (3 SAGE layers, hidden 64,
 // opcode embedding 64) with Kaufman et al.'s LSTM reduction.
 struct ModelOptions {
   Join join = Join::kLate;
+  Reduction reduction = Reduction::kLstm;
   int hidden = 64;            // node embedding width H, in [4, 1024]
   int opcode_embedding = 64;  // opcode embedding width, in [1, 1024]
   int sage_layers = 3;        // GraphSAGE layers, in [1, 16]
   int head_hidden = 64;       // width of the MLP head's hidden layers, in [4, 1024]
   friend bool operator==(const ModelOptions& a, const ModelOptions& b) {
-    return a.join == b.join && a.hidden == b.hidden && a.opcode_embedding == b.opcode_embedding &&
-           a.sage_layers == b.sage_layers && a.head_hidden == b.head_hidden;
+    return a.join == b.join && a.reduction == b.reduction && a.hidden == b.hidden &&
+           a.opcode_embedding == b.opcode_embedding && a.sage_layers == b.sage_layers &&
+           a.head_hidden == b.head_hidden;
   }
 };
 
 // Error: kInvalidArgument naming the out-of-range field and value.
 absl::Status ValidateModelOptions(const ModelOptions& options);
-// {"join": "late", "hidden": 64, "opcode_embedding": 64, "sage_layers": 3, "head_hidden": 64}
+// {"join": "late", "reduction": "lstm", "hidden": 64, "opcode_embedding": 64, "sage_layers": 3,
+//  "head_hidden": 64}
 std::string ModelOptionsToJson(const ModelOptions& options);
-// Inverse of ModelOptionsToJson. Errors (kInvalidArgument, prefixed by `context`): not JSON, a missing
-// or mistyped key, an unknown join, values ValidateModelOptions rejects.
+// Inverse of ModelOptionsToJson. A JSON without "reduction" (written before the key existed, when
+// every model used the LSTM) is Reduction::kLstm. Errors (kInvalidArgument, prefixed by `context`):
+// not JSON, a missing or mistyped key, an unknown join or reduction, values ValidateModelOptions
+// rejects.
 absl::StatusOr<ModelOptions> ModelOptionsFromJson(absl::string_view json, absl::string_view context);
 
 inline constexpr absl::string_view kModelFileMagic = "PGGNNM01";
-// Bumped when the byte layout above or the module's parameter naming changes.
+// Bumped when the byte layout above or the module's parameter naming changes. (Not bumped for
+// Reduction: an LSTM model's file is unchanged apart from the "reduction" JSON key, whose absence
+// reads as kLstm; a kMean model simply has no "lstm.*" tensors, and a reader that predates kMean
+// refuses it with kDataLoss naming the missing LSTM parameters.)
 inline constexpr uint32_t kModelFileFormatVersion = 1;
 
 // The decoded header of a model file.

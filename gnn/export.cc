@@ -44,6 +44,9 @@ absl::Status Export(ModelImpl& model, absl::string_view path) {
   const ModelOptions& o = model.options();
   weights.architecture.join =
       o.join == Join::kEarly ? kernels::WeightsJoin::kEarly : kernels::WeightsJoin::kLate;
+  weights.architecture.reduction = o.reduction == Reduction::kMean
+                                       ? kernels::WeightsReduction::kMean
+                                       : kernels::WeightsReduction::kLstm;
   weights.architecture.hidden = o.hidden;
   weights.architecture.opcode_embedding = o.opcode_embedding;
   weights.architecture.sage_layers = o.sage_layers;

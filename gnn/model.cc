@@ -1,6 +1,7 @@
 #include "gnn/model.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -125,7 +126,10 @@ ModelImpl::ModelImpl(const ModelOptions& options) : options_(options) {
   for (int i = 0; i < options.sage_layers; ++i) {
     sage_.push_back(register_module(absl::StrCat("sage", i), SageLayer(H)));
   }
-  lstm_ = register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(H, H).batch_first(true)));
+  if (options.reduction == Reduction::kLstm) {
+    lstm_ = register_module("lstm",
+                            torch::nn::LSTM(torch::nn::LSTMOptions(H, H).batch_first(true)));
+  }
   const int head_in = 2 * H + (options.join == Join::kLate ? C : 0);
   const int hh = options.head_hidden;
   head_ = register_module(
@@ -170,19 +174,29 @@ torch::Tensor ModelImpl::EmbedGraphs(const TensorBatch& batch, torch::Tensor* no
   for (SageLayer& layer : sage_) h = layer(h, batch.edge_src, batch.edge_dst, inv_in, inv_out);
   if (nodes != nullptr) *nodes = h;
 
-  // Pad to [B, maxN, H] by one index_copy (node i of graph g goes to row g * maxN + position), then
-  // pack so the LSTM stops at each graph's last node.
+  torch::Tensor mean = torch::zeros({B, H}).index_add_(0, batch.node_graph, h) /
+                       batch.graph_num_nodes.to(torch::kFloat).unsqueeze(1);
+  // Pad to [B, maxN, H] by one index_copy (node i of graph g goes to row g * maxN + position).
   const int64_t max_n = batch.max_graph_nodes;
-  torch::Tensor padded = torch::zeros({B * max_n, H})
-                             .index_copy(0, batch.node_graph * max_n + batch.node_position, h)
-                             .view({B, max_n, H});
+  const torch::Tensor slot = batch.node_graph * max_n + batch.node_position;
+  if (options_.reduction == Reduction::kMean) {
+    // Padding is -inf so it never wins the max (every graph has at least one node). The same batched
+    // layout as the LSTM's input; scatter_reduce("amax") would avoid the padding but is a beta API in
+    // LibTorch 1.13 that warns on first use.
+    torch::Tensor max = torch::full({B * max_n, H}, -std::numeric_limits<float>::infinity())
+                            .index_copy(0, slot, h)
+                            .view({B, max_n, H})
+                            .amax(1);
+    return torch::cat({max, mean}, 1);
+  }
+
+  // Pack so the LSTM stops at each graph's last node.
+  torch::Tensor padded = torch::zeros({B * max_n, H}).index_copy(0, slot, h).view({B, max_n, H});
   auto packed = torch::nn::utils::rnn::pack_padded_sequence(padded, batch.graph_num_nodes,
                                                             /*batch_first=*/true,
                                                             /*enforce_sorted=*/false);
   auto [output, state] = lstm_->forward_with_packed_input(packed);
   torch::Tensor last = std::get<0>(state).select(0, 0);  // [B, H], in batch order
-  torch::Tensor mean = torch::zeros({B, H}).index_add_(0, batch.node_graph, h) /
-                       batch.graph_num_nodes.to(torch::kFloat).unsqueeze(1);
   return torch::cat({last, mean}, 1);
 }
 

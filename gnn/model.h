@@ -10,9 +10,13 @@
 //        m = W_self h + W_operands mean_{operands} h + W_users mean_{users} h
 //        h <- h + ReLU(LayerNorm(m))            (residual, normalisation)
 //     Aggregation is one index_add_ over the batch's edges (block-diagonal batching, no per-graph loop).
-//  3. Reduction: an LSTM over each graph's nodes in topological order (Kaufman et al., 2021, their best
-//     reduction for the tile-size task) on a packed sequence; its final hidden state [B, H] is
-//     concatenated with the mean of the node embeddings [B, H] -> graph embedding g [B, 2H].
+//  3. Reduction (ModelOptions::reduction, gnn/checkpoint.h) -> graph embedding g [B, 2H]:
+//     kLstm: an LSTM over each graph's nodes in topological order (Kaufman et al., 2021, their best
+//       reduction for the tile-size task) on a packed sequence; its final hidden state [B, H] is
+//       concatenated with the mean of the node embeddings [B, H]: g = [h_last | mean].
+//     kMean: the element-wise max and the mean of each graph's node embeddings, g = [max | mean]:
+//       the mean one index_add_ over node_graph, the max one amax over the same -inf-padded
+//       [B, maxN, H] layout (no per-graph loop; no LSTM module is registered).
 //  4. Head: MLP([g | (late join) standardised config features] -> head_hidden -> head_hidden -> 1),
 //     the output is the standardised log runtime; forward returns it mapped back to log(ns) with the
 //     stored label mean and standard deviation.
@@ -105,7 +109,7 @@ class ModelImpl : public torch::nn::Module {
   torch::nn::Embedding opcode_embedding_{nullptr};
   torch::nn::Linear input_{nullptr};
   std::vector<SageLayer> sage_;
-  torch::nn::LSTM lstm_{nullptr};
+  torch::nn::LSTM lstm_{nullptr};  // Reduction::kLstm only; null (and not registered) for kMean
   torch::nn::Sequential head_{nullptr};
   torch::Tensor node_mean_, node_std_, config_mean_, config_std_, label_mean_, label_std_;
 

@@ -252,6 +252,25 @@ absl::Status CheckTrainOptions(const TrainOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("learning_rate = ", o.learning_rate));
   }
   if (o.patience < 1) return absl::InvalidArgumentError(absl::StrCat("patience = ", o.patience));
+  for (auto [name, value] : {std::pair<const char*, double>{"rank_weight", o.rank_weight},
+                             {"tile_mse_weight", o.tile_mse_weight},
+                             {"fusion_mse_weight", o.fusion_mse_weight}}) {
+    if (!(value >= 0) || !std::isfinite(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("loss weight ", name, " = ", value, " must be finite and >= 0"));
+    }
+  }
+  // Every selected task needs a loss term, or its kernels would train nothing.
+  if (o.tasks != TaskSelection::kFusion && o.rank_weight == 0 && o.tile_mse_weight == 0) {
+    return absl::InvalidArgumentError(
+        "loss weights rank_weight and tile_mse_weight are both 0: the tile task would have no loss "
+        "(MSE-only training is rank_weight 0 with tile_mse_weight > 0)");
+  }
+  if (o.tasks != TaskSelection::kTile && o.fusion_mse_weight == 0) {
+    return absl::InvalidArgumentError(
+        "loss weight fusion_mse_weight is 0: the fusion task would have no loss (train with "
+        "--task tile instead)");
+  }
   if (o.resume && o.out_dir.empty()) {
     return absl::InvalidArgumentError("--resume needs the model directory (--out) of the run");
   }
@@ -293,6 +312,13 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
     if (state.is_discarded() || !state.contains("options")) {
       return absl::DataLossError(absl::StrCat("'", (dir / "train_state.json").string(),
                                               "' is not a training state"));
+    }
+    // A state written before ModelOptions had "reduction" (every model was lstm) names no
+    // reduction: read its model options as LoadModelFile does before comparing.
+    if (state["options"].is_object() && state["options"].contains("model")) {
+      absl::StatusOr<ModelOptions> stored =
+          ModelOptionsFromJson(state["options"]["model"].dump(), (dir / "train_state.json").string());
+      if (stored.ok()) state["options"]["model"] = Json::parse(ModelOptionsToJson(*stored));
     }
     if (state["options"] != fingerprint) {
       return absl::FailedPreconditionError(absl::StrCat(

@@ -2,8 +2,9 @@
 // (tools/ include it); the implementation uses gnn/model.h.
 //
 // Losses (per batch of kernels; predictions s = predicted log(runtime_ns)):
-//  - tile task: pairwise logistic ranking loss over configs of the same kernel,
-//      mean over pairs (i faster than j) of softplus(-kRankScale (s_j - s_i)) / kRankScale,
+//  - tile task: rank_weight x the pairwise logistic ranking loss over configs of the same kernel,
+//      mean over pairs (i faster than j) of softplus(-kRankScale (s_j - s_i)) / kRankScale
+//      (skipped entirely when rank_weight is 0 or the batch has no pair),
 //    where pairs are those of HostBatch (TIMEOUT configs count as slower than every OK config of
 //    their kernel, ties within kRankTieTolerance form no pair), plus tile_mse_weight x the mean
 //    squared error of s on OK configs, in units of the label standard deviation;
@@ -96,6 +97,10 @@ struct TrainOptions {
   double learning_rate = 1e-3;   // Adam; cosine decay to learning_rate * kMinLearningRateFraction
   double weight_decay = 0;
   int patience = 10;             // early stopping: epochs without a better validation loss
+  // Loss weights (file comment): each finite and >= 0; the tile task (selected by kTile / kBoth)
+  // needs rank_weight or tile_mse_weight > 0, the fusion task fusion_mse_weight > 0. rank_weight = 0
+  // drops the ranking term: MSE-only training (the ranking-loss ablation) is rank_weight 0 with
+  // tile_mse_weight 1.
   double tile_mse_weight = 0.1;
   double fusion_mse_weight = 1.0;
   double rank_weight = 1.0;

@@ -46,10 +46,12 @@ std::map<std::string, std::vector<int64_t>> ExpectedTensorShapes(const Architect
     t[p + "norm.weight"] = {H};
     t[p + "norm.bias"] = {H};
   }
-  t["lstm.weight_ih_l0"] = {4 * H, H};
-  t["lstm.weight_hh_l0"] = {4 * H, H};
-  t["lstm.bias_ih_l0"] = {4 * H};
-  t["lstm.bias_hh_l0"] = {4 * H};
+  if (a.reduction == WeightsReduction::kLstm) {  // kMean registers no LSTM module
+    t["lstm.weight_ih_l0"] = {4 * H, H};
+    t["lstm.weight_hh_l0"] = {4 * H, H};
+    t["lstm.bias_ih_l0"] = {4 * H};
+    t["lstm.bias_hh_l0"] = {4 * H};
+  }
   t["head.0.weight"] = {HH, 2 * H + (early ? 0 : C)};
   t["head.0.bias"] = {HH};
   t["head.2.weight"] = {HH, HH};
@@ -166,10 +168,12 @@ absl::StatusOr<Predictor> Predictor::FromWeights(const WeightsFile& w, absl::str
     p.norm_gamma_.emplace_back(v(pre + "norm.weight"), v(pre + "norm.weight") + H);
     p.norm_beta_.emplace_back(v(pre + "norm.bias"), v(pre + "norm.bias") + H);
   }
-  std::vector<float> lstm_bias(4 * H);
-  for (int j = 0; j < 4 * H; ++j) lstm_bias[j] = v("lstm.bias_ih_l0")[j] + v("lstm.bias_hh_l0")[j];
-  p.lstm_ih_ = PackedMatrix::Pack(v("lstm.weight_ih_l0"), 4 * H, H, H, lstm_bias.data());
-  p.lstm_hh_ = PackedMatrix::Pack(v("lstm.weight_hh_l0"), 4 * H, H, H, nullptr);
+  if (a.reduction == WeightsReduction::kLstm) {
+    std::vector<float> lstm_bias(4 * H);
+    for (int j = 0; j < 4 * H; ++j) lstm_bias[j] = v("lstm.bias_ih_l0")[j] + v("lstm.bias_hh_l0")[j];
+    p.lstm_ih_ = PackedMatrix::Pack(v("lstm.weight_ih_l0"), 4 * H, H, H, lstm_bias.data());
+    p.lstm_hh_ = PackedMatrix::Pack(v("lstm.weight_hh_l0"), 4 * H, H, H, nullptr);
+  }
   const int head_in = 2 * H + (early ? 0 : C);
   p.head1_graph_ = PackedMatrix::Pack(v("head.0.weight"), HH, 2 * H, head_in, v("head.0.bias"));
   if (!early) {
@@ -202,7 +206,9 @@ double Predictor::Flops(int num_nodes, int num_configs) const {
   double macs = num_nodes * input_node_.macs_per_row();
   if (early) macs += num_configs * input_config_.macs_per_row();
   for (const PackedMatrix& m : sage_) macs += rows * m.macs_per_row();
-  macs += rows * (lstm_ih_.macs_per_row() + lstm_hh_.macs_per_row());
+  if (arch_.reduction == WeightsReduction::kLstm) {
+    macs += rows * (lstm_ih_.macs_per_row() + lstm_hh_.macs_per_row());
+  }
   macs += graphs * head1_graph_.macs_per_row();
   macs += num_configs * (head1_config_.macs_per_row() + head2_.macs_per_row() +
                          head3_.macs_per_row());
@@ -302,6 +308,7 @@ absl::Status Predictor::Forward(const graph::KernelTensors& k, const float* conf
   // ---- Scratch layout (floats, every block rounded to 16 floats).
   const int H = arch_.hidden, HH = arch_.head_hidden;
   const bool early = arch_.join == WeightsJoin::kEarly;
+  const bool lstm = arch_.reduction == WeightsReduction::kLstm;
   const int B = num_configs;
   const int G = early ? B : 1;  // graphs the graph part runs on
   const size_t R = static_cast<size_t>(G) * N;
@@ -315,10 +322,10 @@ absl::Status Predictor::Forward(const graph::KernelTensors& k, const float* conf
   const size_t o_base = take(static_cast<size_t>(N) * H);
   const size_t o_cat = take(R * 3 * H);
   const size_t o_m = take(R * H);
-  const size_t o_gx = take(R * 4 * H);
-  const size_t o_lh = take(static_cast<size_t>(G) * H);
-  const size_t o_lc = take(static_cast<size_t>(G) * H);
-  const size_t o_lg = take(static_cast<size_t>(G) * 4 * H);
+  const size_t o_gx = take(lstm ? R * 4 * H : 0);
+  const size_t o_lh = take(lstm ? static_cast<size_t>(G) * H : 0);
+  const size_t o_lc = take(lstm ? static_cast<size_t>(G) * H : 0);
+  const size_t o_lg = take(lstm ? static_cast<size_t>(G) * 4 * H : 0);
   const size_t o_gemb = take(static_cast<size_t>(G) * 2 * H);
   const size_t o_cstd = take(static_cast<size_t>(B) * C);
   const size_t o_cproj = take(early ? static_cast<size_t>(B) * H : 0);
@@ -388,16 +395,27 @@ absl::Status Predictor::Forward(const graph::KernelTensors& k, const float* conf
                           norm_beta_[l].data(), kLayerNormEps, cat, ld_cat);
   }
 
-  // ---- 3. LSTM over the nodes of each graph, then [h_last | mean of node embeddings].
-  Gemm(isa_, cat, static_cast<int>(R), ld_cat, lstm_ih_, gx, 4 * H);
-  std::fill(lh, lh + static_cast<size_t>(G) * H, 0.0f);
-  std::fill(lc, lc + static_cast<size_t>(G) * H, 0.0f);
-  for (int t = 0; t < N; ++t) {
-    LstmStep(isa_, G, H, gx + static_cast<size_t>(t) * 4 * H, N * 4 * H, lstm_hh_, lh, lc, lg);
+  // ---- 3. Reduction: [h_last of an LSTM over the nodes | mean] (kLstm) or [max | mean] (kMean).
+  if (lstm) {
+    Gemm(isa_, cat, static_cast<int>(R), ld_cat, lstm_ih_, gx, 4 * H);
+    std::fill(lh, lh + static_cast<size_t>(G) * H, 0.0f);
+    std::fill(lc, lc + static_cast<size_t>(G) * H, 0.0f);
+    for (int t = 0; t < N; ++t) {
+      LstmStep(isa_, G, H, gx + static_cast<size_t>(t) * 4 * H, N * 4 * H, lstm_hh_, lh, lc, lg);
+    }
   }
   for (int g = 0; g < G; ++g) {
     float* row = gemb + static_cast<size_t>(g) * 2 * H;
-    std::memcpy(row, lh + static_cast<size_t>(g) * H, sizeof(float) * H);
+    if (lstm) {
+      std::memcpy(row, lh + static_cast<size_t>(g) * H, sizeof(float) * H);
+    } else {
+      float* max = row;
+      std::memcpy(max, cat + static_cast<size_t>(g) * N * ld_cat, sizeof(float) * H);
+      for (int n = 1; n < N; ++n) {
+        const float* h = cat + (static_cast<size_t>(g) * N + n) * ld_cat;
+        for (int j = 0; j < H; ++j) max[j] = std::max(max[j], h[j]);
+      }
+    }
     float* mean = row + H;
     std::fill(mean, mean + H, 0.0f);
     for (int n = 0; n < N; ++n) {

@@ -9,9 +9,10 @@
 //  2. sage_layers x { m = [h | mean_operands h | mean_users h] * [W_self | W_operands | W_users]^T +
 //     b_self (one GEMM, K = 3H); h += ReLU(LayerNorm(m)) }, the means over a CSR adjacency built once
 //     per query from edge_index.
-//  3. LSTM over the nodes in index (topological) order: the input products of all nodes in one GEMM
-//     up front, then per node one fused step (kernels::LstmStep); graph embedding
-//     g = [h_last | mean of node embeddings].
+//  3. Reduction (Architecture::reduction). kLstm: an LSTM over the nodes in index (topological)
+//     order: the input products of all nodes in one GEMM up front, then per node one fused step
+//     (kernels::LstmStep); graph embedding g = [h_last | mean of node embeddings]. kMean:
+//     g = [element-wise max | mean of node embeddings] (no LSTM weights in the file).
 //  4. Head MLP -> standardised log runtime -> * label_std + label_mean = log(ns); out = exp(.).
 //     With the late join the first head layer is split: W1[:, :2H] g + b1 once per kernel, then
 //     W1[:, 2H:] std(config) per config, so the graph part (1-3) runs once for all configs of a call.
@@ -103,8 +104,9 @@ class Predictor {
   Isa isa() const { return isa_; }
   // Bytes of packed weights the forward pass reads.
   size_t weight_bytes() const;
-  // Floating-point operations (2 per multiply-add of the GEMMs, which dominate) of one Predict call
-  // with these sizes: what benchmarks divide by time for GFLOP/s.
+  // Floating-point operations (2 per multiply-add of the GEMMs, which dominate; kMean's max / mean
+  // pooling is not a GEMM and not counted) of one Predict call with these sizes: what benchmarks
+  // divide by time for GFLOP/s.
   double Flops(int num_nodes, int num_configs) const;
 
  private:
@@ -119,8 +121,8 @@ class Predictor {
   PackedMatrix input_config_;                     // early join: W_in[:, E+F:], no bias
   std::vector<PackedMatrix> sage_;                // [W_self | W_operands | W_users], b_self
   std::vector<std::vector<float>> norm_gamma_, norm_beta_;
-  PackedMatrix lstm_ih_;                          // W_ih, bias b_ih + b_hh
-  PackedMatrix lstm_hh_;                          // W_hh, no bias
+  PackedMatrix lstm_ih_;                          // kLstm: W_ih, bias b_ih + b_hh; kMean: empty
+  PackedMatrix lstm_hh_;                          // kLstm: W_hh, no bias; kMean: empty
   PackedMatrix head1_graph_;                      // late: W1[:, :2H], b1; early: all of W1, b1
   PackedMatrix head1_config_;                     // late: W1[:, 2H:], no bias
   PackedMatrix head2_, head3_;

@@ -21,8 +21,11 @@ namespace {
 // test static_asserts that the two agree.
 constexpr uint32_t kBuildNumConfigFeatures = 25;
 
-// Magic + 11 u32 fields (format version .. tensor count).
-constexpr size_t kFixedHeaderBytes = 8 + 11 * 4;
+// Magic + the u32 fields from the format version to the tensor count: 11 in version 1, 12 (with the
+// reduction) from version 2 on.
+size_t FixedHeaderBytes(uint32_t format_version) {
+  return 8 + (format_version == 1 ? 11 : 12) * 4;
+}
 
 uint32_t Crc32(const char* data, size_t size) {
   uLong value = crc32(0L, Z_NULL, 0);
@@ -108,6 +111,13 @@ const NamedTensor* WeightsFile::Find(absl::string_view name) const {
 }
 
 absl::StatusOr<std::string> SerializeWeights(const WeightsFile& w) {
+  const bool has_reduction = w.format_version != 1;
+  if (!has_reduction && w.architecture.reduction != WeightsReduction::kLstm) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SerializeWeights: format version 1 cannot hold reduction ",
+        static_cast<uint32_t>(w.architecture.reduction), " (only lstm); use version ",
+        kWeightsFormatVersion));
+  }
   std::string out(kWeightsMagic);
   PutU32(out, w.format_version);
   PutU32(out, w.feature_schema_version);
@@ -119,6 +129,7 @@ absl::StatusOr<std::string> SerializeWeights(const WeightsFile& w) {
   PutU32(out, static_cast<uint32_t>(w.architecture.opcode_embedding));
   PutU32(out, static_cast<uint32_t>(w.architecture.sage_layers));
   PutU32(out, static_cast<uint32_t>(w.architecture.head_hidden));
+  if (has_reduction) PutU32(out, static_cast<uint32_t>(w.architecture.reduction));
   PutU32(out, static_cast<uint32_t>(w.tensors.size()));
   std::set<std::string> names;
   for (const NamedTensor& t : w.tensors) {
@@ -166,12 +177,19 @@ absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_v
   Reader header(bytes.substr(kWeightsMagic.size()), source);
   WeightsFile w;
   ASSIGN_OR_RETURN(w.format_version, header.U32("the format version"));
-  RETURN_IF_ERROR(CheckField(source, "weights format version (kernels::kWeightsFormatVersion)",
-                             w.format_version, kWeightsFormatVersion));
-  if (bytes.size() < kFixedHeaderBytes + 4) {
+  if (w.format_version < kMinReadableWeightsFormatVersion ||
+      w.format_version > kWeightsFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "weights file '", source, "' was written with weights format version ", w.format_version,
+        " but this build reads versions ", kMinReadableWeightsFormatVersion, " to ",
+        kWeightsFormatVersion, " (kernels::kWeightsFormatVersion); re-export the model with this "
+        "build (gnn::Export)"));
+  }
+  const size_t fixed_header_bytes = FixedHeaderBytes(w.format_version);
+  if (bytes.size() < fixed_header_bytes + 4) {
     return absl::DataLossError(absl::StrCat("weights file '", source, "' is truncated: ",
                                             bytes.size(), " bytes, the header alone needs ",
-                                            kFixedHeaderBytes + 4));
+                                            fixed_header_bytes + 4));
   }
   // Checksum before anything else is interpreted: corruption anywhere is kDataLoss.
   const size_t body = bytes.size() - 4;
@@ -213,9 +231,19 @@ absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_v
     }
     *field = static_cast<int>(v);
   }
+  // Version 1 predates the field: every model was lstm.
+  w.architecture.reduction = WeightsReduction::kLstm;
+  if (w.format_version >= 2) {
+    ASSIGN_OR_RETURN(uint32_t reduction, header.U32("the reduction"));
+    if (reduction > 1) {
+      return absl::DataLossError(absl::StrCat("weights file '", source, "': reduction ", reduction,
+                                              " is neither 0 (lstm) nor 1 (mean)"));
+    }
+    w.architecture.reduction = static_cast<WeightsReduction>(reduction);
+  }
   ASSIGN_OR_RETURN(uint32_t num_tensors, header.U32("the tensor count"));
 
-  Reader r(bytes.substr(kFixedHeaderBytes, body - kFixedHeaderBytes), source);
+  Reader r(bytes.substr(fixed_header_bytes, body - fixed_header_bytes), source);
   std::set<std::string> names;
   for (uint32_t i = 0; i < num_tensors; ++i) {
     const std::string what = absl::StrCat("tensor ", i);

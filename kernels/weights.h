@@ -10,12 +10,15 @@
 //   u32        tiling::kNumConfigFeatures
 //   u32        join: 0 = early, 1 = late (gnn::Join; see gnn/batch.h)
 //   u32 x 4    hidden, opcode_embedding, sage_layers, head_hidden (gnn::ModelOptions)
+//   u32        reduction: 0 = lstm, 1 = mean (gnn::Reduction; see gnn/checkpoint.h). Format version
+//              2 and later only: a version-1 file has no such field and its model is lstm.
 //   u32        T = number of tensors
 //   T times:   u32 name length L (1..kMaxTensorNameBytes), L bytes of name (LibTorch's dotted
 //              parameter / buffer name, e.g. "sage0.norm.weight"), u32 rank R (0..kMaxTensorRank),
 //              R x u32 dims, then prod(dims) f32 values in row-major order
 //   u32        CRC-32 (zlib's crc32, the same checksum data/record_file uses) of every byte before it
-// The reader checks, in this order: magic (kInvalidArgument), format version (kFailedPrecondition),
+// The reader accepts format versions kMinReadableWeightsFormatVersion..kWeightsFormatVersion and
+// checks, in this order: magic (kInvalidArgument), format version (kFailedPrecondition),
 // size and checksum (kDataLoss), schema fields (kFailedPrecondition), then parses the tensor table
 // with bounds checks on every length (kDataLoss). It never allocates more than the file's size.
 #ifndef PERFGRAPH_KERNELS_WEIGHTS_H_
@@ -32,17 +35,27 @@
 namespace perfgraph::kernels {
 
 inline constexpr absl::string_view kWeightsMagic = "PGKWTS01";
-// Bumped when the byte layout above changes.
-inline constexpr uint32_t kWeightsFormatVersion = 1;
+// Bumped when the byte layout above changes. Version history:
+//   1: the layout above without the reduction field (every model was lstm).
+//   2: adds the reduction field.
+inline constexpr uint32_t kWeightsFormatVersion = 2;
+// Oldest version ParseWeights still reads (and SerializeWeights still writes, when asked to through
+// WeightsFile::format_version, for tests of that compatibility).
+inline constexpr uint32_t kMinReadableWeightsFormatVersion = 1;
 inline constexpr int kMaxTensorNameBytes = 256;
 inline constexpr int kMaxTensorRank = 4;
 
 // Where the config features join the model (mirrors gnn::Join; values are the file encoding).
 enum class WeightsJoin : uint32_t { kEarly = 0, kLate = 1 };
 
+// How node embeddings become the graph embedding (mirrors gnn::Reduction; values are the file
+// encoding). kLstm: [LSTM final hidden state | mean]; kMean: [element-wise max | mean].
+enum class WeightsReduction : uint32_t { kLstm = 0, kMean = 1 };
+
 // The model-architecture part of the header (mirrors gnn::ModelOptions).
 struct Architecture {
   WeightsJoin join = WeightsJoin::kLate;
+  WeightsReduction reduction = WeightsReduction::kLstm;
   int hidden = 64;            // node embedding width H
   int opcode_embedding = 64;  // opcode embedding width
   int sage_layers = 3;        // GraphSAGE layers
@@ -73,9 +86,12 @@ struct WeightsFile {
   const NamedTensor* Find(absl::string_view name) const;
 };
 
-// Serialises `weights` in the layout above. Errors (kInvalidArgument naming the tensor): a name that
-// is empty or longer than kMaxTensorNameBytes, a rank above kMaxTensorRank, a negative dim, or a
-// value count different from prod(dims); a duplicate name.
+// Serialises `weights` in the layout above, as version weights.format_version: version 1 omits the
+// reduction field, any other value gets the current layout (so tests can write files of an unknown
+// version). Errors (kInvalidArgument): format_version 1 with a reduction other than kLstm (version 1
+// cannot express it); naming the tensor: a name that is empty or longer than kMaxTensorNameBytes, a
+// rank above kMaxTensorRank, a negative dim, or a value count different from prod(dims); a
+// duplicate name.
 absl::StatusOr<std::string> SerializeWeights(const WeightsFile& weights);
 
 // Parses bytes produced by SerializeWeights; `source` names the file in messages. Errors as listed

@@ -1,10 +1,14 @@
 // `perfgraph train --dataset DATASET... --out MODEL_DIR [--task tile|fusion|both] [--epochs N]
-//  [--seed S] [--split FILE] [--join early|late] [--resume] [--threads T]`
+//  [--seed S] [--split FILE] [--join early|late] [--reduction lstm|mean] [--sage-layers L]
+//  [--rank-weight W] [--tile-mse-weight W] [--fusion-mse-weight W] [--resume] [--threads T]`
 //
 // Trains the learned cost model (gnn/train.h) on measured records and writes MODEL_DIR (model.pgm,
 // model.json, metrics.json, split.txt and the --resume state). Progress: one line per epoch with the
 // training loss, the validation loss and metrics, the learning rate and the ETA.
+// Ablations of the default model: --reduction mean (no LSTM), --join early, --sage-layers 1|2, and
+// MSE-only training with --rank-weight 0 --tile-mse-weight 1.
 #include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <thread>
 
@@ -32,6 +36,16 @@ ABSL_FLAG(std::string, split, "",
           "train/eval: split file ('train|validation|test PROGRAM' lines, data/split.h); default: a "
           "stable hash split by program name.");
 ABSL_FLAG(std::string, join, "late", "train: where config features join the model: early | late.");
+ABSL_FLAG(std::string, reduction, "lstm",
+          "train: node embeddings -> graph embedding: lstm ([LSTM last state | mean], Kaufman et "
+          "al.) | mean ([max | mean] pooling, no LSTM).");
+ABSL_FLAG(double, rank_weight, perfgraph::gnn::TrainOptions().rank_weight,
+          "train: weight of the tile pairwise ranking loss (>= 0; 0 = MSE-only training).");
+ABSL_FLAG(double, tile_mse_weight, perfgraph::gnn::TrainOptions().tile_mse_weight,
+          "train: weight of the tile squared error on standardised log runtimes (>= 0).");
+ABSL_FLAG(double, fusion_mse_weight, perfgraph::gnn::TrainOptions().fusion_mse_weight,
+          "train: weight of the fusion squared error on standardised log runtimes (> 0 when "
+          "fusion kernels are trained).");
 ABSL_FLAG(bool, resume, false, "train: continue the interrupted run in --out (same options).");
 ABSL_FLAG(int, hidden, 64, "train: hidden width of the GNN.");
 ABSL_FLAG(int, opcode_embedding, 64, "train: opcode embedding width.");
@@ -95,6 +109,24 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("--join must be early or late, got '", join, "'"));
+  }
+  const std::string reduction = absl::GetFlag(FLAGS_reduction);
+  absl::StatusOr<gnn::Reduction> parsed_reduction = gnn::ParseReduction(reduction);
+  if (!parsed_reduction.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--reduction must be lstm or mean, got '", reduction, "'"));
+  }
+  o.model.reduction = *parsed_reduction;
+  o.rank_weight = absl::GetFlag(FLAGS_rank_weight);
+  o.tile_mse_weight = absl::GetFlag(FLAGS_tile_mse_weight);
+  o.fusion_mse_weight = absl::GetFlag(FLAGS_fusion_mse_weight);
+  for (auto [flag, value] : {std::pair<const char*, double>{"--rank-weight", o.rank_weight},
+                             {"--tile-mse-weight", o.tile_mse_weight},
+                             {"--fusion-mse-weight", o.fusion_mse_weight}}) {
+    if (!(value >= 0) || !std::isfinite(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, " must be a finite number >= 0, got ", value));
+    }
   }
   o.epochs = absl::GetFlag(FLAGS_epochs);
   o.seed = absl::GetFlag(FLAGS_seed);

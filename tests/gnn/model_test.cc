@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "data/kernel_proto.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
@@ -42,9 +43,10 @@ std::vector<const KernelExample*> Pointers(const std::vector<KernelExample>& exa
   return p;
 }
 
-ModelOptions SmallOptions(Join join) {
+ModelOptions SmallOptions(Join join, Reduction reduction = Reduction::kLstm) {
   ModelOptions o;
   o.join = join;
+  o.reduction = reduction;
   o.hidden = 16;
   o.opcode_embedding = 8;
   o.head_hidden = 16;
@@ -215,12 +217,58 @@ TEST(ModelTest, EveryLayerHasTheDocumentedShape) {
   }
 }
 
-TEST(ModelTest, GradientsReachEveryParameter) {
-  torch::manual_seed(4);
-  std::vector<KernelExample> examples = test::SyntheticExamples(4, 4);
+TEST(ModelTest, MeanReductionIsMaxAndMeanOfTheNodeEmbeddingsWithoutAnLstm) {
+  torch::manual_seed(8);
+  std::vector<KernelExample> examples = test::SyntheticExamples(3, 5);
   for (Join join : {Join::kLate, Join::kEarly}) {
     SCOPED_TRACE(std::string(JoinName(join)));
-    Model model(SmallOptions(join));
+    const ModelOptions o = SmallOptions(join, Reduction::kMean);
+    Model model(o);
+    model->SetNormalization(ComputeNormalization(Pointers(examples)));
+    // No LSTM module: no "lstm.*" parameter, and the head is the same as with the LSTM.
+    EXPECT_TRUE(model->lstm_.is_empty());
+    for (const auto& p : model->named_parameters()) {
+      EXPECT_EQ(p.key().rfind("lstm", 0), std::string::npos) << p.key();
+    }
+    Model with_lstm(SmallOptions(join, Reduction::kLstm));
+    EXPECT_EQ(model->named_parameters().size() + 4, with_lstm->named_parameters().size());
+    const int head_in = 2 * o.hidden + (join == Join::kLate ? C : 0);
+    EXPECT_EQ(model->head_[0]->as<torch::nn::Linear>()->weight.sizes(),
+              (std::vector<int64_t>{o.head_hidden, head_in}));
+
+    const HostBatch host = MakeHostBatch(Pointers(examples), join);
+    const TensorBatch batch = ToTensors(host);
+    torch::NoGradGuard no_grad;
+    torch::Tensor nodes;
+    const torch::Tensor graphs = model->EmbedGraphs(batch, &nodes);
+    ASSERT_EQ(graphs.sizes(), (std::vector<int64_t>{host.num_graphs, 2 * o.hidden}));
+    // g = [max | mean] of each graph's own nodes (checked per graph with a plain slice).
+    int64_t first = 0;
+    for (int64_t g = 0; g < host.num_graphs; ++g) {
+      const int64_t n = host.graph_num_nodes[g];
+      const torch::Tensor own = nodes.slice(0, first, first + n);
+      first += n;
+      EXPECT_TRUE(torch::allclose(graphs[g].slice(0, 0, o.hidden), std::get<0>(own.max(0))))
+          << "graph " << g;
+      EXPECT_TRUE(torch::allclose(graphs[g].slice(0, o.hidden, 2 * o.hidden), own.mean(0),
+                                  /*rtol=*/1e-5, /*atol=*/1e-6))
+          << "graph " << g;
+    }
+    const torch::Tensor out = model->forward(batch);
+    EXPECT_EQ(out.sizes(), (std::vector<int64_t>{host.num_rows}));
+    EXPECT_TRUE(torch::isfinite(out).all().item<bool>());
+  }
+}
+
+TEST(ModelTest, GradientsReachEveryParameterWithBothReductions) {
+  torch::manual_seed(4);
+  std::vector<KernelExample> examples = test::SyntheticExamples(4, 4);
+  for (auto [join, reduction] : {std::pair{Join::kLate, Reduction::kLstm},
+                                 {Join::kEarly, Reduction::kLstm},
+                                 {Join::kLate, Reduction::kMean},
+                                 {Join::kEarly, Reduction::kMean}}) {
+    SCOPED_TRACE(absl::StrCat(JoinName(join), " ", ReductionName(reduction)));
+    Model model(SmallOptions(join, reduction));
     model->SetNormalization(ComputeNormalization(Pointers(examples)));
     const TensorBatch batch = ToTensors(MakeHostBatch(Pointers(examples), join));
     torch::Tensor pred = model->forward(batch);
@@ -266,9 +314,11 @@ TEST(ModelTest, BatchingIsBlockDiagonal) {
   // graphs through the aggregation, the padding or the LSTM packing).
   torch::manual_seed(6);
   std::vector<KernelExample> examples = test::SyntheticExamples(5, 3);
-  for (Join join : {Join::kLate, Join::kEarly}) {
-    SCOPED_TRACE(std::string(JoinName(join)));
-    Model model(SmallOptions(join));
+  for (auto [join, reduction] : {std::pair{Join::kLate, Reduction::kLstm},
+                                 {Join::kEarly, Reduction::kLstm},
+                                 {Join::kLate, Reduction::kMean}}) {
+    SCOPED_TRACE(absl::StrCat(JoinName(join), " ", ReductionName(reduction)));
+    Model model(SmallOptions(join, reduction));
     model->SetNormalization(ComputeNormalization(Pointers(examples)));
     torch::NoGradGuard no_grad;
     const torch::Tensor all = model->forward(ToTensors(MakeHostBatch(Pointers(examples), join)));
@@ -314,12 +364,16 @@ TEST(ModelTest, CatchTorchTurnsLibTorchErrorsIntoStatus) {
 TEST(CheckpointTest, SaveLoadRoundTripGivesIdenticalPredictions) {
   torch::manual_seed(7);
   std::vector<KernelExample> examples = test::SyntheticExamples(4, 4);
-  for (Join join : {Join::kLate, Join::kEarly}) {
-    SCOPED_TRACE(std::string(JoinName(join)));
-    Model model(SmallOptions(join));
+  for (auto [join, reduction] : {std::pair{Join::kLate, Reduction::kLstm},
+                                 {Join::kEarly, Reduction::kLstm},
+                                 {Join::kLate, Reduction::kMean},
+                                 {Join::kEarly, Reduction::kMean}}) {
+    SCOPED_TRACE(absl::StrCat(JoinName(join), " ", ReductionName(reduction)));
+    Model model(SmallOptions(join, reduction));
     model->SetNormalization(ComputeNormalization(Pointers(examples)));
     model->eval();
-    const std::string path = TempPath(std::string("model_") + std::string(JoinName(join)) + ".pgm");
+    const std::string path =
+        TempPath(absl::StrCat("model_", JoinName(join), "_", ReductionName(reduction), ".pgm"));
     ASSERT_OK(SaveModelFile(path, *model));
     auto header = ReadModelFileHeader(path);
     ASSERT_OK(header);
@@ -401,6 +455,75 @@ TEST(CheckpointTest, ModelOptionsJsonRoundTripsAndRejectsBadValues) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hidden = 0")));
   EXPECT_THAT(ModelOptionsFromJson("not json", "test"),
               StatusIs(absl::StatusCode::kInvalidArgument));
+
+  o.reduction = Reduction::kMean;
+  EXPECT_THAT(ModelOptionsToJson(o), HasSubstr(R"("reduction":"mean")"));
+  back = ModelOptionsFromJson(ModelOptionsToJson(o), "test");
+  ASSERT_OK(back);
+  EXPECT_EQ(back->reduction, Reduction::kMean);
+  EXPECT_EQ(*back, o);
+  ModelOptions lstm = o;
+  lstm.reduction = Reduction::kLstm;
+  EXPECT_FALSE(lstm == o);
+  EXPECT_THAT(ModelOptionsFromJson(R"({"join":"late","reduction":"median","hidden":8,
+                                      "opcode_embedding":8,"sage_layers":3,"head_hidden":8})",
+                                   "test"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown reduction 'median'")));
+  EXPECT_THAT(ModelOptionsFromJson(R"({"join":"late","reduction":1,"hidden":8,
+                                      "opcode_embedding":8,"sage_layers":3,"head_hidden":8})",
+                                   "test"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'reduction'")));
+}
+
+TEST(CheckpointTest, OptionsWithoutReductionKeyLoadAsLstm) {
+  // The options JSON of every model written before ModelOptions had a reduction.
+  auto old = ModelOptionsFromJson(
+      R"({"join":"early","hidden":8,"opcode_embedding":8,"sage_layers":2,"head_hidden":8})", "old");
+  ASSERT_OK(old);
+  EXPECT_EQ(old->reduction, Reduction::kLstm);
+  EXPECT_EQ(old->join, Join::kEarly);
+  EXPECT_EQ(old->sage_layers, 2);
+
+  // A whole model file of that era: an LSTM model whose header JSON lacks the key loads, as lstm,
+  // with its weights.
+  torch::manual_seed(9);
+  std::vector<KernelExample> examples = test::SyntheticExamples(2, 3);
+  Model model(SmallOptions(Join::kLate));
+  model->SetNormalization(ComputeNormalization(Pointers(examples)));
+  model->eval();
+  const std::string path = TempPath("old_options.pgm");
+  ASSERT_OK(SaveModelFile(path, *model));
+  std::string bytes = ReadBytes(path);
+  const uint32_t json_bytes = static_cast<unsigned char>(bytes[28]) |
+                              static_cast<unsigned char>(bytes[29]) << 8 |
+                              static_cast<unsigned char>(bytes[30]) << 16 |
+                              static_cast<unsigned char>(bytes[31]) << 24;
+  std::string json = bytes.substr(32, json_bytes);
+  const std::string key = R"("reduction":"lstm",)";
+  const size_t key_at = json.find(key);
+  ASSERT_NE(key_at, std::string::npos) << json;
+  json.erase(key_at, key.size());
+  bytes = bytes.substr(0, 32) + json + bytes.substr(32 + json_bytes);
+  PutU32(bytes, 28, static_cast<uint32_t>(json.size()));
+  WriteBytes(path, bytes);
+  auto loaded = LoadModelFile(path);
+  ASSERT_OK(loaded);
+  EXPECT_EQ((*loaded)->options(), model->options());
+  EXPECT_EQ((*loaded)->options().reduction, Reduction::kLstm);
+  torch::NoGradGuard no_grad;
+  const TensorBatch batch = ToTensors(MakeHostBatch(Pointers(examples), Join::kLate));
+  EXPECT_TRUE(torch::equal(model->forward(batch), (*loaded)->forward(batch)));
+
+  // A mean model's file claimed as lstm (e.g. read by a build that ignores the key) lacks the LSTM
+  // tensors: refused with kDataLoss, never loaded with random LSTM weights.
+  Model mean(SmallOptions(Join::kLate, Reduction::kMean));
+  ASSERT_OK(SaveModelFile(path, *mean));
+  bytes = ReadBytes(path);
+  const size_t at = bytes.find(R"("reduction":"mean")");
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, 18, R"("reduction":"lstm")");
+  WriteBytes(path, bytes);
+  EXPECT_THAT(LoadModelFile(path), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("lstm")));
 }
 
 }  // namespace

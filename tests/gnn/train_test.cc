@@ -10,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kernels/weights.h"
 #include "nlohmann/json.hpp"
 #include "tests/gnn/gnn_test_util.h"
 #include "tests/status_matchers.h"
@@ -46,6 +47,13 @@ std::vector<double> LossCurve(const TrainResult& r) {
   std::vector<double> curve;
   for (const EpochReport& e : r.history) curve.push_back(e.train_loss);
   return curve;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 TEST(TrainTest, OverfitsFiveKernelsWithFixedSyntheticLabels) {
@@ -120,6 +128,14 @@ TEST(TrainTest, ResumeContinuesExactlyWhereTheRunStopped) {
   auto part = TrainOnExamples(train, validation, {}, o);
   ASSERT_OK(part);
   EXPECT_EQ(part->history.size(), 2u);
+  // A state written before ModelOptions had a reduction names none; it is an lstm run and resumes.
+  {
+    const std::string state_path = o.out_dir + "/train_state.json";
+    nlohmann::ordered_json state = nlohmann::ordered_json::parse(ReadText(state_path));
+    ASSERT_EQ(state["options"]["model"]["reduction"], "lstm");
+    state["options"]["model"].erase("reduction");
+    std::ofstream(state_path, std::ios::trunc) << state.dump(1);
+  }
   o.resume = true;
   o.max_epochs_this_run = 0;
   auto rest = TrainOnExamples(train, validation, {}, o);
@@ -138,11 +154,83 @@ TEST(TrainTest, ResumeContinuesExactlyWhereTheRunStopped) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+TEST(TrainTest, LossWeightsMustBeNonNegativeAndGiveEverySelectedTaskALoss) {
+  std::vector<KernelExample> train = test::SyntheticExamples(2, 3);
+  TrainOptions o = SmallRun(Join::kLate, 1);
+  o.rank_weight = -1;
+  EXPECT_THAT(TrainOnExamples(train, {}, {}, o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rank_weight = -1")));
+  o = SmallRun(Join::kLate, 1);
+  o.tile_mse_weight = std::nan("");
+  EXPECT_THAT(TrainOnExamples(train, {}, {}, o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tile_mse_weight = nan")));
+  o = SmallRun(Join::kLate, 1);
+  o.fusion_mse_weight = -0.5;
+  EXPECT_THAT(TrainOnExamples(train, {}, {}, o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fusion_mse_weight = -0.5")));
+  o = SmallRun(Join::kLate, 1);
+  o.rank_weight = 0;
+  o.tile_mse_weight = 0;
+  EXPECT_THAT(TrainOnExamples(train, {}, {}, o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("both 0")));
+  o = SmallRun(Join::kLate, 1);
+  o.fusion_mse_weight = 0;
+  EXPECT_THAT(TrainOnExamples(train, {}, {}, o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fusion_mse_weight is 0")));
+  o.tasks = TaskSelection::kTile;  // no fusion kernels trained: a zero fusion weight is fine
+  EXPECT_OK(TrainOnExamples(train, {}, {}, o));
+}
+
+TEST(TrainTest, MseOnlyTrainingOfTheMeanReductionLossIsTheStandardisedSquaredError) {
+  // The two ablations together: no LSTM (Reduction::kMean) and no ranking term (rank_weight 0).
+  std::vector<KernelExample> train = test::SyntheticExamples(4, 4, 2);
+  std::vector<KernelExample> validation = test::SyntheticExamples(2, 4, 1);
+  for (auto& e : validation) e.program = "v";
+  TrainOptions o = SmallRun(Join::kLate, 3);
+  o.model.reduction = Reduction::kMean;
+  o.rank_weight = 0;
+  o.tile_mse_weight = 1;
+  o.out_dir = TempDir("mse_only_mean");
+  auto result = TrainOnExamples(train, validation, {}, o);
+  ASSERT_OK(result);
+  ASSERT_EQ(result->history.size(), 3u);
+  for (const EpochReport& r : result->history) {
+    EXPECT_TRUE(std::isfinite(r.train_loss)) << "epoch " << r.epoch;
+    ASSERT_TRUE(r.validation_loss.has_value());
+    EXPECT_TRUE(std::isfinite(*r.validation_loss)) << "epoch " << r.epoch;
+  }
+  EXPECT_LT(result->history.back().train_loss, result->history.front().train_loss);
+
+  auto predictor = LearnedPredictor::Load(o.out_dir);
+  ASSERT_OK(predictor);
+  EXPECT_EQ((*predictor)->info().model.reduction, Reduction::kMean);
+  EXPECT_EQ((*predictor)->info().model, o.model);
+  // With rank_weight 0 the validation loss of the saved (best) model is exactly the mean squared
+  // error of its log-runtime predictions, in units of the training labels' standard deviation.
+  double sum = 0, sum_sq = 0;
+  int count = 0;
+  for (const KernelExample& e : train) {
+    for (double ns : e.runtime_ns) {
+      sum += std::log(ns);
+      sum_sq += std::log(ns) * std::log(ns);
+      ++count;
+    }
+  }
+  const double mean = sum / count;
+  const double label_std = static_cast<float>(std::sqrt(sum_sq / count - mean * mean));
+  auto predicted = (*predictor)->PredictNs(validation);
+  ASSERT_OK(predicted);
+  double squared = 0;
+  int rows = 0;
+  for (size_t e = 0; e < validation.size(); ++e) {
+    for (int c = 0; c < validation[e].num_configs; ++c, ++rows) {
+      const double err =
+          (std::log((*predicted)[e][c]) - std::log(validation[e].runtime_ns[c])) / label_std;
+      squared += err * err;
+    }
+  }
+  const double best_validation_loss = *result->history[result->best_epoch - 1].validation_loss;
+  EXPECT_NEAR(squared / rows, best_validation_loss, 1e-4 * best_validation_loss + 1e-6);
 }
 
 TEST(TrainTest, ModelDirectoryLoadsForPredictionAndRefusesOtherSchemas) {
@@ -263,6 +351,47 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
   auto no_model = RunPerfgraph("eval --dataset " + dataset + " --model " + dir + "/nothing");
   EXPECT_EQ(no_model.exit_code, 2);
   EXPECT_THAT(no_model.out, HasSubstr("model.json"));
+}
+
+TEST(TrainCliTest, AblationFlagsReachTheModelFilesAndBadValuesAreUsageErrors) {
+  std::vector<KernelExample> examples = test::SyntheticExamples(4, 4, 2);
+  const std::string dir = TempDir("cli_ablation");
+  std::filesystem::create_directories(dir);
+  const std::string dataset = dir + "/synthetic.pgd";
+  ASSERT_OK(test::WriteDataset(dataset, examples));
+  {
+    std::ofstream split(dir + "/split.txt");
+    split << "train p0\ntrain p1\n";
+  }
+  using tools::test::RunPerfgraph;
+  const std::string model = dir + "/model";
+  const std::string common = "train --dataset " + dataset + " --out " + model + " --split " + dir +
+                             "/split.txt --task tile --epochs 1 --hidden 8 --threads 2";
+
+  auto bad_reduction = RunPerfgraph(common + " --reduction median");
+  EXPECT_EQ(bad_reduction.exit_code, 2) << bad_reduction.out;
+  EXPECT_THAT(bad_reduction.out, HasSubstr("--reduction must be lstm or mean, got 'median'"));
+  auto negative = RunPerfgraph(common + " --rank-weight -1");
+  EXPECT_EQ(negative.exit_code, 2) << negative.out;
+  EXPECT_THAT(negative.out, HasSubstr("--rank-weight must be a finite number >= 0, got -1"));
+  auto all_zero = RunPerfgraph(common + " --rank-weight 0 --tile-mse-weight 0");
+  EXPECT_EQ(all_zero.exit_code, 2) << all_zero.out;
+  EXPECT_THAT(all_zero.out, HasSubstr("both 0"));
+  EXPECT_FALSE(std::filesystem::exists(model + "/model.pgm"));
+
+  // The MSE-only, no-LSTM ablation end to end: the options land in model.json and the exported
+  // weights file serves the mean reduction.
+  auto ok = RunPerfgraph(common + " --reduction mean --rank-weight 0 --tile-mse-weight 1");
+  ASSERT_EQ(ok.exit_code, 0) << ok.out;
+  nlohmann::json j = nlohmann::json::parse(ReadText(model + "/model.json"), nullptr, false);
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_EQ(j["model"]["reduction"], "mean");
+  EXPECT_EQ(j["training"]["rank_weight"].get<double>(), 0.0);
+  EXPECT_EQ(j["training"]["tile_mse_weight"].get<double>(), 1.0);
+  auto weights = kernels::ReadWeightsFile(model + "/weights.pgw");
+  ASSERT_OK(weights);
+  EXPECT_EQ(weights->architecture.reduction, kernels::WeightsReduction::kMean);
+  EXPECT_EQ(weights->Find("lstm.weight_ih_l0"), nullptr);
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // perturbed so no LayerNorm is the identity), exported with gnn::Export and loaded with
 // Predictor::Load must predict what gnn::Model::forward predicts, on kernels of the reference test
 // split of data/corpus (graph::ImportModelFile + fusion::DefaultFusion + graph::Featurize) with random
-// config features, on every instruction-set path this CPU supports, for both config joins.
+// config features, on every instruction-set path this CPU supports, for both config joins and both
+// graph reductions (LSTM, max/mean pooling).
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -13,6 +14,7 @@
 
 #include <torch/torch.h>
 
+#include "absl/strings/str_cat.h"
 #include "data/split.h"
 #include "fusion/default_fusion.h"
 #include "gmock/gmock.h"
@@ -98,10 +100,12 @@ const std::vector<gnn::KernelExample>& Examples() {
 
 // A model with the default (TpuGraphs) sizes, seeded, every parameter perturbed, normalisation from
 // the examples.
-gnn::Model MakeModel(gnn::Join join, const std::vector<gnn::KernelExample>& examples) {
+gnn::Model MakeModel(gnn::Join join, const std::vector<gnn::KernelExample>& examples,
+                     gnn::Reduction reduction = gnn::Reduction::kLstm) {
   torch::manual_seed(1234);
   gnn::ModelOptions options;
   options.join = join;
+  options.reduction = reduction;
   gnn::Model model(options);
   {
     torch::NoGradGuard no_grad;
@@ -116,16 +120,24 @@ gnn::Model MakeModel(gnn::Join join, const std::vector<gnn::KernelExample>& exam
   return model;
 }
 
-class PredictorEquivalenceTest : public ::testing::TestWithParam<gnn::Join> {};
+struct Variant {
+  gnn::Join join;
+  gnn::Reduction reduction;
+};
+
+std::string VariantName(const Variant& v) {
+  return absl::StrCat(gnn::JoinName(v.join), "_", gnn::ReductionName(v.reduction));
+}
+
+class PredictorEquivalenceTest : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(PredictorEquivalenceTest, MatchesLibTorchForwardOnTestSplitKernelsOnEveryIsa) {
   const std::vector<gnn::KernelExample>& examples = Examples();
   if (examples.empty()) GTEST_SKIP() << "data/corpus or data/reference/split.txt not available";
-  const gnn::Join join = GetParam();
-  gnn::Model model = MakeModel(join, examples);
+  const gnn::Join join = GetParam().join;
+  gnn::Model model = MakeModel(join, examples, GetParam().reduction);
 
-  const std::string path = ::testing::TempDir() + "/equivalence_" +
-                           std::string(gnn::JoinName(join)) + ".pgw";
+  const std::string path = ::testing::TempDir() + "/equivalence_" + VariantName(GetParam()) + ".pgw";
   ASSERT_THAT(gnn::Export(*model, path), IsOk());
 
   // LibTorch: the whole sample as one batch.
@@ -167,39 +179,51 @@ TEST_P(PredictorEquivalenceTest, MatchesLibTorchForwardOnTestSplitKernelsOnEvery
         ++checked;
       }
     }
-    std::cout << "[ join " << gnn::JoinName(join) << ", " << IsaName(isa) << " ] "
+    std::cout << "[ " << VariantName(GetParam()) << ", " << IsaName(isa) << " ] "
               << examples.size() << " kernels x " << kConfigsPerKernel
               << " configs, worst relative difference " << worst << "\n";
   }
   EXPECT_GT(checked, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Joins, PredictorEquivalenceTest,
-                         ::testing::Values(gnn::Join::kLate, gnn::Join::kEarly),
-                         [](const auto& info) { return std::string(gnn::JoinName(info.param)); });
+INSTANTIATE_TEST_SUITE_P(
+    Variants, PredictorEquivalenceTest,
+    ::testing::Values(Variant{gnn::Join::kLate, gnn::Reduction::kLstm},
+                      Variant{gnn::Join::kEarly, gnn::Reduction::kLstm},
+                      Variant{gnn::Join::kLate, gnn::Reduction::kMean},
+                      Variant{gnn::Join::kEarly, gnn::Reduction::kMean}),
+    [](const auto& info) { return VariantName(info.param); });
 
 TEST(PredictorEquivalenceTest, ExportedFileOfATrainedCheckpointRoundTripsThroughModelFile) {
   const std::vector<gnn::KernelExample>& examples = Examples();
   if (examples.empty()) GTEST_SKIP() << "data/corpus not available";
-  gnn::Model model = MakeModel(gnn::Join::kLate, examples);
-  const std::string model_path = ::testing::TempDir() + "/roundtrip.pgm";
-  const std::string weights_path = ::testing::TempDir() + "/roundtrip.pgw";
-  ASSERT_THAT(gnn::SaveModelFile(model_path, *model), IsOk());
-  ASSERT_THAT(gnn::ExportModelFile(model_path, weights_path), IsOk());
-  absl::StatusOr<Predictor> predictor = Predictor::Load(weights_path);
-  ASSERT_THAT(predictor, IsOk());
-  const gnn::KernelExample& e = examples.front();
-  std::vector<const gnn::KernelExample*> one = {&e};
-  torch::Tensor want;
-  {
-    torch::NoGradGuard no_grad;
-    want = model->forward(gnn::ToTensors(gnn::MakeHostBatch(one, gnn::Join::kLate)));
-  }
-  float out_ns[kConfigsPerKernel];
-  ASSERT_THAT(predictor->Predict(e.tensors, e.config_feat.data(), e.num_configs, out_ns), IsOk());
-  for (int c = 0; c < e.num_configs; ++c) {
-    const double expected = std::exp(static_cast<double>(want[c].item<float>()));
-    EXPECT_NEAR(out_ns[c] / expected, 1.0, kRelativeTolerance) << "config " << c;
+  for (gnn::Reduction reduction : {gnn::Reduction::kLstm, gnn::Reduction::kMean}) {
+    SCOPED_TRACE(std::string(gnn::ReductionName(reduction)));
+    gnn::Model model = MakeModel(gnn::Join::kLate, examples, reduction);
+    const std::string name = absl::StrCat("/roundtrip_", gnn::ReductionName(reduction));
+    const std::string model_path = ::testing::TempDir() + name + ".pgm";
+    const std::string weights_path = ::testing::TempDir() + name + ".pgw";
+    ASSERT_THAT(gnn::SaveModelFile(model_path, *model), IsOk());
+    ASSERT_THAT(gnn::ExportModelFile(model_path, weights_path), IsOk());
+    absl::StatusOr<Predictor> predictor = Predictor::Load(weights_path);
+    ASSERT_THAT(predictor, IsOk());
+    // The reduction travels checkpoint -> weights file -> Predictor.
+    EXPECT_EQ(predictor->architecture().reduction, reduction == gnn::Reduction::kMean
+                                                       ? WeightsReduction::kMean
+                                                       : WeightsReduction::kLstm);
+    const gnn::KernelExample& e = examples.front();
+    std::vector<const gnn::KernelExample*> one = {&e};
+    torch::Tensor want;
+    {
+      torch::NoGradGuard no_grad;
+      want = model->forward(gnn::ToTensors(gnn::MakeHostBatch(one, gnn::Join::kLate)));
+    }
+    float out_ns[kConfigsPerKernel];
+    ASSERT_THAT(predictor->Predict(e.tensors, e.config_feat.data(), e.num_configs, out_ns), IsOk());
+    for (int c = 0; c < e.num_configs; ++c) {
+      const double expected = std::exp(static_cast<double>(want[c].item<float>()));
+      EXPECT_NEAR(out_ns[c] / expected, 1.0, kRelativeTolerance) << "config " << c;
+    }
   }
 }
 

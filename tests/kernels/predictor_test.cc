@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <new>
 #include <random>
 #include <thread>
@@ -287,6 +288,53 @@ TEST(PredictorTest, PredictKernelsOverThreadsEqualsOneCallPerKernel) {
   for (int i = 0; i < n; ++i) EXPECT_THAT(status[i], IsOk());
   EXPECT_THAT(status.back(), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no kernel")));
   EXPECT_EQ(got, want);
+}
+
+TEST(PredictorTest, MeanReductionNeedsNoLstmTensorsAndRefusesThem) {
+  Architecture mean;
+  mean.reduction = WeightsReduction::kMean;
+  const std::map<std::string, std::vector<int64_t>> shapes = ExpectedTensorShapes(mean);
+  EXPECT_EQ(shapes.count("lstm.weight_ih_l0"), 0u);
+  EXPECT_EQ(shapes.size() + 4, ExpectedTensorShapes(Architecture{}).size());
+  EXPECT_EQ(shapes.at("head.0.weight"), (std::vector<int64_t>{64, 2 * 64 + kNumConfigFeatures}));
+  absl::StatusOr<Predictor> p = Predictor::FromWeights(RandomWeights(mean, 4), "mean", Isa::kScalar);
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(p->architecture().reduction, WeightsReduction::kMean);
+  // LSTM weights in a file that says mean (or their absence in one that says lstm) mean the header
+  // and the tensors disagree: refused, never silently used or ignored.
+  WeightsFile w = RandomWeights(mean, 4);
+  w.tensors.push_back({"lstm.weight_ih_l0", {256, 64}, std::vector<float>(256 * 64)});
+  EXPECT_THAT(Predictor::FromWeights(w, "w", Isa::kScalar),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("lstm.weight_ih_l0")));
+  w = RandomWeights(mean, 4);
+  w.architecture.reduction = WeightsReduction::kLstm;
+  EXPECT_THAT(Predictor::FromWeights(w, "w", Isa::kScalar),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("lack tensor 'lstm.")));
+  // No LSTM GEMMs: the one-node count of FlopsCountTheGemmsOfTheForwardPass without 2*64*256.
+  const double macs = graph::kNumNodeFeatures * 64 + 3 * 192 * 64 + 128 * 64 + 25 * 64 + 64 * 64 + 64;
+  EXPECT_DOUBLE_EQ(p->Flops(1, 1), 2 * macs);
+}
+
+TEST(PredictorTest, MeanReductionScalarAndSimdPathsAgreeOnCorpusKernels) {
+  if (Kernels().empty()) GTEST_SKIP() << "data/corpus not available";
+  Architecture arch;
+  arch.reduction = WeightsReduction::kMean;
+  absl::StatusOr<Predictor> scalar = Predictor::FromWeights(RandomWeights(arch, 5), "m", Isa::kScalar);
+  ASSERT_THAT(scalar, IsOk());
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!IsaSupported(isa)) continue;
+    absl::StatusOr<Predictor> simd = Predictor::FromWeights(RandomWeights(arch, 5), "m", isa);
+    ASSERT_THAT(simd, IsOk());
+    for (const CorpusKernel& k : Kernels()) {
+      float want[8], got[8];
+      ASSERT_THAT(scalar->Predict(k.tensors, k.config_feat.data(), 8, want), IsOk());
+      ASSERT_THAT(simd->Predict(k.tensors, k.config_feat.data(), 8, got), IsOk());
+      for (int c = 0; c < 8; ++c) {
+        ASSERT_TRUE(std::isfinite(want[c]) && want[c] > 0);
+        ASSERT_NEAR(got[c] / want[c], 1.0, 1e-4) << IsaName(isa) << " config " << c;
+      }
+    }
+  }
 }
 
 TEST(PredictorTest, FlopsCountTheGemmsOfTheForwardPass) {

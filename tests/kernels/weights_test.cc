@@ -114,6 +114,50 @@ TEST(WeightsTest, OtherFormatVersionIsFailedPrecondition) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("format version")));
 }
 
+TEST(WeightsTest, ReductionRoundTripsAndDefaultsToLstm) {
+  EXPECT_EQ(Sample().architecture.reduction, WeightsReduction::kLstm);
+  WeightsFile w = Sample();
+  w.architecture.reduction = WeightsReduction::kMean;
+  absl::StatusOr<WeightsFile> parsed = ParseWeights(Bytes(w), "mean.pgw");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->format_version, kWeightsFormatVersion);
+  EXPECT_EQ(parsed->architecture.reduction, WeightsReduction::kMean);
+  EXPECT_EQ(parsed->architecture.hidden, 8);
+  ASSERT_NE(parsed->Find("input.weight"), nullptr);
+
+  // A reduction code this build does not know is corruption, not a default.
+  w.architecture.reduction = static_cast<WeightsReduction>(2);
+  EXPECT_THAT(ParseWeights(Bytes(w), "bad.pgw"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("reduction 2")));
+}
+
+TEST(WeightsTest, VersionOneFilesWithoutReductionStillLoadAsLstm) {
+  // Files exported before the reduction field existed (format version 1: one u32 fewer).
+  WeightsFile w = Sample();
+  w.format_version = 1;
+  const std::string v1 = Bytes(w);
+  EXPECT_EQ(v1.size() + 4, Bytes(Sample()).size());
+  absl::StatusOr<WeightsFile> parsed = ParseWeights(v1, "v1.pgw");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->format_version, 1u);
+  EXPECT_EQ(parsed->architecture.reduction, WeightsReduction::kLstm);
+  EXPECT_EQ(parsed->architecture.join, WeightsJoin::kEarly);
+  EXPECT_EQ(parsed->architecture.sage_layers, 2);
+  ASSERT_EQ(parsed->tensors.size(), 3u);
+  EXPECT_EQ(parsed->Find("input.weight")->values, (std::vector<float>{1, 2, 3, 4, 5, -6.5f}));
+  for (size_t size = 0; size < v1.size(); ++size) {
+    EXPECT_FALSE(ParseWeights(v1.substr(0, size), "v1").ok()) << "size " << size;
+  }
+  // Version 1 cannot express a mean model; version 0 never existed.
+  w.architecture.reduction = WeightsReduction::kMean;
+  EXPECT_THAT(SerializeWeights(w),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("format version 1")));
+  w = Sample();
+  w.format_version = 0;
+  EXPECT_THAT(ParseWeights(Bytes(w), "zero.pgw"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("format version 0")));
+}
+
 TEST(WeightsTest, SerializeRejectsInconsistentTensors) {
   WeightsFile w = Sample();
   w.tensors.push_back({"bad", {2, 2}, {1, 2, 3}});
