@@ -9,6 +9,7 @@
 #include "Halide.h"
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
+#include "target/halide_cpu_target_internal.h"
 #include "target/halide_lowering.h"
 
 namespace perfgraph::target {
@@ -16,6 +17,7 @@ namespace perfgraph::target {
 struct CompiledKernel::Impl {
   std::string kernel_name;
   tiling::TileConfig config;
+  std::string schedule_description;  // "config '<config>'" or "autoscheduler <name>"
   internal::LoweredKernel lowered;
   Halide::Pipeline pipeline;
   Halide::Target target;
@@ -81,8 +83,8 @@ absl::Status Realize(CompiledKernel::Impl& impl) {
     impl.pipeline.realize(impl.output, impl.target);
   } catch (const Halide::Error& e) {
     return absl::InternalError(absl::StrCat("HalideCpuTarget: running kernel '", impl.kernel_name,
-                                            "' with config '", impl.config.ToString(),
-                                            "' failed: ", e.what()));
+                                            "' with ", impl.schedule_description,
+                                            " failed: ", e.what()));
   }
   return absl::OkStatus();
 }
@@ -108,29 +110,46 @@ absl::StatusOr<HalideCpuTarget> HalideCpuTarget::Create(const Options& options) 
 absl::StatusOr<CompiledKernel> HalideCpuTarget::Compile(const graph::Kernel& kernel,
                                                         const tiling::TileConfig& config) const {
   const auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(internal::LoweredKernel lowered,
+                   internal::LowerKernel(kernel, config, options_.seed));
+  return internal::CompiledKernelBuilder::Build(
+      options_, kernel.name, config, absl::StrCat("config '", config.ToString(), "'"),
+      "HalideCpuTarget::Compile", std::move(lowered), /*scheduler=*/nullptr, start);
+}
+
+namespace internal {
+
+absl::StatusOr<CompiledKernel> CompiledKernelBuilder::Build(
+    const HalideCpuTargetOptions& options, const std::string& kernel_name,
+    const tiling::TileConfig& config, absl::string_view schedule_description,
+    absl::string_view caller, LoweredKernel lowered, const PipelineScheduler& scheduler,
+    std::chrono::steady_clock::time_point start) {
   auto impl = std::make_unique<CompiledKernel::Impl>();
-  impl->kernel_name = kernel.name;
+  impl->kernel_name = kernel_name;
   impl->config = config;
-  ASSIGN_OR_RETURN(impl->lowered, internal::LowerKernel(kernel, config, options_.seed));
+  impl->schedule_description = std::string(schedule_description);
+  impl->lowered = std::move(lowered);
   for (size_t k = 0; k < impl->lowered.param_shapes.size(); ++k) {
     ASSIGN_OR_RETURN(Halide::Buffer<> input,
-                     internal::SeededBuffer(impl->lowered.param_shapes[k],
-                                            options_.seed * 0x100000001B3ull + k + 1));
+                     SeededBuffer(impl->lowered.param_shapes[k],
+                                  options.seed * 0x100000001B3ull + k + 1));
     impl->seeded_inputs.push_back(std::move(input));
   }
-  ASSIGN_OR_RETURN(impl->output, internal::MakeBuffer(impl->lowered.output_shape));
+  ASSIGN_OR_RETURN(impl->output, MakeBuffer(impl->lowered.output_shape));
   try {
     impl->target = Halide::get_jit_target_from_environment();
     impl->pipeline = Halide::Pipeline(impl->lowered.output);
+    if (scheduler) RETURN_IF_ERROR(scheduler(impl->pipeline, impl->target));
     impl->pipeline.compile_jit(impl->target);
   } catch (const Halide::Error& e) {
-    return absl::InternalError(absl::StrCat("HalideCpuTarget::Compile: kernel '", kernel.name,
-                                            "' with config '", config.ToString(),
-                                            "': Halide failed: ", e.what()));
+    return absl::InternalError(absl::StrCat(caller, ": kernel '", kernel_name, "' with ",
+                                            schedule_description, ": Halide failed: ", e.what()));
   }
   impl->compile_time = absl::FromChrono(std::chrono::steady_clock::now() - start);
   return CompiledKernel(std::move(impl));
 }
+
+}  // namespace internal
 
 absl::StatusOr<std::vector<float>> HalideCpuTarget::Run(
     CompiledKernel& compiled, const std::vector<std::vector<float>>& inputs) const {

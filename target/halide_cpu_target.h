@@ -25,6 +25,10 @@
 
 namespace perfgraph::target {
 
+namespace internal {
+class CompiledKernelBuilder;  // target/halide_cpu_target_internal.h
+}  // namespace internal
+
 struct HalideCpuTargetOptions {
   // Threads of Halide's JIT thread pool used by parallel loops, >= 1. The pool is process-wide:
   // Create() and every Time()/Run() call re-apply this target's count before running.
@@ -59,6 +63,8 @@ class CompiledKernel {
   ~CompiledKernel();
 
   const std::string& kernel_name() const;
+  // The config of the schedule; a default TileConfig (no used slot) for kernels scheduled otherwise
+  // (target/autoschedule.h).
   const tiling::TileConfig& config() const;
   // Shape of the root (the output buffer).
   const graph::Shape& output_shape() const;
@@ -71,6 +77,7 @@ class CompiledKernel {
 
  private:
   friend class HalideCpuTarget;
+  friend class internal::CompiledKernelBuilder;
   explicit CompiledKernel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

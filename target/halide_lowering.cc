@@ -112,8 +112,9 @@ uint64_t SplitMix64(uint64_t& state) {
 
 class Lowerer {
  public:
-  Lowerer(const Kernel& kernel, const tiling::TileConfig& config, uint64_t seed)
-      : kernel_(kernel), config_(config), seed_(seed) {}
+  // `schedule` false: leave every Func with Halide's default schedule (LowerKernelUnscheduled).
+  Lowerer(const Kernel& kernel, const tiling::TileConfig& config, uint64_t seed, bool schedule)
+      : kernel_(kernel), config_(config), seed_(seed), schedule_(schedule) {}
 
   absl::StatusOr<LoweredKernel> Lower();
 
@@ -188,6 +189,7 @@ class Lowerer {
   const Kernel& kernel_;
   const tiling::TileConfig& config_;
   uint64_t seed_;
+  bool schedule_;
   std::vector<Value> values_;
   std::vector<Reduction> reductions_;
   std::vector<Func> tile_funcs_;  // pure Funcs computed per output tile (padded operands)
@@ -195,7 +197,11 @@ class Lowerer {
 };
 
 absl::StatusOr<LoweredKernel> Lowerer::Lower() {
-  RETURN_IF_ERROR(tiling::Validate(kernel_, config_));
+  if (schedule_) {
+    RETURN_IF_ERROR(tiling::Validate(kernel_, config_));
+  } else {
+    RETURN_IF_ERROR(kernel_.Validate());  // a tuple root fails CheckBufferShape below
+  }
   // Parameters by number.
   int num_params = 0;
   for (const Instruction& inst : kernel_.instructions) {
@@ -242,7 +248,7 @@ absl::StatusOr<LoweredKernel> Lowerer::Lower() {
   const int rank = static_cast<int>(root.shape.rank());
   Func output("output");
   output(Args(rank)) = ConvertTo(storage, Call(values_[root.id].func, IrIndex(rank)));
-  RETURN_IF_ERROR(Schedule(output));
+  if (schedule_) RETURN_IF_ERROR(Schedule(output));
   result_.output = output;
   result_.output_shape = root.shape;
   return std::move(result_);
@@ -1237,12 +1243,24 @@ absl::StatusOr<Halide::Buffer<>> SeededBuffer(const Shape& shape, uint64_t seed)
 absl::StatusOr<LoweredKernel> LowerKernel(const Kernel& kernel, const tiling::TileConfig& config,
                                           uint64_t seed) {
   try {
-    Lowerer lowerer(kernel, config, seed);
+    Lowerer lowerer(kernel, config, seed, /*schedule=*/true);
     return lowerer.Lower();
   } catch (const Halide::Error& e) {
     return absl::InternalError(absl::StrCat("HalideCpuTarget: Halide rejected kernel '",
                                             kernel.name, "' with config '", config.ToString(),
                                             "': ", e.what()));
+  }
+}
+
+absl::StatusOr<LoweredKernel> LowerKernelUnscheduled(const Kernel& kernel, uint64_t seed) {
+  // Only Schedule() reads the config.
+  const tiling::TileConfig unused;
+  try {
+    Lowerer lowerer(kernel, unused, seed, /*schedule=*/false);
+    return lowerer.Lower();
+  } catch (const Halide::Error& e) {
+    return absl::InternalError(absl::StrCat("HalideCpuTarget: Halide rejected kernel '",
+                                            kernel.name, "' (unscheduled): ", e.what()));
   }
 }
 

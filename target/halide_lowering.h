@@ -65,7 +65,8 @@ absl::StatusOr<Halide::Buffer<>> MakeBuffer(const graph::Shape& shape);
 struct LoweredKernel {
   std::vector<Halide::ImageParam> params;  // [parameter_number]
   std::vector<graph::Shape> param_shapes;  // [parameter_number]
-  Halide::Func output;                     // scheduled output Func, StorageType of the root
+  Halide::Func output;                     // output Func, StorageType of the root; scheduled by
+                                           // LowerKernel, not by LowerKernelUnscheduled
   graph::Shape output_shape;
 };
 
@@ -75,6 +76,11 @@ struct LoweredKernel {
 // sort, complex, ... naming the instruction and opcode), kInternal (Halide rejected the pipeline).
 absl::StatusOr<LoweredKernel> LowerKernel(const graph::Kernel& kernel,
                                           const tiling::TileConfig& config, uint64_t seed);
+
+// The same lowering without any schedule: every Func keeps Halide's default schedule, so a Halide
+// autoscheduler can schedule the whole pipeline (target/autoschedule.h). Funcs, Vars and RVars are
+// named as in LowerKernel. Errors as LowerKernel's, except that no config is checked.
+absl::StatusOr<LoweredKernel> LowerKernelUnscheduled(const graph::Kernel& kernel, uint64_t seed);
 
 }  // namespace perfgraph::target::internal
 

@@ -28,14 +28,20 @@ bool BestThreeAgree(const std::vector<double>& samples_ns, double agreement) {
 Measurement MeasureConfig(const HalideCpuTarget& target, const graph::Kernel& kernel,
                           const tiling::TileConfig& config, double best_label_ns,
                           const ProtocolOptions& options) {
-  Measurement m;
   auto compiled = target.Compile(kernel, config);
   if (!compiled.ok()) {
+    Measurement m;
     m.status = MeasureStatus::kInvalid;
     m.error = absl::StrCat("compile: ", compiled.status().ToString());
     return m;
   }
-  m.compile_time = compiled->compile_time();
+  return MeasureCompiled(target, *compiled, best_label_ns, options);
+}
+
+Measurement MeasureCompiled(const HalideCpuTarget& target, CompiledKernel& compiled,
+                            double best_label_ns, const ProtocolOptions& options) {
+  Measurement m;
+  m.compile_time = compiled.compile_time();
 
   // One run per Time() call: warm-up runs are not samples, each timed call returns one sample.
   MeasureOptions single;
@@ -45,7 +51,7 @@ Measurement MeasureConfig(const HalideCpuTarget& target, const graph::Kernel& ke
   single.min_total_time = absl::ZeroDuration();
   const absl::Time start = absl::Now();
   for (int i = 0; i < options.warmup_runs; ++i) {
-    auto warm = target.Time(*compiled, single);
+    auto warm = target.Time(compiled, single);
     if (!warm.ok()) {
       m.status = MeasureStatus::kInvalid;
       m.error = absl::StrCat("run: ", warm.status().ToString());
@@ -61,7 +67,7 @@ Measurement MeasureConfig(const HalideCpuTarget& target, const graph::Kernel& ke
     }
   }
   while (static_cast<int>(m.samples_ns.size()) < options.max_runs) {
-    auto run = target.Time(*compiled, single);
+    auto run = target.Time(compiled, single);
     if (!run.ok()) {
       m.status = MeasureStatus::kInvalid;
       m.error = absl::StrCat("run: ", run.status().ToString());

@@ -59,6 +59,13 @@ Measurement MeasureConfig(const HalideCpuTarget& target, const graph::Kernel& ke
                           const tiling::TileConfig& config, double best_label_ns,
                           const ProtocolOptions& options = {});
 
+// Steps 2-4 of the protocol on an already compiled kernel (any schedule: a TileConfig or an
+// autoscheduler, target/autoschedule.h); compile_time is copied from `compiled`. May be called again
+// on the same kernel (each call warms up and samples afresh). Never fails: run errors become an
+// INVALID measurement with the message. MeasureConfig = HalideCpuTarget::Compile + MeasureCompiled.
+Measurement MeasureCompiled(const HalideCpuTarget& target, CompiledKernel& compiled,
+                            double best_label_ns, const ProtocolOptions& options = {});
+
 }  // namespace perfgraph::target
 
 #endif  // PERFGRAPH_TARGET_MEASUREMENT_H_

@@ -52,6 +52,7 @@ int RunTrain(const std::vector<std::string>& args);
 int RunEval(const std::vector<std::string>& args);
 int RunPlan(const std::vector<std::string>& args);
 int RunPredict(const std::vector<std::string>& args);
+int RunCompare(const std::vector<std::string>& args);
 
 // Shared by plan and predict (defined in tools/plan.cc).
 // The cost model named by --cost-model: "analytical" (cost::AnalyticalModel over the committed

@@ -36,7 +36,11 @@ constexpr char kUsage[] =
     "      fuse and tile a model with a cost model; --measure also times every planned kernel\n"
     "  predict PATH... [--format csv|jsonl] [--threads N] [--cost-model learned|analytical]\n"
     "          [--fusion default|cost] [--input-shape NAME=d0,d1,...]...\n"
-    "      predict every kernel of model files, directories and datasets (.pgd)\n";
+    "      predict every kernel of model files, directories and datasets (.pgd)\n"
+    "  compare MODEL... [--schedulers default,analytical,learned,Adams2019,Mullapudi2016,Li2018]\n"
+    "          [--repeats N] [--threads T] [--model DIR] [--json] [--dim NAME=VALUE]...\n"
+    "      total measured runtime per program: default fusion+tiling, cost-model plans and\n"
+    "      Halide's autoschedulers, median of N repetitions\n";
 
 }  // namespace
 
@@ -55,6 +59,7 @@ int main(int argc, char** argv) {
   if (subcommand == "eval") return perfgraph::tools::RunEval(args);
   if (subcommand == "plan") return perfgraph::tools::RunPlan(args);
   if (subcommand == "predict") return perfgraph::tools::RunPredict(args);
+  if (subcommand == "compare") return perfgraph::tools::RunCompare(args);
   if (subcommand == "help" || subcommand == "--help" || subcommand == "-h") {
     std::cout << kUsage;
     return perfgraph::tools::kExitOk;
