@@ -102,7 +102,9 @@ class AnalyticalModel : public CostModel {
 
   // All terms of the estimate of one pair. Errors (kInvalidArgument naming the kernel and config):
   // kernel.Validate() or tiling::Validate(kernel, config) fails, the root is a tuple, or a reduction's
-  // attributes are inconsistent with its operand shapes.
+  // attributes are inconsistent with its operand shapes; kUnimplemented naming the instruction when
+  // the kernel holds an op without a cost formula (custom-call, sort, scatter, control flow, calls,
+  // collectives, rng: none of them is lowered by the target either).
   absl::StatusOr<CostBreakdown> Explain(const graph::Kernel& kernel,
                                         const tiling::TileConfig& config) const;
 

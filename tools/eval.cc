@@ -1,4 +1,4 @@
-// `perfgraph eval --dataset DATASET... --model MODEL_DIR [--split FILE] [--json]`
+// `perfgraph eval --dataset DATASET... [--model MODEL_DIR] [--split FILE] [--per-kernel] [--json]`
 //
 // Scores the learned model of MODEL_DIR and the analytical model (cost::AnalyticalModel with the
 // committed target description) side by side on the same held-out programs and the same configs
@@ -7,11 +7,23 @@
 // Only OK configs are scored; a config the analytical model cannot estimate is dropped for both
 // models (counted in analytical_failures).
 //
+// MODEL_DIR defaults to models/default (the shipped model). When --model is not given and no model
+// is shipped, only the analytical figures are reported (learned columns n/a / null, a note on
+// stderr) and --split is required; an explicit --model that cannot be loaded is an error.
+// --per-kernel adds one line per held-out kernel (table) or a "per_kernel" array (JSON): program,
+// kernel, task, configs scored and each model's Kendall's tau and top-1 slowdown (tile) or absolute
+// percentage error (fusion), to find the classes of kernels a model gets wrong.
+// --explain PROGRAM/KERNEL prints, for that held-out kernel (tile task), every config sorted by
+// measured runtime with the measured, learned and analytical ns and the analytical model's
+// CostBreakdown; an unknown PROGRAM/KERNEL is kNotFound.
+//
 // --json prints {tile:{learned:{top1_slowdown, top5_slowdown, kendall_tau}, analytical:{...}},
 // fusion:{learned:{mape, kendall_tau}, analytical:{...}}, kernels, configs} (slowdowns and MAPE as
 // fractions, null when not computable), plus programs, tile_kernels, fusion_kernels,
 // analytical_failures.
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <set>
@@ -36,6 +48,10 @@ ABSL_DECLARE_FLAG(std::vector<std::string>, dataset);
 ABSL_DECLARE_FLAG(std::string, split);
 ABSL_FLAG(std::string, model, "",
           "eval, plan, predict: model directory written by perfgraph train (default models/default).");
+ABSL_FLAG(bool, per_kernel, false, "eval: also report each held-out kernel's figures.");
+ABSL_FLAG(std::string, explain, "",
+          "eval: PROGRAM/KERNEL: print that held-out kernel's configs with measured, learned and "
+          "analytical runtimes and the analytical cost breakdown.");
 
 namespace perfgraph::tools {
 namespace {
@@ -68,11 +84,21 @@ absl::Status Eval(const std::vector<std::string>& args) {
   std::vector<std::string> datasets = absl::GetFlag(FLAGS_dataset);
   datasets.insert(datasets.end(), command_line.positional.begin(), command_line.positional.end());
   if (datasets.empty()) return absl::InvalidArgumentError("--dataset DATASET is required");
-  const std::string model_dir = absl::GetFlag(FLAGS_model);
-  if (model_dir.empty()) return absl::InvalidArgumentError("--model MODEL_DIR is required");
-
-  ASSIGN_OR_RETURN(std::unique_ptr<gnn::LearnedPredictor> predictor,
-                   gnn::LearnedPredictor::Load(model_dir));
+  std::string model_dir = absl::GetFlag(FLAGS_model);
+  const bool explicit_model = !model_dir.empty();
+  if (!explicit_model) model_dir = kDefaultModelDir;
+  std::unique_ptr<gnn::LearnedPredictor> predictor;
+  if (explicit_model || std::filesystem::exists(model_dir)) {
+    ASSIGN_OR_RETURN(predictor, gnn::LearnedPredictor::Load(model_dir));
+  } else {
+    if (absl::GetFlag(FLAGS_split).empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "no model to evaluate (", model_dir,
+          " does not exist): pass --model MODEL_DIR, or --split FILE for the analytical figures alone"));
+    }
+    std::cerr << "perfgraph eval: no model in " << model_dir
+              << "; reporting the analytical model alone (train one with perfgraph train)\n";
+  }
   gnn::LoadSummary summary;
   ASSIGN_OR_RETURN(std::vector<gnn::KernelExample> all, gnn::LoadExamples(datasets, &summary));
 
@@ -104,7 +130,12 @@ absl::Status Eval(const std::vector<std::string>& args) {
                            " have no usable kernel in the dataset")));
   }
 
-  ASSIGN_OR_RETURN(std::vector<std::vector<double>> learned, predictor->PredictNs(examples));
+  std::vector<std::vector<double>> learned(examples.size());
+  if (predictor != nullptr) {
+    ASSIGN_OR_RETURN(learned, predictor->PredictNs(examples));
+  } else {
+    for (size_t e = 0; e < examples.size(); ++e) learned[e].assign(examples[e].num_configs, kNaN);
+  }
 
   ASSIGN_OR_RETURN(const int threads, MeasuredThreads(datasets[0]));
   cost::AnalyticalModelOptions analytical_options;
@@ -140,9 +171,71 @@ absl::Status Eval(const std::vector<std::string>& args) {
       if (std::isnan(analytical_ns[e][c])) learned[e][c] = kNaN;
     }
   }
-  ASSIGN_OR_RETURN(gnn::TaskMetrics l, gnn::ComputeTaskMetrics(examples, learned));
   ASSIGN_OR_RETURN(gnn::TaskMetrics a, gnn::ComputeTaskMetrics(examples, analytical_ns));
+  gnn::TaskMetrics l = a;  // kernel and config counts are the same for both models
+  if (predictor != nullptr) {
+    ASSIGN_OR_RETURN(l, gnn::ComputeTaskMetrics(examples, learned));
+  } else {
+    l.tile_top1_slowdown = l.tile_top5_slowdown = l.tile_kendall_tau = std::nullopt;
+    l.fusion_mape = l.fusion_kendall_tau = std::nullopt;
+  }
+  // Per-kernel figures (--per-kernel): each kernel scored alone.
+  nlohmann::ordered_json per_kernel = nlohmann::ordered_json::array();
+  if (absl::GetFlag(FLAGS_per_kernel)) {
+    for (size_t e = 0; e < examples.size(); ++e) {
+      const std::vector<gnn::KernelExample> one = {examples[e]};
+      ASSIGN_OR_RETURN(gnn::TaskMetrics ka, gnn::ComputeTaskMetrics(one, {analytical_ns[e]}));
+      gnn::TaskMetrics kl;
+      if (predictor != nullptr) {
+        ASSIGN_OR_RETURN(kl, gnn::ComputeTaskMetrics(one, {learned[e]}));
+      }
+      nlohmann::ordered_json k;
+      k["program"] = examples[e].program;
+      k["kernel"] = examples[e].kernel_name;
+      const bool tile = examples[e].task == gnn::Task::kTile;
+      k["task"] = tile ? "tile" : "fusion";
+      k["configs"] = tile ? ka.tile_configs : ka.fusion_kernels;
+      k["learned"] = nlohmann::ordered_json::parse(tile ? gnn::TileMetricsJson(kl)
+                                                        : gnn::FusionMetricsJson(kl));
+      k["analytical"] = nlohmann::ordered_json::parse(tile ? gnn::TileMetricsJson(ka)
+                                                           : gnn::FusionMetricsJson(ka));
+      per_kernel.push_back(std::move(k));
+    }
+  }
 
+  if (const std::string target = absl::GetFlag(FLAGS_explain); !target.empty()) {
+    bool found = false;
+    for (size_t e = 0; e < examples.size(); ++e) {
+      const gnn::KernelExample& ex = examples[e];
+      if (absl::StrCat(ex.program, "/", ex.kernel_name) != target || ex.task != gnn::Task::kTile) {
+        continue;
+      }
+      found = true;
+      std::vector<int> order(ex.num_configs);
+      for (int c = 0; c < ex.num_configs; ++c) order[c] = c;
+      std::sort(order.begin(), order.end(),
+                [&](int x, int y) { return ex.runtime_ns[x] < ex.runtime_ns[y]; });
+      std::cout << target << " (" << ex.kernel->size() << " instructions, root "
+                << ex.kernel->root_instruction().shape.ToString() << ")\n";
+      std::cout << absl::StrFormat("%-44s %12s %12s %12s\n", "config", "measured_ns", "learned_ns",
+                                   "analytical_ns");
+      for (int c : order) {
+        std::cout << absl::StrFormat(
+            "%-44s %12s %12s %12s\n", ex.config_text[c],
+            ex.timed_out[c] ? std::string("timeout") : absl::StrFormat("%.0f", ex.runtime_ns[c]),
+            absl::StrFormat("%.0f", learned[e][c]), absl::StrFormat("%.0f", analytical_ns[e][c]));
+        absl::StatusOr<tiling::TileConfig> config = tiling::TileConfig::Parse(ex.config_text[c]);
+        if (!config.ok()) continue;
+        absl::StatusOr<cost::CostBreakdown> b = analytical.Explain(*ex.kernel, *config);
+        std::cout << "    " << (b.ok() ? b->ToString() : std::string(b.status().message())) << "\n";
+      }
+    }
+    if (!found) {
+      return absl::NotFoundError(absl::StrCat("--explain ", target,
+                                              ": no held-out tile kernel of that PROGRAM/KERNEL name"));
+    }
+    return absl::OkStatus();
+  }
   if (absl::GetFlag(FLAGS_json)) {
     nlohmann::ordered_json j;
     j["tile"]["learned"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(l));
@@ -155,6 +248,8 @@ absl::Status Eval(const std::vector<std::string>& args) {
     j["tile_kernels"] = l.tile_kernels;
     j["fusion_kernels"] = l.fusion_kernels;
     j["analytical_failures"] = failures;
+    j["learned_model"] = predictor != nullptr ? nlohmann::ordered_json(model_dir) : nullptr;
+    if (absl::GetFlag(FLAGS_per_kernel)) j["per_kernel"] = per_kernel;
     std::cout << j.dump(2) << "\n";
     return absl::OkStatus();
   }
@@ -179,6 +274,25 @@ absl::Status Eval(const std::vector<std::string>& args) {
   }
   if (failures > 0) {
     std::cout << failures << " OK configs the analytical model could not estimate were dropped\n";
+  }
+  if (absl::GetFlag(FLAGS_per_kernel)) {
+    auto fig = [](const nlohmann::ordered_json& v, bool percent) {
+      if (v.is_null()) return std::string("     n/a");
+      return percent ? absl::StrFormat("%7.1f%%", 100 * v.get<double>())
+                     : absl::StrFormat("%8.3f", v.get<double>());
+    };
+    std::cout << absl::StrFormat("\n%-24s %-40s %-6s %7s %10s %10s %10s %10s\n", "program", "kernel",
+                                 "task", "configs", "l.tau", "a.tau", "l.err", "a.err");
+    for (const auto& k : per_kernel) {
+      const bool tile = k["task"] == "tile";
+      const char* err = tile ? "top1_slowdown" : "mape";
+      std::cout << absl::StrFormat(
+          "%-24s %-40s %-6s %7d %10s %10s %10s %10s\n", k["program"].get<std::string>(),
+          k["kernel"].get<std::string>(), k["task"].get<std::string>(), k["configs"].get<int>(),
+          tile ? fig(k["learned"]["kendall_tau"], false) : "",
+          tile ? fig(k["analytical"]["kendall_tau"], false) : "", fig(k["learned"][err], true),
+          fig(k["analytical"][err], true));
+    }
   }
   return absl::OkStatus();
 }

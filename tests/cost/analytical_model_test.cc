@@ -50,18 +50,54 @@ TEST(AnalyticalModelTest, MoreFlopsTakeMoreTime) {
 TEST(AnalyticalModelTest, VectorWidthThatFillsLanesBeatsScalar) {
   const AnalyticalModel model = Model();
   const graph::Kernel dot = test::Dot(64, 256, 256);
-  absl::StatusOr<CostBreakdown> scalar = model.Explain(dot, Config2d(1, 64, 0, 8, 1, -1));
-  absl::StatusOr<CostBreakdown> half = model.Explain(dot, Config2d(1, 64, 0, 8, 4, -1));
+  // A 4-wide tile: shorter than one native vector, so LLVM leaves the scalar loop scalar.
+  absl::StatusOr<CostBreakdown> scalar = model.Explain(dot, Config2d(1, 4, 0, 8, 1, -1));
+  absl::StatusOr<CostBreakdown> half = model.Explain(dot, Config2d(1, 4, 0, 8, 4, -1));
   absl::StatusOr<CostBreakdown> full = model.Explain(dot, Config2d(1, 64, 0, 8, 8, -1));
   ASSERT_THAT(scalar, IsOk());
   ASSERT_THAT(half, IsOk());
   ASSERT_THAT(full, IsOk());
   EXPECT_LT(full->total_ns, half->total_ns);
   EXPECT_LT(half->total_ns, scalar->total_ns);
-  // 8 lanes of 8 are used by the full width, 1 of 8 by the scalar loop.
+  // 8 lanes of 8 are used by the full width, 4 of 8 by the half width, 1 of 8 by the scalar loop.
   EXPECT_DOUBLE_EQ(full->vector_efficiency, 1.0);
   EXPECT_DOUBLE_EQ(half->vector_efficiency, 0.5);
   EXPECT_DOUBLE_EQ(scalar->vector_efficiency, 1.0 / 8);
+}
+
+TEST(AnalyticalModelTest, LlvmVectorisesAScalarScheduleOfAtLeastOneNativeVector) {
+  const AnalyticalModel model = Model();
+  const graph::Kernel dot = test::Dot(64, 256, 256);
+  // vector_width 1 over a 64-wide tile: LLVM's loop vectoriser gives the native width anyway.
+  absl::StatusOr<CostBreakdown> scalar = model.Explain(dot, Config2d(1, 64, 0, 8, 1, -1));
+  absl::StatusOr<CostBreakdown> full = model.Explain(dot, Config2d(1, 64, 0, 8, 8, -1));
+  ASSERT_THAT(scalar, IsOk());
+  ASSERT_THAT(full, IsOk());
+  EXPECT_DOUBLE_EQ(scalar->vector_efficiency, 1.0);
+  EXPECT_DOUBLE_EQ(scalar->reduction_ns, full->reduction_ns);
+}
+
+TEST(AnalyticalModelTest, FewAccumulatorVectorsStayInRegisters) {
+  const AnalyticalModel model = Model();
+  // The same work per update; 2 accumulator vectors per row are promoted to registers (no
+  // accumulator load/store per update), 32 are not.
+  absl::StatusOr<CostBreakdown> promoted =
+      model.Explain(test::Dot(256, 64, 16), Config2d(1, 16, 0, 256, 8, -1));
+  absl::StatusOr<CostBreakdown> in_memory =
+      model.Explain(test::Dot(16, 64, 256), Config2d(1, 256, 0, 16, 8, -1));
+  ASSERT_THAT(promoted, IsOk());
+  ASSERT_THAT(in_memory, IsOk());
+  EXPECT_DOUBLE_EQ(promoted->executed_flops, in_memory->executed_flops);
+  EXPECT_LT(promoted->reduction_ns, 0.5 * in_memory->reduction_ns);
+}
+
+TEST(AnalyticalModelTest, OpsWithoutACostFormulaAreUnimplemented) {
+  graph::Kernel kernel = test::Add({64});
+  graph::Instruction& root = kernel.instructions[kernel.root];
+  root.opcode = graph::HloOpcode::kCustomCall;
+  root.attrs.custom_call_target = "__onednn$matmul";
+  EXPECT_THAT(Model().Explain(kernel, tiling::Default(kernel)),
+              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("__onednn$matmul")));
 }
 
 TEST(AnalyticalModelTest, RaggedVectorTailCostsScalarIterations) {
@@ -173,13 +209,25 @@ TEST(AnalyticalModelTest, DotFormulaMatchesHandComputation) {
   absl::StatusOr<CostBreakdown> b =
       Model().Explain(test::Dot(4, 16, 32), Config2d(1, 32, 0, 4, 8, -1));
   ASSERT_THAT(b, IsOk());
-  // Updates: rows = 16 (k) x 4 (m) = 64 innermost loops of 32 / 8 = 4 vector updates of 0.5 ns:
-  // 128 ns. Accumulator init: 128 / 8 = 16 stores at 100e9 / (2 x 8) = 6.25e9 ops/s = 2.56 ns.
-  EXPECT_NEAR(b->reduction_ns, 130.56, 1e-9);
+  // Updates: rows = 16 (k) x 4 (m) = 64 innermost loops of 32 / 8 = 4 vector updates. 4 vectors
+  // stay in registers: each update is 1 load + 1/4 broadcast at the FMA rate of
+  // 100e9 / (2 x 8) = 6.25e9 per second = 0.2 ns: 51.2 ns. Accumulator init: 128 / 8 = 16 stores
+  // at 6.25e9 ops/s = 2.56 ns.
+  EXPECT_NEAR(b->reduction_ns, 53.76, 1e-9);
   // Output stage: 4 rows x 4 vectors x (1 load + 1 store) = 32 ops = 5.12 ns.
   EXPECT_NEAR(b->output_stage_ns, 5.12, 1e-9);
   EXPECT_DOUBLE_EQ(b->executed_flops, 2.0 * 4 * 16 * 32);
-  EXPECT_NEAR(b->total_ns, 1000 + 10 + 130.56 + 5.12, 1e-9);
+  EXPECT_NEAR(b->total_ns, 1000 + 10 + 53.76 + 5.12, 1e-9);
+}
+
+// Hand-computed: [2,16] x [16,128] dot, untiled, 8 lanes: 16 accumulator vectors per row are too
+// many for registers, so every update pays the calibrated load-FMA-store (0.5 ns).
+TEST(AnalyticalModelTest, DotWithAccumulatorInMemoryMatchesHandComputation) {
+  absl::StatusOr<CostBreakdown> b =
+      Model().Explain(test::Dot(2, 16, 128), Config2d(1, 128, 0, 2, 8, -1));
+  ASSERT_THAT(b, IsOk());
+  // 16 (k) x 2 (m) rows x 16 vector updates x 0.5 ns = 256 ns; init 256 / 8 = 32 stores = 5.12 ns.
+  EXPECT_NEAR(b->reduction_ns, 261.12, 1e-9);
 }
 
 TEST(AnalyticalModelTest, BatchedEstimateGivesPerPairErrors) {

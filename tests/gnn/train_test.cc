@@ -343,6 +343,36 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
   EXPECT_GT(j["kernels"].get<int>(), 0);
   EXPECT_GT(j["configs"].get<int>(), j["kernels"].get<int>());
   EXPECT_EQ(j["programs"], nlohmann::json::array({"prog3"}));
+  EXPECT_EQ(j["learned_model"], model);
+
+  // --per-kernel: one entry per held-out kernel with both models' figures.
+  auto per_kernel = RunPerfgraph("eval --dataset " + dataset + " --model " + model + " --split " +
+                                 dir + "/split.txt --json --per-kernel");
+  ASSERT_EQ(per_kernel.exit_code, 0) << per_kernel.out;
+  nlohmann::json pk = nlohmann::json::parse(per_kernel.out.substr(per_kernel.out.find("{\n")),
+                                            nullptr, false);
+  ASSERT_FALSE(pk.is_discarded()) << per_kernel.out;
+  ASSERT_TRUE(pk["per_kernel"].is_array());
+  EXPECT_EQ(pk["per_kernel"].size(), static_cast<size_t>(j["tile_kernels"].get<int>() +
+                                                         j["fusion_kernels"].get<int>()));
+  std::string tile_kernel;
+  for (const auto& k : pk["per_kernel"]) {
+    EXPECT_EQ(k["program"], "prog3");
+    EXPECT_TRUE(k["analytical"].contains("kendall_tau") || k["analytical"].contains("mape"));
+    if (k["task"] == "tile" && tile_kernel.empty()) tile_kernel = k["kernel"];
+  }
+  ASSERT_FALSE(tile_kernel.empty()) << per_kernel.out;
+  // --explain PROGRAM/KERNEL: every config of that kernel with the analytical breakdown.
+  auto explain = RunPerfgraph("eval --dataset " + dataset + " --model " + model + " --split " + dir +
+                              "/split.txt --explain prog3/" + tile_kernel);
+  ASSERT_EQ(explain.exit_code, 0) << explain.out;
+  EXPECT_THAT(explain.out, HasSubstr("measured_ns"));
+  EXPECT_THAT(explain.out, HasSubstr("total "));
+  EXPECT_THAT(explain.out, HasSubstr("vector efficiency"));
+  auto unknown = RunPerfgraph("eval --dataset " + dataset + " --model " + model + " --split " + dir +
+                              "/split.txt --explain prog3/no_such_kernel");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_THAT(unknown.out, HasSubstr("prog3/no_such_kernel"));
 
   // Usage errors exit with 2 and name the problem.
   auto bad_task = RunPerfgraph("train --dataset " + dataset + " --out " + model + " --task tiles");
