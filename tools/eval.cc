@@ -42,6 +42,7 @@
 #include "nlohmann/json.hpp"
 #include "tiling/tile_config.h"
 #include "tools/cli.h"
+#include "tools/side_by_side.h"
 
 ABSL_DECLARE_FLAG(bool, json);
 ABSL_DECLARE_FLAG(std::vector<std::string>, dataset);
@@ -63,20 +64,6 @@ std::string Percent(const std::optional<double>& v) {
 }
 std::string Number(const std::optional<double>& v) {
   return v ? absl::StrFormat("%8.3f", *v) : "     n/a";
-}
-
-// Threads the dataset's kernels ran with (the analytical model needs it): from the first file's
-// machine fingerprint.
-absl::StatusOr<int> MeasuredThreads(const std::string& path) {
-  ASSIGN_OR_RETURN(data::RecordReader reader, data::RecordReader::Open(path));
-  if (reader.header().machine && reader.header().machine->num_threads >= 1) {
-    return reader.header().machine->num_threads;
-  }
-  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::cerr << "perfgraph eval: " << path
-            << " records no machine; the analytical model assumes " << threads
-            << " threads (this machine's)\n";
-  return threads;
 }
 
 absl::Status Eval(const std::vector<std::string>& args) {
@@ -141,33 +128,13 @@ absl::Status Eval(const std::vector<std::string>& args) {
   cost::AnalyticalModelOptions analytical_options;
   analytical_options.num_threads = threads;
   ASSIGN_OR_RETURN(cost::AnalyticalModel analytical,
-                   cost::AnalyticalModel::CreateDefault(analytical_options));
-  std::vector<std::vector<double>> analytical_ns(examples.size());
+                   cost::AnalyticalModel::CreateDefault(analytical_options));  // for --explain
   int failures = 0;
+  ASSIGN_OR_RETURN(std::vector<std::vector<double>> analytical_ns,
+                   AnalyticalPredictions(examples, threads, &failures));
+  // Score both models on the same configs.
   for (size_t e = 0; e < examples.size(); ++e) {
-    const gnn::KernelExample& ex = examples[e];
-    std::vector<cost::CostQuery> queries;
-    std::vector<int> query_config;
-    analytical_ns[e].assign(ex.num_configs, kNaN);
-    for (int c = 0; c < ex.num_configs; ++c) {
-      absl::StatusOr<tiling::TileConfig> config = tiling::TileConfig::Parse(ex.config_text[c]);
-      if (!config.ok()) {
-        failures += ex.timed_out[c] ? 0 : 1;
-        continue;
-      }
-      queries.push_back({ex.kernel.get(), *config});
-      query_config.push_back(c);
-    }
-    std::vector<absl::StatusOr<double>> ns = analytical.EstimateNs(queries);
-    for (size_t q = 0; q < ns.size(); ++q) {
-      if (ns[q].ok()) {
-        analytical_ns[e][query_config[q]] = *ns[q];
-      } else if (!ex.timed_out[query_config[q]]) {
-        ++failures;
-      }
-    }
-    // Score both models on the same configs.
-    for (int c = 0; c < ex.num_configs; ++c) {
+    for (int c = 0; c < examples[e].num_configs; ++c) {
       if (std::isnan(analytical_ns[e][c])) learned[e][c] = kNaN;
     }
   }

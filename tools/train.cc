@@ -3,13 +3,20 @@
 //  [--rank-weight W] [--tile-mse-weight W] [--fusion-mse-weight W] [--resume] [--threads T]`
 //
 // Trains the learned cost model (gnn/train.h) on measured records and writes MODEL_DIR (model.pgm,
-// model.json, metrics.json, split.txt and the --resume state). Progress: one line per epoch with the
+// model.json, metrics.json, split.txt and the --resume state), then weights.pgw (the inference
+// weights plan and predict serve), command.txt (this exact command) and, when there are test
+// programs, metrics.json's "test_side_by_side": the learned (served weights) and analytical models
+// on the same test kernels and configs, as `perfgraph eval` reports them. Progress: one line per epoch with the
 // training loss, the validation loss and metrics, the learning rate and the ETA.
 // Ablations of the default model: --reduction mean (no LSTM), --join early, --sage-layers 1|2, and
 // MSE-only training with --rank-weight 0 --tile-mse-weight 1.
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <memory>
+#include <set>
 #include <thread>
 
 #include "absl/flags/declare.h"
@@ -17,11 +24,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "gnn/export.h"
 #include "gnn/train.h"
 #include "graph/status_macros.h"
+#include "nlohmann/json.hpp"
 #include "tools/cli.h"
+#include "tools/side_by_side.h"
 #include "tools/progress.h"
 
 ABSL_DECLARE_FLAG(std::string, out);
@@ -143,6 +153,54 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
   return o;
 }
 
+// Adds "test_side_by_side" to OUT/metrics.json: the trained model (through its exported weights,
+// as plan and predict serve it) and the analytical model on the same test kernels and configs,
+// exactly as `perfgraph eval --split` reports them.
+absl::Status WriteSideBySide(const gnn::TrainOptions& options, const gnn::TrainResult& result) {
+  const std::set<std::string> test(result.test_programs.begin(), result.test_programs.end());
+  ASSIGN_OR_RETURN(std::vector<gnn::KernelExample> all, gnn::LoadExamples(options.datasets, nullptr));
+  std::vector<gnn::KernelExample> examples;
+  for (gnn::KernelExample& e : all) {
+    if (test.count(e.program) && (options.tasks == gnn::TaskSelection::kBoth ||
+                                  (options.tasks == gnn::TaskSelection::kTile) ==
+                                      (e.task == gnn::Task::kTile))) {
+      examples.push_back(std::move(e));
+    }
+  }
+  if (examples.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::unique_ptr<gnn::LearnedPredictor> predictor,
+                   gnn::LearnedPredictor::Load(options.out_dir));
+  ASSIGN_OR_RETURN(std::vector<std::vector<double>> learned, predictor->PredictNs(examples));
+  ASSIGN_OR_RETURN(const int threads, MeasuredThreads(options.datasets[0]));
+  ASSIGN_OR_RETURN(SideBySide scores, ScoreSideBySide(examples, std::move(learned), threads));
+  const std::filesystem::path path = std::filesystem::path(options.out_dir) / "metrics.json";
+  std::ifstream in(path);
+  nlohmann::ordered_json metrics = nlohmann::ordered_json::parse(in, nullptr, false);
+  if (metrics.is_discarded()) {
+    return absl::DataLossError(absl::StrCat(path.string(), " is not JSON"));
+  }
+  nlohmann::ordered_json& j = metrics["test_side_by_side"];
+  j["tile"]["learned"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(scores.learned));
+  j["tile"]["analytical"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(scores.analytical));
+  j["fusion"]["learned"] = nlohmann::ordered_json::parse(gnn::FusionMetricsJson(scores.learned));
+  j["fusion"]["analytical"] = nlohmann::ordered_json::parse(gnn::FusionMetricsJson(scores.analytical));
+  j["tile_kernels"] = scores.learned.tile_kernels;
+  j["fusion_kernels"] = scores.learned.fusion_kernels;
+  j["analytical_failures"] = scores.analytical_failures;
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << metrics.dump(2) << "\n";
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp.string()));
+  }
+  std::error_code error;
+  std::filesystem::rename(tmp, path, error);
+  if (error) return absl::UnavailableError(absl::StrCat("cannot write ", path.string(), ": ", error.message()));
+  std::cout << "test (same configs):" << MetricsLine(scores.learned) << "   analytical:"
+            << MetricsLine(scores.analytical) << "\n";
+  return absl::OkStatus();
+}
+
 absl::Status Train(const std::vector<std::string>& args) {
   ASSIGN_OR_RETURN(CommandLine command_line, ParseCommandLine(args));
   ASSIGN_OR_RETURN(gnn::TrainOptions options, OptionsFromFlags(args, command_line));
@@ -172,6 +230,17 @@ absl::Status Train(const std::vector<std::string>& args) {
   // The weights file served by kernels::Predictor (cost::LearnedModel), next to the checkpoint.
   RETURN_IF_ERROR(gnn::ExportModelFile(absl::StrCat(options.out_dir, "/model.pgm"),
                                        absl::StrCat(options.out_dir, "/", kLearnedWeightsFile)));
+  // The exact command, and the learned and analytical figures on the same test kernels.
+  {
+    std::ofstream command(std::filesystem::path(options.out_dir) / "command.txt");
+    command << "perfgraph train " << absl::StrJoin(args, " ") << "\n";
+    if (!command) {
+      return absl::UnavailableError(absl::StrCat("cannot write ", options.out_dir, "/command.txt"));
+    }
+  }
+  if (!result.test_programs.empty()) {
+    RETURN_IF_ERROR(WriteSideBySide(options, result));
+  }
   std::cout << "model written to " << options.out_dir << "\n";
   return absl::OkStatus();
 }

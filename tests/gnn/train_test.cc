@@ -319,6 +319,22 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
   ASSERT_EQ(train.exit_code, 0) << train.out;
   EXPECT_THAT(train.out, HasSubstr("epoch 3/3"));
   EXPECT_THAT(train.out, HasSubstr("model written to"));
+  // The exact command and the side-by-side test figures are written next to the model.
+  {
+    std::ifstream command(model + "/command.txt");
+    std::string line;
+    std::getline(command, line);
+    EXPECT_THAT(line, HasSubstr("perfgraph train --dataset " + dataset));
+    EXPECT_THAT(line, HasSubstr("--epochs 3"));
+    std::ifstream metrics_file(model + "/metrics.json");
+    nlohmann::json metrics = nlohmann::json::parse(metrics_file, nullptr, false);
+    ASSERT_FALSE(metrics.is_discarded());
+    const nlohmann::json& side = metrics["test_side_by_side"];
+    EXPECT_TRUE(side["tile"]["learned"]["kendall_tau"].is_number()) << side.dump();
+    EXPECT_TRUE(side["tile"]["analytical"]["kendall_tau"].is_number()) << side.dump();
+    EXPECT_TRUE(side["fusion"]["analytical"]["mape"].is_number()) << side.dump();
+    EXPECT_GT(side["tile_kernels"].get<int>(), 0);
+  }
 
   auto eval = RunPerfgraph("eval --dataset " + dataset + " --model " + model + " --split " + dir +
                            "/split.txt --json");

@@ -1,0 +1,77 @@
+#include "tools/side_by_side.h"
+
+#include <cmath>
+#include <iostream>
+#include <limits>
+#include <thread>
+
+#include "cost/analytical_model.h"
+#include "data/record_file.h"
+#include "graph/status_macros.h"
+#include "tiling/tile_config.h"
+
+namespace perfgraph::tools {
+
+absl::StatusOr<int> MeasuredThreads(const std::string& path) {
+  ASSIGN_OR_RETURN(data::RecordReader reader, data::RecordReader::Open(path));
+  if (reader.header().machine && reader.header().machine->num_threads >= 1) {
+    return reader.header().machine->num_threads;
+  }
+  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::cerr << "perfgraph: " << path << " records no machine; the analytical model assumes "
+            << threads << " threads (this machine's)\n";
+  return threads;
+}
+
+absl::StatusOr<std::vector<std::vector<double>>> AnalyticalPredictions(
+    const std::vector<gnn::KernelExample>& examples, int threads, int* failures) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  cost::AnalyticalModelOptions options;
+  options.num_threads = threads;
+  ASSIGN_OR_RETURN(cost::AnalyticalModel analytical, cost::AnalyticalModel::CreateDefault(options));
+  std::vector<std::vector<double>> ns(examples.size());
+  int failed = 0;
+  for (size_t e = 0; e < examples.size(); ++e) {
+    const gnn::KernelExample& ex = examples[e];
+    ns[e].assign(ex.num_configs, kNaN);
+    std::vector<cost::CostQuery> queries;
+    std::vector<int> query_config;
+    for (int c = 0; c < ex.num_configs; ++c) {
+      absl::StatusOr<tiling::TileConfig> config = tiling::TileConfig::Parse(ex.config_text[c]);
+      if (!config.ok()) {
+        failed += ex.timed_out[c] ? 0 : 1;
+        continue;
+      }
+      queries.push_back({ex.kernel.get(), *config});
+      query_config.push_back(c);
+    }
+    std::vector<absl::StatusOr<double>> estimates = analytical.EstimateNs(queries);
+    for (size_t q = 0; q < estimates.size(); ++q) {
+      if (estimates[q].ok()) {
+        ns[e][query_config[q]] = *estimates[q];
+      } else if (!ex.timed_out[query_config[q]]) {
+        ++failed;
+      }
+    }
+  }
+  if (failures != nullptr) *failures = failed;
+  return ns;
+}
+
+absl::StatusOr<SideBySide> ScoreSideBySide(const std::vector<gnn::KernelExample>& examples,
+                                           std::vector<std::vector<double>> learned_ns,
+                                           int threads) {
+  SideBySide result;
+  ASSIGN_OR_RETURN(std::vector<std::vector<double>> analytical_ns,
+                   AnalyticalPredictions(examples, threads, &result.analytical_failures));
+  for (size_t e = 0; e < examples.size() && e < learned_ns.size(); ++e) {
+    for (size_t c = 0; c < learned_ns[e].size() && c < analytical_ns[e].size(); ++c) {
+      if (std::isnan(analytical_ns[e][c])) learned_ns[e][c] = analytical_ns[e][c];
+    }
+  }
+  ASSIGN_OR_RETURN(result.learned, gnn::ComputeTaskMetrics(examples, learned_ns));
+  ASSIGN_OR_RETURN(result.analytical, gnn::ComputeTaskMetrics(examples, analytical_ns));
+  return result;
+}
+
+}  // namespace perfgraph::tools
