@@ -55,6 +55,9 @@ int RunPredict(const std::vector<std::string>& args);
 int RunCompare(const std::vector<std::string>& args);
 
 // Shared by plan and predict (defined in tools/plan.cc).
+// The weights file of the learned model of --model (default kDefaultModelDir). Error:
+// kFailedPrecondition "<what>: no learned model in DIR (FILE is missing): ..., or <way_out>".
+absl::StatusOr<std::string> LearnedWeightsPath(absl::string_view what, absl::string_view way_out);
 // The cost model named by --cost-model: "analytical" (cost::AnalyticalModel over the committed
 // reference target description, for kernels run with `num_threads` threads, >= 1). "learned" is
 // kFailedPrecondition until the learned model lands (the message says to pass --cost-model

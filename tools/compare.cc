@@ -66,6 +66,7 @@
 #include "tiling/tile_config.h"
 #include "tiling/tiling_pass.h"
 #include "tools/cli.h"
+#include "tools/report.h"
 #include "tools/model_files.h"
 #include "tools/progress.h"
 
@@ -155,17 +156,11 @@ absl::StatusOr<std::vector<Column>> MakeColumns(const std::vector<std::string>& 
       column.kind = ColumnKind::kCostModel;
       if (name == "learned") {
         // MakeCostModel's own message suggests plan's flags; say what compare needs instead.
-        std::string dir = absl::GetFlag(FLAGS_model);
-        if (dir.empty()) dir = kDefaultModelDir;
-        const std::string weights = absl::StrCat(dir, "/", kLearnedWeightsFile);
-        std::error_code error;
-        if (!std::filesystem::exists(weights, error)) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "--schedulers learned: no learned model in ", dir, " (", weights,
-              " is missing): train one with `perfgraph train --out DIR` and pass --model DIR, or "
-              "leave 'learned' out of --schedulers (e.g. --schedulers "
-              "default,analytical,Adams2019,Mullapudi2016,Li2018)"));
-        }
+        absl::StatusOr<std::string> weights = LearnedWeightsPath(
+            "--schedulers learned",
+            "leave 'learned' out of --schedulers (e.g. --schedulers "
+            "default,analytical,Adams2019,Mullapudi2016,Li2018)");
+        if (!weights.ok()) return weights.status();
       }
       auto model = MakeCostModel(name, threads);
       if (!model.ok()) {
@@ -536,20 +531,12 @@ void PrintTable(const ordered_json& report) {
 }  // namespace
 
 int RunCompare(const std::vector<std::string>& args) {
-  auto command_line = ParseCommandLine(args);
-  if (!command_line.ok()) return ReportError("compare", command_line.status());
-  if (command_line->positional.empty()) {
-    return ReportError("compare",
-                       absl::InvalidArgumentError("expected at least one MODEL argument"));
-  }
-  auto report = Compare(command_line->positional, command_line->import_options);
-  if (!report.ok()) return ReportError("compare", report.status());
-  if (absl::GetFlag(FLAGS_json)) {
-    std::cout << report->dump(2) << "\n";
-  } else {
-    PrintTable(*report);
-  }
-  return kExitOk;
+  return RunReportCommand(
+      "compare", args, /*many_models=*/true,
+      [](const std::vector<std::string>& models, const graph::ImportOptions& import_options) {
+        return Compare(models, import_options);
+      },
+      PrintTable);
 }
 
 }  // namespace perfgraph::tools

@@ -13,6 +13,7 @@
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tools/cli.h"
+#include "tools/report.h"
 
 ABSL_FLAG(bool, json, false, "Print machine-readable JSON instead of a table.");
 
@@ -107,21 +108,12 @@ void PrintTable(const nlohmann::ordered_json& report) {
 }  // namespace
 
 int RunInspect(const std::vector<std::string>& args) {
-  auto command_line = ParseCommandLine(args);
-  if (!command_line.ok()) return ReportError("inspect", command_line.status());
-  if (command_line->positional.size() != 1) {
-    return ReportError("inspect", absl::InvalidArgumentError(absl::StrCat(
-                                      "expected exactly one MODEL argument, got ",
-                                      command_line->positional.size())));
-  }
-  auto report = InspectReport(command_line->positional[0], command_line->import_options);
-  if (!report.ok()) return ReportError("inspect", report.status());
-  if (absl::GetFlag(FLAGS_json)) {
-    std::cout << report->dump(2) << "\n";
-  } else {
-    PrintTable(*report);
-  }
-  return kExitOk;
+  return RunReportCommand(
+      "inspect", args, /*many_models=*/false,
+      [](const std::vector<std::string>& models, const graph::ImportOptions& import_options) {
+        return InspectReport(models[0], import_options);
+      },
+      PrintTable);
 }
 
 }  // namespace perfgraph::tools

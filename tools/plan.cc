@@ -41,6 +41,7 @@
 #include "target/measurement.h"
 #include "tiling/tiling_pass.h"
 #include "tools/cli.h"
+#include "tools/report.h"
 #include "tools/progress.h"
 
 ABSL_DECLARE_FLAG(std::string, model);  // tools/eval.cc: the model directory
@@ -56,19 +57,24 @@ ABSL_DECLARE_FLAG(int, threads);
 
 namespace perfgraph::tools {
 
+absl::StatusOr<std::string> LearnedWeightsPath(absl::string_view what, absl::string_view way_out) {
+  std::string dir = absl::GetFlag(FLAGS_model);
+  if (dir.empty()) dir = kDefaultModelDir;
+  const std::string weights = absl::StrCat(dir, "/", kLearnedWeightsFile);
+  std::error_code error;
+  if (!std::filesystem::exists(weights, error)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, ": no learned model in ", dir, " (", weights, " is missing): train one with "
+        "`perfgraph train --out DIR` and pass --model DIR, or ", way_out));
+  }
+  return weights;
+}
+
 absl::StatusOr<std::unique_ptr<cost::CostModel>> MakeCostModel(absl::string_view name,
                                                                int num_threads) {
   if (name == "learned") {
-    std::string dir = absl::GetFlag(FLAGS_model);
-    if (dir.empty()) dir = kDefaultModelDir;
-    const std::string weights = absl::StrCat(dir, "/", kLearnedWeightsFile);
-    std::error_code error;
-    if (!std::filesystem::exists(weights, error)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--cost-model learned: no learned model in ", dir, " (", weights,
-          " is missing; no default model has been shipped yet): train one with `perfgraph train "
-          "--out DIR` and pass --model DIR, or pass --cost-model analytical"));
-    }
+    ASSIGN_OR_RETURN(const std::string weights,
+                     LearnedWeightsPath("--cost-model learned", "pass --cost-model analytical"));
     ASSIGN_OR_RETURN(cost::LearnedModel model, cost::LearnedModel::Load(weights));
     return std::make_unique<cost::LearnedModel>(std::move(model));
   }
@@ -324,21 +330,12 @@ void PrintTable(const nlohmann::ordered_json& report) {
 }  // namespace
 
 int RunPlan(const std::vector<std::string>& args) {
-  auto command_line = ParseCommandLine(args);
-  if (!command_line.ok()) return ReportError("plan", command_line.status());
-  if (command_line->positional.size() != 1) {
-    return ReportError("plan", absl::InvalidArgumentError(absl::StrCat(
-                                   "expected exactly one MODEL argument, got ",
-                                   command_line->positional.size())));
-  }
-  auto report = Plan(command_line->positional[0], command_line->import_options);
-  if (!report.ok()) return ReportError("plan", report.status());
-  if (absl::GetFlag(FLAGS_json)) {
-    std::cout << report->dump(2) << "\n";
-  } else {
-    PrintTable(*report);
-  }
-  return kExitOk;
+  return RunReportCommand(
+      "plan", args, /*many_models=*/false,
+      [](const std::vector<std::string>& models, const graph::ImportOptions& import_options) {
+        return Plan(models[0], import_options);
+      },
+      PrintTable);
 }
 
 }  // namespace perfgraph::tools
