@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -226,6 +227,17 @@ absl::StatusOr<CompiledKernel> CompileAutoscheduled(const HalideCpuTarget& targe
     }
     for (Halide::Func output : pipeline.outputs()) {
       output.set_estimates(EstimateRegion(output_shape));
+    }
+    // Whether the user set HL_BEAM_SIZE, read once before perfgraph sets it.
+    static const bool user_beam_size = std::getenv("HL_BEAM_SIZE") != nullptr;
+    if (scheduler == Autoscheduler::kAdams2019 && !user_beam_size) {
+      // Adams2019 reads its beam width from the environment (Halide 14 has no parameter for it).
+      if (options.adams2019_beam_size < 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "CompileAutoscheduled: adams2019_beam_size must be >= 1, got ",
+            options.adams2019_beam_size));
+      }
+      setenv("HL_BEAM_SIZE", std::to_string(options.adams2019_beam_size).c_str(), /*overwrite=*/1);
     }
     ScopedQuietCerr quiet(options.quiet);  // restored on return and on Halide's exceptions
     pipeline.auto_schedule(name, halide_target,

@@ -82,6 +82,12 @@ struct AutoscheduleOptions {
   // so anything another thread writes to std::cerr meanwhile is discarded too); errors still reach
   // the caller as Statuses.
   bool quiet = true;
+  // Beam width of Adams2019's search (its HL_BEAM_SIZE; Halide's default is 32). perfgraph uses 1,
+  // Adams2019's greedy mode: with the default width the search on squeezenet1_1's kernels grew past
+  // 12 GiB of memory within a minute on the reference machine (measured), which a 24 GiB machine
+  // cannot afford for a 24-program corpus. HL_BEAM_SIZE set in the environment before the first
+  // compile wins. >= 1.
+  int adams2019_beam_size = 1;
 };
 
 // The MachineParams an autoscheduler is given, after resolving the 0 defaults above.
