@@ -250,9 +250,9 @@ TEST(PredictTest, BadUsageIsExitTwoWithAMessage) {
   Output format = RunCli("predict --format xml" + kCommon + kTinyCnn);
   EXPECT_EQ(format.exit_code, 2);
   EXPECT_THAT(format.err, HasSubstr("--format must be csv or jsonl"));
-  Output learned = RunCli("predict " + kTinyCnn);
+  Output learned = RunCli("predict --model /nonexistent/model_dir " + kTinyCnn);
   EXPECT_EQ(learned.exit_code, 2);
-  EXPECT_THAT(learned.err, HasSubstr("no learned model in models/default"));
+  EXPECT_THAT(learned.err, HasSubstr("no learned model in /nonexistent/model_dir"));
   Output missing = RunCli("predict" + kCommon + "/nonexistent/dir");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.err, HasSubstr("/nonexistent/dir"));
