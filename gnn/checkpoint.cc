@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gnn/model.h"
+#include "graph/atomic_file.h"
 #include "graph/featurize.h"
 #include "graph/hlo_opcode.h"
 #include "graph/status_macros.h"
@@ -204,29 +205,7 @@ absl::Status SaveModelFile(absl::string_view path, ModelImpl& model) {
   PutU64(bytes, archive_bytes.size());
   bytes += archive_bytes;
 
-  const std::string final_path(path);
-  const std::string temp_path = final_path + ".tmp";
-  {
-    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      const int error = errno;
-      const std::string message =
-          absl::StrCat("SaveModelFile: cannot write '", temp_path, "': ", std::strerror(error));
-      return error == EACCES ? absl::PermissionDeniedError(message) : absl::UnavailableError(message);
-    }
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      return absl::UnavailableError(absl::StrCat("SaveModelFile: write to '", temp_path, "' failed"));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temp_path, final_path, error);
-  if (error) {
-    return absl::UnavailableError(absl::StrCat("SaveModelFile: cannot rename '", temp_path,
-                                               "' to '", final_path, "': ", error.message()));
-  }
-  return absl::OkStatus();
+  return graph::WriteFileAtomically(path, bytes, "SaveModelFile");
 }
 
 absl::StatusOr<std::shared_ptr<ModelImpl>> LoadModelFile(absl::string_view path) {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "data/metrics.h"
 #include "gnn/model.h"
+#include "graph/atomic_file.h"
 #include "graph/featurize.h"
 #include "graph/hlo_opcode.h"
 #include "graph/status_macros.h"
@@ -35,20 +36,7 @@ using Json = nlohmann::ordered_json;
 Json OptionalJson(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
 
 absl::Status WriteText(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path temp = path.string() + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write '", temp.string(), "'"));
-  }
-  std::error_code error;
-  std::filesystem::rename(temp, path, error);
-  if (error) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot rename '", temp.string(), "' to '", path.string(), "': ", error.message()));
-  }
-  return absl::OkStatus();
+  return graph::WriteFileAtomically(path.string(), text, "train");
 }
 
 absl::StatusOr<std::string> ReadText(const std::filesystem::path& path) {
@@ -402,15 +390,12 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
       RETURN_IF_ERROR(SaveModelFile((dir / "last.pgm").string(), *model));
       torch::serialize::OutputArchive archive;
       optimizer.save(archive);
-      // Temporary file + rename, like every other file of the directory: a run killed while
+      // Written atomically, like every other file of the directory: a run killed while
       // checkpointing leaves the previous epoch's state.
-      archive.save_to((dir / "train_state.pt.tmp").string());
-      std::error_code rename_error;
-      std::filesystem::rename(dir / "train_state.pt.tmp", dir / "train_state.pt", rename_error);
-      if (rename_error) {
-        return absl::UnavailableError(absl::StrCat("cannot write '", (dir / "train_state.pt").string(),
-                                                   "': ", rename_error.message()));
-      }
+      std::ostringstream optimizer_bytes;
+      archive.save_to(optimizer_bytes);
+      RETURN_IF_ERROR(graph::WriteFileAtomically((dir / "train_state.pt").string(),
+                                                 optimizer_bytes.str(), "train"));
       Json state;
       state["options"] = fingerprint;
       state["epochs_done"] = epoch + 1;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "graph/atomic_file.h"
 #include "graph/featurize.h"
 #include "graph/hlo_opcode.h"
 #include "graph/status_macros.h"
@@ -297,31 +298,7 @@ absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_v
 
 absl::Status WriteWeightsFile(const WeightsFile& weights, absl::string_view path) {
   ASSIGN_OR_RETURN(std::string bytes, SerializeWeights(weights));
-  const std::string final_path(path);
-  const std::string temp_path = final_path + ".tmp";
-  {
-    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      const int error = errno;
-      const std::string message =
-          absl::StrCat("WriteWeightsFile: cannot write '", temp_path, "': ", std::strerror(error));
-      return error == EACCES ? absl::PermissionDeniedError(message)
-                             : absl::UnavailableError(message);
-    }
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      return absl::UnavailableError(
-          absl::StrCat("WriteWeightsFile: write to '", temp_path, "' failed"));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temp_path, final_path, error);
-  if (error) {
-    return absl::UnavailableError(absl::StrCat("WriteWeightsFile: cannot rename '", temp_path,
-                                               "' to '", final_path, "': ", error.message()));
-  }
-  return absl::OkStatus();
+  return graph::WriteFileAtomically(path, bytes, "WriteWeightsFile");
 }
 
 absl::StatusOr<WeightsFile> ReadWeightsFile(absl::string_view path) {

@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "gnn/export.h"
 #include "gnn/train.h"
+#include "graph/atomic_file.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tools/cli.h"
@@ -187,15 +188,7 @@ absl::Status WriteSideBySide(const gnn::TrainOptions& options, const gnn::TrainR
   j["tile_kernels"] = scores.learned.tile_kernels;
   j["fusion_kernels"] = scores.learned.fusion_kernels;
   j["analytical_failures"] = scores.analytical_failures;
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << metrics.dump(2) << "\n";
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp.string()));
-  }
-  std::error_code error;
-  std::filesystem::rename(tmp, path, error);
-  if (error) return absl::UnavailableError(absl::StrCat("cannot write ", path.string(), ": ", error.message()));
+  RETURN_IF_ERROR(graph::WriteFileAtomically(path.string(), metrics.dump(2) + "\n", "train"));
   std::cout << "test (same configs):" << MetricsLine(scores.learned) << "   analytical:"
             << MetricsLine(scores.analytical) << "\n";
   return absl::OkStatus();
