@@ -23,9 +23,13 @@ std::string Read(const std::filesystem::path& path) {
   return buffer.str();
 }
 
+// A directory of its own per test: ctest runs the tests of this file as parallel processes.
 std::filesystem::path TempDir() {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "perfgraph_atomic_file_test";
-  std::filesystem::remove_all(dir);
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / "perfgraph_atomic_file_test" /
+      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
   std::filesystem::create_directories(dir);
   return dir;
 }
