@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "target/halide_cpu_target.h"
 #include "target/measurement.h"
+#include "tests/graph/kernel_builder.h"
 #include "tests/status_matchers.h"
 #include "tiling/tile_config.h"
 
@@ -30,45 +31,7 @@ using graph::Shape;
 using perfgraph::testing::StatusIs;
 using ::testing::HasSubstr;
 
-// Builds a kernel instruction by instruction; parameters are numbered in call order; the last
-// instruction is the root.
-class KernelBuilder {
- public:
-  KernelBuilder(std::string name, graph::FusionKind kind) {
-    kernel_.name = std::move(name);
-    kernel_.kind = kind;
-  }
-  int Parameter(std::vector<int64_t> dims) {
-    Attributes attrs;
-    attrs.parameter_number = num_parameters_++;
-    return Add(HloOpcode::kParameter, std::move(dims), {}, attrs);
-  }
-  int Constant(double value, std::vector<int64_t> dims = {}) {
-    Attributes attrs;
-    attrs.constant_value = value;
-    return Add(HloOpcode::kConstant, std::move(dims), {}, attrs);
-  }
-  int Add(HloOpcode opcode, std::vector<int64_t> dims, std::vector<int> operands,
-          Attributes attrs = {}) {
-    graph::Instruction inst;
-    inst.id = kernel_.size();
-    inst.name = absl::StrCat(graph::HloOpcodeName(opcode), ".", inst.id);
-    inst.opcode = opcode;
-    inst.shape = Shape::Make(PrimitiveType::kF32, std::move(dims));
-    inst.operands = std::move(operands);
-    inst.attrs = std::move(attrs);
-    kernel_.instructions.push_back(std::move(inst));
-    return kernel_.instructions.back().id;
-  }
-  Kernel Build() {
-    kernel_.root = kernel_.size() - 1;
-    return kernel_;
-  }
-
- private:
-  Kernel kernel_;
-  int num_parameters_ = 0;
-};
+using test::KernelBuilder;
 
 Attributes Dims(std::vector<int64_t> dims) {
   Attributes a;

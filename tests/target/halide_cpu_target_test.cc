@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/graph/kernel_builder.h"
 #include "tests/status_matchers.h"
 #include "tiling/tile_config.h"
 
@@ -34,48 +35,7 @@ using ::testing::HasSubstr;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Builds a kernel instruction by instruction; parameters are numbered in call order.
-class KernelBuilder {
- public:
-  explicit KernelBuilder(std::string name, graph::FusionKind kind = graph::FusionKind::kLoop) {
-    kernel_.name = std::move(name);
-    kernel_.kind = kind;
-  }
-  int Parameter(std::vector<int64_t> dims, PrimitiveType type = PrimitiveType::kF32) {
-    Attributes attrs;
-    attrs.parameter_number = num_parameters_++;
-    return Add(HloOpcode::kParameter, std::move(dims), {}, attrs, type);
-  }
-  // Splat constant of `dims` (a scalar by default).
-  int Constant(double value, std::vector<int64_t> dims = {},
-               PrimitiveType type = PrimitiveType::kF32) {
-    Attributes attrs;
-    attrs.constant_value = value;
-    return Add(HloOpcode::kConstant, std::move(dims), {}, attrs, type);
-  }
-  int Add(HloOpcode opcode, std::vector<int64_t> dims, std::vector<int> operands,
-          Attributes attrs = {}, PrimitiveType type = PrimitiveType::kF32) {
-    graph::Instruction inst;
-    inst.id = kernel_.size();
-    inst.name = absl::StrCat(graph::HloOpcodeName(opcode), ".", inst.id);
-    inst.opcode = opcode;
-    inst.shape = Shape::Make(type, std::move(dims));
-    inst.operands = std::move(operands);
-    inst.attrs = std::move(attrs);
-    kernel_.instructions.push_back(std::move(inst));
-    return kernel_.instructions.back().id;
-  }
-  const std::vector<int64_t>& dims(int id) const { return kernel_.instructions[id].shape.dims; }
-  // The kernel with its last instruction as root.
-  Kernel Build() {
-    kernel_.root = kernel_.size() - 1;
-    return kernel_;
-  }
-
- private:
-  Kernel kernel_;
-  int num_parameters_ = 0;
-};
+using test::KernelBuilder;
 
 Attributes Dims(std::vector<int64_t> dims) {
   Attributes a;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/graph/kernel_builder.h"
 #include "tests/status_matchers.h"
 
 namespace perfgraph::tiling {
@@ -21,35 +22,7 @@ using graph::Shape;
 using perfgraph::testing::StatusIs;
 using ::testing::HasSubstr;
 
-// Minimal kernel builder: parameters first, root = last instruction.
-class Builder {
- public:
-  explicit Builder(std::string name) { kernel_.name = std::move(name); }
-  int Parameter(std::vector<int64_t> dims) {
-    Attributes a;
-    a.parameter_number = num_params_++;
-    return Add(HloOpcode::kParameter, std::move(dims), {}, a);
-  }
-  int Add(HloOpcode op, std::vector<int64_t> dims, std::vector<int> operands, Attributes a = {}) {
-    graph::Instruction inst;
-    inst.id = kernel_.size();
-    inst.name = absl::StrCat(graph::HloOpcodeName(op), ".", inst.id);
-    inst.opcode = op;
-    inst.shape = Shape::Make(graph::PrimitiveType::kF32, std::move(dims));
-    inst.operands = std::move(operands);
-    inst.attrs = std::move(a);
-    kernel_.instructions.push_back(std::move(inst));
-    return kernel_.instructions.back().id;
-  }
-  Kernel Build() {
-    kernel_.root = kernel_.size() - 1;
-    return kernel_;
-  }
-
- private:
-  Kernel kernel_;
-  int num_params_ = 0;
-};
+using Builder = test::KernelBuilder;
 
 // conv 3x3 pad 1: [1,16,28,28] x [32,16,3,3] -> [1,32,28,28], plus a ReLU root.
 Kernel ConvKernel() {
