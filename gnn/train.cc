@@ -581,7 +581,9 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
     RETURN_IF_ERROR(WriteText(std::filesystem::path(options.out_dir) / "split.txt",
                               "# program split used by perfgraph train\n" + data::SplitToText(used)));
   }
-  return TrainOnExamples(train, validation, test, options);
+  ASSIGN_OR_RETURN(TrainResult result, TrainOnExamples(train, validation, test, options));
+  result.test_examples = std::move(test);
+  return result;
 }
 
 absl::StatusOr<ModelInfo> ReadModelInfo(const std::string& model_dir) {

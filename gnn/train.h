@@ -116,6 +116,9 @@ struct TrainResult {
   TaskMetrics test;        // of the best model on the test programs
   std::vector<std::string> train_programs, validation_programs, test_programs;
   int train_examples = 0;
+  // Train only: the test-split kernels of the selected tasks, as loaded (for scoring the trained
+  // model against other cost models on exactly these kernels without loading the datasets again).
+  std::vector<KernelExample> test_examples;
 };
 
 // Loads the datasets, splits by program (TrainOptions::split_file or DefaultSplit; programs a split

@@ -22,12 +22,10 @@
 // fractions, null when not computable), plus programs, tile_kernels, fusion_kernels,
 // analytical_failures.
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <limits>
 #include <set>
-#include <thread>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
@@ -35,7 +33,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cost/analytical_model.h"
-#include "data/record_file.h"
 #include "data/split.h"
 #include "gnn/train.h"
 #include "graph/status_macros.h"
@@ -125,24 +122,14 @@ absl::Status Eval(const std::vector<std::string>& args) {
   }
 
   ASSIGN_OR_RETURN(const int threads, MeasuredThreads(datasets[0]));
-  cost::AnalyticalModelOptions analytical_options;
-  analytical_options.num_threads = threads;
-  ASSIGN_OR_RETURN(cost::AnalyticalModel analytical,
-                   cost::AnalyticalModel::CreateDefault(analytical_options));  // for --explain
-  int failures = 0;
-  ASSIGN_OR_RETURN(std::vector<std::vector<double>> analytical_ns,
-                   AnalyticalPredictions(examples, threads, &failures));
-  // Score both models on the same configs.
-  for (size_t e = 0; e < examples.size(); ++e) {
-    for (int c = 0; c < examples[e].num_configs; ++c) {
-      if (std::isnan(analytical_ns[e][c])) learned[e][c] = kNaN;
-    }
-  }
-  ASSIGN_OR_RETURN(gnn::TaskMetrics a, gnn::ComputeTaskMetrics(examples, analytical_ns));
-  gnn::TaskMetrics l = a;  // kernel and config counts are the same for both models
-  if (predictor != nullptr) {
-    ASSIGN_OR_RETURN(l, gnn::ComputeTaskMetrics(examples, learned));
-  } else {
+  ASSIGN_OR_RETURN(SideBySide scores, ScoreSideBySide(examples, std::move(learned), threads));
+  const std::vector<std::vector<double>>& learned_ns = scores.learned_ns;
+  const std::vector<std::vector<double>>& analytical_ns = scores.analytical_ns;
+  const int failures = scores.analytical_failures;
+  const gnn::TaskMetrics& a = scores.analytical;
+  gnn::TaskMetrics l = scores.learned;
+  if (predictor == nullptr) {  // counts as for the analytical model, no learned figures
+    l = a;
     l.tile_top1_slowdown = l.tile_top5_slowdown = l.tile_kendall_tau = std::nullopt;
     l.fusion_mape = l.fusion_kendall_tau = std::nullopt;
   }
@@ -154,7 +141,7 @@ absl::Status Eval(const std::vector<std::string>& args) {
       ASSIGN_OR_RETURN(gnn::TaskMetrics ka, gnn::ComputeTaskMetrics(one, {analytical_ns[e]}));
       gnn::TaskMetrics kl;
       if (predictor != nullptr) {
-        ASSIGN_OR_RETURN(kl, gnn::ComputeTaskMetrics(one, {learned[e]}));
+        ASSIGN_OR_RETURN(kl, gnn::ComputeTaskMetrics(one, {learned_ns[e]}));
       }
       nlohmann::ordered_json k;
       k["program"] = examples[e].program;
@@ -171,6 +158,10 @@ absl::Status Eval(const std::vector<std::string>& args) {
   }
 
   if (const std::string target = absl::GetFlag(FLAGS_explain); !target.empty()) {
+    cost::AnalyticalModelOptions analytical_options;
+    analytical_options.num_threads = threads;
+    ASSIGN_OR_RETURN(cost::AnalyticalModel analytical,
+                     cost::AnalyticalModel::CreateDefault(analytical_options));
     bool found = false;
     for (size_t e = 0; e < examples.size(); ++e) {
       const gnn::KernelExample& ex = examples[e];
@@ -190,7 +181,7 @@ absl::Status Eval(const std::vector<std::string>& args) {
         std::cout << absl::StrFormat(
             "%-44s %12s %12s %12s\n", ex.config_text[c],
             ex.timed_out[c] ? std::string("timeout") : absl::StrFormat("%.0f", ex.runtime_ns[c]),
-            absl::StrFormat("%.0f", learned[e][c]), absl::StrFormat("%.0f", analytical_ns[e][c]));
+            absl::StrFormat("%.0f", learned_ns[e][c]), absl::StrFormat("%.0f", analytical_ns[e][c]));
         absl::StatusOr<tiling::TileConfig> config = tiling::TileConfig::Parse(ex.config_text[c]);
         if (!config.ok()) continue;
         absl::StatusOr<cost::CostBreakdown> b = analytical.Explain(*ex.kernel, *config);

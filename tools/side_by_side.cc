@@ -62,15 +62,16 @@ absl::StatusOr<SideBySide> ScoreSideBySide(const std::vector<gnn::KernelExample>
                                            std::vector<std::vector<double>> learned_ns,
                                            int threads) {
   SideBySide result;
-  ASSIGN_OR_RETURN(std::vector<std::vector<double>> analytical_ns,
+  ASSIGN_OR_RETURN(result.analytical_ns,
                    AnalyticalPredictions(examples, threads, &result.analytical_failures));
   for (size_t e = 0; e < examples.size() && e < learned_ns.size(); ++e) {
-    for (size_t c = 0; c < learned_ns[e].size() && c < analytical_ns[e].size(); ++c) {
-      if (std::isnan(analytical_ns[e][c])) learned_ns[e][c] = analytical_ns[e][c];
+    for (size_t c = 0; c < learned_ns[e].size() && c < result.analytical_ns[e].size(); ++c) {
+      if (std::isnan(result.analytical_ns[e][c])) learned_ns[e][c] = result.analytical_ns[e][c];
     }
   }
   ASSIGN_OR_RETURN(result.learned, gnn::ComputeTaskMetrics(examples, learned_ns));
-  ASSIGN_OR_RETURN(result.analytical, gnn::ComputeTaskMetrics(examples, analytical_ns));
+  ASSIGN_OR_RETURN(result.analytical, gnn::ComputeTaskMetrics(examples, result.analytical_ns));
+  result.learned_ns = std::move(learned_ns);
   return result;
 }
 

@@ -29,11 +29,14 @@ struct SideBySide {
   gnn::TaskMetrics learned;
   gnn::TaskMetrics analytical;
   int analytical_failures = 0;  // OK configs the analytical model could not estimate (dropped)
+  // The scored predictions in ns, [examples][num_configs]: AnalyticalPredictions, and the learned
+  // ones with NaN wherever the analytical model has none.
+  std::vector<std::vector<double>> learned_ns, analytical_ns;
 };
 
-// Scores `learned_ns` (e.g. LearnedPredictor::PredictNs of `examples`) and the analytical model on
-// the same configs: a config the analytical model cannot estimate is dropped for both. Errors: those
-// of AnalyticalPredictions and gnn::ComputeTaskMetrics (shape mismatch).
+// Scores `learned_ns` (e.g. LearnedPredictor::PredictNs of `examples`; NaN = no prediction) and the
+// analytical model on the same configs: a config the analytical model cannot estimate is dropped for
+// both. Errors: those of AnalyticalPredictions and gnn::ComputeTaskMetrics (shape mismatch).
 absl::StatusOr<SideBySide> ScoreSideBySide(const std::vector<gnn::KernelExample>& examples,
                                            std::vector<std::vector<double>> learned_ns, int threads);
 

@@ -16,7 +16,6 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <set>
 #include <thread>
 
 #include "absl/flags/declare.h"
@@ -158,16 +157,7 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
 // as plan and predict serve it) and the analytical model on the same test kernels and configs,
 // exactly as `perfgraph eval --split` reports them.
 absl::Status WriteSideBySide(const gnn::TrainOptions& options, const gnn::TrainResult& result) {
-  const std::set<std::string> test(result.test_programs.begin(), result.test_programs.end());
-  ASSIGN_OR_RETURN(std::vector<gnn::KernelExample> all, gnn::LoadExamples(options.datasets, nullptr));
-  std::vector<gnn::KernelExample> examples;
-  for (gnn::KernelExample& e : all) {
-    if (test.count(e.program) && (options.tasks == gnn::TaskSelection::kBoth ||
-                                  (options.tasks == gnn::TaskSelection::kTile) ==
-                                      (e.task == gnn::Task::kTile))) {
-      examples.push_back(std::move(e));
-    }
-  }
+  const std::vector<gnn::KernelExample>& examples = result.test_examples;
   if (examples.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::unique_ptr<gnn::LearnedPredictor> predictor,
                    gnn::LearnedPredictor::Load(options.out_dir));
@@ -224,16 +214,10 @@ absl::Status Train(const std::vector<std::string>& args) {
   RETURN_IF_ERROR(gnn::ExportModelFile(absl::StrCat(options.out_dir, "/model.pgm"),
                                        absl::StrCat(options.out_dir, "/", kLearnedWeightsFile)));
   // The exact command, and the learned and analytical figures on the same test kernels.
-  {
-    std::ofstream command(std::filesystem::path(options.out_dir) / "command.txt");
-    command << "perfgraph train " << absl::StrJoin(args, " ") << "\n";
-    if (!command) {
-      return absl::UnavailableError(absl::StrCat("cannot write ", options.out_dir, "/command.txt"));
-    }
-  }
-  if (!result.test_programs.empty()) {
-    RETURN_IF_ERROR(WriteSideBySide(options, result));
-  }
+  RETURN_IF_ERROR(graph::WriteFileAtomically(
+      (std::filesystem::path(options.out_dir) / "command.txt").string(),
+      absl::StrCat("perfgraph train ", absl::StrJoin(args, " "), "\n"), "train"));
+  RETURN_IF_ERROR(WriteSideBySide(options, result));
   std::cout << "model written to " << options.out_dir << "\n";
   return absl::OkStatus();
 }
