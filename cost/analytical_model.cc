@@ -58,14 +58,14 @@ constexpr int64_t kMaxPromotedVectors = 4;
 constexpr double kLoadsPerFma = 1.0;
 // LLVM's loop vectoriser: a loop the schedule leaves scalar (vector_width 1) is still vectorised by
 // LLVM at the native width (Halide keeps LLVM's loop vectoriser on) when its constant trip count
-// holds at least kAutoVectorizeInterleave native vectors. Source: measurements on the reference
+// holds at least kAutoVectorizeMinVectors native vectors. Source: measurements on the reference
 // machine (resnet18's 3x3 convolution with vector_width 1 and a 32-wide tile runs at 49 GMAC/s,
 // several times the scalar FMA peak); the threshold was chosen on the train and validation programs
 // of data/reference/split.txt: one native vector gives Kendall's tau 0.39 there, four (LLVM's usual
 // interleave count, which would make 8- and 16-wide tiles scalar) 0.31.
-constexpr int64_t kAutoVectorizeInterleave = 1;
+constexpr int64_t kAutoVectorizeMinVectors = 1;
 int EffectiveVectorWidth(int config_width, int64_t inner_extent, int lanes) {
-  if (config_width > 1 || inner_extent < kAutoVectorizeInterleave * lanes) return config_width;
+  if (config_width > 1 || inner_extent < kAutoVectorizeMinVectors * lanes) return config_width;
   return lanes;
 }
 // Cache line size of x86 cores (Intel and AMD optimisation manuals).

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -13,10 +12,9 @@
 
 #include "Halide.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
+#include "data/machine.h"
 #include "graph/status_macros.h"
 #include "target/halide_cpu_target_internal.h"
 #include "target/halide_lowering.h"
@@ -33,45 +31,14 @@ Halide::Region EstimateRegion(const graph::Shape& shape) {
   return region;
 }
 
-// Reads one sysfs file's first line; "" when unreadable.
-std::string ReadLine(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return "";
-  return std::string(absl::StripAsciiWhitespace(line));
-}
-
-// "32K", "1024K", "16M" or plain bytes; 0 when malformed.
-uint64_t ParseCacheSize(absl::string_view text) {
-  uint64_t scale = 1;
-  if (absl::ConsumeSuffix(&text, "K")) {
-    scale = 1024;
-  } else if (absl::ConsumeSuffix(&text, "M")) {
-    scale = 1024 * 1024;
-  }
-  uint64_t value = 0;
-  if (!absl::SimpleAtoi(text, &value)) return 0;
-  return value * scale;
-}
-
-// (size in bytes, level) of the highest-level cache of CPU 0 in sysfs; (0, 0) when none is
-// readable.
+// (size in bytes, level) of the highest-level cache of cpu0, as the dataset's machine fingerprint
+// reads it from sysfs (data::CurrentMachine); (0, 0) when none is readable.
 std::pair<uint64_t, int> LastLevelCacheFromSysfs() {
-  std::pair<uint64_t, int> best = {0, 0};
-  std::error_code error;
-  const std::filesystem::path dir = "/sys/devices/system/cpu/cpu0/cache";
-  for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end;
-       it.increment(error)) {
-    const std::string name = it->path().filename().string();
-    if (name.rfind("index", 0) != 0) continue;
-    int level = 0;
-    if (!absl::SimpleAtoi(ReadLine(it->path() / "level"), &level)) continue;
-    const uint64_t size = ParseCacheSize(ReadLine(it->path() / "size"));
-    if (size > 0 && (level > best.second || (level == best.second && size > best.first))) {
-      best = {size, level};
-    }
-  }
-  return best;
+  const data::MachineFingerprint machine = data::CurrentMachine(1, HalideVersion());
+  if (machine.l3_cache_bytes > 0) return {static_cast<uint64_t>(machine.l3_cache_bytes), 3};
+  if (machine.l2_cache_bytes > 0) return {static_cast<uint64_t>(machine.l2_cache_bytes), 2};
+  if (machine.l1d_cache_bytes > 0) return {static_cast<uint64_t>(machine.l1d_cache_bytes), 1};
+  return {0, 0};
 }
 
 // Per-process plugin state: an autoscheduler is registered with Halide by loading its plugin once.

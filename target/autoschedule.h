@@ -66,7 +66,7 @@ struct AutoscheduleOptions {
   // autoschedulers read it. >= 0.
   int parallelism = 0;
   // MachineParams::last_level_cache_size in bytes. 0 = the largest (highest level) cache of CPU 0
-  // from sysfs (/sys/devices/system/cpu/cpu0/cache/index*/{level,size}), or, when sysfs does not
+  // from sysfs, as data::CurrentMachine reads it for the dataset fingerprint, or, when sysfs does not
   // say, kHalideGenericLastLevelCacheBytes (the resolved value and its source are reported by
   // ResolveMachineParams). Of the three, only Mullapudi2016 reads it (Halide 14).
   uint64_t last_level_cache_bytes = 0;
