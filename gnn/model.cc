@@ -176,22 +176,19 @@ torch::Tensor ModelImpl::EmbedGraphs(const TensorBatch& batch, torch::Tensor* no
 
   torch::Tensor mean = torch::zeros({B, H}).index_add_(0, batch.node_graph, h) /
                        batch.graph_num_nodes.to(torch::kFloat).unsqueeze(1);
-  // Pad to [B, maxN, H] by one index_copy (node i of graph g goes to row g * maxN + position).
+  // Pad to [B, maxN, H] by one index_copy (node i of graph g goes to row g * maxN + position). For
+  // max pooling the padding is -inf so it never wins the max (every graph has at least one node);
+  // scatter_reduce("amax") would avoid the padding but is a beta API in LibTorch 1.13 that warns on
+  // first use.
+  const bool max_pool = options_.reduction == Reduction::kMean;
   const int64_t max_n = batch.max_graph_nodes;
-  const torch::Tensor slot = batch.node_graph * max_n + batch.node_position;
-  if (options_.reduction == Reduction::kMean) {
-    // Padding is -inf so it never wins the max (every graph has at least one node). The same batched
-    // layout as the LSTM's input; scatter_reduce("amax") would avoid the padding but is a beta API in
-    // LibTorch 1.13 that warns on first use.
-    torch::Tensor max = torch::full({B * max_n, H}, -std::numeric_limits<float>::infinity())
-                            .index_copy(0, slot, h)
-                            .view({B, max_n, H})
-                            .amax(1);
-    return torch::cat({max, mean}, 1);
-  }
+  torch::Tensor padded =
+      torch::full({B * max_n, H}, max_pool ? -std::numeric_limits<float>::infinity() : 0.0f)
+          .index_copy(0, batch.node_graph * max_n + batch.node_position, h)
+          .view({B, max_n, H});
+  if (max_pool) return torch::cat({padded.amax(1), mean}, 1);
 
   // Pack so the LSTM stops at each graph's last node.
-  torch::Tensor padded = torch::zeros({B * max_n, H}).index_copy(0, slot, h).view({B, max_n, H});
   auto packed = torch::nn::utils::rnn::pack_padded_sequence(padded, batch.graph_num_nodes,
                                                             /*batch_first=*/true,
                                                             /*enforce_sorted=*/false);
