@@ -1,12 +1,17 @@
 #include "tools/cli.h"
 
+#include <algorithm>
 #include <iostream>
+#include <thread>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
+
+ABSL_DECLARE_FLAG(int, threads);  // tools/measure.cc
 
 ABSL_FLAG(bool, allow_unsupported, false,
           "Keep ONNX ops without a lowering as custom-call instructions instead of failing.");
@@ -104,6 +109,13 @@ int ExitCodeFor(const absl::Status& status) {
 int ReportError(const std::string& subcommand, const absl::Status& status) {
   std::cerr << "perfgraph " << subcommand << ": " << status.message() << "\n";
   return ExitCodeFor(status);
+}
+
+int LogicalCores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+int ThreadsFlag() {
+  const int threads = absl::GetFlag(FLAGS_threads);
+  return threads > 0 ? threads : LogicalCores();
 }
 
 }  // namespace perfgraph::tools

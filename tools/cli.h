@@ -43,6 +43,12 @@ int ExitCodeFor(const absl::Status& status);
 // Prints "perfgraph <subcommand>: <message>" on stderr and returns ExitCodeFor(status).
 int ReportError(const std::string& subcommand, const absl::Status& status);
 
+// This machine's logical cores (std::thread::hardware_concurrency), at least 1.
+int LogicalCores();
+// The --threads flag of measure, train, plan, predict and compare: its value when > 0, else
+// LogicalCores() (0 = all logical cores).
+int ThreadsFlag();
+
 // Subcommands. Each takes the words after its name and returns the process exit code.
 int RunInspect(const std::vector<std::string>& args);
 int RunCalibrate(const std::vector<std::string>& args);

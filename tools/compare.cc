@@ -47,7 +47,6 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <thread>
 #include <utility>
 
 #include "absl/flags/declare.h"
@@ -129,12 +128,6 @@ struct ProgramPlan {
   std::string program;
   std::vector<ColumnPlan> columns;  // parallel to the column list
 };
-
-int ResolveThreads() {
-  const int threads = absl::GetFlag(FLAGS_threads);
-  return threads > 0 ? threads
-                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
 
 absl::StatusOr<std::vector<Column>> MakeColumns(const std::vector<std::string>& names,
                                                 int threads) {
@@ -348,7 +341,7 @@ absl::StatusOr<ordered_json> Compare(const std::vector<std::string>& paths,
   if (repeats < 1) {
     return absl::InvalidArgumentError(absl::StrCat("--repeats must be >= 1, got ", repeats));
   }
-  const int threads = ResolveThreads();
+  const int threads = ThreadsFlag();
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   ASSIGN_OR_RETURN(std::vector<Column> columns,
                    MakeColumns(absl::GetFlag(FLAGS_schedulers), threads));

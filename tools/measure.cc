@@ -22,7 +22,6 @@
 #include <memory>
 #include <numeric>
 #include <set>
-#include <thread>
 #include <tuple>
 
 #include "absl/flags/flag.h"
@@ -118,8 +117,7 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
   if (paths.empty()) return absl::InvalidArgumentError("--corpus PATH... is required");
   ASSIGN_OR_RETURN(std::vector<std::string> files, CollectModelFiles(paths));
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
-  int threads = absl::GetFlag(FLAGS_threads);
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = ThreadsFlag();
 
   // Resume: what is already in the output file.
   std::set<PairKey> done;

@@ -23,7 +23,6 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <thread>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
@@ -138,18 +137,13 @@ absl::StatusOr<FusedModel> FuseModel(const std::string& path, const graph::Impor
 
 namespace {
 
-int ResolveThreads() {
-  const int threads = absl::GetFlag(FLAGS_threads);
-  return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
 std::string Microseconds(const nlohmann::ordered_json& ns) {
   return ns.is_number() ? absl::StrFormat("%.2f", ns.get<double>() / 1e3) : std::string("-");
 }
 
 absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
                                             const graph::ImportOptions& import_options) {
-  const int threads = ResolveThreads();
+  const int threads = ThreadsFlag();
   std::string fusion = absl::GetFlag(FLAGS_fusion);
   if (fusion.empty()) fusion = "cost";
   if (fusion != "cost" && fusion != "default") {

@@ -117,8 +117,6 @@ class Worker {
   std::map<int, std::unique_ptr<tiling::TilingPass>> tilings_;
 };
 
-int AllCores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
-
 std::string MeasureStatusText(data::Record::MeasureStatus status) {
   switch (status) {
     case data::Record::MEASURE_STATUS_OK: return "ok";
@@ -133,7 +131,7 @@ absl::Status LoadModelFile(Source& source, const graph::ImportOptions& import_op
   ASSIGN_OR_RETURN(graph::ImportedModel model, graph::ImportModelFile(source.path, import_options));
   cost::CostModel* cost_model = nullptr;
   if (fusion == "cost") {
-    ASSIGN_OR_RETURN(cost_model, worker.Model(AllCores()));
+    ASSIGN_OR_RETURN(cost_model, worker.Model(LogicalCores()));
   }
   ASSIGN_OR_RETURN(FusedModel fused, FuseModel(source.path, model, fusion, cost_model));
   for (graph::Kernel& kernel : fused.kernels) {
@@ -142,7 +140,7 @@ absl::Status LoadModelFile(Source& source, const graph::ImportOptions& import_op
     job.variant = fused.fusion;
     job.hash = data::CanonicalKernelHash(kernel);
     job.kernel = std::move(kernel);
-    job.target_threads = AllCores();
+    job.target_threads = LogicalCores();
     source.jobs.push_back(std::move(job));
   }
   return absl::OkStatus();
@@ -152,7 +150,7 @@ absl::Status LoadDataset(Source& source) {
   ASSIGN_OR_RETURN(data::RecordReader reader, data::RecordReader::Open(source.path));
   const int threads = reader.header().machine.has_value() && reader.header().machine->num_threads > 0
                           ? reader.header().machine->num_threads
-                          : AllCores();
+                          : LogicalCores();
   ASSIGN_OR_RETURN(std::vector<data::Record> records, reader.ReadAll());
   for (size_t i = 0; i < records.size(); ++i) {
     const data::Record& record = records[i];
@@ -371,7 +369,7 @@ absl::StatusOr<int> Predict(const CommandLine& command_line) {
   if (threads < 0) {
     return absl::InvalidArgumentError(absl::StrCat("--threads must be >= 0, got ", threads));
   }
-  if (threads == 0) threads = AllCores();
+  if (threads == 0) threads = LogicalCores();
   const std::string model_name = absl::GetFlag(FLAGS_cost_model);
   // Fail fast on a model that cannot be built at all (unknown or unavailable).
   RETURN_IF_ERROR(MakeCostModel(model_name, 1).status());

@@ -3,12 +3,12 @@
 #include <cmath>
 #include <iostream>
 #include <limits>
-#include <thread>
 
 #include "cost/analytical_model.h"
 #include "data/record_file.h"
 #include "graph/status_macros.h"
 #include "tiling/tile_config.h"
+#include "tools/cli.h"
 
 namespace perfgraph::tools {
 
@@ -17,7 +17,7 @@ absl::StatusOr<int> MeasuredThreads(const std::string& path) {
   if (reader.header().machine && reader.header().machine->num_threads >= 1) {
     return reader.header().machine->num_threads;
   }
-  const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = LogicalCores();
   std::cerr << "perfgraph: " << path << " records no machine; the analytical model assumes "
             << threads << " threads (this machine's)\n";
   return threads;

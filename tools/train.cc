@@ -16,7 +16,6 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <thread>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
@@ -142,8 +141,7 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
   o.seed = absl::GetFlag(FLAGS_seed);
   if (!absl::GetFlag(FLAGS_split).empty()) o.split_file = absl::GetFlag(FLAGS_split);
   o.resume = absl::GetFlag(FLAGS_resume);
-  o.threads = absl::GetFlag(FLAGS_threads);
-  if (o.threads <= 0) o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.threads = ThreadsFlag();
   o.model.hidden = absl::GetFlag(FLAGS_hidden);
   o.model.opcode_embedding = absl::GetFlag(FLAGS_opcode_embedding);
   o.model.sage_layers = absl::GetFlag(FLAGS_sage_layers);
