@@ -53,6 +53,12 @@ ModelOptions SmallOptions(Join join, Reduction reduction = Reduction::kLstm) {
   return o;
 }
 
+// Every (join, reduction) architecture the model supports.
+constexpr std::pair<Join, Reduction> kArchitectures[] = {{Join::kLate, Reduction::kLstm},
+                                                         {Join::kEarly, Reduction::kLstm},
+                                                         {Join::kLate, Reduction::kMean},
+                                                         {Join::kEarly, Reduction::kMean}};
+
 // ---------------------------------------------------------------- batching
 
 TEST(BatchTest, LateJoinConcatenatesGraphsWithNodeOffsets) {
@@ -263,10 +269,7 @@ TEST(ModelTest, MeanReductionIsMaxAndMeanOfTheNodeEmbeddingsWithoutAnLstm) {
 TEST(ModelTest, GradientsReachEveryParameterWithBothReductions) {
   torch::manual_seed(4);
   std::vector<KernelExample> examples = test::SyntheticExamples(4, 4);
-  for (auto [join, reduction] : {std::pair{Join::kLate, Reduction::kLstm},
-                                 {Join::kEarly, Reduction::kLstm},
-                                 {Join::kLate, Reduction::kMean},
-                                 {Join::kEarly, Reduction::kMean}}) {
+  for (auto [join, reduction] : kArchitectures) {
     SCOPED_TRACE(absl::StrCat(JoinName(join), " ", ReductionName(reduction)));
     Model model(SmallOptions(join, reduction));
     model->SetNormalization(ComputeNormalization(Pointers(examples)));
@@ -364,10 +367,7 @@ TEST(ModelTest, CatchTorchTurnsLibTorchErrorsIntoStatus) {
 TEST(CheckpointTest, SaveLoadRoundTripGivesIdenticalPredictions) {
   torch::manual_seed(7);
   std::vector<KernelExample> examples = test::SyntheticExamples(4, 4);
-  for (auto [join, reduction] : {std::pair{Join::kLate, Reduction::kLstm},
-                                 {Join::kEarly, Reduction::kLstm},
-                                 {Join::kLate, Reduction::kMean},
-                                 {Join::kEarly, Reduction::kMean}}) {
+  for (auto [join, reduction] : kArchitectures) {
     SCOPED_TRACE(absl::StrCat(JoinName(join), " ", ReductionName(reduction)));
     Model model(SmallOptions(join, reduction));
     model->SetNormalization(ComputeNormalization(Pointers(examples)));

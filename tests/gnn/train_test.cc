@@ -294,6 +294,14 @@ TEST(TrainTest, ComputeTaskMetricsScoresOnlyOkConfigsWithPredictions) {
 
 // ------------------------------------------------------------ command line
 
+// Creates `dir` with `examples` as DIR/synthetic.pgd and `split` as DIR/split.txt.
+void WriteDatasetAndSplit(const std::string& dir, const std::vector<KernelExample>& examples,
+                          const std::string& split) {
+  std::filesystem::create_directories(dir);
+  ASSERT_OK(test::WriteDataset(dir + "/synthetic.pgd", examples));
+  std::ofstream(dir + "/split.txt") << split;
+}
+
 TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
   // Tile and fusion kernels of four programs, synthetic labels.
   std::vector<KernelExample> examples;
@@ -305,13 +313,8 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
                                          Task::kFusion));
   }
   const std::string dir = TempDir("cli");
-  std::filesystem::create_directories(dir);
   const std::string dataset = dir + "/synthetic.pgd";
-  ASSERT_OK(test::WriteDataset(dataset, examples));
-  {
-    std::ofstream split(dir + "/split.txt");
-    split << "train prog0\ntrain prog1\nvalidation prog2\ntest prog3\n";
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteDatasetAndSplit(dir, examples, "train prog0\ntrain prog1\nvalidation prog2\ntest prog3\n"));
   using tools::test::RunPerfgraph;
   const std::string model = dir + "/model";
   auto train = RunPerfgraph("train --dataset " + dataset + " --out " + model + " --split " + dir +
@@ -402,13 +405,8 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
 TEST(TrainCliTest, AblationFlagsReachTheModelFilesAndBadValuesAreUsageErrors) {
   std::vector<KernelExample> examples = test::SyntheticExamples(4, 4, 2);
   const std::string dir = TempDir("cli_ablation");
-  std::filesystem::create_directories(dir);
   const std::string dataset = dir + "/synthetic.pgd";
-  ASSERT_OK(test::WriteDataset(dataset, examples));
-  {
-    std::ofstream split(dir + "/split.txt");
-    split << "train p0\ntrain p1\n";
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteDatasetAndSplit(dir, examples, "train p0\ntrain p1\n"));
   using tools::test::RunPerfgraph;
   const std::string model = dir + "/model";
   const std::string common = "train --dataset " + dataset + " --out " + model + " --split " + dir +
