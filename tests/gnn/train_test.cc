@@ -314,7 +314,8 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
   }
   const std::string dir = TempDir("cli");
   const std::string dataset = dir + "/synthetic.pgd";
-  ASSERT_NO_FATAL_FAILURE(WriteDatasetAndSplit(dir, examples, "train prog0\ntrain prog1\nvalidation prog2\ntest prog3\n"));
+  ASSERT_NO_FATAL_FAILURE(WriteDatasetAndSplit(
+      dir, examples, "train prog0\ntrain prog1\nvalidation prog2\ntest prog3\n"));
   using tools::test::RunPerfgraph;
   const std::string model = dir + "/model";
   auto train = RunPerfgraph("train --dataset " + dataset + " --out " + model + " --split " + dir +
