@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "data/label.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -48,6 +49,9 @@ absl::StatusOr<DatasetStats> ComputeStats(const std::vector<std::string>& paths)
   DatasetStats stats;
   absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> configs_by_kernel;
   absl::flat_hash_set<std::string> programs;
+  std::vector<double> canary_per_group;
+  std::vector<double> rounds_per_record;
+  std::vector<double> previous_canary;
   for (size_t f = 0; f < paths.size(); ++f) {
     ASSIGN_OR_RETURN(RecordReader reader, RecordReader::Open(paths[f]));
     FileStats file;
@@ -78,6 +82,32 @@ absl::StatusOr<DatasetStats> ComputeStats(const std::vector<std::string>& paths)
                                                   reader.records_read() - 1, " has status ",
                                                   static_cast<int>(record.status())));
       }
+      DatasetStats::Protocol& p = stats.protocol;
+      if (record.protocol_version() >= 2) {
+        ++p.v2_records;
+        if (record.status() == Record::MEASURE_STATUS_TIMEOUT && record.runtime_lower_bound_ns() > 0) {
+          ++p.censored;
+        }
+        if (record.status() == Record::MEASURE_STATUS_OK && record.reused_from().empty()) {
+          ++p.v2_ok;
+          if (record.stable()) ++p.v2_stable;
+          auto minima = RoundMinima(
+              absl::MakeConstSpan(record.runtime_ns().data(), record.runtime_ns_size()),
+              absl::MakeConstSpan(record.sample_round().data(), record.sample_round_size()));
+          if (minima.ok()) rounds_per_record.push_back(static_cast<double>(minima->size()));
+        }
+        // Records of one kernel group carry the same canary list: count each group once.
+        std::vector<double> canary(record.canary_ns().begin(), record.canary_ns().end());
+        if (!canary.empty() && canary != previous_canary && record.reused_from().empty()) {
+          canary_per_group.push_back(Median(canary));
+          p.repeated_rounds += record.repeated_rounds();
+          p.max_other_load_cores = std::max(p.max_other_load_cores, record.other_load_cores());
+          if (record.other_load_cores() > 0.25) ++p.busy_groups;
+        }
+        if (!canary.empty()) previous_canary = std::move(canary);
+      } else {
+        ++p.v1_records;
+      }
       configs_by_kernel[record.kernel_hash()].insert(DeterministicBytes(record.config()));
       if (!programs.contains(record.program())) programs.insert(record.program());
     }
@@ -86,6 +116,17 @@ absl::StatusOr<DatasetStats> ComputeStats(const std::vector<std::string>& paths)
     stats.records += file.records;
     stats.dropped_tail_bytes += file.dropped_tail_bytes;
     stats.files.push_back(std::move(file));
+  }
+  DatasetStats::Protocol& p = stats.protocol;
+  p.median_rounds = Median(rounds_per_record);
+  p.canary_groups = static_cast<int64_t>(canary_per_group.size());
+  if (!canary_per_group.empty()) {
+    p.canary_first_ns = canary_per_group.front();
+    p.canary_last_ns = canary_per_group.back();
+    p.canary_min_ns = *std::min_element(canary_per_group.begin(), canary_per_group.end());
+    p.canary_max_ns = *std::max_element(canary_per_group.begin(), canary_per_group.end());
+    p.canary_median_ns = Median(canary_per_group);
+    p.canary_drift = p.canary_median_ns > 0 ? (p.canary_max_ns - p.canary_min_ns) / p.canary_median_ns : 0;
   }
   stats.kernels = static_cast<int64_t>(configs_by_kernel.size());
   stats.programs = static_cast<int64_t>(programs.size());
@@ -126,6 +167,23 @@ std::string StatsToJson(const DatasetStats& stats, int indent) {
       {"machines_differ", stats.machines_differ},
       {"dropped_tail_bytes", stats.dropped_tail_bytes},
       {"files", std::move(files)},
+      {"protocol",
+       {{"v1_records", stats.protocol.v1_records},
+        {"v2_records", stats.protocol.v2_records},
+        {"censored", stats.protocol.censored},
+        {"v2_ok", stats.protocol.v2_ok},
+        {"v2_stable", stats.protocol.v2_stable},
+        {"median_rounds", stats.protocol.median_rounds},
+        {"repeated_rounds", stats.protocol.repeated_rounds},
+        {"canary_groups", stats.protocol.canary_groups},
+        {"canary_first_ns", stats.protocol.canary_first_ns},
+        {"canary_last_ns", stats.protocol.canary_last_ns},
+        {"canary_min_ns", stats.protocol.canary_min_ns},
+        {"canary_max_ns", stats.protocol.canary_max_ns},
+        {"canary_median_ns", stats.protocol.canary_median_ns},
+        {"canary_drift", stats.protocol.canary_drift},
+        {"max_other_load_cores", stats.protocol.max_other_load_cores},
+        {"busy_groups", stats.protocol.busy_groups}}},
   };
   return json.dump(indent);
 }

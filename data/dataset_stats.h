@@ -43,6 +43,27 @@ struct DatasetStats {
   bool machines_differ = false;
   int64_t dropped_tail_bytes = 0;  // sum over files
   std::vector<FileStats> files;    // in the order of `paths`
+
+  // Measurement protocol (target/measurement.h), over all records.
+  struct Protocol {
+    int64_t v1_records = 0;        // protocol_version 0 or 1
+    int64_t v2_records = 0;        // protocol_version 2
+    int64_t censored = 0;          // TIMEOUT records with a runtime lower bound (v2)
+    int64_t v2_ok = 0;             // v2 OK records
+    int64_t v2_stable = 0;         // ... whose round minima settled within the stability bound
+    double median_rounds = 0;      // median rounds per v2 OK record (rounds holding a sample)
+    int64_t repeated_rounds = 0;   // rounds re-run because the canary drifted, over all groups
+    // Drift canary: one value per kernel group (the median of its rounds' canary), in file order.
+    int64_t canary_groups = 0;
+    double canary_first_ns = 0, canary_last_ns = 0, canary_min_ns = 0, canary_max_ns = 0,
+           canary_median_ns = 0;
+    // (max - min) / median of the per-group canaries: how far the machine drifted over the run.
+    double canary_drift = 0;
+    // CPU other processes used during kernel groups (cores; v2 records): the largest value and
+    // how many groups exceeded 0.25 cores (measure's default --max-other-load).
+    double max_other_load_cores = 0;
+    int64_t busy_groups = 0;
+  } protocol;
 };
 
 // Reads every record of every file in `paths` (RecordReader, so torn tails are skipped and counted

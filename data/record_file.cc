@@ -61,6 +61,9 @@ std::string EncodeHeader(const RecordFileHeader& header) {
   if (header.machine.has_value()) MachineToProto(*header.machine, proto.mutable_machine());
   proto.set_writer(header.writer);
   proto.set_created_unix_seconds(header.created_unix_seconds);
+  proto.set_protocol_version(header.protocol_version);
+  proto.set_other_load_cores_at_start(header.other_load_cores_at_start);
+  proto.set_busy_processes_at_start(header.busy_processes_at_start);
   const std::string body = proto.SerializeAsString();
   std::string out(kFixedHeaderBytes, '\0');
   std::memcpy(out.data(), kRecordFileMagic.data(), kRecordFileMagic.size());
@@ -131,6 +134,11 @@ absl::StatusOr<HeaderState> ReadHeader(std::FILE* file, int64_t file_size, const
   if (proto.has_machine()) header->machine = MachineFromProto(proto.machine());
   header->writer = proto.writer();
   header->created_unix_seconds = proto.created_unix_seconds();
+  header->protocol_version = proto.protocol_version();
+  // Files written before these fields existed read 0 and ""; 0 cores would claim an idle check.
+  header->other_load_cores_at_start =
+      proto.protocol_version() >= 2 ? proto.other_load_cores_at_start() : -1;
+  header->busy_processes_at_start = proto.busy_processes_at_start();
   *header_end = kFixedHeaderBytes + body_size;
   return HeaderState::kOk;
 }
@@ -373,6 +381,9 @@ absl::StatusOr<RecordWriter> RecordWriter::Open(absl::string_view path,
     writer.header_.machine = options.machine;
     writer.header_.writer = options.writer;
     writer.header_.created_unix_seconds = static_cast<int64_t>(std::time(nullptr));
+    writer.header_.protocol_version = options.protocol_version;
+    writer.header_.other_load_cores_at_start = options.other_load_cores_at_start;
+    writer.header_.busy_processes_at_start = options.busy_processes_at_start;
     const std::string header = EncodeHeader(writer.header_);
     if (::lseek(writer.fd_, 0, SEEK_SET) < 0) {
       return ErrnoError(errno, "RecordWriter: cannot seek in", writer.path_);

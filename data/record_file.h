@@ -67,6 +67,11 @@ struct RecordFileHeader {
   std::optional<MachineFingerprint> machine;  // nullopt when the writer supplied none
   std::string writer;                         // free text, e.g. "perfgraph measure"
   int64_t created_unix_seconds = 0;
+  int protocol_version = 0;                   // target::kProtocolVersion of a measuring writer
+  // The busy-machine check when the file was created (FileHeader fields 5 and 6): CPU used by other
+  // processes in cores (-1 = not checked) and who used it.
+  double other_load_cores_at_start = -1;
+  std::string busy_processes_at_start;
 };
 
 // Reads every complete record of one file, streaming. Sees the file as it was (its size) at Open.
@@ -135,6 +140,11 @@ struct RecordWriterOptions {
   std::optional<MachineFingerprint> machine;
   // Stored in a new file's header (FileHeader.writer).
   std::string writer = "perfgraph";
+  // Stored in a new file's header (FileHeader fields 4-6): the measurement protocol version and the
+  // busy-machine check at creation (see RecordFileHeader).
+  int protocol_version = 0;
+  double other_load_cores_at_start = -1;
+  std::string busy_processes_at_start;
   // fsync(2) after every N-th Append (and on Close) so the records also survive an OS crash or
   // power loss; 0 = never fsync (records still survive the writing process being killed, see the
   // file comment). fsync costs ~1-10 ms on disks, so measuring loops (one record per ~10 ms

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "data/kernel_proto.h"
+#include "data/label.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
 #include "graph/status_macros.h"
@@ -76,13 +77,10 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
           return absl::DataLossError(
               absl::StrCat("LoadExamples: ", context, " has status OK but no runtime samples"));
         }
-        for (double sample : record.runtime_ns()) {
-          if (!std::isfinite(sample) || sample <= 0) {
-            return absl::DataLossError(absl::StrCat("LoadExamples: ", context,
-                                                    " has a runtime sample of ", sample, " ns"));
-          }
-          label = std::min(label, sample);
-        }
+        // The label statistic over the raw samples (data/label.h; v1 records: the minimum).
+        auto record_label = data::RecordLabelNs(record, absl::StrCat("LoadExamples: ", context));
+        if (!record_label.ok()) return absl::DataLossError(record_label.status().message());
+        label = *record_label;
       }
       const Task task = record.task() == data::Record::TASK_TILE ? Task::kTile : Task::kFusion;
       auto it = decoded.find(record.kernel_hash());

@@ -138,6 +138,10 @@ absl::StatusOr<CompiledKernel> CompiledKernelBuilder::Build(
   ASSIGN_OR_RETURN(impl->output, MakeBuffer(impl->lowered.output_shape));
   try {
     impl->target = Halide::get_jit_target_from_environment();
+    if (options.timing_build) {
+      impl->target = impl->target.with_feature(Halide::Target::NoAsserts)
+                         .with_feature(Halide::Target::NoBoundsQuery);
+    }
     impl->pipeline = Halide::Pipeline(impl->lowered.output);
     if (scheduler) RETURN_IF_ERROR(scheduler(impl->pipeline, impl->target));
     impl->pipeline.compile_jit(impl->target);

@@ -36,6 +36,11 @@ struct HalideCpuTargetOptions {
   // Seed of the random input data of every compiled kernel (and of non-splat constants); the same
   // seed gives bit-identical inputs.
   uint64_t seed = 0;
+  // Timing builds (measurement): compile with Halide's no_asserts and no_bounds_query target
+  // features, which drop the runtime checks of buffer sizes and the bounds-query mode. Our buffers
+  // are allocated by the target itself from the lowered shapes, so the checks can never fire; the
+  // generated loops are unchanged. Off by default (Run/Evaluate keep Halide's checks).
+  bool timing_build = false;
 };
 
 // How Time() measures. Defaults: a short protocol good enough for ranking configs; the full

@@ -16,7 +16,14 @@
 ABSL_DECLARE_FLAG(bool, json);
 ABSL_DECLARE_FLAG(std::string, out);
 ABSL_DECLARE_FLAG(uint64_t, seed);
+ABSL_DECLARE_FLAG(int, protocol);
+ABSL_DECLARE_FLAG(int, min_rounds);
+ABSL_DECLARE_FLAG(int, max_rounds);
+ABSL_DECLARE_FLAG(double, stability);
 ABSL_FLAG(int, sample, 200, "dataset repeat: re-measure at least this many (kernel, config) pairs.");
+ABSL_FLAG(int, kernels, 0, "dataset repeat: re-measure at least this many kernels.");
+ABSL_FLAG(int, repeat_configs_per_kernel, 0,
+          "dataset repeat: re-measure at most this many OK configs per kernel (0 = all).");
 ABSL_FLAG(std::string, hlo, "", "dataset import: directory holding the HLO text modules.");
 ABSL_FLAG(std::string, runtimes, "", "dataset import: CSV of measured runtimes (tools/dataset_import.h).");
 ABSL_FLAG(std::string, machine, "unknown (imported)",
@@ -41,6 +48,19 @@ int RunStats(const std::vector<std::string>& paths) {
       stats->statuses.timeout);
   std::cout << "machine: " << (stats->machine ? stats->machine->ToString() : "not recorded")
             << (stats->machines_differ ? " (files come from different machines)" : "") << "\n";
+  const data::DatasetStats::Protocol& p = stats->protocol;
+  std::cout << absl::StrFormat("protocol: v1 records %d, v2 records %d", p.v1_records, p.v2_records);
+  if (p.v2_records > 0) {
+    std::cout << absl::StrFormat(
+        "; v2 OK %d (%d stable, median %.0f rounds), censored timeouts %d\n"
+        "drift canary over %d kernel groups: first %.0f ns, last %.0f ns, min %.0f, max %.0f, "
+        "median %.0f ns, drift (max - min) / median %.1f %%, %d rounds repeated\n"
+        "other processes: at most %.2f cores during a kernel group, %d groups over 0.25 cores",
+        p.v2_ok, p.v2_stable, p.median_rounds, p.censored, p.canary_groups, p.canary_first_ns,
+        p.canary_last_ns, p.canary_min_ns, p.canary_max_ns, p.canary_median_ns,
+        100 * p.canary_drift, p.repeated_rounds, p.max_other_load_cores, p.busy_groups);
+  }
+  std::cout << "\n";
   if (stats->dropped_tail_bytes > 0) {
     std::cout << "torn tails skipped: " << stats->dropped_tail_bytes << " bytes\n";
   }
@@ -70,6 +90,13 @@ int RunDataset(const std::vector<std::string>& args) {
     options.dataset = positional[1];
     options.sample = absl::GetFlag(FLAGS_sample);
     options.seed = absl::GetFlag(FLAGS_seed);
+    options.kernels = absl::GetFlag(FLAGS_kernels);
+    options.configs_per_kernel = absl::GetFlag(FLAGS_repeat_configs_per_kernel);
+    options.protocol = absl::GetFlag(FLAGS_protocol);
+    options.interleaved.min_rounds = absl::GetFlag(FLAGS_min_rounds);
+    options.interleaved.max_rounds = absl::GetFlag(FLAGS_max_rounds);
+    options.interleaved.stability = absl::GetFlag(FLAGS_stability);
+    options.interleaved.seed = options.seed;
     auto result = MeasureRepeatability(options);
     if (!result.ok()) return ReportError("dataset repeat", result.status());
     if (absl::GetFlag(FLAGS_json)) {
@@ -84,7 +111,19 @@ int RunDataset(const std::vector<std::string>& args) {
           {"median_relative_difference", result->median_relative_difference},
           {"p90_relative_difference", result->p90_relative_difference},
           {"kendall_tau_per_kernel", optional_number(result->kendall_tau_per_kernel)},
-          {"kendall_tau_overall", optional_number(result->kendall_tau_overall)}};
+          {"kendall_tau_overall", optional_number(result->kendall_tau_overall)},
+          {"programs", result->programs},
+          {"protocol", result->protocol},
+          {"label_statistic", result->statistic},
+          {"seconds", result->seconds}};
+      nlohmann::ordered_json variants = nlohmann::ordered_json::array();
+      for (const RepeatVariant& v : result->variants) {
+        variants.push_back({{"label_statistic", v.statistic},
+                            {"median_relative_difference", v.median_relative_difference},
+                            {"p90_relative_difference", v.p90_relative_difference},
+                            {"kendall_tau_per_kernel", optional_number(v.kendall_tau_per_kernel)}});
+      }
+      json["variants"] = variants;
       std::cout << json.dump(2) << "\n";
     } else {
       auto optional_number = [](const std::optional<double>& v) {
@@ -98,6 +137,16 @@ int RunDataset(const std::vector<std::string>& args) {
           100 * result->median_relative_difference, 100 * result->p90_relative_difference,
           optional_number(result->kendall_tau_per_kernel),
           optional_number(result->kendall_tau_overall));
+      std::cout << absl::StrFormat("second pass: protocol %d, %d programs, %.0f s; label statistic %s\n",
+                                   result->protocol, result->programs, result->seconds,
+                                   result->statistic);
+      std::cout << "label statistic                 median %   p90 %   tau per kernel\n";
+      for (const RepeatVariant& v : result->variants) {
+        std::cout << absl::StrFormat("%-30s %8.2f %8.2f   %s\n", v.statistic,
+                                     100 * v.median_relative_difference,
+                                     100 * v.p90_relative_difference,
+                                     optional_number(v.kendall_tau_per_kernel));
+      }
     }
     return kExitOk;
   }

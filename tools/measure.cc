@@ -2,7 +2,14 @@
 //  [--fusion-variants N] [--time-budget-min M] [--seed S] [--threads T]`
 //
 // Produces measured records (data/perfgraph.proto) with the Halide CPU target and the measurement
-// protocol of target/measurement.h.
+// protocol of target/measurement.h: by default protocol v2 (--protocol 2): all configs of a kernel
+// compiled, then timed in interleaved rounds with a drift canary, in child processes
+// (target/isolated_measurement.h); --protocol 1 is the sequential v1 protocol, in process, kept for
+// comparing the two. Before starting, the CPU use of other processes is checked
+// (target/machine_load.h): a busy machine is reported and recorded in the file header, and with
+// --require-idle measure refuses to start; during the run every kernel group records the CPU other
+// processes used, and with --require-idle a group measured while the machine was busy is measured
+// again once it is quiet.
 //  - tile: every kernel of the default fusion of every program, K configs each (the default config
 //    plus K-1 sampled uniformly without replacement from tiling::ConfigSpace, seeded per kernel).
 //  - fusion: N fusion variants per program (variant 0 = the default fusion; variant v > 0 flips each
@@ -23,6 +30,7 @@
 #include <numeric>
 #include <set>
 #include <tuple>
+#include <unistd.h>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -37,6 +45,8 @@
 #include "graph/import.h"
 #include "graph/status_macros.h"
 #include "target/halide_cpu_target.h"
+#include "target/isolated_measurement.h"
+#include "target/machine_load.h"
 #include "target/measurement.h"
 #include "tiling/tile_config.h"
 #include "tools/cli.h"
@@ -55,6 +65,20 @@ ABSL_FLAG(double, flip_probability, 0.3,
 ABSL_FLAG(double, time_budget_min, 0, "Stop after this many minutes (0 = no budget).");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of config sampling, fusion variants and input data.");
 ABSL_FLAG(int, threads, 0, "Threads of the Halide thread pool (0 = all logical cores).");
+ABSL_FLAG(int, protocol, 2,
+          "Measurement protocol: 2 = interleaved rounds in child processes (default), 1 = sequential.");
+ABSL_FLAG(int, min_rounds, 5, "Protocol 2: rounds at least.");
+ABSL_FLAG(int, max_rounds, 15, "Protocol 2: rounds at most.");
+ABSL_FLAG(double, stability, 0.02,
+          "Protocol 2: stop when every config's round minima have an interquartile range within "
+          "this fraction of their median.");
+ABSL_FLAG(bool, require_idle, false,
+          "Refuse to start when other processes use more than --max-other-load cores, and measure "
+          "a kernel again (after waiting for quiet) when they did during it.");
+ABSL_FLAG(double, max_other_load, 0.25,
+          "CPU (in cores) other processes may use before the machine counts as busy.");
+ABSL_FLAG(double, hang_timeout_s, 120,
+          "Protocol 2: a measuring child silent for this many seconds is killed (a hang).");
 ABSL_FLAG(int, max_kernels_per_program, 0,
           "Tile task: measure a seeded random subset of at most this many kernels per program (0 = all).");
 
@@ -244,11 +268,37 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
     work = std::move(interleaved);
   }
 
-  ASSIGN_OR_RETURN(target::HalideCpuTarget target,
-                   target::HalideCpuTarget::Create({threads, seed}));
+  const int protocol = absl::GetFlag(FLAGS_protocol);
+  if (protocol != 1 && protocol != 2) {
+    return absl::InvalidArgumentError(absl::StrCat("--protocol must be 1 or 2, got ", protocol));
+  }
+  const double max_other_load = absl::GetFlag(FLAGS_max_other_load);
+  const bool require_idle = absl::GetFlag(FLAGS_require_idle);
+
+  // Quiet machine: who else is using the CPU right now?
   data::RecordWriterOptions writer_options;
   writer_options.machine = data::CurrentMachine(threads, target::HalideVersion());
   writer_options.writer = "perfgraph measure";
+  writer_options.protocol_version = protocol;
+  if (auto load = target::SampleMachineLoad(absl::Seconds(1), getpid()); load.ok()) {
+    writer_options.other_load_cores_at_start = load->other_cores;
+    writer_options.busy_processes_at_start = load->Describe();
+    if (load->other_cores > max_other_load) {
+      const std::string message = absl::StrFormat(
+          "the machine is busy: other processes use %.2f cores (%s); labels measured beside other "
+          "work are not trustworthy",
+          load->other_cores, load->Describe());
+      if (require_idle) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(message, "; refusing to start (--require-idle)"));
+      }
+      std::cerr << "perfgraph measure: warning: " << message << "\n";
+    }
+  } else {
+    std::cerr << "perfgraph measure: warning: cannot check the machine's load: "
+              << load.status().message() << "\n";
+  }
+
   ASSIGN_OR_RETURN(data::RecordWriter writer, data::RecordWriter::Open(out, writer_options));
   if (writer.truncated_tail_bytes() > 0) {
     std::cerr << "perfgraph measure: dropped a torn tail of " << writer.truncated_tail_bytes()
@@ -256,7 +306,8 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
   }
   std::cerr << "perfgraph measure: " << files.size() - failed_models << " programs, "
             << work.size() << " (kernel, config) pairs to measure, " << existing.size()
-            << " records already in " << out << ", " << threads << " threads\n";
+            << " records already in " << out << ", " << threads << " threads, protocol " << protocol
+            << "\n";
 
   std::signal(SIGINT, OnSigint);
   std::signal(SIGTERM, OnSigint);
@@ -267,12 +318,8 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
   std::map<uint64_t, data::Record> fresh_by_hash;  // measured in this run (fusion dedup)
   std::map<std::string, int64_t> statuses;
   bool stopped_by_budget = false;
-  for (const WorkItem& item : work) {
-    if (interrupted.load()) break;
-    if (absl::Now() > deadline) {
-      stopped_by_budget = true;
-      break;
-    }
+
+  auto base_record = [&](const WorkItem& item) {
     data::Record record;
     record.set_program(item.program);
     data::KernelToProto(*item.kernel, record.mutable_kernel());
@@ -282,43 +329,186 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
     record.set_task(task_enum);
     record.set_fusion_variant(item.variant);
     record.set_measured_unix_seconds(absl::ToUnixSeconds(absl::Now()));
-
-    const data::Record* reuse = nullptr;
-    if (!tile_task) {
-      if (auto it = fresh_by_hash.find(item.hash); it != fresh_by_hash.end()) reuse = &it->second;
-      if (auto it = measured_by_hash.find(item.hash); !reuse && it != measured_by_hash.end()) {
-        reuse = it->second;
-      }
-    }
-    if (reuse != nullptr) {
-      record.mutable_runtime_ns()->CopyFrom(reuse->runtime_ns());
-      record.set_status(reuse->status());
-      record.set_error_message(reuse->error_message());
-      record.set_compile_time_ns(reuse->compile_time_ns());
-      record.set_reused_from(absl::StrCat(reuse->program(), "#", reuse->fusion_variant()));
-    } else {
-      auto it = best_label.find(item.hash);
-      const double best = it == best_label.end() ? 0 : it->second;
-      target::Measurement m = target::MeasureConfig(target, *item.kernel, item.config, best);
-      for (double s : m.samples_ns) record.add_runtime_ns(s);
-      record.set_compile_time_ns(absl::ToInt64Nanoseconds(m.compile_time));
-      record.set_error_message(m.error);
-      record.set_status(m.status == target::MeasureStatus::kOk ? data::Record::MEASURE_STATUS_OK
-                        : m.status == target::MeasureStatus::kTimeout
-                            ? data::Record::MEASURE_STATUS_TIMEOUT
-                            : data::Record::MEASURE_STATUS_INVALID);
-      if (m.status == target::MeasureStatus::kOk) {
-        auto [b, inserted] = best_label.emplace(item.hash, m.label_ns);
-        if (!inserted) b->second = std::min(b->second, m.label_ns);
-      }
-      if (!tile_task) fresh_by_hash.emplace(item.hash, record);
-    }
+    record.set_protocol_version(protocol);
+    return record;
+  };
+  auto to_proto_status = [](target::MeasureStatus status) {
+    return status == target::MeasureStatus::kOk        ? data::Record::MEASURE_STATUS_OK
+           : status == target::MeasureStatus::kTimeout ? data::Record::MEASURE_STATUS_TIMEOUT
+                                                       : data::Record::MEASURE_STATUS_INVALID;
+  };
+  auto append = [&](const WorkItem& item, const data::Record& record) -> absl::Status {
     ++statuses[std::string(target::MeasureStatusName(
         record.status() == data::Record::MEASURE_STATUS_OK        ? target::MeasureStatus::kOk
         : record.status() == data::Record::MEASURE_STATUS_TIMEOUT ? target::MeasureStatus::kTimeout
                                                                   : target::MeasureStatus::kInvalid))];
     RETURN_IF_ERROR(writer.Append(record));
     progress.Advance(1, absl::StrCat(item.program, " ", item.kernel->name));
+    return absl::OkStatus();
+  };
+  // A fusion-task kernel identical to one measured before gets a record that says so.
+  auto reuse_source = [&](const WorkItem& item) -> const data::Record* {
+    if (tile_task) return nullptr;
+    if (auto it = fresh_by_hash.find(item.hash); it != fresh_by_hash.end()) return &it->second;
+    if (auto it = measured_by_hash.find(item.hash); it != measured_by_hash.end()) return it->second;
+    return nullptr;
+  };
+  auto reused_record = [&](const WorkItem& item, const data::Record& reuse) {
+    data::Record record = base_record(item);
+    record.mutable_runtime_ns()->CopyFrom(reuse.runtime_ns());
+    record.mutable_sample_round()->CopyFrom(reuse.sample_round());
+    record.set_protocol_version(reuse.protocol_version());
+    record.set_runtime_lower_bound_ns(reuse.runtime_lower_bound_ns());
+    record.set_stable(reuse.stable());
+    record.set_status(reuse.status());
+    record.set_error_message(reuse.error_message());
+    record.set_compile_time_ns(reuse.compile_time_ns());
+    record.set_reused_from(absl::StrCat(reuse.program(), "#", reuse.fusion_variant()));
+    return record;
+  };
+
+  if (protocol == 1) {
+    ASSIGN_OR_RETURN(target::HalideCpuTarget target,
+                     target::HalideCpuTarget::Create({threads, seed}));
+    for (const WorkItem& item : work) {
+      if (interrupted.load()) break;
+      if (absl::Now() > deadline) {
+        stopped_by_budget = true;
+        break;
+      }
+      if (const data::Record* reuse = reuse_source(item)) {
+        RETURN_IF_ERROR(append(item, reused_record(item, *reuse)));
+        continue;
+      }
+      data::Record record = base_record(item);
+      auto it = best_label.find(item.hash);
+      const double best = it == best_label.end() ? 0 : it->second;
+      target::Measurement m = target::MeasureConfig(target, *item.kernel, item.config, best);
+      for (double sample : m.samples_ns) record.add_runtime_ns(sample);
+      record.set_compile_time_ns(absl::ToInt64Nanoseconds(m.compile_time));
+      record.set_error_message(m.error);
+      record.set_status(to_proto_status(m.status));
+      if (m.status == target::MeasureStatus::kOk) {
+        auto [b, inserted] = best_label.emplace(item.hash, m.label_ns);
+        if (!inserted) b->second = std::min(b->second, m.label_ns);
+      }
+      if (!tile_task) fresh_by_hash.emplace(item.hash, record);
+      RETURN_IF_ERROR(append(item, record));
+    }
+  } else {
+    // Protocol v2: one group per kernel (all its configs), measured in child processes. Fusion-task
+    // kernels identical to an earlier one are not measured again: they are written when their
+    // source's group finishes.
+    std::vector<target::MeasureGroup> groups;
+    std::vector<std::vector<const WorkItem*>> group_items;
+    std::map<uint64_t, std::vector<const WorkItem*>> waiting_for;  // fusion: hash -> duplicates
+    std::set<uint64_t> grouped_hashes;
+    std::vector<const WorkItem*> reuse_now;
+    for (size_t i = 0; i < work.size(); ++i) {
+      const WorkItem& item = work[i];
+      if (!tile_task) {
+        if (reuse_source(item) != nullptr) {
+          reuse_now.push_back(&item);
+          continue;
+        }
+        if (!grouped_hashes.insert(item.hash).second) {
+          waiting_for[item.hash].push_back(&item);
+          continue;
+        }
+      }
+      const bool same_group = tile_task && !group_items.empty() &&
+                              group_items.back().front()->kernel == item.kernel;
+      if (!same_group) {
+        groups.push_back({item.kernel, {}});
+        group_items.emplace_back();
+      }
+      groups.back().configs.push_back(item.config);
+      group_items.back().push_back(&item);
+    }
+    for (const WorkItem* item : reuse_now) {
+      RETURN_IF_ERROR(append(*item, reused_record(*item, *reuse_source(*item))));
+    }
+    target::InterleavedOptions protocol_options;
+    protocol_options.min_rounds = absl::GetFlag(FLAGS_min_rounds);
+    protocol_options.max_rounds = absl::GetFlag(FLAGS_max_rounds);
+    protocol_options.stability = absl::GetFlag(FLAGS_stability);
+    protocol_options.seed = seed;
+    if (protocol_options.min_rounds < 1 || protocol_options.max_rounds < protocol_options.min_rounds ||
+        !(protocol_options.stability > 0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "need 1 <= --min-rounds <= --max-rounds and --stability > 0, got ",
+          protocol_options.min_rounds, ", ", protocol_options.max_rounds, ", ",
+          protocol_options.stability));
+    }
+    target::IsolationOptions isolation;
+    isolation.num_threads = threads;
+    isolation.seed = seed;
+    isolation.hang_timeout = absl::Seconds(absl::GetFlag(FLAGS_hang_timeout_s));
+    isolation.should_stop = [&] {
+      if (interrupted.load()) return true;
+      if (absl::Now() > deadline) {
+        stopped_by_budget = true;
+        return true;
+      }
+      return false;
+    };
+    target::IsolatedMeasurer measurer(protocol_options, isolation);
+    absl::Status write_status;
+    std::map<int, int> busy_retries;
+    int busy_warnings = 0;
+    auto on_done = [&](int g, target::GroupResult result) -> target::GroupVerdict {
+      if (result.other_load_cores > max_other_load) {
+        if (require_idle && busy_retries[g] < 3) {
+          ++busy_retries[g];
+          std::cerr << "\nperfgraph measure: other processes used "
+                    << absl::StrFormat("%.2f", result.other_load_cores)
+                    << " cores during kernel " << groups[g].kernel->name
+                    << "; waiting for a quiet machine to measure it again (--require-idle)\n";
+          for (int waited = 0; waited < 600 && !interrupted.load(); ++waited) {
+            auto load = target::SampleMachineLoad(absl::Seconds(1), getpid());
+            if (load.ok() && load->other_cores <= max_other_load) break;
+            if (load.ok() && waited % 30 == 0) {
+              std::cerr << "perfgraph measure: still busy: " << load->Describe() << "\n";
+            }
+          }
+          return target::GroupVerdict::kRetry;
+        }
+        if (busy_warnings++ < 10) {
+          std::cerr << "\nperfgraph measure: warning: other processes used "
+                    << absl::StrFormat("%.2f", result.other_load_cores) << " cores during kernel "
+                    << groups[g].kernel->name << " (recorded in its records)\n";
+        }
+      }
+      for (size_t c = 0; c < group_items[g].size(); ++c) {
+        const WorkItem& item = *group_items[g][c];
+        const target::ConfigMeasurement& m = result.measurement.configs[c];
+        data::Record record = base_record(item);
+        for (size_t k = 0; k < m.samples_ns.size(); ++k) {
+          record.add_runtime_ns(m.samples_ns[k]);
+          record.add_sample_round(m.sample_round[k]);
+        }
+        record.set_compile_time_ns(absl::ToInt64Nanoseconds(m.compile_time));
+        record.set_error_message(m.error);
+        record.set_status(to_proto_status(m.status));
+        record.set_runtime_lower_bound_ns(m.lower_bound_ns);
+        record.set_stable(m.stable);
+        for (double canary : result.measurement.canary_ns) record.add_canary_ns(canary);
+        record.set_repeated_rounds(result.measurement.repeated_rounds);
+        record.set_other_load_cores(result.other_load_cores);
+        record.set_load_average(result.load_average);
+        write_status.Update(append(item, record));
+        if (!tile_task) {
+          const data::Record& source = fresh_by_hash.emplace(item.hash, record).first->second;
+          for (const WorkItem* duplicate : waiting_for[item.hash]) {
+            write_status.Update(append(*duplicate, reused_record(*duplicate, source)));
+          }
+        }
+      }
+      return write_status.ok() ? target::GroupVerdict::kKeep : target::GroupVerdict::kStop;
+    };
+    ASSIGN_OR_RETURN(int finished, measurer.Run(groups, on_done));
+    (void)finished;
+    RETURN_IF_ERROR(write_status);
   }
   RETURN_IF_ERROR(writer.Close());
   const std::string summary = absl::StrFormat(

@@ -43,6 +43,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "data/kernel_proto.h"
+#include "data/label.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
 #include "graph/import.h"
@@ -171,7 +172,8 @@ absl::Status LoadDataset(Source& source) {
     job.target_threads = threads;
     job.measure_status = MeasureStatusText(record.status());
     if (record.status() == data::Record::MEASURE_STATUS_OK && record.runtime_ns_size() > 0) {
-      job.measured_ns = *std::min_element(record.runtime_ns().begin(), record.runtime_ns().end());
+      auto label = data::RecordLabelNs(record, record.program());
+      if (label.ok()) job.measured_ns = *label;
     }
     source.jobs.push_back(std::move(job));
   }
