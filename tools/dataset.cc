@@ -20,6 +20,7 @@ ABSL_DECLARE_FLAG(int, protocol);
 ABSL_DECLARE_FLAG(int, min_rounds);
 ABSL_DECLARE_FLAG(int, max_rounds);
 ABSL_DECLARE_FLAG(double, stability);
+ABSL_DECLARE_FLAG(int, compile_threads);
 ABSL_FLAG(int, sample, 200, "dataset repeat: re-measure at least this many (kernel, config) pairs.");
 ABSL_FLAG(int, kernels, 0, "dataset repeat: re-measure at least this many kernels.");
 ABSL_FLAG(int, repeat_configs_per_kernel, 0,
@@ -97,6 +98,9 @@ int RunDataset(const std::vector<std::string>& args) {
     options.interleaved.max_rounds = absl::GetFlag(FLAGS_max_rounds);
     options.interleaved.stability = absl::GetFlag(FLAGS_stability);
     options.interleaved.seed = options.seed;
+    options.interleaved.compile_threads = absl::GetFlag(FLAGS_compile_threads) > 0
+                                              ? absl::GetFlag(FLAGS_compile_threads)
+                                              : LogicalCores();
     auto result = MeasureRepeatability(options);
     if (!result.ok()) return ReportError("dataset repeat", result.status());
     if (absl::GetFlag(FLAGS_json)) {

@@ -119,6 +119,30 @@ TEST(InterleavedTest, AConfigThatDoesNotCompileIsInvalidAndTheOthersAreMeasured)
   EXPECT_EQ(result->configs[0].status, MeasureStatus::kOk) << result->configs[0].error;
 }
 
+TEST(InterleavedTest, ParallelCompilationMeasuresEveryConfig) {
+  auto target = HalideCpuTarget::Create({1, 7});
+  ASSERT_TRUE(target.ok());
+  const graph::Kernel& kernel = CanaryKernel();
+  auto space = tiling::ConfigSpace(kernel);
+  ASSERT_TRUE(space.ok());
+  std::vector<tiling::TileConfig> configs(space->begin(), space->begin() + 12);
+  InterleavedOptions options = FastOptions();
+  options.compile_threads = 2;
+  options.min_rounds = options.max_rounds = 1;
+  std::vector<int> compiled;
+  ProtocolHooks hooks;
+  hooks.on_event = [&](int index, ProtocolPhase phase) {
+    if (phase == ProtocolPhase::kCompile) compiled.push_back(index);
+  };
+  auto result = MeasureKernelInterleaved(*target, kernel, configs, nullptr, 0, options, hooks);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(compiled, SizeIs(12));
+  for (const ConfigMeasurement& m : result->configs) {
+    EXPECT_NE(m.status, MeasureStatus::kInvalid) << m.error;
+    EXPECT_GT(m.compile_time, absl::ZeroDuration());
+  }
+}
+
 TEST(InterleavedTest, InconsistentOptionsAreRejected) {
   auto target = HalideCpuTarget::Create({1, 7});
   ASSERT_TRUE(target.ok());
