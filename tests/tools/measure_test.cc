@@ -67,6 +67,48 @@ TEST(MeasureTest, TileTaskMeasuresEveryKernelAtKConfigsAndResumes) {
   EXPECT_EQ(Stats(out)["records"], 12);
 }
 
+TEST(MeasureTest, ProtocolTwoRecordsCarryRoundsCanaryAndLoad) {
+  const std::string out = TempPath("v2.pgd");
+  CliResult r = RunPerfgraph("measure --corpus " + kModel + " --out " + out +
+                             " --configs-per-kernel 3 --min-rounds 3 --max-rounds 4");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json stats = Stats(out);
+  const auto& p = stats["protocol"];
+  EXPECT_EQ(p["v1_records"], 0);
+  EXPECT_EQ(p["v2_records"], 9);
+  // One canary value per kernel group: the three kernels.
+  EXPECT_EQ(p["canary_groups"], 3);
+  EXPECT_GT(p["canary_median_ns"].get<double>(), 0);
+  EXPECT_GE(p["median_rounds"].get<double>(), 3);
+  EXPECT_LE(p["median_rounds"].get<double>(), 4);
+  EXPECT_GE(p["max_other_load_cores"].get<double>(), 0);
+  // The protocol-1 path still works and is recorded as such.
+  const std::string v1 = TempPath("v1.pgd");
+  ASSERT_EQ(RunPerfgraph("measure --protocol 1 --corpus " + kModel + " --out " + v1 +
+                         " --configs-per-kernel 2").exit_code, 0);
+  EXPECT_EQ(Stats(v1)["protocol"]["v1_records"], 6);
+  EXPECT_EQ(RunPerfgraph("measure --protocol 3 --corpus " + kModel + " --out " + v1).exit_code, 2);
+}
+
+TEST(MeasureTest, RequireIdleRefusesToStartBesideABusyProcess) {
+  const pid_t spinner = fork();
+  ASSERT_GE(spinner, 0);
+  if (spinner == 0) {
+    volatile uint64_t x = 0;
+    while (true) x = x + 1;
+  }
+  const std::string out = TempPath("busy.pgd");
+  // The spinner is not a child of the measuring process: it counts as another process's load.
+  CliResult r = RunPerfgraph("measure --require-idle --max-other-load 0.05 --corpus " + kModel +
+                             " --out " + out + " --configs-per-kernel 2");
+  kill(spinner, SIGKILL);
+  waitpid(spinner, nullptr, 0);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("busy"));
+  EXPECT_THAT(r.out, HasSubstr("--require-idle"));
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
 TEST(MeasureTest, RepeatReMeasuresWholeKernelsAndComparesThePasses) {
   const std::string out = TempPath("repeat.pgd");
   ASSERT_EQ(RunPerfgraph("measure --corpus " + kModel + " --out " + out + " --configs-per-kernel 3")
