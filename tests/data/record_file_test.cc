@@ -551,6 +551,27 @@ TEST(DatasetStatsTest, MedianOfAnEvenNumberOfKernelsIsTheMeanOfTheMiddleTwo) {
   EXPECT_TRUE(nlohmann::json::parse(StatsToJson(*stats))["machine"].is_null());
 }
 
+TEST(DatasetStatsTest, StoredConfigFeaturesDoNotMakeAConfigDistinct) {
+  // Older files store the derived config features, newer ones do not: the same measured config in
+  // both counts once. A config that differs in a raw field still counts separately.
+  const TempFile temp;
+  const std::string& path = temp.path;
+  absl::StatusOr<RecordWriter> writer = RecordWriter::Open(path);
+  ASSERT_OK(writer);
+  Record old_record = MakeRecord(0);
+  for (int i = 0; i < 25; ++i) old_record.mutable_config()->add_features(0.5f * i);
+  ASSERT_OK(writer->Append(old_record));
+  ASSERT_OK(writer->Append(MakeRecord(0)));
+  Record other = MakeRecord(0);
+  other.mutable_config()->set_vector_width(4);
+  ASSERT_OK(writer->Append(other));
+  ASSERT_OK(writer->Close());
+  absl::StatusOr<DatasetStats> stats = ComputeStats({path});
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->kernels, 1);
+  EXPECT_EQ(stats->configs_per_kernel_min, 2);
+}
+
 TEST(DatasetStatsTest, ErrorsNameTheFile) {
   EXPECT_THAT(ComputeStats({}), StatusIs(absl::StatusCode::kInvalidArgument));
   const TempFile temp;
