@@ -18,6 +18,8 @@
 #include "gmock/gmock.h"
 #include "gnn/batch.h"
 #include "gnn/checkpoint.h"
+#include "gnn/export.h"
+#include "gnn/train.h"
 #include "graph/featurize.h"
 #include "graph/hlo_opcode.h"
 #include "gtest/gtest.h"
@@ -537,6 +539,9 @@ TEST(CheckpointTest, SaveLoadRoundTripGivesIdenticalPredictions) {
     ASSERT_OK(header);
     EXPECT_EQ(header->options, model->options());
     EXPECT_EQ(header->feature_schema_version, static_cast<uint32_t>(graph::kFeatureSchemaVersion));
+    EXPECT_EQ(header->format_version, kModelFileFormatVersion);
+    EXPECT_EQ(header->config_feature_schema_version,
+              static_cast<uint32_t>(tiling::kConfigFeatureSchemaVersion));
     auto loaded = LoadModelFile(path);
     ASSERT_OK(loaded);
     EXPECT_EQ((*loaded)->options(), model->options());
@@ -558,6 +563,100 @@ void WriteBytes(const std::string& path, const std::string& bytes) {
 }
 void PutU32(std::string& bytes, size_t offset, uint32_t v) {
   for (int i = 0; i < 4; ++i) bytes[offset + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint32_t GetU32(const std::string& bytes, size_t offset) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<unsigned char>(bytes[offset + i])} << (8 * i);
+  return v;
+}
+
+// The same model file in format version 1, as written before the config feature schema version
+// existed: version 1 at [8, 12) and no [28, 32) field.
+std::string AsFormatVersionOne(const std::string& v2) {
+  std::string v1 = v2.substr(0, 28) + v2.substr(32);
+  PutU32(v1, 8, 1);
+  return v1;
+}
+
+TEST(CheckpointTest, FilesOfAnotherConfigFeatureSchemaAreRefusedNamingFileAndVersions) {
+  Model model(SmallOptions(Join::kLate));
+  const std::string path = TempPath("config_schema.pgm");
+  ASSERT_OK(SaveModelFile(path, *model));
+  std::string bytes = ReadBytes(path);
+  ASSERT_EQ(GetU32(bytes, 28), static_cast<uint32_t>(tiling::kConfigFeatureSchemaVersion));
+  PutU32(bytes, 28, tiling::kConfigFeatureSchemaVersion + 1);
+  WriteBytes(path, bytes);
+  const std::string expected =
+      "config feature schema version (tiling::kConfigFeatureSchemaVersion) " +
+      std::to_string(tiling::kConfigFeatureSchemaVersion + 1) + " but this build uses " +
+      std::to_string(tiling::kConfigFeatureSchemaVersion);
+  EXPECT_THAT(LoadModelFile(path), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                            AllOf(HasSubstr(path), HasSubstr(expected))));
+  EXPECT_THAT(ReadModelFileHeader(path), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                  AllOf(HasSubstr(path), HasSubstr(expected))));
+  // Exporting such a checkpoint is refused too: no weights file of the wrong schema is written.
+  const std::string weights = TempPath("config_schema.pgw");
+  EXPECT_THAT(ExportModelFile(path, weights), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_FALSE(std::filesystem::exists(weights));
+}
+
+TEST(CheckpointTest, FormatVersionOneFilesLoadAsConfigSchemaOne) {
+  torch::manual_seed(5);
+  std::vector<KernelExample> examples = test::SyntheticExamples(3, 3);
+  for (auto [join, reduction] : kArchitectures) {
+    SCOPED_TRACE(absl::StrCat(JoinName(join), " ", ReductionName(reduction)));
+    Model model(SmallOptions(join, reduction));
+    model->SetNormalization(ComputeNormalization(Pointers(examples)));
+    model->eval();
+    const std::string path = TempPath("v1.pgm");
+    ASSERT_OK(SaveModelFile(path, *model));
+    const std::string v1 = AsFormatVersionOne(ReadBytes(path));
+    WriteBytes(path, v1);
+    auto header = ReadModelFileHeader(path);
+    ASSERT_OK(header);
+    EXPECT_EQ(header->format_version, 1u);
+    EXPECT_EQ(header->config_feature_schema_version, 1u);
+    EXPECT_EQ(header->options, model->options());
+    auto loaded = LoadModelFile(path);
+    ASSERT_OK(loaded);
+    torch::NoGradGuard no_grad;
+    const TensorBatch batch = ToTensors(MakeHostBatch(Pointers(examples), join));
+    EXPECT_TRUE(torch::equal(model->forward(batch), (*loaded)->forward(batch)));
+    // Truncated version-1 headers are still data loss, never a crash.
+    for (size_t size : {size_t{12}, size_t{20}, size_t{31}, size_t{40}}) {
+      WriteBytes(path, v1.substr(0, size));
+      EXPECT_THAT(LoadModelFile(path), StatusIs(absl::StatusCode::kDataLoss)) << size;
+    }
+  }
+  // A format version from the future (or 0) has an unknown layout: refused before anything else.
+  Model model(SmallOptions(Join::kLate));
+  const std::string path = TempPath("future.pgm");
+  ASSERT_OK(SaveModelFile(path, *model));
+  for (uint32_t version : {0u, kModelFileFormatVersion + 1}) {
+    std::string bytes = ReadBytes(path);
+    PutU32(bytes, 8, version);
+    WriteBytes(path, bytes);
+    EXPECT_THAT(LoadModelFile(path),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         HasSubstr("model file format version " + std::to_string(version))));
+    ASSERT_OK(SaveModelFile(path, *model));
+  }
+}
+
+TEST(CheckpointTest, ShippedDefaultModelFromBeforeTheConfigSchemaLoads) {
+  // models/default was trained and saved (format version 1) before the config feature schema
+  // version existed; it must still load, as config schema 1.
+  const std::string dir = std::string(PERFGRAPH_SOURCE_DIR) + "/models/default";
+  if (!std::filesystem::exists(dir + "/model.pgm")) GTEST_SKIP() << dir << " is absent";
+  auto header = ReadModelFileHeader(dir + "/model.pgm");
+  ASSERT_OK(header);
+  EXPECT_EQ(header->format_version, 1u);
+  EXPECT_EQ(header->config_feature_schema_version, 1u);
+  EXPECT_OK(LoadModelFile(dir + "/model.pgm"));
+  auto info = ReadModelInfo(dir);
+  ASSERT_OK(info);
+  EXPECT_EQ(info->config_feature_schema_version, 1);
 }
 
 TEST(CheckpointTest, FilesOfAnotherSchemaOrCorruptFilesAreRefused) {
@@ -652,17 +751,15 @@ TEST(CheckpointTest, OptionsWithoutReductionKeyLoadAsLstm) {
   const std::string path = TempPath("old_options.pgm");
   ASSERT_OK(SaveModelFile(path, *model));
   std::string bytes = ReadBytes(path);
-  const uint32_t json_bytes = static_cast<unsigned char>(bytes[28]) |
-                              static_cast<unsigned char>(bytes[29]) << 8 |
-                              static_cast<unsigned char>(bytes[30]) << 16 |
-                              static_cast<unsigned char>(bytes[31]) << 24;
-  std::string json = bytes.substr(32, json_bytes);
+  // Format version 2: the JSON length at [32, 36), the JSON from 36.
+  const uint32_t json_bytes = GetU32(bytes, 32);
+  std::string json = bytes.substr(36, json_bytes);
   const std::string key = R"("reduction":"lstm",)";
   const size_t key_at = json.find(key);
   ASSERT_NE(key_at, std::string::npos) << json;
   json.erase(key_at, key.size());
-  bytes = bytes.substr(0, 32) + json + bytes.substr(32 + json_bytes);
-  PutU32(bytes, 28, static_cast<uint32_t>(json.size()));
+  bytes = bytes.substr(0, 36) + json + bytes.substr(36 + json_bytes);
+  PutU32(bytes, 32, static_cast<uint32_t>(json.size()));
   WriteBytes(path, bytes);
   auto loaded = LoadModelFile(path);
   ASSERT_OK(loaded);
