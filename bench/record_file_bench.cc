@@ -117,7 +117,6 @@ Record RealisticRecord() {
   config->set_vector_width(8);
   config->set_parallel_loop(2);
   config->set_text("tile=56,8,4;dims=3,2,1;split=16;vec=8;par=2");
-  for (int i = 0; i < 25; ++i) config->add_features(0.1f * i);
   for (int i = 0; i < 10; ++i) r.add_runtime_ns(812345.0 + 37.0 * i);
   r.set_status(Record::MEASURE_STATUS_OK);
   r.set_compile_time_ns(153'000'000);

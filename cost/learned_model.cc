@@ -12,6 +12,8 @@ namespace perfgraph::cost {
 
 static_assert(kernels::kNumConfigFeatures == tiling::kNumConfigFeatures,
               "kernels::kNumConfigFeatures must mirror tiling::kNumConfigFeatures");
+static_assert(kernels::kConfigFeatureSchemaVersion == tiling::kConfigFeatureSchemaVersion,
+              "kernels::kConfigFeatureSchemaVersion must mirror tiling::kConfigFeatureSchemaVersion");
 
 absl::StatusOr<LearnedModel> LearnedModel::Load(absl::string_view weights_path) {
   ASSIGN_OR_RETURN(kernels::Predictor predictor, kernels::Predictor::Load(weights_path));

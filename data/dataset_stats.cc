@@ -17,13 +17,18 @@
 namespace perfgraph::data {
 namespace {
 
+// The identity of a measured config: its deterministic serialization without the derived
+// `features` (older files store them, newer ones do not; see data/config_proto.h), so the same config
+// counts once when files of both kinds are combined.
 std::string DeterministicBytes(const TileConfigProto& config) {
+  TileConfigProto measured = config;
+  measured.clear_features();
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
-    config.SerializeToCodedStream(&coded);
+    measured.SerializeToCodedStream(&coded);
   }
   return bytes;
 }

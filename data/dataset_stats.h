@@ -28,7 +28,8 @@ struct DatasetStats {
                          // programs count once, see CanonicalKernelHash)
   int64_t programs = 0;  // distinct Record.program names
   // Distinct configs measured per kernel (per distinct kernel_hash, over all tasks and files): a
-  // config is identified by the deterministic serialization of its TileConfigProto. Minimum and
+  // config is identified by the deterministic serialization of its TileConfigProto without the
+  // derived `features` field (which older files store and newer ones omit). Minimum and
   // median (mean of the two middle values for an even number of kernels); both 0 without records.
   int64_t configs_per_kernel_min = 0;
   double configs_per_kernel_median = 0.0;

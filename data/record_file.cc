@@ -167,7 +167,9 @@ absl::StatusOr<std::FILE*> OpenForRead(const std::string& path, int64_t* size) {
 // RecordReader
 
 absl::StatusOr<RecordReader> RecordReader::Open(absl::string_view path) {
-  return Open(path, graph::kFeatureSchemaVersion);
+  // Node and config features are computed when a dataset is loaded, so a file written under another
+  // feature schema is read as it is (the version stays in the header for information).
+  return Open(path, std::nullopt);
 }
 
 absl::StatusOr<RecordReader> RecordReader::Open(
@@ -341,7 +343,7 @@ absl::StatusOr<RecordWriter> RecordWriter::Open(absl::string_view path,
     scan.file_size_ = file_size;
     int64_t header_end = 0;
     ASSIGN_OR_RETURN(HeaderState state,
-                     ReadHeader(file, file_size, writer.path_, graph::kFeatureSchemaVersion,
+                     ReadHeader(file, file_size, writer.path_, /*expected_schema=*/std::nullopt,
                                 &scan.header_, &header_end));
     if (state == HeaderState::kTruncated) {
       writer.truncated_tail_bytes_ = file_size;

@@ -81,8 +81,10 @@ class RecordReader {
   //  - the file cannot be opened: the errno status (kNotFound, kPermissionDenied, ...);
   //  - the first 8 bytes are not kRecordFileMagic: kInvalidArgument "not a perfgraph dataset";
   //  - a format version other than kRecordFileFormatVersion, or a feature schema version other than
-  //    `expected_feature_schema_version` (default graph::kFeatureSchemaVersion; pass nullopt to
-  //    accept any, e.g. for inspecting old files): kFailedPrecondition naming both versions;
+  //    `expected_feature_schema_version` when one is given: kFailedPrecondition naming both
+  //    versions. Open(path) accepts any feature schema version: records store the raw kernel and
+  //    config, and features are computed when a dataset is loaded, so a feature change never
+  //    requires re-measuring (the header keeps the writer's version for information);
   //  - a truncated header (including an empty file), a header CRC mismatch, a header length above
   //    kMaxHeaderBytes or an unparseable FileHeader: kDataLoss.
   static absl::StatusOr<RecordReader> Open(absl::string_view path);

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "data/config_proto.h"
 #include "data/kernel_proto.h"
 #include "data/label.h"
 #include "data/perfgraph.pb.h"
@@ -64,12 +65,6 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
         ++local.invalid_records;
         continue;
       }
-      if (record.config().features_size() != tiling::kNumConfigFeatures) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "LoadExamples: ", context, " has ", record.config().features_size(),
-            " config features but this build uses tiling::kNumConfigFeatures = ",
-            tiling::kNumConfigFeatures, "; re-measure the dataset with this build"));
-      }
       const bool ok = record.status() == data::Record::MEASURE_STATUS_OK;
       double label = kInfinity;
       if (ok) {
@@ -90,6 +85,10 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
         graph::KernelTensors tensors = graph::Featurize(*shared);
         it = decoded.emplace(record.kernel_hash(), std::make_pair(shared, std::move(tensors))).first;
       }
+      // The stored `features` are never read: the config is rebuilt from its raw fields and its
+      // features recomputed for this build's schema (tiling::kConfigFeatureSchemaVersion).
+      ASSIGN_OR_RETURN(const tiling::TileConfig config,
+                       data::DecodeRecordConfig(record, *it->second.first, context));
       const ExampleKey key =
           task == Task::kTile
               ? ExampleKey{0, "", 0, record.kernel_hash()}
@@ -105,7 +104,7 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
         example.kernel = it->second.first;
         example.tensors = it->second.second;
       }
-      const std::string& text = record.config().text();
+      const std::string text = config.ToString();
       auto [cit, new_config] = pit->second.config_index.emplace(text, example.num_configs);
       if (!new_config) {
         ++local.duplicate_records;
@@ -115,8 +114,9 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
         continue;
       }
       ++example.num_configs;
-      example.config_feat.insert(example.config_feat.end(), record.config().features().begin(),
-                                 record.config().features().end());
+      const size_t offset = example.config_feat.size();
+      example.config_feat.resize(offset + tiling::kNumConfigFeatures);
+      tiling::ConfigFeatures(*example.kernel, config, example.config_feat.data() + offset);
       example.config_text.push_back(text);
       example.runtime_ns.push_back(label);
       example.timed_out.push_back(ok ? 0 : 1);

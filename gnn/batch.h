@@ -70,14 +70,18 @@ struct LoadSummary {
 
 // Reads every record of `paths` (data::RecordReader: the file's feature schema version must be
 // graph::kFeatureSchemaVersion) and groups them into examples: tile records by kernel_hash (over all
-// files), fusion records one example each. Records of the same task, kernel and config text are
-// merged (an OK record wins over a TIMEOUT; the label is the minimum over the OK records).
-// `summary` (optional) receives the counts. Examples are ordered by (task, program, fusion_variant,
-// kernel_hash) so the result does not depend on record order within a kernel. Errors (naming file
-// and record index): those of RecordReader; a record whose kernel fails DecodeRecordKernel; a config
-// with a number of features other than tiling::kNumConfigFeatures (kFailedPrecondition: the dataset
-// was written with another config schema); an OK record without samples or with a non-positive or
-// non-finite sample (kDataLoss); task or status UNSPECIFIED (kDataLoss).
+// files), fusion records one example each. Features are computed here, never read from the file:
+// node features with graph::Featurize(kernel), config features with tiling::ConfigFeatures(kernel,
+// config) of the config rebuilt from the record's raw fields (data::DecodeRecordConfig), so the
+// `features` some older records store are ignored whatever their count or values. Records of the
+// same task, kernel and config are merged (an OK record wins over a TIMEOUT; the label is the minimum
+// over the OK records); config_text is the rebuilt config's ToString(). `summary` (optional)
+// receives the counts. Examples are ordered by (task, program, fusion_variant, kernel_hash) so the
+// result does not depend on record order within a kernel. Errors (naming file and record index):
+// those of RecordReader; a record whose kernel fails DecodeRecordKernel or (unless the record is
+// INVALID, which is dropped unread) whose config fails DecodeRecordConfig; an OK record without
+// samples or with a non-positive or non-finite sample (kDataLoss); task or status UNSPECIFIED
+// (kDataLoss).
 absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::string>& paths,
                                                         LoadSummary* summary = nullptr);
 

@@ -19,7 +19,12 @@
 namespace perfgraph::gnn {
 namespace {
 
-constexpr size_t kFixedHeaderBytes = 32;
+// Bytes before the options JSON: magic + 6 u32 fields in format version 1, + 7 from version 2 on.
+size_t FixedHeaderBytes(uint32_t format_version) {
+  return kModelFileMagic.size() + (format_version == 1 ? 6 : 7) * 4;
+}
+// Magic + format version: enough to know the rest of the layout.
+constexpr size_t kVersionBytes = 12;
 // Largest options JSON accepted (a real one is ~100 bytes); larger lengths come from corruption.
 constexpr uint32_t kMaxOptionsJsonBytes = 1 << 16;
 
@@ -46,6 +51,17 @@ absl::StatusOr<std::string> ReadWholeFile(absl::string_view path) {
   return buffer.str();
 }
 
+absl::Status CheckFormatVersion(uint32_t format_version, absl::string_view source) {
+  if (format_version >= kMinReadableModelFileFormatVersion &&
+      format_version <= kModelFileFormatVersion) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "model '", source, "' was written with model file format version ", format_version,
+      " but this build reads versions ", kMinReadableModelFileFormatVersion, " to ",
+      kModelFileFormatVersion, "; retrain the model with this build (perfgraph train)"));
+}
+
 absl::StatusOr<ModelFileHeader> ParseHeader(const std::string& bytes, absl::string_view path,
                                             size_t* end) {
   if (bytes.size() < kModelFileMagic.size() ||
@@ -53,26 +69,39 @@ absl::StatusOr<ModelFileHeader> ParseHeader(const std::string& bytes, absl::stri
     return absl::InvalidArgumentError(
         absl::StrCat("'", path, "' is not a perfgraph model file (bad magic)"));
   }
-  if (bytes.size() < kFixedHeaderBytes) {
+  if (bytes.size() < kVersionBytes) {
     return absl::DataLossError(absl::StrCat("model file '", path, "' has a truncated header"));
   }
   ModelFileHeader header;
   header.format_version = GetLittleEndian(bytes, 8, 4);
+  // The layout of another version is unknown: nothing after the version is read.
+  RETURN_IF_ERROR(CheckFormatVersion(header.format_version, path));
+  const size_t fixed_header_bytes = FixedHeaderBytes(header.format_version);
+  if (bytes.size() < fixed_header_bytes) {
+    return absl::DataLossError(absl::StrCat("model file '", path, "' has a truncated header"));
+  }
   header.feature_schema_version = GetLittleEndian(bytes, 12, 4);
   header.num_node_features = GetLittleEndian(bytes, 16, 4);
   header.num_opcode_ids = GetLittleEndian(bytes, 20, 4);
   header.num_config_features = GetLittleEndian(bytes, 24, 4);
+  size_t offset = 28;
+  // Version 1 predates the field: its config features were those of config schema 1.
+  header.config_feature_schema_version = 1;
+  if (header.format_version >= 2) {
+    header.config_feature_schema_version = GetLittleEndian(bytes, offset, 4);
+    offset += 4;
+  }
   RETURN_IF_ERROR(CheckSchema(header, path));
-  const uint32_t json_bytes = GetLittleEndian(bytes, 28, 4);
-  if (json_bytes > kMaxOptionsJsonBytes || bytes.size() < kFixedHeaderBytes + json_bytes) {
+  const uint32_t json_bytes = GetLittleEndian(bytes, offset, 4);
+  if (json_bytes > kMaxOptionsJsonBytes || bytes.size() < fixed_header_bytes + json_bytes) {
     return absl::DataLossError(absl::StrCat("model file '", path, "': options length ", json_bytes,
                                             " exceeds the file (", bytes.size(), " bytes)"));
   }
   absl::StatusOr<ModelOptions> options = ModelOptionsFromJson(
-      absl::string_view(bytes.data() + kFixedHeaderBytes, json_bytes), path);
+      absl::string_view(bytes.data() + fixed_header_bytes, json_bytes), path);
   if (!options.ok()) return absl::DataLossError(options.status().message());
   header.options = *options;
-  *end = kFixedHeaderBytes + json_bytes;
+  *end = fixed_header_bytes + json_bytes;
   return header;
 }
 
@@ -167,13 +196,15 @@ absl::Status CheckSchema(const ModelFileHeader& h, absl::string_view source) {
         "model '", source, "' was written with ", what, " ", file, " but this build uses ", build,
         "; retrain the model with this build (perfgraph train)"));
   };
-  RETURN_IF_ERROR(check("model file format version", h.format_version, kModelFileFormatVersion));
+  RETURN_IF_ERROR(CheckFormatVersion(h.format_version, source));
   RETURN_IF_ERROR(check("feature schema version (graph::kFeatureSchemaVersion)",
                         h.feature_schema_version, graph::kFeatureSchemaVersion));
   RETURN_IF_ERROR(check("graph::kNumNodeFeatures", h.num_node_features, graph::kNumNodeFeatures));
   RETURN_IF_ERROR(check("graph::kNumOpcodeIds", h.num_opcode_ids, graph::kNumOpcodeIds));
   RETURN_IF_ERROR(
       check("tiling::kNumConfigFeatures", h.num_config_features, tiling::kNumConfigFeatures));
+  RETURN_IF_ERROR(check("config feature schema version (tiling::kConfigFeatureSchemaVersion)",
+                        h.config_feature_schema_version, tiling::kConfigFeatureSchemaVersion));
   return absl::OkStatus();
 }
 
@@ -200,6 +231,7 @@ absl::Status SaveModelFile(absl::string_view path, ModelImpl& model) {
   PutU32(bytes, graph::kNumNodeFeatures);
   PutU32(bytes, graph::kNumOpcodeIds);
   PutU32(bytes, tiling::kNumConfigFeatures);
+  PutU32(bytes, tiling::kConfigFeatureSchemaVersion);
   PutU32(bytes, static_cast<uint32_t>(json.size()));
   bytes += json;
   PutU64(bytes, archive_bytes.size());

@@ -1,17 +1,20 @@
 // Model hyper-parameters and the versioned model file format. This header does not include LibTorch
 // (ModelImpl is only forward-declared), so tools/ can use it without torch headers.
 //
-// Model file (`.pgm`) byte layout (integers unsigned 32-bit little-endian):
+// Model file (`.pgm`) byte layout (integers unsigned 32-bit little-endian), format version 2:
 //   [0, 8)    magic "PGGNNM01" (kModelFileMagic)
 //   [8, 12)   kModelFileFormatVersion
 //   [12, 16)  feature schema version (graph::kFeatureSchemaVersion of the writer)
 //   [16, 20)  graph::kNumNodeFeatures
 //   [20, 24)  graph::kNumOpcodeIds
 //   [24, 28)  tiling::kNumConfigFeatures
-//   [28, 32)  J = length of the ModelOptions JSON
-//   [32, 32+J) ModelOptions JSON (ModelOptionsToJson)
+//   [28, 32)  config feature schema version (tiling::kConfigFeatureSchemaVersion of the writer)
+//   [32, 36)  J = length of the ModelOptions JSON
+//   [36, 36+J) ModelOptions JSON (ModelOptionsToJson)
 //   then a 64-bit little-endian length A and A bytes of LibTorch's serialized parameters and buffers
 //   (torch::serialize::OutputArchive of the module, a zip archive with its own CRCs).
+// Format version 1 (files written before the config feature schema version existed) lacks
+// [28, 32): J is at [28, 32) and the JSON starts at 32; its config feature schema version is 1.
 // The header is checked before anything is allocated or deserialized, so a file of another schema is
 // refused (kFailedPrecondition) instead of being loaded with mismatched or random weights.
 #ifndef PERFGRAPH_GNN_CHECKPOINT_H_
@@ -70,11 +73,15 @@ std::string ModelOptionsToJson(const ModelOptions& options);
 absl::StatusOr<ModelOptions> ModelOptionsFromJson(absl::string_view json, absl::string_view context);
 
 inline constexpr absl::string_view kModelFileMagic = "PGGNNM01";
-// Bumped when the byte layout above or the module's parameter naming changes. (Not bumped for
-// Reduction: an LSTM model's file is unchanged apart from the "reduction" JSON key, whose absence
-// reads as kLstm; a kMean model simply has no "lstm.*" tensors, and a reader that predates kMean
-// refuses it with kDataLoss naming the missing LSTM parameters.)
-inline constexpr uint32_t kModelFileFormatVersion = 1;
+// Bumped when the byte layout above or the module's parameter naming changes. History:
+//   1: the layout without the config feature schema version.
+//   2: adds the config feature schema version at [28, 32).
+// (Not bumped for Reduction: an LSTM model's file is unchanged apart from the "reduction" JSON key,
+// whose absence reads as kLstm; a kMean model simply has no "lstm.*" tensors, and a reader that
+// predates kMean refuses it with kDataLoss naming the missing LSTM parameters.)
+inline constexpr uint32_t kModelFileFormatVersion = 2;
+// Oldest format version the reader still accepts (SaveModelFile always writes the current one).
+inline constexpr uint32_t kMinReadableModelFileFormatVersion = 1;
 
 // The decoded header of a model file.
 struct ModelFileHeader {
@@ -83,12 +90,15 @@ struct ModelFileHeader {
   uint32_t num_node_features = 0;
   uint32_t num_opcode_ids = 0;
   uint32_t num_config_features = 0;
+  // tiling::kConfigFeatureSchemaVersion of the writer; 1 for format-version-1 files.
+  uint32_t config_feature_schema_version = 0;
   ModelOptions options;
 };
 
-// Checks that a header written elsewhere matches this build: format version, feature schema version,
-// kNumNodeFeatures, kNumOpcodeIds and kNumConfigFeatures. Error: kFailedPrecondition naming `source`,
-// the field, the file's value and this build's value.
+// Checks that a header written elsewhere matches this build: a readable format version
+// (kMinReadableModelFileFormatVersion..kModelFileFormatVersion), feature schema version,
+// kNumNodeFeatures, kNumOpcodeIds, kNumConfigFeatures and config feature schema version. Error:
+// kFailedPrecondition naming `source`, the field, the file's value and this build's value.
 absl::Status CheckSchema(const ModelFileHeader& header, absl::string_view source);
 
 // Reads and checks only the header of `path`. Errors: kNotFound (unreadable file, naming it);

@@ -14,6 +14,10 @@
 #include "tiling/tile_config.h"
 
 namespace perfgraph::gnn {
+
+static_assert(kernels::kConfigFeatureSchemaVersion == tiling::kConfigFeatureSchemaVersion,
+              "kernels::kConfigFeatureSchemaVersion must mirror tiling::kConfigFeatureSchemaVersion");
+
 namespace {
 
 absl::Status AddTensor(const std::string& name, const torch::Tensor& value,
@@ -41,6 +45,7 @@ absl::Status AddTensor(const std::string& name, const torch::Tensor& value,
 absl::Status Export(ModelImpl& model, absl::string_view path) {
   kernels::WeightsFile weights;  // schema fields default to this build's values
   weights.num_config_features = tiling::kNumConfigFeatures;
+  weights.config_feature_schema_version = tiling::kConfigFeatureSchemaVersion;
   const ModelOptions& o = model.options();
   weights.architecture.join =
       o.join == Join::kEarly ? kernels::WeightsJoin::kEarly : kernels::WeightsJoin::kLate;

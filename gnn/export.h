@@ -5,7 +5,7 @@
 // Every parameter and buffer of the module is written under its LibTorch dotted name
 // ("sage0.norm.weight", "lstm.weight_ih_l0", "node_mean", ...) with its shape, together with the
 // feature schema (graph::kFeatureSchemaVersion, kNumNodeFeatures, kNumOpcodeIds,
-// tiling::kNumConfigFeatures) and the architecture (gnn::ModelOptions, including the reduction; a
+// tiling::kNumConfigFeatures, tiling::kConfigFeatureSchemaVersion) and the architecture (gnn::ModelOptions, including the reduction; a
 // Reduction::kMean model has no "lstm.*" tensors), and a CRC-32.
 #ifndef PERFGRAPH_GNN_EXPORT_H_
 #define PERFGRAPH_GNN_EXPORT_H_

@@ -211,6 +211,7 @@ absl::Status WriteModelJson(const std::filesystem::path& dir, const TrainOptions
   j["num_node_features"] = graph::kNumNodeFeatures;
   j["num_opcode_ids"] = graph::kNumOpcodeIds;
   j["num_config_features"] = tiling::kNumConfigFeatures;
+  j["config_feature_schema_version"] = tiling::kConfigFeatureSchemaVersion;
   j["model"] = Json::parse(ModelOptionsToJson(o.model));
   Json t = RunFingerprint(o);
   t.erase("model");
@@ -608,9 +609,14 @@ absl::StatusOr<ModelInfo> ReadModelInfo(const std::string& model_dir) {
   RETURN_IF_ERROR(check("num_node_features", graph::kNumNodeFeatures));
   RETURN_IF_ERROR(check("num_opcode_ids", graph::kNumOpcodeIds));
   RETURN_IF_ERROR(check("num_config_features", tiling::kNumConfigFeatures));
+  // Absent in model directories written before the key existed: their config features were those of
+  // config schema 1.
+  if (!j.contains("config_feature_schema_version")) j["config_feature_schema_version"] = 1;
+  RETURN_IF_ERROR(check("config_feature_schema_version", tiling::kConfigFeatureSchemaVersion));
   ModelInfo info;
   info.feature_schema_version = j["feature_schema_version"];
   info.num_config_features = j["num_config_features"];
+  info.config_feature_schema_version = j["config_feature_schema_version"];
   ASSIGN_OR_RETURN(info.model, ModelOptionsFromJson(j["model"].dump(), path.string()));
   if (j.contains("split") && j["split"].is_object()) {
     info.train_programs = j["split"].value("train", std::vector<std::string>{});

@@ -144,6 +144,7 @@ struct ModelInfo {
   ModelOptions model;
   int feature_schema_version = 0;
   int num_config_features = 0;
+  int config_feature_schema_version = 0;  // 1 when model.json predates the key
   std::vector<std::string> train_programs, validation_programs, test_programs;
   int best_epoch = 0;
 };
@@ -152,8 +153,9 @@ struct ModelInfo {
 class LearnedPredictor {
  public:
   // Reads out_dir/model.json and out_dir/model.pgm. Errors: kNotFound for missing files;
-  // kFailedPrecondition when either was written with another feature schema version or another
-  // kNumNodeFeatures / kNumOpcodeIds / kNumConfigFeatures (naming the file and both values);
+  // kFailedPrecondition when either was written with another feature schema version, another config
+  // feature schema version (tiling::kConfigFeatureSchemaVersion; files without one are version 1) or
+  // another kNumNodeFeatures / kNumOpcodeIds / kNumConfigFeatures (naming the file and both values);
   // kDataLoss for corrupt files.
   static absl::StatusOr<std::unique_ptr<LearnedPredictor>> Load(const std::string& model_dir);
   ~LearnedPredictor();

@@ -77,12 +77,14 @@ absl::StatusOr<Predictor> Predictor::FromWeights(const WeightsFile& w, absl::str
   if (w.num_config_features != static_cast<uint32_t>(C) ||
       w.num_node_features != static_cast<uint32_t>(F) ||
       w.num_opcode_ids != static_cast<uint32_t>(graph::kNumOpcodeIds) ||
-      w.feature_schema_version != static_cast<uint32_t>(graph::kFeatureSchemaVersion)) {
+      w.feature_schema_version != static_cast<uint32_t>(graph::kFeatureSchemaVersion) ||
+      w.config_feature_schema_version != kConfigFeatureSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "Predictor: weights '", source, "' have feature schema ", w.feature_schema_version, " (",
-        w.num_node_features, " node, ", w.num_config_features, " config features, ",
-        w.num_opcode_ids, " opcodes); this build uses ", graph::kFeatureSchemaVersion, " (", F,
-        ", ", C, ", ", graph::kNumOpcodeIds, ")"));
+        "Predictor: weights '", source, "' have feature schema ", w.feature_schema_version,
+        " and config feature schema ", w.config_feature_schema_version, " (", w.num_node_features,
+        " node, ", w.num_config_features, " config features, ", w.num_opcode_ids,
+        " opcodes); this build uses ", graph::kFeatureSchemaVersion, " and ",
+        kConfigFeatureSchemaVersion, " (", F, ", ", C, ", ", graph::kNumOpcodeIds, ")"));
   }
   const Architecture& a = w.architecture;
   if (a.hidden < 1 || a.opcode_embedding < 1 || a.sage_layers < 0 || a.head_hidden < 1) {

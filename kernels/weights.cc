@@ -23,9 +23,9 @@ namespace {
 constexpr uint32_t kBuildNumConfigFeatures = 25;
 
 // Magic + the u32 fields from the format version to the tensor count: 11 in version 1, 12 (with the
-// reduction) from version 2 on.
+// reduction) in version 2, 13 (with the config feature schema version) from version 3 on.
 size_t FixedHeaderBytes(uint32_t format_version) {
-  return 8 + (format_version == 1 ? 11 : 12) * 4;
+  return 8 + (format_version == 1 ? 11 : format_version == 2 ? 12 : 13) * 4;
 }
 
 uint32_t Crc32(const char* data, size_t size) {
@@ -102,7 +102,8 @@ WeightsFile::WeightsFile()
       feature_schema_version(graph::kFeatureSchemaVersion),
       num_node_features(graph::kNumNodeFeatures),
       num_opcode_ids(graph::kNumOpcodeIds),
-      num_config_features(kBuildNumConfigFeatures) {}
+      num_config_features(kBuildNumConfigFeatures),
+      config_feature_schema_version(kConfigFeatureSchemaVersion) {}
 
 const NamedTensor* WeightsFile::Find(absl::string_view name) const {
   for (const NamedTensor& t : tensors) {
@@ -113,11 +114,18 @@ const NamedTensor* WeightsFile::Find(absl::string_view name) const {
 
 absl::StatusOr<std::string> SerializeWeights(const WeightsFile& w) {
   const bool has_reduction = w.format_version != 1;
+  const bool has_config_schema = w.format_version != 1 && w.format_version != 2;
   if (!has_reduction && w.architecture.reduction != WeightsReduction::kLstm) {
     return absl::InvalidArgumentError(absl::StrCat(
         "SerializeWeights: format version 1 cannot hold reduction ",
         static_cast<uint32_t>(w.architecture.reduction), " (only lstm); use version ",
         kWeightsFormatVersion));
+  }
+  if (!has_config_schema && w.config_feature_schema_version != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SerializeWeights: format version ", w.format_version,
+        " cannot hold config feature schema version ", w.config_feature_schema_version,
+        " (only 1); use version ", kWeightsFormatVersion));
   }
   std::string out(kWeightsMagic);
   PutU32(out, w.format_version);
@@ -125,6 +133,7 @@ absl::StatusOr<std::string> SerializeWeights(const WeightsFile& w) {
   PutU32(out, w.num_node_features);
   PutU32(out, w.num_opcode_ids);
   PutU32(out, w.num_config_features);
+  if (has_config_schema) PutU32(out, w.config_feature_schema_version);
   PutU32(out, static_cast<uint32_t>(w.architecture.join));
   PutU32(out, static_cast<uint32_t>(w.architecture.hidden));
   PutU32(out, static_cast<uint32_t>(w.architecture.opcode_embedding));
@@ -207,6 +216,12 @@ absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_v
   ASSIGN_OR_RETURN(w.num_node_features, header.U32("kNumNodeFeatures"));
   ASSIGN_OR_RETURN(w.num_opcode_ids, header.U32("kNumOpcodeIds"));
   ASSIGN_OR_RETURN(w.num_config_features, header.U32("kNumConfigFeatures"));
+  // Versions 1 and 2 predate the field: their models were trained on config schema 1.
+  w.config_feature_schema_version = 1;
+  if (w.format_version >= 3) {
+    ASSIGN_OR_RETURN(w.config_feature_schema_version,
+                     header.U32("the config feature schema version"));
+  }
   RETURN_IF_ERROR(CheckField(source, "feature schema version (graph::kFeatureSchemaVersion)",
                              w.feature_schema_version, graph::kFeatureSchemaVersion));
   RETURN_IF_ERROR(CheckField(source, "graph::kNumNodeFeatures", w.num_node_features,
@@ -215,6 +230,9 @@ absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_v
       CheckField(source, "graph::kNumOpcodeIds", w.num_opcode_ids, graph::kNumOpcodeIds));
   RETURN_IF_ERROR(CheckField(source, "tiling::kNumConfigFeatures", w.num_config_features,
                              kBuildNumConfigFeatures));
+  RETURN_IF_ERROR(CheckField(source,
+                             "config feature schema version (tiling::kConfigFeatureSchemaVersion)",
+                             w.config_feature_schema_version, kConfigFeatureSchemaVersion));
   ASSIGN_OR_RETURN(uint32_t join, header.U32("the join"));
   if (join > 1) {
     return absl::DataLossError(

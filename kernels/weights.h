@@ -8,6 +8,9 @@
 //   u32        graph::kNumNodeFeatures
 //   u32        graph::kNumOpcodeIds
 //   u32        tiling::kNumConfigFeatures
+//   u32        config feature schema version (tiling::kConfigFeatureSchemaVersion of the writer).
+//              Format version 3 and later only: files of versions 1 and 2 have no such field and
+//              were trained on config schema 1.
 //   u32        join: 0 = early, 1 = late (gnn::Join; see gnn/batch.h)
 //   u32 x 4    hidden, opcode_embedding, sage_layers, head_hidden (gnn::ModelOptions)
 //   u32        reduction: 0 = lstm, 1 = mean (gnn::Reduction; see gnn/checkpoint.h). Format version
@@ -36,12 +39,18 @@ namespace perfgraph::kernels {
 
 inline constexpr absl::string_view kWeightsMagic = "PGKWTS01";
 // Bumped when the byte layout above changes. Version history:
-//   1: the layout above without the reduction field (every model was lstm).
+//   1: the layout above without the reduction and config feature schema version fields (every model
+//      was lstm).
 //   2: adds the reduction field.
-inline constexpr uint32_t kWeightsFormatVersion = 2;
+//   3: adds the config feature schema version field.
+inline constexpr uint32_t kWeightsFormatVersion = 3;
 // Oldest version ParseWeights still reads (and SerializeWeights still writes, when asked to through
 // WeightsFile::format_version, for tests of that compatibility).
 inline constexpr uint32_t kMinReadableWeightsFormatVersion = 1;
+// tiling::kConfigFeatureSchemaVersion, repeated here because kernels/ does not depend on tiling/
+// (as kNumConfigFeatures in kernels/predictor.h); cost/learned_model.cc and gnn/export.cc
+// static_assert that the two agree. The config features a Predictor is fed must have this layout.
+inline constexpr uint32_t kConfigFeatureSchemaVersion = 1;
 inline constexpr int kMaxTensorNameBytes = 256;
 inline constexpr int kMaxTensorRank = 4;
 
@@ -78,6 +87,7 @@ struct WeightsFile {
   uint32_t num_node_features;
   uint32_t num_opcode_ids;
   uint32_t num_config_features;
+  uint32_t config_feature_schema_version;  // 1 when read from a format version 1 or 2 file
   Architecture architecture;
   std::vector<NamedTensor> tensors;
 
@@ -86,16 +96,18 @@ struct WeightsFile {
   const NamedTensor* Find(absl::string_view name) const;
 };
 
-// Serialises `weights` in the layout above, as version weights.format_version: version 1 omits the
-// reduction field, any other value gets the current layout (so tests can write files of an unknown
-// version). Errors (kInvalidArgument): format_version 1 with a reduction other than kLstm (version 1
-// cannot express it); naming the tensor: a name that is empty or longer than kMaxTensorNameBytes, a
-// rank above kMaxTensorRank, a negative dim, or a value count different from prod(dims); a
-// duplicate name.
+// Serialises `weights` in the layout above, as version weights.format_version: versions 1 and 2
+// omit the config feature schema version, version 1 also the reduction field, any other value gets
+// the current layout (so tests can write files of an unknown version). Errors (kInvalidArgument):
+// format_version 1 with a reduction other than kLstm, format_version 1 or 2 with a config feature
+// schema version other than 1 (those versions cannot express it); naming the tensor: a name that
+// is empty or longer than kMaxTensorNameBytes, a rank above kMaxTensorRank, a negative dim, or a
+// value count different from prod(dims); a duplicate name.
 absl::StatusOr<std::string> SerializeWeights(const WeightsFile& weights);
 
 // Parses bytes produced by SerializeWeights; `source` names the file in messages. Errors as listed
-// in the file comment; a file written by a build with another feature schema or feature counts is
+// in the file comment; a file written by a build with another feature schema, config feature schema
+// (naming the file, the file's and this build's kConfigFeatureSchemaVersion) or feature counts is
 // kFailedPrecondition ("retrain/re-export"), never loaded.
 absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_view source);
 

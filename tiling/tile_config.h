@@ -126,6 +126,16 @@ inline constexpr int kNumSlotFeatures = 5;
 inline constexpr int kNumConfigFeatures = kMaxTiledDims * kNumSlotFeatures + 10;
 static_assert(kNumConfigFeatures == 25, "update ConfigFeatureNames() and ConfigFeatures()");
 
+// Version of the config feature layout and semantics above, written into every model file (gnn
+// checkpoint, model.json, kernels weights file) so a model is never fed features of another layout.
+// Bump it whenever ConfigFeatures changes what any value means, not only when kNumConfigFeatures
+// changes (a reordering or a new normalisation keeps the count). Datasets do not store config
+// features (they are recomputed from the raw TileConfig when a dataset is loaded, see
+// data/config_proto.h), so a bump costs retraining, never re-measuring. Model files written before
+// the version existed are read as version 1. History:
+//   1: the 25 features above (5 per slot, then vector width, split, parallel one-hot, tile counts).
+inline constexpr int kConfigFeatureSchemaVersion = 1;
+
 // Writes the kNumConfigFeatures values above to out[0..kNumConfigFeatures). `config` should pass
 // Validate; out-of-range slot dims are encoded as unused.
 void ConfigFeatures(const graph::Kernel& kernel, const TileConfig& config, float* out);

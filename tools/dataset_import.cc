@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "data/config_proto.h"
 #include "data/kernel_proto.h"
 #include "data/machine.h"
 #include "data/perfgraph.pb.h"
@@ -19,7 +20,6 @@
 #include "graph/hlo_parser.h"
 #include "graph/status_macros.h"
 #include "tiling/tile_config.h"
-#include "tools/records.h"
 
 namespace perfgraph::tools {
 namespace {
@@ -239,7 +239,7 @@ absl::StatusOr<DatasetImportSummary> ImportRuntimes(const DatasetImportOptions& 
     data::Record record;
     record.set_program(modules.at(m.module)->program.name);
     data::KernelToProto(kernel, record.mutable_kernel());
-    ConfigToProto(kernel, m.config, m.config == tiling::Default(kernel), record.mutable_config());
+    data::ConfigToProto(m.config, m.config == tiling::Default(kernel), record.mutable_config());
     for (double s : m.samples) record.add_runtime_ns(s);
     record.set_status(data::Record::MEASURE_STATUS_OK);
     record.set_feature_schema_version(graph::kFeatureSchemaVersion);

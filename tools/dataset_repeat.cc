@@ -40,7 +40,7 @@ absl::StatusOr<RepeatResult> MeasureRepeatability(const RepeatOptions& options) 
         absl::StrCat("dataset repeat: protocol must be 1 or 2, got ", options.protocol));
   }
   ASSIGN_OR_RETURN(data::RecordReader reader,
-                   data::RecordReader::Open(options.dataset, graph::kFeatureSchemaVersion));
+                   data::RecordReader::Open(options.dataset));
   const auto machine = reader.header().machine;
   ASSIGN_OR_RETURN(std::vector<data::Record> records, reader.ReadAll());
   const data::MachineFingerprint here = data::CurrentMachine(1, target::HalideVersion());

@@ -36,6 +36,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "data/config_proto.h"
 #include "data/kernel_proto.h"
 #include "data/machine.h"
 #include "data/perfgraph.pb.h"
@@ -52,7 +53,6 @@
 #include "tools/cli.h"
 #include "tools/model_files.h"
 #include "tools/progress.h"
-#include "tools/records.h"
 
 ABSL_FLAG(std::vector<std::string>, corpus, {},
           "Model files or directories (comma-separated; further PATH arguments are added).");
@@ -154,7 +154,7 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
     std::error_code error;
     if (std::filesystem::exists(out, error)) {
       ASSIGN_OR_RETURN(data::RecordReader reader,
-                       data::RecordReader::Open(out, graph::kFeatureSchemaVersion));
+                       data::RecordReader::Open(out));
       ASSIGN_OR_RETURN(existing, reader.ReadAll());
     }
   }
@@ -325,8 +325,8 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
     data::Record record;
     record.set_program(item.program);
     data::KernelToProto(*item.kernel, record.mutable_kernel());
-    ConfigToProto(*item.kernel, item.config, item.is_default, record.mutable_config());
-    record.set_feature_schema_version(graph::kFeatureSchemaVersion);
+    data::ConfigToProto(item.config, item.is_default, record.mutable_config());
+    record.set_feature_schema_version(static_cast<int>(writer.header().feature_schema_version));
     record.set_kernel_hash(item.hash);
     record.set_task(task_enum);
     record.set_fusion_variant(item.variant);

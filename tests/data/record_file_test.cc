@@ -306,7 +306,7 @@ TEST(RecordFileTest, AnotherFileFormatIsNotAPerfgraphDataset) {
   EXPECT_THAT(RecordReader::Open(path), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
-TEST(RecordFileTest, OtherFeatureSchemaVersionIsFailedPreconditionNamingBothVersions) {
+TEST(RecordFileTest, OtherFeatureSchemaVersionIsReadAndRefusedOnlyWhenAskedNamingBothVersions) {
   const TempFile temp;
   const std::string& path = temp.path;
   WriteRecords(path, 3);
@@ -320,10 +320,11 @@ TEST(RecordFileTest, OtherFeatureSchemaVersionIsFailedPreconditionNamingBothVers
   const auto message =
       AllOf(HasSubstr(path), HasSubstr("feature schema version 999"),
             HasSubstr("feature schema version " + std::to_string(graph::kFeatureSchemaVersion)));
-  EXPECT_THAT(RecordReader::Open(path), StatusIs(absl::StatusCode::kFailedPrecondition, message));
-  EXPECT_THAT(RecordWriter::Open(path), StatusIs(absl::StatusCode::kFailedPrecondition, message));
-  // Inspecting tools may opt out of the check.
-  absl::StatusOr<RecordReader> reader = RecordReader::Open(path, std::nullopt);
+  EXPECT_THAT(RecordReader::Open(path, graph::kFeatureSchemaVersion),
+              StatusIs(absl::StatusCode::kFailedPrecondition, message));
+  // Features are computed at load: files of another feature schema are read and appended to.
+  ASSERT_OK(RecordWriter::Open(path));
+  absl::StatusOr<RecordReader> reader = RecordReader::Open(path);
   ASSERT_OK(reader);
   EXPECT_EQ(reader->header().feature_schema_version, 999u);
   absl::StatusOr<std::vector<Record>> records = reader->ReadAll();
@@ -549,6 +550,27 @@ TEST(DatasetStatsTest, MedianOfAnEvenNumberOfKernelsIsTheMeanOfTheMiddleTwo) {
   EXPECT_EQ(stats->configs_per_kernel_median, 1.5);
   EXPECT_FALSE(stats->machine.has_value());
   EXPECT_TRUE(nlohmann::json::parse(StatsToJson(*stats))["machine"].is_null());
+}
+
+TEST(DatasetStatsTest, StoredConfigFeaturesDoNotMakeAConfigDistinct) {
+  // Older files store the derived config features, newer ones do not: the same measured config in
+  // both counts once. A config that differs in a raw field still counts separately.
+  const TempFile temp;
+  const std::string& path = temp.path;
+  absl::StatusOr<RecordWriter> writer = RecordWriter::Open(path);
+  ASSERT_OK(writer);
+  Record old_record = MakeRecord(0);
+  for (int i = 0; i < 25; ++i) old_record.mutable_config()->add_features(0.5f * i);
+  ASSERT_OK(writer->Append(old_record));
+  ASSERT_OK(writer->Append(MakeRecord(0)));
+  Record other = MakeRecord(0);
+  other.mutable_config()->set_vector_width(4);
+  ASSERT_OK(writer->Append(other));
+  ASSERT_OK(writer->Close());
+  absl::StatusOr<DatasetStats> stats = ComputeStats({path});
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->kernels, 1);
+  EXPECT_EQ(stats->configs_per_kernel_min, 2);
 }
 
 TEST(DatasetStatsTest, ErrorsNameTheFile) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "data/config_proto.h"
 #include "data/kernel_proto.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
@@ -170,10 +171,9 @@ inline absl::Status WriteDataset(const std::string& path, const std::vector<Kern
       r.set_program(e.program);
       data::KernelToProto(*e.kernel, r.mutable_kernel());
       r.set_kernel_hash(data::CanonicalKernelHash(*e.kernel));
-      r.mutable_config()->set_text(e.config_text[c]);
-      for (int j = 0; j < tiling::kNumConfigFeatures; ++j) {
-        r.mutable_config()->add_features(e.config_feat[c * tiling::kNumConfigFeatures + j]);
-      }
+      absl::StatusOr<tiling::TileConfig> config = tiling::TileConfig::Parse(e.config_text[c]);
+      if (!config.ok()) return config.status();
+      data::ConfigToProto(*config, *config == tiling::Default(*e.kernel), r.mutable_config());
       if (e.timed_out[c]) {
         r.set_status(data::Record::MEASURE_STATUS_TIMEOUT);
         r.set_error_message("synthetic timeout");

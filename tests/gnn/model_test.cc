@@ -1,18 +1,25 @@
 // gnn::Model, batching and the model file format. One binary so LibTorch starts once.
 #include "gnn/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "data/config_proto.h"
 #include "data/kernel_proto.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
 #include "gmock/gmock.h"
 #include "gnn/batch.h"
 #include "gnn/checkpoint.h"
+#include "gnn/export.h"
+#include "gnn/train.h"
 #include "graph/featurize.h"
 #include "graph/hlo_opcode.h"
 #include "gtest/gtest.h"
@@ -24,6 +31,7 @@ namespace perfgraph::gnn {
 namespace {
 
 using ::perfgraph::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 constexpr int F = graph::kNumNodeFeatures;
@@ -124,10 +132,7 @@ data::Record MakeRecord(const graph::Kernel& kernel, const std::string& program,
   r.set_program(program);
   data::KernelToProto(kernel, r.mutable_kernel());
   r.set_kernel_hash(data::CanonicalKernelHash(kernel));
-  r.mutable_config()->set_text(config.ToString());
-  std::vector<float> f(C);
-  tiling::ConfigFeatures(kernel, config, f.data());
-  for (float x : f) r.mutable_config()->add_features(x);
+  data::ConfigToProto(config, config == tiling::Default(kernel), r.mutable_config());
   r.set_status(status);
   for (double s : samples) r.add_runtime_ns(s);
   r.set_feature_schema_version(graph::kFeatureSchemaVersion);
@@ -173,20 +178,175 @@ TEST(BatchTest, LoadExamplesGroupsTileRecordsByKernelAndKeepsOnlyLabelledConfigs
   EXPECT_EQ(summary.programs, std::vector<std::string>{"a"});
 }
 
-TEST(BatchTest, LoadExamplesRejectsConfigsOfAnotherFeatureSchema) {
+// The config features LoadExamples computed for the config of `text` in `example`, or nullopt.
+std::optional<std::vector<float>> LoadedFeatures(const KernelExample& example,
+                                                 const std::string& text) {
+  for (int c = 0; c < example.num_configs; ++c) {
+    if (example.config_text[c] != text) continue;
+    return std::vector<float>(example.config_feat.begin() + c * C,
+                              example.config_feat.begin() + (c + 1) * C);
+  }
+  return std::nullopt;
+}
+
+std::vector<float> Features(const graph::Kernel& kernel, const tiling::TileConfig& config) {
+  std::vector<float> f(C);
+  tiling::ConfigFeatures(kernel, config, f.data());
+  return f;
+}
+
+TEST(BatchTest, LoadExamplesIgnoresStoredConfigFeatures) {
+  // Stored features of any count or value are never read: 3 bogus values (an old file of another
+  // config schema, or corruption) load fine, with the features this build computes.
+  const std::vector<graph::Kernel> kernels = test::SmallKernels();
+  const graph::Kernel& k = kernels[0];
+  const tiling::TileConfig config = tiling::Default(k);
+  data::Record r = MakeRecord(k, "a", config, data::Record::MEASURE_STATUS_OK, {100});
+  for (float f : {-1.0f, 1e9f, 3.0f}) r.mutable_config()->add_features(f);
+  const std::string path = TempPath("bogus_features.pgd");
+  {
+    auto writer = data::RecordWriter::Open(path);
+    ASSERT_OK(writer);
+    ASSERT_OK(writer->Append(r));
+  }
+  auto examples = LoadExamples({path});
+  ASSERT_OK(examples);
+  ASSERT_EQ(examples->size(), 1u);
+  const KernelExample& e = (*examples)[0];
+  ASSERT_EQ(e.num_configs, 1);
+  ASSERT_EQ(e.config_feat.size(), static_cast<size_t>(C));
+  EXPECT_EQ(e.config_feat, Features(k, config));
+  EXPECT_EQ(e.config_text[0], config.ToString());
+}
+
+TEST(BatchTest, LoadExamplesRecomputesExactlyTheFeaturesVersionOneFilesStored) {
+  // A dataset written the way measure did before features were computed at load (raw config fields
+  // plus tiling::ConfigFeatures at measure time, i.e. config feature schema 1): for every record
+  // the recomputed features equal the stored ones, for tile and fusion records alike, TIMEOUT
+  // records included.
+  static_assert(tiling::kConfigFeatureSchemaVersion == 1,
+                "files of schema 1 store other features than this build computes: compare a "
+                "frozen copy of the schema-1 encoding instead");
+  const std::vector<graph::Kernel> kernels = test::SmallKernels();
+  const std::string path = TempPath("schema1.pgd");
+  std::vector<data::Record> written;
+  for (size_t k = 0; k < kernels.size(); ++k) {
+    auto space = tiling::ConfigSpace(kernels[k]);
+    ASSERT_OK(space);
+    std::vector<tiling::TileConfig> configs = {tiling::Default(kernels[k])};
+    for (size_t i = 0; i < space->size(); i += std::max<size_t>(1, space->size() / 7)) {
+      configs.push_back((*space)[i]);
+    }
+    for (size_t c = 0; c < configs.size(); ++c) {
+      const bool timeout = c % 3 == 2;
+      data::Record r = MakeRecord(kernels[k], "p" + std::to_string(k % 2), configs[c],
+                                  timeout ? data::Record::MEASURE_STATUS_TIMEOUT
+                                          : data::Record::MEASURE_STATUS_OK,
+                                  timeout ? std::vector<double>{} : std::vector<double>{100.0 + c});
+      if (c == 0 && k % 2 == 1) r.set_task(data::Record::TASK_FUSION);
+      for (float f : Features(kernels[k], configs[c])) r.mutable_config()->add_features(f);
+      written.push_back(std::move(r));
+    }
+  }
+  {
+    auto writer = data::RecordWriter::Open(path);
+    ASSERT_OK(writer);
+    for (const data::Record& r : written) ASSERT_OK(writer->Append(r));
+  }
+  auto examples = LoadExamples({path});
+  ASSERT_OK(examples);
+  int compared = 0;
+  for (const data::Record& r : written) {
+    const bool fusion = r.task() == data::Record::TASK_FUSION;
+    const KernelExample* example = nullptr;
+    for (const KernelExample& e : *examples) {
+      if (e.kernel_hash == r.kernel_hash() && (e.task == Task::kFusion) == fusion) example = &e;
+    }
+    ASSERT_NE(example, nullptr) << r.config().text();
+    std::optional<std::vector<float>> loaded = LoadedFeatures(*example, r.config().text());
+    ASSERT_TRUE(loaded.has_value()) << r.config().text();
+    const std::vector<float> stored(r.config().features().begin(), r.config().features().end());
+    EXPECT_EQ(*loaded, stored) << r.config().text();
+    ++compared;
+  }
+  EXPECT_EQ(compared, static_cast<int>(written.size()));
+  EXPECT_GE(compared, 20);
+}
+
+TEST(BatchTest, LoadExamplesRejectsAConfigWhoseTextDisagreesWithItsRawFields) {
   const std::vector<graph::Kernel> kernels = test::SmallKernels();
   data::Record r = MakeRecord(kernels[0], "a", tiling::Default(kernels[0]),
                               data::Record::MEASURE_STATUS_OK, {100});
-  r.mutable_config()->add_features(1.0f);  // kNumConfigFeatures + 1 values
-  const std::string path = TempPath("bad_features.pgd");
+  r.mutable_config()->set_vector_width(r.config().vector_width() == 1 ? 4 : 1);
+  const std::string path = TempPath("disagreeing_config.pgd");
   {
     auto writer = data::RecordWriter::Open(path);
     ASSERT_OK(writer);
     ASSERT_OK(writer->Append(r));
   }
   EXPECT_THAT(LoadExamples({path}),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("config features")));
+              StatusIs(absl::StatusCode::kDataLoss,
+                       AllOf(HasSubstr("record 0 of " + path), HasSubstr("raw fields"))));
 }
+
+// The reference datasets were written by measure with config feature schema 1: they must load, and
+// the features recomputed at load must be the ones they store.
+class ReferenceDatasetTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ReferenceDatasetTest, LoadsAndRecomputesTheStoredConfigFeatures) {
+  static_assert(tiling::kConfigFeatureSchemaVersion == 1,
+                "the reference datasets store schema-1 features");
+  const std::string path = std::string(PERFGRAPH_SOURCE_DIR) + "/" + GetParam();
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is absent";
+  auto examples = LoadExamples({path});
+  ASSERT_OK(examples);
+  ASSERT_FALSE(examples->empty());
+  // (task, kernel_hash[, program, variant]) -> example, as LoadExamples groups them.
+  std::map<std::tuple<int, std::string, int, uint64_t>, const KernelExample*> by_key;
+  for (const KernelExample& e : *examples) {
+    by_key[e.task == Task::kTile ? std::make_tuple(0, std::string(), 0, e.kernel_hash)
+                                 : std::make_tuple(1, e.program, e.fusion_variant, e.kernel_hash)] =
+        &e;
+  }
+  auto reader = data::RecordReader::Open(path);
+  ASSERT_OK(reader);
+  data::Record r;
+  int64_t compared = 0, index = 0;
+  while (true) {
+    auto more = reader->Next(&r);
+    ASSERT_OK(more);
+    if (!*more) break;
+    ++index;
+    if (r.status() == data::Record::MEASURE_STATUS_INVALID) continue;
+    const bool tile = r.task() == data::Record::TASK_TILE;
+    auto it = by_key.find(tile ? std::make_tuple(0, std::string(), 0, r.kernel_hash())
+                               : std::make_tuple(1, r.program(), r.fusion_variant(),
+                                                 r.kernel_hash()));
+    if (it == by_key.end()) continue;  // a kernel without an OK config (dropped, no label)
+    ASSERT_EQ(r.config().features_size(), C) << "record " << index - 1;
+    std::optional<std::vector<float>> loaded = LoadedFeatures(*it->second, r.config().text());
+    ASSERT_TRUE(loaded.has_value()) << "record " << index - 1 << ": " << r.config().text();
+    for (int j = 0; j < C; ++j) {
+      // The same code computed both; FloatEq (4 ulps) only allows for a libm whose log2 rounds
+      // differently from the measuring machine's.
+      EXPECT_THAT((*loaded)[j], ::testing::FloatEq(r.config().features(j)))
+          << "record " << index - 1 << " (" << r.config().text() << "), feature "
+          << tiling::ConfigFeatureNames()[j];
+    }
+    ++compared;
+  }
+  // Nearly every record has a label (the reference files have no INVALID record and few kernels
+  // without an OK config).
+  EXPECT_GT(compared, index * 9 / 10) << compared << " of " << index;
+}
+
+INSTANTIATE_TEST_SUITE_P(Reference, ReferenceDatasetTest,
+                         ::testing::Values("data/reference/tile.pgd", "data/reference/fusion.pgd"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param).find("tile") != std::string::npos
+                                      ? "Tile"
+                                      : "Fusion";
+                         });
 
 // ---------------------------------------------------------------- model
 
@@ -379,6 +539,9 @@ TEST(CheckpointTest, SaveLoadRoundTripGivesIdenticalPredictions) {
     ASSERT_OK(header);
     EXPECT_EQ(header->options, model->options());
     EXPECT_EQ(header->feature_schema_version, static_cast<uint32_t>(graph::kFeatureSchemaVersion));
+    EXPECT_EQ(header->format_version, kModelFileFormatVersion);
+    EXPECT_EQ(header->config_feature_schema_version,
+              static_cast<uint32_t>(tiling::kConfigFeatureSchemaVersion));
     auto loaded = LoadModelFile(path);
     ASSERT_OK(loaded);
     EXPECT_EQ((*loaded)->options(), model->options());
@@ -400,6 +563,100 @@ void WriteBytes(const std::string& path, const std::string& bytes) {
 }
 void PutU32(std::string& bytes, size_t offset, uint32_t v) {
   for (int i = 0; i < 4; ++i) bytes[offset + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint32_t GetU32(const std::string& bytes, size_t offset) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<unsigned char>(bytes[offset + i])} << (8 * i);
+  return v;
+}
+
+// The same model file in format version 1, as written before the config feature schema version
+// existed: version 1 at [8, 12) and no [28, 32) field.
+std::string AsFormatVersionOne(const std::string& v2) {
+  std::string v1 = v2.substr(0, 28) + v2.substr(32);
+  PutU32(v1, 8, 1);
+  return v1;
+}
+
+TEST(CheckpointTest, FilesOfAnotherConfigFeatureSchemaAreRefusedNamingFileAndVersions) {
+  Model model(SmallOptions(Join::kLate));
+  const std::string path = TempPath("config_schema.pgm");
+  ASSERT_OK(SaveModelFile(path, *model));
+  std::string bytes = ReadBytes(path);
+  ASSERT_EQ(GetU32(bytes, 28), static_cast<uint32_t>(tiling::kConfigFeatureSchemaVersion));
+  PutU32(bytes, 28, tiling::kConfigFeatureSchemaVersion + 1);
+  WriteBytes(path, bytes);
+  const std::string expected =
+      "config feature schema version (tiling::kConfigFeatureSchemaVersion) " +
+      std::to_string(tiling::kConfigFeatureSchemaVersion + 1) + " but this build uses " +
+      std::to_string(tiling::kConfigFeatureSchemaVersion);
+  EXPECT_THAT(LoadModelFile(path), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                            AllOf(HasSubstr(path), HasSubstr(expected))));
+  EXPECT_THAT(ReadModelFileHeader(path), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                  AllOf(HasSubstr(path), HasSubstr(expected))));
+  // Exporting such a checkpoint is refused too: no weights file of the wrong schema is written.
+  const std::string weights = TempPath("config_schema.pgw");
+  EXPECT_THAT(ExportModelFile(path, weights), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_FALSE(std::filesystem::exists(weights));
+}
+
+TEST(CheckpointTest, FormatVersionOneFilesLoadAsConfigSchemaOne) {
+  torch::manual_seed(5);
+  std::vector<KernelExample> examples = test::SyntheticExamples(3, 3);
+  for (auto [join, reduction] : kArchitectures) {
+    SCOPED_TRACE(absl::StrCat(JoinName(join), " ", ReductionName(reduction)));
+    Model model(SmallOptions(join, reduction));
+    model->SetNormalization(ComputeNormalization(Pointers(examples)));
+    model->eval();
+    const std::string path = TempPath("v1.pgm");
+    ASSERT_OK(SaveModelFile(path, *model));
+    const std::string v1 = AsFormatVersionOne(ReadBytes(path));
+    WriteBytes(path, v1);
+    auto header = ReadModelFileHeader(path);
+    ASSERT_OK(header);
+    EXPECT_EQ(header->format_version, 1u);
+    EXPECT_EQ(header->config_feature_schema_version, 1u);
+    EXPECT_EQ(header->options, model->options());
+    auto loaded = LoadModelFile(path);
+    ASSERT_OK(loaded);
+    torch::NoGradGuard no_grad;
+    const TensorBatch batch = ToTensors(MakeHostBatch(Pointers(examples), join));
+    EXPECT_TRUE(torch::equal(model->forward(batch), (*loaded)->forward(batch)));
+    // Truncated version-1 headers are still data loss, never a crash.
+    for (size_t size : {size_t{12}, size_t{20}, size_t{31}, size_t{40}}) {
+      WriteBytes(path, v1.substr(0, size));
+      EXPECT_THAT(LoadModelFile(path), StatusIs(absl::StatusCode::kDataLoss)) << size;
+    }
+  }
+  // A format version from the future (or 0) has an unknown layout: refused before anything else.
+  Model model(SmallOptions(Join::kLate));
+  const std::string path = TempPath("future.pgm");
+  ASSERT_OK(SaveModelFile(path, *model));
+  for (uint32_t version : {0u, kModelFileFormatVersion + 1}) {
+    std::string bytes = ReadBytes(path);
+    PutU32(bytes, 8, version);
+    WriteBytes(path, bytes);
+    EXPECT_THAT(LoadModelFile(path),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         HasSubstr("model file format version " + std::to_string(version))));
+    ASSERT_OK(SaveModelFile(path, *model));
+  }
+}
+
+TEST(CheckpointTest, ShippedDefaultModelFromBeforeTheConfigSchemaLoads) {
+  // models/default was trained and saved (format version 1) before the config feature schema
+  // version existed; it must still load, as config schema 1.
+  const std::string dir = std::string(PERFGRAPH_SOURCE_DIR) + "/models/default";
+  if (!std::filesystem::exists(dir + "/model.pgm")) GTEST_SKIP() << dir << " is absent";
+  auto header = ReadModelFileHeader(dir + "/model.pgm");
+  ASSERT_OK(header);
+  EXPECT_EQ(header->format_version, 1u);
+  EXPECT_EQ(header->config_feature_schema_version, 1u);
+  EXPECT_OK(LoadModelFile(dir + "/model.pgm"));
+  auto info = ReadModelInfo(dir);
+  ASSERT_OK(info);
+  EXPECT_EQ(info->config_feature_schema_version, 1);
 }
 
 TEST(CheckpointTest, FilesOfAnotherSchemaOrCorruptFilesAreRefused) {
@@ -494,17 +751,15 @@ TEST(CheckpointTest, OptionsWithoutReductionKeyLoadAsLstm) {
   const std::string path = TempPath("old_options.pgm");
   ASSERT_OK(SaveModelFile(path, *model));
   std::string bytes = ReadBytes(path);
-  const uint32_t json_bytes = static_cast<unsigned char>(bytes[28]) |
-                              static_cast<unsigned char>(bytes[29]) << 8 |
-                              static_cast<unsigned char>(bytes[30]) << 16 |
-                              static_cast<unsigned char>(bytes[31]) << 24;
-  std::string json = bytes.substr(32, json_bytes);
+  // Format version 2: the JSON length at [32, 36), the JSON from 36.
+  const uint32_t json_bytes = GetU32(bytes, 32);
+  std::string json = bytes.substr(36, json_bytes);
   const std::string key = R"("reduction":"lstm",)";
   const size_t key_at = json.find(key);
   ASSERT_NE(key_at, std::string::npos) << json;
   json.erase(key_at, key.size());
-  bytes = bytes.substr(0, 32) + json + bytes.substr(32 + json_bytes);
-  PutU32(bytes, 28, static_cast<uint32_t>(json.size()));
+  bytes = bytes.substr(0, 36) + json + bytes.substr(36 + json_bytes);
+  PutU32(bytes, 32, static_cast<uint32_t>(json.size()));
   WriteBytes(path, bytes);
   auto loaded = LoadModelFile(path);
   ASSERT_OK(loaded);

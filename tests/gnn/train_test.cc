@@ -263,8 +263,31 @@ TEST(TrainTest, ModelDirectoryLoadsForPredictionAndRefusesOtherSchemas) {
   EXPECT_NEAR(written["test"]["tile"]["kendall_tau"].get<double>(), metrics->tile_kendall_tau.value(),
               1e-6);
 
+  // model.json records the config feature schema; a model.json written before the key existed is
+  // config schema 1 and loads; another config schema is refused, naming the file and both versions.
+  const nlohmann::json original = nlohmann::json::parse(ReadText(o.out_dir + "/model.json"));
+  EXPECT_EQ(original["config_feature_schema_version"], tiling::kConfigFeatureSchemaVersion);
+  EXPECT_EQ((*predictor)->info().config_feature_schema_version, tiling::kConfigFeatureSchemaVersion);
+  nlohmann::json model_json = original;
+  model_json.erase("config_feature_schema_version");
+  std::ofstream(o.out_dir + "/model.json") << model_json.dump();
+  auto info = ReadModelInfo(o.out_dir);
+  ASSERT_OK(info);
+  EXPECT_EQ(info->config_feature_schema_version, 1);
+  EXPECT_OK(LearnedPredictor::Load(o.out_dir));
+  model_json["config_feature_schema_version"] = tiling::kConfigFeatureSchemaVersion + 1;
+  std::ofstream(o.out_dir + "/model.json") << model_json.dump();
+  EXPECT_THAT(LearnedPredictor::Load(o.out_dir),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::AllOf(
+                           HasSubstr(o.out_dir + "/model.json"),
+                           HasSubstr("config_feature_schema_version " +
+                                     std::to_string(tiling::kConfigFeatureSchemaVersion + 1) +
+                                     " but this build uses " +
+                                     std::to_string(tiling::kConfigFeatureSchemaVersion)))));
+
   // A model.json of another feature schema version is refused.
-  nlohmann::json model_json = nlohmann::json::parse(ReadText(o.out_dir + "/model.json"));
+  model_json = original;
   model_json["feature_schema_version"] = 999;
   std::ofstream(o.out_dir + "/model.json") << model_json.dump();
   EXPECT_THAT(LearnedPredictor::Load(o.out_dir),

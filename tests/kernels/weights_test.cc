@@ -1,12 +1,15 @@
 // The weights file format (kernels/weights.h): round trip, and every kind of damage is a clear error.
 #include "kernels/weights.h"
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "graph/featurize.h"
 #include "gtest/gtest.h"
+#include "kernels/predictor.h"
 #include "tests/status_matchers.h"
 
 namespace perfgraph::kernels {
@@ -14,6 +17,7 @@ namespace {
 
 using perfgraph::testing::IsOk;
 using perfgraph::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 
@@ -38,6 +42,7 @@ TEST(WeightsTest, SerializeThenParseGivesTheSameHeaderAndTensors) {
   absl::StatusOr<WeightsFile> parsed = ParseWeights(Bytes(Sample()), "sample");
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->feature_schema_version, static_cast<uint32_t>(graph::kFeatureSchemaVersion));
+  EXPECT_EQ(parsed->config_feature_schema_version, kConfigFeatureSchemaVersion);
   EXPECT_EQ(parsed->architecture.join, WeightsJoin::kEarly);
   EXPECT_EQ(parsed->architecture.hidden, 8);
   EXPECT_EQ(parsed->architecture.sage_layers, 2);
@@ -107,6 +112,29 @@ TEST(WeightsTest, OtherFeatureSchemaIsFailedPrecondition) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("kNumConfigFeatures")));
 }
 
+TEST(WeightsTest, OtherConfigFeatureSchemaIsFailedPreconditionNamingFileAndBothVersions) {
+  WeightsFile w = Sample();
+  w.config_feature_schema_version = kConfigFeatureSchemaVersion + 1;
+  const std::string bytes = Bytes(w);
+  EXPECT_THAT(ParseWeights(bytes, "newer.pgw"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("'newer.pgw'"),
+                             HasSubstr(absl::StrCat("config feature schema version "
+                                                    "(tiling::kConfigFeatureSchemaVersion) ",
+                                                    kConfigFeatureSchemaVersion + 1,
+                                                    " but this build uses ",
+                                                    kConfigFeatureSchemaVersion)))));
+  // Through a file too: the message names the path.
+  const std::string path = ::testing::TempDir() + "/weights_test_newer_config_schema.pgw";
+  ASSERT_THAT(WriteWeightsFile(w, path), IsOk());
+  EXPECT_THAT(ReadWeightsFile(path),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(path)));
+  // An in-memory file (never serialized) is refused by the Predictor the same way.
+  EXPECT_THAT(Predictor::FromWeights(w, "in-memory"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("in-memory"), HasSubstr("config feature schema"))));
+}
+
 TEST(WeightsTest, OtherFormatVersionIsFailedPrecondition) {
   WeightsFile w = Sample();
   w.format_version = kWeightsFormatVersion + 1;
@@ -136,10 +164,11 @@ TEST(WeightsTest, VersionOneFilesWithoutReductionStillLoadAsLstm) {
   WeightsFile w = Sample();
   w.format_version = 1;
   const std::string v1 = Bytes(w);
-  EXPECT_EQ(v1.size() + 4, Bytes(Sample()).size());
+  EXPECT_EQ(v1.size() + 8, Bytes(Sample()).size());  // no reduction, no config schema version
   absl::StatusOr<WeightsFile> parsed = ParseWeights(v1, "v1.pgw");
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->format_version, 1u);
+  EXPECT_EQ(parsed->config_feature_schema_version, 1u);
   EXPECT_EQ(parsed->architecture.reduction, WeightsReduction::kLstm);
   EXPECT_EQ(parsed->architecture.join, WeightsJoin::kEarly);
   EXPECT_EQ(parsed->architecture.sage_layers, 2);
@@ -156,6 +185,45 @@ TEST(WeightsTest, VersionOneFilesWithoutReductionStillLoadAsLstm) {
   w.format_version = 0;
   EXPECT_THAT(ParseWeights(Bytes(w), "zero.pgw"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("format version 0")));
+}
+
+TEST(WeightsTest, VersionTwoFilesWithoutConfigSchemaLoadAsConfigSchemaOne) {
+  // Files exported before the config feature schema version existed (format version 2: one u32
+  // fewer than version 3, the reduction present).
+  WeightsFile w = Sample();
+  w.format_version = 2;
+  w.architecture.reduction = WeightsReduction::kMean;
+  const std::string v2 = Bytes(w);
+  WeightsFile current = Sample();
+  current.architecture.reduction = WeightsReduction::kMean;
+  EXPECT_EQ(v2.size() + 4, Bytes(current).size());
+  absl::StatusOr<WeightsFile> parsed = ParseWeights(v2, "v2.pgw");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->format_version, 2u);
+  EXPECT_EQ(parsed->config_feature_schema_version, 1u);
+  EXPECT_EQ(parsed->architecture.reduction, WeightsReduction::kMean);
+  EXPECT_EQ(parsed->architecture.join, WeightsJoin::kEarly);
+  EXPECT_EQ(parsed->architecture.hidden, 8);
+  EXPECT_EQ(parsed->Find("input.weight")->values, (std::vector<float>{1, 2, 3, 4, 5, -6.5f}));
+  for (size_t size = 0; size < v2.size(); ++size) {
+    EXPECT_FALSE(ParseWeights(v2.substr(0, size), "v2").ok()) << "size " << size;
+  }
+  // Versions 1 and 2 cannot express another config schema than 1.
+  w.config_feature_schema_version = 2;
+  EXPECT_THAT(SerializeWeights(w),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("format version 2 cannot hold config feature schema version 2")));
+}
+
+TEST(WeightsTest, ShippedDefaultWeightsFromBeforeTheConfigSchemaLoadAsSchemaOne) {
+  // models/default/weights.pgw was exported as format version 2, before the field existed.
+  const std::string path = std::string(PERFGRAPH_SOURCE_DIR) + "/models/default/weights.pgw";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is absent";
+  absl::StatusOr<WeightsFile> w = ReadWeightsFile(path);
+  ASSERT_THAT(w, IsOk());
+  EXPECT_EQ(w->format_version, 2u);
+  EXPECT_EQ(w->config_feature_schema_version, 1u);
+  EXPECT_THAT(Predictor::FromWeights(*w, path), IsOk());
 }
 
 TEST(WeightsTest, SerializeRejectsInconsistentTensors) {
