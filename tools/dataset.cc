@@ -1,6 +1,7 @@
 // `perfgraph dataset stats DATASET... [--json]`: summary of measured record files (DESIGN.md contract:
 // {records, kernels, programs, configs_per_kernel_min, configs_per_kernel_median,
 //  statuses:{ok, invalid, timeout}, machine}).
+#include <algorithm>
 #include <iostream>
 
 #include "absl/flags/declare.h"
@@ -98,9 +99,7 @@ int RunDataset(const std::vector<std::string>& args) {
     options.interleaved.max_rounds = absl::GetFlag(FLAGS_max_rounds);
     options.interleaved.stability = absl::GetFlag(FLAGS_stability);
     options.interleaved.seed = options.seed;
-    options.interleaved.compile_threads = absl::GetFlag(FLAGS_compile_threads) > 0
-                                              ? absl::GetFlag(FLAGS_compile_threads)
-                                              : LogicalCores();
+    options.interleaved.compile_threads = std::max(1, absl::GetFlag(FLAGS_compile_threads));
     auto result = MeasureRepeatability(options);
     if (!result.ok()) return ReportError("dataset repeat", result.status());
     if (absl::GetFlag(FLAGS_json)) {
