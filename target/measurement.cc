@@ -175,7 +175,8 @@ absl::StatusOr<std::vector<double>> RunRound(const HalideCpuTarget& target, Comp
 struct LiveConfig {
   int index;                  // into configs / result.configs
   CompiledKernel compiled;
-  bool live = true;
+  bool live = true;      // false once INVALID or censored
+  bool retired = false;  // stable: measured enough, no more rounds
 };
 
 }  // namespace
@@ -321,7 +322,7 @@ absl::StatusOr<KernelMeasurement> MeasureKernelInterleaved(
     while (round < options.max_rounds) {
       std::vector<int> live;
       for (int i = 0; i < static_cast<int>(group.size()); ++i) {
-        if (group[i].live) live.push_back(i);
+        if (group[i].live && !group[i].retired) live.push_back(i);
       }
       if (live.empty()) break;
       // The canary takes a random position among the configs (-1 marks it).
@@ -401,16 +402,16 @@ absl::StatusOr<KernelMeasurement> MeasureKernelInterleaved(
         }
       }
       // Stop when every live config is stable (after min_rounds) or past the wall-clock cap.
-      bool all_stable = true;
+      // A config whose round minima have settled is retired: it is not run in later rounds (the
+      // rounds go on, interleaved, for the others).
       for (LiveConfig& c : group) {
-        if (!c.live) continue;
+        if (!c.live || c.retired) continue;
         ConfigMeasurement& m = result.configs[c.index];
         auto minima = data::RoundMinima(m.samples_ns, m.sample_round);
         m.stable = minima.ok() && round >= options.min_rounds &&
                    RoundSpread(*minima) <= options.stability;
-        all_stable = all_stable && m.stable;
+        c.retired = m.stable;
       }
-      if (round >= options.min_rounds && all_stable) break;
       if (absl::Now() - start > options.max_group_time) break;
     }
     result.rounds = round;

@@ -93,11 +93,12 @@ struct InterleavedOptions {
   // min_time_per_round of run time, or max_runs_per_round runs; its round statistic is the minimum
   // (data/label.h). Short kernels thus get enough runs to warm their caches after the other configs
   // evicted them.
-  int min_runs_per_round = 3;
+  int min_runs_per_round = 2;
   int max_runs_per_round = 50;
   absl::Duration min_time_per_round = absl::Milliseconds(2);
   // A config is stable when the interquartile range of its round minima is within `stability` of
-  // their median (after min_rounds). The rounds stop when every live config is stable.
+  // their median (after min_rounds); a stable config is retired (runs in no later round), and the
+  // rounds stop when every config is retired, censored or invalid, or at max_rounds.
   double stability = 0.02;
   // Censoring: after round 0, a config whose round minimum exceeds timeout_factor x the best round
   // minimum of the kernel is stopped and recorded as TIMEOUT with runtime >= its minimum. A single
