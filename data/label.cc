@@ -17,6 +17,7 @@ absl::string_view LabelStatisticName(LabelStatistic statistic) {
     case LabelStatistic::kMeanOfRoundMinima: return "mean-of-round-minima";
     case LabelStatistic::kMinimumOfRoundMedians: return "min-of-round-medians";
     case LabelStatistic::kTrimmedMeanOfRoundMinima: return "trimmed-mean-of-round-minima";
+    case LabelStatistic::kCanaryNormalizedMedian: return "canary-normalized-median";
   }
   return "min";
 }
@@ -24,7 +25,7 @@ absl::string_view LabelStatisticName(LabelStatistic statistic) {
 std::vector<LabelStatistic> AllLabelStatistics() {
   return {LabelStatistic::kMinimum, LabelStatistic::kMedianOfRoundMinima,
           LabelStatistic::kMeanOfRoundMinima, LabelStatistic::kMinimumOfRoundMedians,
-          LabelStatistic::kTrimmedMeanOfRoundMinima};
+          LabelStatistic::kTrimmedMeanOfRoundMinima, LabelStatistic::kCanaryNormalizedMedian};
 }
 
 absl::StatusOr<LabelStatistic> ParseLabelStatistic(absl::string_view name) {
@@ -76,7 +77,8 @@ absl::StatusOr<std::vector<double>> RoundMinima(absl::Span<const double> samples
 }
 
 absl::StatusOr<double> LabelNs(absl::Span<const double> samples_ns, absl::Span<const int> rounds,
-                               LabelStatistic statistic) {
+                               LabelStatistic statistic, absl::Span<const double> canary_ns,
+                               double canary_reference_ns) {
   if (samples_ns.empty()) return absl::InvalidArgumentError("LabelNs: no samples");
   for (double s : samples_ns) {
     if (!std::isfinite(s) || s <= 0) {
@@ -84,20 +86,27 @@ absl::StatusOr<double> LabelNs(absl::Span<const double> samples_ns, absl::Span<c
     }
   }
   const double minimum = *std::min_element(samples_ns.begin(), samples_ns.end());
-  if (rounds.empty() || statistic == LabelStatistic::kMinimum) {
-    if (!rounds.empty() && rounds.size() != samples_ns.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "LabelNs: ", samples_ns.size(), " samples but ", rounds.size(), " sample rounds"));
-    }
-    return minimum;
-  }
+  if (rounds.empty()) return minimum;
+  // Rounds are validated whatever the statistic: malformed samples are an error, never a label.
   auto by_round = ByRound(samples_ns, rounds);
   if (!by_round.ok()) return by_round.status();
+  if (statistic == LabelStatistic::kMinimum) return minimum;
   std::vector<double> minima;
   std::vector<double> medians;
+  std::vector<double> normalized;  // round minimum / canary of the round
   for (const auto& [round, values] : *by_round) {
     minima.push_back(*std::min_element(values.begin(), values.end()));
     medians.push_back(Median(values));
+    if (statistic == LabelStatistic::kCanaryNormalizedMedian) {
+      if (!(canary_reference_ns > 0)) {
+        return absl::InvalidArgumentError("LabelNs: canary-normalized label without a reference");
+      }
+      if (round >= static_cast<int>(canary_ns.size()) || !(canary_ns[round] > 0)) {
+        return absl::InvalidArgumentError(absl::StrCat("LabelNs: round ", round, " has no canary value (",
+                                                       canary_ns.size(), " rounds with a canary)"));
+      }
+      normalized.push_back(minima.back() / canary_ns[round]);
+    }
   }
   switch (statistic) {
     case LabelStatistic::kMinimum: return minimum;
@@ -106,6 +115,8 @@ absl::StatusOr<double> LabelNs(absl::Span<const double> samples_ns, absl::Span<c
       return std::accumulate(minima.begin(), minima.end(), 0.0) / minima.size();
     case LabelStatistic::kMinimumOfRoundMedians:
       return *std::min_element(medians.begin(), medians.end());
+    case LabelStatistic::kCanaryNormalizedMedian:
+      return Median(normalized) * canary_reference_ns;
     case LabelStatistic::kTrimmedMeanOfRoundMinima: {
       std::sort(minima.begin(), minima.end());
       const size_t cut = minima.size() / 4;
@@ -118,7 +129,7 @@ absl::StatusOr<double> LabelNs(absl::Span<const double> samples_ns, absl::Span<c
 }
 
 absl::StatusOr<double> RecordLabelNs(const Record& record, absl::string_view context,
-                                     LabelStatistic statistic) {
+                                     LabelStatistic statistic, double canary_reference_ns) {
   if (record.status() != Record::MEASURE_STATUS_OK) {
     return absl::InvalidArgumentError(absl::StrCat(context, ": the record is not OK, it has no label"));
   }
@@ -127,7 +138,8 @@ absl::StatusOr<double> RecordLabelNs(const Record& record, absl::string_view con
   if (record.protocol_version() >= 2) {
     rounds = absl::Span<const int>(record.sample_round().data(), record.sample_round_size());
   }
-  auto label = LabelNs(samples, rounds, statistic);
+  const absl::Span<const double> canary(record.canary_ns().data(), record.canary_ns_size());
+  auto label = LabelNs(samples, rounds, statistic, canary, canary_reference_ns);
   if (!label.ok()) return absl::InvalidArgumentError(absl::StrCat(context, ": ", label.status().message()));
   return *label;
 }

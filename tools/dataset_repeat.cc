@@ -30,6 +30,7 @@ struct SecondPass {
   bool ok = false;
   std::vector<double> samples_ns;
   std::vector<int> rounds;
+  std::vector<double> canary_ns;  // the canary of every kept round of the group (protocol 2)
 };
 
 }  // namespace
@@ -148,6 +149,7 @@ absl::StatusOr<RepeatResult> MeasureRepeatability(const RepeatOptions& options) 
         pass.ok = m.status == target::MeasureStatus::kOk;
         pass.samples_ns = m.samples_ns;
         pass.rounds = m.sample_round;
+        pass.canary_ns = result.measurement.canary_ns;
       }
       progress.Advance(static_cast<int64_t>(group_pairs[g].size()), groups[g].kernel->name);
       return target::GroupVerdict::kKeep;
@@ -162,6 +164,23 @@ absl::StatusOr<RepeatResult> MeasureRepeatability(const RepeatOptions& options) 
   result.programs = static_cast<int>(chosen_programs.size());
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   result.statistic = std::string(data::LabelStatisticName(data::kDefaultLabelStatistic));
+  // Reference of the canary-normalised labels: the median canary of the first pass's groups (or of
+  // the second pass's when the first has none, e.g. a v1 dataset).
+  double canary_reference_ns = 0;
+  {
+    std::vector<double> per_group;
+    for (const data::Record* r : sample) {
+      if (r->canary_ns_size() > 0) {
+        per_group.push_back(data::Median(std::vector<double>(r->canary_ns().begin(), r->canary_ns().end())));
+      }
+    }
+    if (per_group.empty()) {
+      for (const SecondPass& p : second) {
+        if (!p.canary_ns.empty()) per_group.push_back(data::Median(p.canary_ns));
+      }
+    }
+    canary_reference_ns = data::Median(per_group);
+  }
   for (data::LabelStatistic statistic : data::AllLabelStatistics()) {
     std::map<uint64_t, data::MetricGroup> groups;
     data::MetricGroup overall;
@@ -169,13 +188,14 @@ absl::StatusOr<RepeatResult> MeasureRepeatability(const RepeatOptions& options) 
     int failed = 0;
     for (size_t i = 0; i < sample.size(); ++i) {
       const data::Record* r = sample[i];
-      auto first = data::RecordLabelNs(*r, options.dataset, statistic);
+      auto first = data::RecordLabelNs(*r, options.dataset, statistic, canary_reference_ns);
       if (!first.ok()) return first.status();
       if (!second[i].ok || second[i].samples_ns.empty()) {
         ++failed;
         continue;
       }
-      auto again = data::LabelNs(second[i].samples_ns, second[i].rounds, statistic);
+      auto again = data::LabelNs(second[i].samples_ns, second[i].rounds, statistic,
+                                 second[i].canary_ns, canary_reference_ns);
       if (!again.ok()) {
         ++failed;
         continue;

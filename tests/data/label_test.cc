@@ -44,6 +44,22 @@ TEST(LabelTest, TrimmedMeanDropsTheOuterQuarters) {
   EXPECT_THAT(*LabelNs(samples, rounds, LabelStatistic::kMedianOfRoundMinima), DoubleEq(4.5));
 }
 
+TEST(LabelTest, CanaryNormalizedMedianDividesEachRoundByItsCanary) {
+  // Round minima 10, 11, 14 against canaries 100, 110, 100: ratios 0.10, 0.10, 0.14; median 0.10,
+  // times the reference 200 ns.
+  const std::vector<double> canary = {100, 110, 100};
+  EXPECT_THAT(*LabelNs(kSamples, kRounds, LabelStatistic::kCanaryNormalizedMedian, canary, 200),
+              DoubleEq(20));
+  EXPECT_THAT(LabelNs(kSamples, kRounds, LabelStatistic::kCanaryNormalizedMedian, canary, 0)
+                  .status()
+                  .message(),
+              HasSubstr("reference"));
+  EXPECT_THAT(LabelNs(kSamples, kRounds, LabelStatistic::kCanaryNormalizedMedian, {100, 110}, 200)
+                  .status()
+                  .message(),
+              HasSubstr("round 2 has no canary"));
+}
+
 TEST(LabelTest, SamplesWithoutRoundsAreV1AndGiveTheMinimum) {
   for (LabelStatistic s : AllLabelStatistics()) {
     EXPECT_THAT(*LabelNs(kSamples, {}, s), DoubleEq(10)) << LabelStatisticName(s);
@@ -75,9 +91,10 @@ TEST(LabelTest, RecordLabelUsesRoundsOnlyForProtocolTwo) {
     record.add_sample_round(kRounds[i]);
   }
   record.set_protocol_version(1);
-  EXPECT_THAT(*RecordLabelNs(record, "r"), DoubleEq(10));
+  EXPECT_THAT(*RecordLabelNs(record, "r", LabelStatistic::kMedianOfRoundMinima), DoubleEq(10));
   record.set_protocol_version(2);
-  EXPECT_THAT(*RecordLabelNs(record, "r"), DoubleEq(11));
+  EXPECT_THAT(*RecordLabelNs(record, "r", LabelStatistic::kMedianOfRoundMinima), DoubleEq(11));
+  EXPECT_THAT(*RecordLabelNs(record, "r"), DoubleEq(10));  // the default: the minimum
   record.set_status(Record::MEASURE_STATUS_TIMEOUT);
   EXPECT_THAT(RecordLabelNs(record, "file.pgd record 3").status().message(),
               HasSubstr("file.pgd record 3"));
