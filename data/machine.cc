@@ -17,9 +17,6 @@
 #include "data/perfgraph.pb.h"
 
 namespace perfgraph::data {
-namespace {
-
-// The whole file, or nullopt when it cannot be opened.
 std::optional<std::string> ReadSmallFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return std::nullopt;
@@ -27,6 +24,8 @@ std::optional<std::string> ReadSmallFile(const std::string& path) {
   buffer << in.rdbuf();
   return buffer.str();
 }
+
+namespace {
 
 std::string CompilerVersion() {
 #if defined(__clang__)

@@ -6,6 +6,7 @@
 #define PERFGRAPH_DATA_MACHINE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -51,6 +52,9 @@ MachineFingerprint CurrentMachine(int num_threads, absl::string_view halide_vers
 // Parses a sysfs cache size ("48K", "1280K", "32M", "512") into bytes; -1 when malformed. K/M/G are
 // binary multiples (1024), as the kernel prints them.
 int64_t ParseCacheSize(absl::string_view text);
+
+// The whole of a small file (/proc, sysfs, /etc), or nullopt when it cannot be opened.
+std::optional<std::string> ReadSmallFile(const std::string& path);
 
 // Conversions to and from the header proto (field by field, total).
 void MachineToProto(const MachineFingerprint& machine, MachineFingerprintProto* proto);

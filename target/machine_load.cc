@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "data/machine.h"
 
 namespace perfgraph::target {
 namespace {
@@ -29,15 +30,6 @@ double TicksPerSecond() {
   return ticks;
 }
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  *out = buffer.str();
-  return true;
-}
-
 struct ProcStat {
   pid_t ppid = 0;
   double cpu_seconds = 0;
@@ -47,8 +39,9 @@ struct ProcStat {
 // Parses /proc/PID/stat: "pid (comm) state ppid ... utime(14) stime(15) ...". comm may contain
 // spaces and parentheses, so fields are counted after the last ')'.
 bool ReadProcStat(pid_t pid, ProcStat* out) {
-  std::string text;
-  if (!ReadFile(absl::StrCat("/proc/", pid, "/stat"), &text)) return false;
+  std::optional<std::string> stat = data::ReadSmallFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat) return false;
+  const std::string& text = *stat;
   const size_t open = text.find('(');
   const size_t close = text.rfind(')');
   if (open == std::string::npos || close == std::string::npos || close < open) return false;
@@ -82,9 +75,9 @@ std::map<pid_t, ProcStat> ReadAllProcesses() {
 }  // namespace
 
 absl::StatusOr<double> MachineBusyCpuSeconds() {
-  std::string text;
-  if (!ReadFile("/proc/stat", &text)) return absl::UnavailableError("cannot read /proc/stat");
-  std::istringstream in(text);
+  std::optional<std::string> text = data::ReadSmallFile("/proc/stat");
+  if (!text) return absl::UnavailableError("cannot read /proc/stat");
+  std::istringstream in(*text);
   std::string label;
   in >> label;
   if (label != "cpu") return absl::UnavailableError("/proc/stat does not start with 'cpu'");
@@ -105,10 +98,10 @@ absl::StatusOr<double> ProcessCpuSeconds(pid_t pid) {
 }
 
 double LoadAverage1m() {
-  std::string text;
   double load = -1;
-  if (!ReadFile("/proc/loadavg", &text)) return -1;
-  std::vector<std::string> fields = absl::StrSplit(text, ' ', absl::SkipEmpty());
+  std::optional<std::string> text = data::ReadSmallFile("/proc/loadavg");
+  if (!text) return -1;
+  std::vector<std::string> fields = absl::StrSplit(*text, ' ', absl::SkipEmpty());
   if (fields.empty() || !absl::SimpleAtod(fields[0], &load)) return -1;
   return load;
 }

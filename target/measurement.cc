@@ -19,6 +19,20 @@
 
 namespace perfgraph::target {
 
+namespace {
+
+// HalideCpuTarget::Time options for exactly one timed run and no warm-up: each call is one sample.
+MeasureOptions OneTimedRun() {
+  MeasureOptions single;
+  single.warmup_runs = 0;
+  single.min_runs = 1;
+  single.max_runs = 1;
+  single.min_total_time = absl::ZeroDuration();
+  return single;
+}
+
+}  // namespace
+
 absl::string_view HalideVersion() { return PERFGRAPH_HALIDE_VERSION; }
 
 absl::string_view MeasureStatusName(MeasureStatus status) {
@@ -56,11 +70,7 @@ Measurement MeasureCompiled(const HalideCpuTarget& target, CompiledKernel& compi
   m.compile_time = compiled.compile_time();
 
   // One run per Time() call: warm-up runs are not samples, each timed call returns one sample.
-  MeasureOptions single;
-  single.warmup_runs = 0;
-  single.min_runs = 1;
-  single.max_runs = 1;
-  single.min_total_time = absl::ZeroDuration();
+  const MeasureOptions single = OneTimedRun();
   const absl::Time start = absl::Now();
   for (int i = 0; i < options.warmup_runs; ++i) {
     auto warm = target.Time(compiled, single);
@@ -139,7 +149,7 @@ ENTRY %main (a: f32[192,192], b: f32[192,192]) -> f32[192,192] {
 // compute type the lowering allocates for f32 and narrower types; i64 counts double).
 int64_t KernelBufferBytes(const graph::Kernel& kernel) {
   auto bytes = [](const graph::Shape& shape) {
-    return shape.NumElements() * std::max<int64_t>(4, shape.ByteSize() / std::max<int64_t>(1, shape.NumElements()));
+    return std::max(shape.ByteSize(), shape.NumElements() * 4);
   };
   int64_t total = bytes(kernel.root_instruction().shape);
   for (const graph::Instruction& inst : kernel.instructions) {
@@ -152,11 +162,7 @@ int64_t KernelBufferBytes(const graph::Kernel& kernel) {
 // run longer than max_run_time. Error: the run's error.
 absl::StatusOr<std::vector<double>> RunRound(const HalideCpuTarget& target, CompiledKernel& compiled,
                                              const InterleavedOptions& options) {
-  MeasureOptions single;
-  single.warmup_runs = 0;
-  single.min_runs = 1;
-  single.max_runs = 1;
-  single.min_total_time = absl::ZeroDuration();
+  const MeasureOptions single = OneTimedRun();
   std::vector<double> runs;
   double total_ns = 0;
   const double min_total_ns = absl::ToDoubleNanoseconds(options.min_time_per_round);
@@ -202,7 +208,7 @@ double RoundSpread(std::vector<double> minima) {
   // Quartiles by the nearest-rank rule: the lower and upper quarter points of the sorted minima.
   const double q1 = minima[(n - 1) / 4];
   const double q3 = minima[n - 1 - (n - 1) / 4];
-  const double median = n % 2 == 1 ? minima[n / 2] : 0.5 * (minima[n / 2 - 1] + minima[n / 2]);
+  const double median = data::Median(minima);
   return median > 0 ? (q3 - q1) / median : 0;
 }
 
@@ -293,11 +299,7 @@ absl::StatusOr<KernelMeasurement> MeasureKernelInterleaved(
     std::vector<int> order(group.size());
     std::iota(order.begin(), order.end(), 0);
     const double max_run_ns = absl::ToDoubleNanoseconds(options.max_run_time);
-    MeasureOptions single;
-    single.warmup_runs = 0;
-    single.min_runs = 1;
-    single.max_runs = 1;
-    single.min_total_time = absl::ZeroDuration();
+    const MeasureOptions single = OneTimedRun();
     for (int w = 0; w < options.warmup_runs; ++w) {
       std::shuffle(order.begin(), order.end(), rng);
       for (int o : order) {

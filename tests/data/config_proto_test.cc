@@ -28,12 +28,7 @@ using ::testing::HasSubstr;
 Kernel DotKernel() {
   test::KernelBuilder b("dot");
   int x = b.Parameter({100, 300}), y = b.Parameter({300, 512});
-  Attributes a;
-  graph::DotDimensionNumbers d;
-  d.lhs_contracting_dimensions = {1};
-  d.rhs_contracting_dimensions = {0};
-  a.dot_dimension_numbers = d;
-  b.Add(HloOpcode::kDot, {100, 512}, {x, y}, a);
+  b.Dot(x, y, {100, 512});
   return b.Build();
 }
 

@@ -47,6 +47,15 @@ class KernelBuilder {
     kernel_.instructions.push_back(std::move(inst));
     return kernel_.instructions.back().id;
   }
+  // Matrix product lhs [M, K] x rhs [K, N] -> `dims` = [M, N] (lhs dim 1 contracted with rhs dim 0).
+  int Dot(int lhs, int rhs, std::vector<int64_t> dims) {
+    graph::Attributes attrs;
+    graph::DotDimensionNumbers d;
+    d.lhs_contracting_dimensions = {1};
+    d.rhs_contracting_dimensions = {0};
+    attrs.dot_dimension_numbers = d;
+    return Add(graph::HloOpcode::kDot, std::move(dims), {lhs, rhs}, attrs);
+  }
   const std::vector<int64_t>& dims(int id) const { return kernel_.instructions[id].shape.dims; }
   // The kernel with its last instruction as root.
   graph::Kernel Build() {

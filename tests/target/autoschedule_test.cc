@@ -68,12 +68,7 @@ Kernel ConvBiasReluKernel() {
 Kernel DotAddKernel() {
   KernelBuilder b("dot_add", graph::FusionKind::kOutput);
   int x = b.Parameter({24, 40}), y = b.Parameter({40, 20}), r = b.Parameter({24, 20});
-  Attributes a;
-  graph::DotDimensionNumbers d;
-  d.lhs_contracting_dimensions = {1};
-  d.rhs_contracting_dimensions = {0};
-  a.dot_dimension_numbers = d;
-  int dot = b.Add(HloOpcode::kDot, {24, 20}, {x, y}, a);
+  int dot = b.Dot(x, y, {24, 20});
   b.Add(HloOpcode::kAdd, {24, 20}, {dot, r});
   return b.Build();
 }
