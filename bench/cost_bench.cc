@@ -1,9 +1,14 @@
-// Speed of the analytical cost model: one query, and a batch over a kernel's whole config space
-// (what the tiling pass asks). Kernels are hand-built so the benchmark needs no data files.
+// Speed of the cost models: the analytical one (one query, and a batch over a kernel's whole config
+// space, what the tiling pass asks) and the XGBoost baseline over the same batch (the shipped
+// models/xgboost; skipped when absent). Kernels are hand-built so the benchmark needs no data files.
+#include <algorithm>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
 #include "cost/analytical_model.h"
+#include "cost/xgboost_model.h"
 #include "graph/ir.h"
 #include "tiling/tile_config.h"
 
@@ -87,6 +92,25 @@ void BM_AnalyticalModelConfigSpace(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(queries.size()));
 }
 BENCHMARK(BM_AnalyticalModelConfigSpace)->Unit(benchmark::kMillisecond);
+
+// The XGBoost baseline (tabular features incl. the roofline's breakdown, then both boosters) over
+// the same 1024 configs, with 1 XGBoost thread as plan uses it with --threads 1.
+void BM_XgboostModelConfigSpace(benchmark::State& state) {
+  const std::string dir = std::string(PERFGRAPH_SOURCE_DIR) + "/" + kDefaultXgboostModelDir;
+  absl::StatusOr<std::unique_ptr<XgboostModel>> model = XgboostModel::Load(dir, 1);
+  if (!model.ok()) {
+    state.SkipWithError(std::string(model.status().message()).c_str());
+    return;
+  }
+  const graph::Kernel kernel = ConvKernel();
+  std::vector<tiling::TileConfig> space = tiling::ConfigSpace(kernel).value();
+  space.resize(std::min<size_t>(space.size(), 1024));
+  std::vector<CostQuery> queries;
+  for (const tiling::TileConfig& c : space) queries.push_back({&kernel, c});
+  for (auto _ : state) benchmark::DoNotOptimize((*model)->EstimateNs(queries));
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(queries.size()));
+}
+BENCHMARK(BM_XgboostModelConfigSpace)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace perfgraph::cost

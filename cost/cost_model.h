@@ -40,6 +40,12 @@ class CostModel {
   // kernel, the config and the cause (kInvalidArgument for bad input, kUnimplemented for unsupported
   // ops); the other queries are unaffected.
   virtual std::vector<absl::StatusOr<double>> EstimateNs(absl::Span<const CostQuery> queries) = 0;
+
+  // "" when the model has no reason to distrust its estimates for `kernel`; otherwise why the
+  // kernel lies outside what the model was trained on (learned models that carry a training
+  // distribution, cost/training_distribution.h). This default (analytical and measured models,
+  // learned models without a distribution file) returns "".
+  virtual std::string OutOfDistribution(const graph::Kernel& kernel) const;
 };
 
 // Convenience wrapper in the style of Halide's CostModel (enqueue, then evaluate once):

@@ -1,9 +1,12 @@
 #include "cost/learned_model.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "cost/roofline_bound.h"
 #include "graph/featurize.h"
 #include "graph/status_macros.h"
 #include "tiling/tile_config.h"
@@ -17,10 +20,20 @@ static_assert(kernels::kConfigFeatureSchemaVersion == tiling::kConfigFeatureSche
 
 absl::StatusOr<LearnedModel> LearnedModel::Load(absl::string_view weights_path) {
   ASSIGN_OR_RETURN(kernels::Predictor predictor, kernels::Predictor::Load(weights_path));
-  return LearnedModel(std::move(predictor));
+  ASSIGN_OR_RETURN(TargetDescription target, LoadTargetDescription(DefaultTargetDescriptionPath()));
+  ASSIGN_OR_RETURN(
+      std::optional<TrainingDistribution> distribution,
+      ReadTrainingDistribution(std::filesystem::path(std::string(weights_path)).parent_path().string()));
+  LearnedModel model(std::move(predictor), std::move(target));
+  model.set_distribution(std::move(distribution));
+  return model;
 }
 
 std::string LearnedModel::name() const { return "learned"; }
+
+std::string LearnedModel::OutOfDistribution(const graph::Kernel& kernel) const {
+  return distribution_ ? distribution_->OutOfDistribution(kernel) : std::string();
+}
 
 std::vector<absl::StatusOr<double>> LearnedModel::EstimateNs(absl::Span<const CostQuery> queries) {
   std::vector<absl::StatusOr<double>> results(queries.size(), absl::UnknownError("not evaluated"));
@@ -66,9 +79,11 @@ std::vector<absl::StatusOr<double>> LearnedModel::EstimateNs(absl::Span<const Co
     }
     absl::Status status = predictor_.Predict(tensors, config_feat.data(),
                                              static_cast<int>(rows.size()), out_ns.data());
+    const double bound_ns =
+        bound_target_ ? RooflineLowerBound(*bound_target_, *kernel).bound_ns() : 0.0;
     for (size_t r = 0; r < rows.size(); ++r) {
       if (status.ok()) {
-        results[rows[r]] = static_cast<double>(out_ns[r]);
+        results[rows[r]] = std::max(static_cast<double>(out_ns[r]), bound_ns);
       } else {
         results[rows[r]] = absl::Status(
             status.code(), absl::StrCat("LearnedModel: kernel '", kernel->name, "', config ",

@@ -4,9 +4,14 @@
 // A batch is grouped by kernel: each distinct kernel is validated and featurized (graph::Featurize)
 // once per EstimateNs call and all of its configs go through one Predictor::Predict call, so with a
 // late-join model the graph part of the network runs once per kernel, not once per query.
+//
+// Physically possible: with a lower-bound target (Load sets the committed reference description),
+// every estimate is at least the kernel's roofline lower bound (cost/roofline_bound.h), however the
+// network extrapolates.
 #ifndef PERFGRAPH_COST_LEARNED_MODEL_H_
 #define PERFGRAPH_COST_LEARNED_MODEL_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,16 +19,25 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "cost/cost_model.h"
+#include "cost/target_description.h"
+#include "cost/training_distribution.h"
 #include "kernels/predictor.h"
 
 namespace perfgraph::cost {
 
 class LearnedModel : public CostModel {
  public:
+  // A model without a lower bound (estimates are the network's, unclamped).
   explicit LearnedModel(kernels::Predictor predictor) : predictor_(std::move(predictor)) {}
+  // A model whose estimates are clamped to RooflineLowerBound(bound_target, kernel).
+  LearnedModel(kernels::Predictor predictor, TargetDescription bound_target)
+      : predictor_(std::move(predictor)), bound_target_(std::move(bound_target)) {}
 
   // Loads the weights file at `weights_path` (kernels::Predictor::Load: its errors, e.g.
-  // kFailedPrecondition for a file of another feature schema, kDataLoss for a corrupt one).
+  // kFailedPrecondition for a file of another feature schema, kDataLoss for a corrupt one) with the
+  // committed reference target description as the lower-bound target (LoadTargetDescription's
+  // errors) and the training distribution of the weights' directory when it has one
+  // (ReadTrainingDistribution's errors for a corrupt one).
   static absl::StatusOr<LearnedModel> Load(absl::string_view weights_path);
 
   // "learned".
@@ -36,9 +50,16 @@ class LearnedModel : public CostModel {
   std::vector<absl::StatusOr<double>> EstimateNs(absl::Span<const CostQuery> queries) override;
 
   const kernels::Predictor& predictor() const { return predictor_; }
+  const std::optional<TargetDescription>& bound_target() const { return bound_target_; }
+
+  // The training distribution's verdict on `kernel` ("" without a distribution).
+  std::string OutOfDistribution(const graph::Kernel& kernel) const override;
+  void set_distribution(std::optional<TrainingDistribution> d) { distribution_ = std::move(d); }
 
  private:
   kernels::Predictor predictor_;
+  std::optional<TargetDescription> bound_target_;
+  std::optional<TrainingDistribution> distribution_;
 };
 
 }  // namespace perfgraph::cost

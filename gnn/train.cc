@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "cost/training_distribution.h"
 #include "data/metrics.h"
 #include "gnn/model.h"
 #include "graph/atomic_file.h"
@@ -497,6 +498,17 @@ absl::StatusOr<TaskMetrics> ComputeTaskMetrics(const std::vector<KernelExample>&
     m.fusion_kernels = static_cast<int>(all.predicted.size());
     m.fusion_programs = static_cast<int>(programs.size());
     ASSIGN_OR_RETURN(m.fusion_mape, data::Mape(all.predicted, all.measured));
+    // Kaufman et al.'s convention: MAPE over the kernels measured at >= 5 us.
+    data::MetricGroup long_kernels;
+    for (size_t i = 0; i < all.measured.size(); ++i) {
+      if (all.measured[i] < kLongKernelNs) continue;
+      long_kernels.predicted.push_back(all.predicted[i]);
+      long_kernels.measured.push_back(all.measured[i]);
+    }
+    m.fusion_kernels_5us = static_cast<int>(long_kernels.measured.size());
+    if (!long_kernels.measured.empty()) {
+      ASSIGN_OR_RETURN(m.fusion_mape_5us, data::Mape(long_kernels.predicted, long_kernels.measured));
+    }
     ASSIGN_OR_RETURN(data::MeanMetric tau, data::MeanKendallTau(programs));
     m.fusion_kendall_tau = tau.mean;
   }
@@ -514,6 +526,7 @@ std::string TileMetricsJson(const TaskMetrics& m) {
 std::string FusionMetricsJson(const TaskMetrics& m) {
   Json j;
   j["mape"] = OptionalJson(m.fusion_mape);
+  j["mape_5us"] = OptionalJson(m.fusion_mape_5us);
   j["kendall_tau"] = OptionalJson(m.fusion_kendall_tau);
   return j.dump();
 }
@@ -532,58 +545,74 @@ absl::StatusOr<TrainResult> TrainOnExamples(const std::vector<KernelExample>& tr
   return result;
 }
 
-absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
-  RETURN_IF_ERROR(CheckTrainOptions(options));
-  if (options.datasets.empty()) return absl::InvalidArgumentError("Train: no --dataset given");
-  LoadSummary summary;
-  ASSIGN_OR_RETURN(std::vector<KernelExample> examples, LoadExamples(options.datasets, &summary));
+absl::StatusOr<SplitExamples> LoadSplitExamples(const std::vector<std::string>& datasets,
+                                                const std::optional<std::string>& split_file,
+                                                TaskSelection tasks, const std::string& out_dir) {
+  if (datasets.empty()) return absl::InvalidArgumentError("Train: no --dataset given");
+  SplitExamples result;
+  ASSIGN_OR_RETURN(std::vector<KernelExample> examples, LoadExamples(datasets, &result.summary));
   data::Split split;
-  if (options.split_file) {
-    ASSIGN_OR_RETURN(split, data::ReadSplitFile(*options.split_file));
+  if (split_file) {
+    ASSIGN_OR_RETURN(split, data::ReadSplitFile(*split_file));
   } else {
-    split = data::DefaultSplit(summary.programs);
+    split = data::DefaultSplit(result.summary.programs);
   }
-  std::vector<KernelExample> train, validation, test;
   std::set<std::string> unlisted;
   for (KernelExample& e : examples) {
-    const bool wanted = options.tasks == TaskSelection::kBoth ||
-                        (options.tasks == TaskSelection::kTile) == (e.task == Task::kTile);
+    const bool wanted = tasks == TaskSelection::kBoth ||
+                        (tasks == TaskSelection::kTile) == (e.task == Task::kTile);
     if (!wanted) continue;
     std::optional<data::SplitPart> part = split.PartOf(e.program);
     if (!part) {
       unlisted.insert(e.program);
       continue;
     }
-    (*part == data::SplitPart::kTrain        ? train
-     : *part == data::SplitPart::kValidation ? validation
-                                             : test)
+    (*part == data::SplitPart::kTrain        ? result.train
+     : *part == data::SplitPart::kValidation ? result.validation
+                                             : result.test)
         .push_back(std::move(e));
   }
+  result.unlisted_programs.assign(unlisted.begin(), unlisted.end());
   if (!unlisted.empty()) {
     std::cerr << "perfgraph train: " << unlisted.size()
               << " programs are not in the split file and are not used:";
     for (const std::string& p : unlisted) std::cerr << " " << p;
     std::cerr << "\n";
   }
-  if (train.empty()) {
+  if (result.train.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "Train: no training kernel of task '", TasksName(options.tasks), "' in ",
-        options.datasets.size(), " dataset(s) (", summary.records, " records, ",
-        summary.invalid_records, " invalid, ", summary.examples_without_ok,
-        " kernels without an OK config)"));
+        "Train: no training kernel of task '", TasksName(tasks), "' in ", datasets.size(),
+        " dataset(s) (", result.summary.records, " records, ", result.summary.invalid_records,
+        " invalid, ", result.summary.examples_without_ok, " kernels without an OK config)"));
   }
-  if (!options.out_dir.empty()) {
+  if (!out_dir.empty()) {
     std::error_code error;
-    std::filesystem::create_directories(options.out_dir, error);
+    std::filesystem::create_directories(out_dir, error);
     data::Split used;
     for (const auto& [program, part] : split.part_of) {
       if (!unlisted.count(program)) used.part_of[program] = part;
     }
-    RETURN_IF_ERROR(WriteText(std::filesystem::path(options.out_dir) / "split.txt",
+    RETURN_IF_ERROR(WriteText(std::filesystem::path(out_dir) / "split.txt",
                               "# program split used by perfgraph train\n" + data::SplitToText(used)));
   }
-  ASSIGN_OR_RETURN(TrainResult result, TrainOnExamples(train, validation, test, options));
-  result.test_examples = std::move(test);
+  return result;
+}
+
+absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
+  RETURN_IF_ERROR(CheckTrainOptions(options));
+  ASSIGN_OR_RETURN(SplitExamples split, LoadSplitExamples(options.datasets, options.split_file,
+                                                          options.tasks, options.out_dir));
+  ASSIGN_OR_RETURN(TrainResult result,
+                   TrainOnExamples(split.train, split.validation, split.test, options));
+  if (!options.out_dir.empty()) {
+    // What the model saw, for out-of-distribution flags in plan and predict.
+    cost::TrainingDistribution distribution;
+    for (const KernelExample& e : split.train) {
+      if (e.kernel != nullptr) distribution.Add(*e.kernel);
+    }
+    RETURN_IF_ERROR(cost::WriteTrainingDistribution(options.out_dir, distribution));
+  }
+  result.test_examples = std::move(split.test);
   return result;
 }
 

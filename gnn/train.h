@@ -18,6 +18,7 @@
 //   metrics.json       validation and test figures of model.pgm (ComputeTaskMetrics)
 //   last.pgm, train_state.pt, train_state.json   the latest epoch, optimizer and history for --resume
 //   split.txt          the program split used (data/split.h format)
+//   distribution.json  what the training kernels span (cost/training_distribution.h; Train only)
 #ifndef PERFGRAPH_GNN_TRAIN_H_
 #define PERFGRAPH_GNN_TRAIN_H_
 
@@ -46,12 +47,17 @@ struct TaskMetrics {
   std::optional<double> tile_top5_slowdown;
   std::optional<double> tile_kendall_tau;  // mean over kernels of tau-b over their OK configs
   std::optional<double> fusion_mape;       // mean over fusion kernels
+  std::optional<double> fusion_mape_5us;   // mean over fusion kernels measured >= kLongKernelNs
   std::optional<double> fusion_kendall_tau;  // mean over programs of tau-b over their kernels
   int tile_kernels = 0;   // tile kernels with at least one OK config that has a prediction
   int tile_configs = 0;   // OK tile configs with a prediction
   int fusion_kernels = 0; // distinct (program, kernel hash) fusion kernels with a prediction
   int fusion_programs = 0;
+  int fusion_kernels_5us = 0;  // of fusion_kernels, those measured >= kLongKernelNs
 };
+
+// Kaufman et al. report fusion MAPE over kernels of at least 5 us; TaskMetrics gives both.
+inline constexpr double kLongKernelNs = 5000.0;
 
 // Computes TaskMetrics from predictions: predicted_ns[e][c] for config c of examples[e] (same shape
 // as the examples; a NaN prediction excludes that config, e.g. where another model failed, so two
@@ -62,7 +68,7 @@ struct TaskMetrics {
 absl::StatusOr<TaskMetrics> ComputeTaskMetrics(const std::vector<KernelExample>& examples,
                                                const std::vector<std::vector<double>>& predicted_ns);
 // JSON object: {"top1_slowdown", "top5_slowdown", "kendall_tau"} for the tile part or {"mape",
-// "kendall_tau"} for the fusion part; null for nullopt values.
+// "mape_5us", "kendall_tau"} for the fusion part; null for nullopt values.
 std::string TileMetricsJson(const TaskMetrics& m);
 std::string FusionMetricsJson(const TaskMetrics& m);
 
@@ -120,6 +126,24 @@ struct TrainResult {
   // model against other cost models on exactly these kernels without loading the datasets again).
   std::vector<KernelExample> test_examples;
 };
+
+// Examples of the selected tasks, split by program.
+struct SplitExamples {
+  std::vector<KernelExample> train, validation, test;
+  LoadSummary summary;
+  std::vector<std::string> unlisted_programs;  // programs the split file does not name (unused)
+};
+
+// Loads `datasets` (LoadExamples), keeps the examples of `tasks` and splits them by program with
+// `split_file` (data/split.h) or data::DefaultSplit over the loaded programs; programs the split file
+// does not name are not used and are listed on stderr. When `out_dir` is not empty it is created
+// and the split actually used is written to out_dir/split.txt. Shared by the GNN (Train) and the
+// XGBoost baseline (gnn/xgboost_train.h). Errors: kInvalidArgument for no dataset or no training
+// kernel of the selected tasks (with the load counts); those of LoadExamples, ReadSplitFile and the
+// write.
+absl::StatusOr<SplitExamples> LoadSplitExamples(const std::vector<std::string>& datasets,
+                                                const std::optional<std::string>& split_file,
+                                                TaskSelection tasks, const std::string& out_dir);
 
 // Loads the datasets, splits by program (TrainOptions::split_file or DefaultSplit; programs a split
 // file does not name are not used and are listed on stderr), keeps the selected tasks and trains.

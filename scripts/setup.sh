@@ -15,6 +15,7 @@ PACKAGES=(
   libhalide14-0-dev
   libtorch-dev
   nlohmann-json3-dev
+  libxgboost-dev
 )
 # Only needed to regenerate the committed corpus (data/corpus/export_torchvision.py), not to build.
 CORPUS_PACKAGES=(python3-torch python3-torchvision python3-onnx)

@@ -65,9 +65,11 @@ int RunCompare(const std::vector<std::string>& args);
 // kFailedPrecondition "<what>: no learned model in DIR (FILE is missing): ..., or <way_out>".
 absl::StatusOr<std::string> LearnedWeightsPath(absl::string_view what, absl::string_view way_out);
 // The cost model named by --cost-model: "analytical" (cost::AnalyticalModel over the committed
-// reference target description, for kernels run with `num_threads` threads, >= 1). "learned" is
-// kFailedPrecondition until the learned model lands (the message says to pass --cost-model
-// analytical); any other name is kInvalidArgument.
+// reference target description, for kernels run with `num_threads` threads, >= 1); "learned"
+// (cost::LearnedModel over the weights of --model, default kDefaultModelDir; kFailedPrecondition
+// when there are none); "xgboost" (cost::XgboostModel of --model, default
+// cost::kDefaultXgboostModelDir, predicting with `num_threads` XGBoost threads; kFailedPrecondition
+// when there is none, its Load errors otherwise); any other name is kInvalidArgument.
 absl::StatusOr<std::unique_ptr<cost::CostModel>> MakeCostModel(absl::string_view name,
                                                                int num_threads);
 // The kernels of an imported model: the file's own fusions when it has them (optimised HLO,

@@ -11,6 +11,8 @@
 //                whole ConfigSpace, both driven by cost::AnalyticalModel;
 //  * learned     the same with the learned model of --model (default models/default); if it has no
 //                model the run fails (exit 2) unless `learned` is left out of --schedulers;
+//  * xgboost     the same with the gradient-boosted baseline of --xgboost-model (default
+//                models/xgboost; not a default column: name it in --schedulers);
 //  * Adams2019, Mullapudi2016, Li2018   the default-fusion kernels scheduled by Halide's own
 //                autoscheduler (target/autoschedule.h), i.e. the same kernel boundaries as
 //                `default`.
@@ -145,7 +147,7 @@ absl::StatusOr<std::vector<Column>> MakeColumns(const std::vector<std::string>& 
     column.name = name;
     if (name == kDefaultColumn) {
       column.kind = ColumnKind::kDefault;
-    } else if (name == "analytical" || name == "learned") {
+    } else if (name == "analytical" || name == "learned" || name == "xgboost") {
       column.kind = ColumnKind::kCostModel;
       if (name == "learned") {
         // MakeCostModel's own message suggests plan's flags; say what compare needs instead.
@@ -167,7 +169,7 @@ absl::StatusOr<std::vector<Column>> MakeColumns(const std::vector<std::string>& 
       if (!scheduler.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "--schedulers: unknown scheduler '", name,
-            "' (expected default, analytical, learned, Adams2019, Mullapudi2016 or Li2018)"));
+            "' (expected default, analytical, learned, xgboost, Adams2019, Mullapudi2016 or Li2018)"));
       }
       column.kind = ColumnKind::kAutoscheduler;
       column.autoscheduler = *scheduler;

@@ -1,6 +1,7 @@
 // `perfgraph dataset stats DATASET... [--json]`: summary of measured record files (DESIGN.md contract:
 // {records, kernels, programs, configs_per_kernel_min, configs_per_kernel_median,
-//  statuses:{ok, invalid, timeout}, machine}).
+//  statuses:{ok, invalid, timeout}, machine}); `dataset repeat` (tools/dataset_repeat.h),
+// `dataset import` (tools/dataset_import.h) and `dataset merge` (tools/dataset_merge.h).
 #include <algorithm>
 #include <iostream>
 
@@ -12,6 +13,7 @@
 #include "nlohmann/json.hpp"
 #include "tools/cli.h"
 #include "tools/dataset_import.h"
+#include "tools/dataset_merge.h"
 #include "tools/dataset_repeat.h"
 
 ABSL_DECLARE_FLAG(bool, json);
@@ -28,6 +30,8 @@ ABSL_FLAG(int, repeat_configs_per_kernel, 0,
           "dataset repeat: re-measure at most this many OK configs per kernel (0 = all).");
 ABSL_FLAG(std::string, hlo, "", "dataset import: directory holding the HLO text modules.");
 ABSL_FLAG(std::string, runtimes, "", "dataset import: CSV of measured runtimes (tools/dataset_import.h).");
+ABSL_FLAG(bool, allow_mixed_machines, false,
+          "dataset merge: merge files measured on different machines (the result has no machine).");
 ABSL_FLAG(std::string, machine, "unknown (imported)",
           "dataset import: name of the machine the runtimes were measured on.");
 
@@ -150,6 +154,31 @@ int RunDataset(const std::vector<std::string>& args) {
                                      100 * v.p90_relative_difference,
                                      optional_number(v.kendall_tau_per_kernel));
       }
+    }
+    return kExitOk;
+  }
+  if (positional[0] == "merge") {
+    DatasetMergeOptions options;
+    options.inputs.assign(positional.begin() + 1, positional.end());
+    options.out = absl::GetFlag(FLAGS_out);
+    options.allow_mixed_machines = absl::GetFlag(FLAGS_allow_mixed_machines);
+    auto summary = MergeDatasets(options);
+    if (!summary.ok()) return ReportError("dataset merge", summary.status());
+    if (absl::GetFlag(FLAGS_json)) {
+      nlohmann::ordered_json json = {{"input_records", summary->input_records},
+                                     {"output_records", summary->output_records},
+                                     {"merged_duplicates", summary->merged_duplicates},
+                                     {"conflicts", summary->conflicts},
+                                     {"conflict_examples", summary->conflict_examples},
+                                     {"mixed_machines", summary->mixed_machines},
+                                     {"out", options.out}};
+      std::cout << json.dump(2) << "\n";
+    } else {
+      std::cout << absl::StrFormat(
+          "merged %d records of %d files into %d records (%d duplicates merged, %d conflicts): %s\n",
+          summary->input_records, options.inputs.size(), summary->output_records,
+          summary->merged_duplicates, summary->conflicts, options.out);
+      for (const std::string& c : summary->conflict_examples) std::cout << "  conflict: " << c << "\n";
     }
     return kExitOk;
   }

@@ -1,8 +1,12 @@
-// `perfgraph eval --dataset DATASET... [--model MODEL_DIR] [--split FILE] [--per-kernel] [--json]`
+// `perfgraph eval --dataset DATASET... [--model MODEL_DIR] [--xgboost-model DIR] [--split FILE]
+//  [--per-kernel] [--json]`
 //
-// Scores the learned model of MODEL_DIR and the analytical model (cost::AnalyticalModel with the
-// committed target description) side by side on the same held-out programs and the same configs
-// (DESIGN.md "Metrics"). Held-out programs: the `test` part of --split FILE; without --split, every
+// Scores the learned model of MODEL_DIR, the XGBoost baseline (cost::XgboostModel of
+// --xgboost-model DIR, default models/xgboost, when that directory holds one; an explicit
+// --xgboost-model that cannot be loaded is an error) and the analytical model (cost::AnalyticalModel
+// with the committed target description) side by side on the same held-out programs and the same
+// configs (DESIGN.md "Metrics"): a config the analytical or the XGBoost model cannot estimate is
+// dropped for every column. Held-out programs: the `test` part of --split FILE; without --split, every
 // program of the dataset that the model did not train or validate on (model.json's split).
 // Only OK configs are scored; a config the analytical model cannot estimate is dropped for both
 // models (counted in analytical_failures).
@@ -17,10 +21,11 @@
 // measured runtime with the measured, learned and analytical ns and the analytical model's
 // CostBreakdown; an unknown PROGRAM/KERNEL is kNotFound.
 //
-// --json prints {tile:{learned:{top1_slowdown, top5_slowdown, kendall_tau}, analytical:{...}},
-// fusion:{learned:{mape, kendall_tau}, analytical:{...}}, kernels, configs} (slowdowns and MAPE as
-// fractions, null when not computable), plus programs, tile_kernels, fusion_kernels,
-// analytical_failures.
+// --json prints {tile:{learned:{top1_slowdown, top5_slowdown, kendall_tau}, xgboost?:{...},
+// analytical:{...}}, fusion:{learned:{mape, mape_5us, kendall_tau}, xgboost?:{...},
+// analytical:{...}}, kernels, configs} (slowdowns and MAPE as fractions, null when not
+// computable; xgboost only with an XGBoost model), plus programs, tile_kernels, fusion_kernels,
+// analytical_failures, learned_model, xgboost_model (null without one), xgboost_failures.
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -33,8 +38,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cost/analytical_model.h"
+#include "cost/xgboost_model.h"
 #include "data/split.h"
 #include "gnn/train.h"
+#include "gnn/xgboost_train.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tiling/tile_config.h"
@@ -44,6 +51,7 @@
 ABSL_DECLARE_FLAG(bool, json);
 ABSL_DECLARE_FLAG(std::vector<std::string>, dataset);
 ABSL_DECLARE_FLAG(std::string, split);
+ABSL_DECLARE_FLAG(std::string, xgboost_model);  // tools/plan.cc
 ABSL_FLAG(std::string, model, "",
           "eval, plan, predict: model directory written by perfgraph train (default models/default).");
 ABSL_FLAG(bool, per_kernel, false, "eval: also report each held-out kernel's figures.");
@@ -121,8 +129,22 @@ absl::Status Eval(const std::vector<std::string>& args) {
     for (size_t e = 0; e < examples.size(); ++e) learned[e].assign(examples[e].num_configs, kNaN);
   }
 
+  // The XGBoost baseline's column: --xgboost-model, or the shipped one when it exists.
+  std::unique_ptr<cost::XgboostModel> xgboost;
+  const std::string xgboost_dir = absl::GetFlag(FLAGS_xgboost_model);
+  if (xgboost_dir != cost::kDefaultXgboostModelDir ||
+      std::filesystem::exists(std::filesystem::path(xgboost_dir) / cost::kXgboostInfoFile)) {
+    ASSIGN_OR_RETURN(xgboost, cost::XgboostModel::Load(xgboost_dir, 1));
+  }
+  std::vector<std::vector<double>> xgboost_predictions;
+  if (xgboost != nullptr) xgboost_predictions = gnn::PredictExamplesNs(*xgboost, examples);
+
   ASSIGN_OR_RETURN(const int threads, MeasuredThreads(datasets[0]));
-  ASSIGN_OR_RETURN(SideBySide scores, ScoreSideBySide(examples, std::move(learned), threads));
+  ASSIGN_OR_RETURN(SideBySide scores,
+                   ScoreSideBySide(examples, std::move(learned), threads,
+                                   xgboost != nullptr ? &xgboost_predictions : nullptr));
+  const gnn::TaskMetrics& x = scores.xgboost;
+  const bool has_xgboost = scores.has_xgboost;
   const std::vector<std::vector<double>>& learned_ns = scores.learned_ns;
   const std::vector<std::vector<double>>& analytical_ns = scores.analytical_ns;
   const int failures = scores.analytical_failures;
@@ -139,9 +161,12 @@ absl::Status Eval(const std::vector<std::string>& args) {
     for (size_t e = 0; e < examples.size(); ++e) {
       const std::vector<gnn::KernelExample> one = {examples[e]};
       ASSIGN_OR_RETURN(gnn::TaskMetrics ka, gnn::ComputeTaskMetrics(one, {analytical_ns[e]}));
-      gnn::TaskMetrics kl;
+      gnn::TaskMetrics kl, kx;
       if (predictor != nullptr) {
         ASSIGN_OR_RETURN(kl, gnn::ComputeTaskMetrics(one, {learned_ns[e]}));
+      }
+      if (has_xgboost) {
+        ASSIGN_OR_RETURN(kx, gnn::ComputeTaskMetrics(one, {scores.xgboost_ns[e]}));
       }
       nlohmann::ordered_json k;
       k["program"] = examples[e].program;
@@ -151,6 +176,10 @@ absl::Status Eval(const std::vector<std::string>& args) {
       k["configs"] = tile ? ka.tile_configs : ka.fusion_kernels;
       k["learned"] = nlohmann::ordered_json::parse(tile ? gnn::TileMetricsJson(kl)
                                                         : gnn::FusionMetricsJson(kl));
+      if (has_xgboost) {
+        k["xgboost"] = nlohmann::ordered_json::parse(tile ? gnn::TileMetricsJson(kx)
+                                                          : gnn::FusionMetricsJson(kx));
+      }
       k["analytical"] = nlohmann::ordered_json::parse(tile ? gnn::TileMetricsJson(ka)
                                                            : gnn::FusionMetricsJson(ka));
       per_kernel.push_back(std::move(k));
@@ -175,13 +204,15 @@ absl::Status Eval(const std::vector<std::string>& args) {
                 [&](int x, int y) { return ex.runtime_ns[x] < ex.runtime_ns[y]; });
       std::cout << target << " (" << ex.kernel->size() << " instructions, root "
                 << ex.kernel->root_instruction().shape.ToString() << ")\n";
-      std::cout << absl::StrFormat("%-44s %12s %12s %12s\n", "config", "measured_ns", "learned_ns",
-                                   "analytical_ns");
+      std::cout << absl::StrFormat("%-44s %12s %12s %12s %12s\n", "config", "measured_ns",
+                                   "learned_ns", "xgboost_ns", "analytical_ns");
       for (int c : order) {
         std::cout << absl::StrFormat(
-            "%-44s %12s %12s %12s\n", ex.config_text[c],
+            "%-44s %12s %12s %12s %12s\n", ex.config_text[c],
             ex.timed_out[c] ? std::string("timeout") : absl::StrFormat("%.0f", ex.runtime_ns[c]),
-            absl::StrFormat("%.0f", learned_ns[e][c]), absl::StrFormat("%.0f", analytical_ns[e][c]));
+            absl::StrFormat("%.0f", learned_ns[e][c]),
+            has_xgboost ? absl::StrFormat("%.0f", scores.xgboost_ns[e][c]) : std::string("n/a"),
+            absl::StrFormat("%.0f", analytical_ns[e][c]));
         absl::StatusOr<tiling::TileConfig> config = tiling::TileConfig::Parse(ex.config_text[c]);
         if (!config.ok()) continue;
         absl::StatusOr<cost::CostBreakdown> b = analytical.Explain(*ex.kernel, *config);
@@ -197,8 +228,12 @@ absl::Status Eval(const std::vector<std::string>& args) {
   if (absl::GetFlag(FLAGS_json)) {
     nlohmann::ordered_json j;
     j["tile"]["learned"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(l));
+    if (has_xgboost) j["tile"]["xgboost"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(x));
     j["tile"]["analytical"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(a));
     j["fusion"]["learned"] = nlohmann::ordered_json::parse(gnn::FusionMetricsJson(l));
+    if (has_xgboost) {
+      j["fusion"]["xgboost"] = nlohmann::ordered_json::parse(gnn::FusionMetricsJson(x));
+    }
     j["fusion"]["analytical"] = nlohmann::ordered_json::parse(gnn::FusionMetricsJson(a));
     j["kernels"] = l.tile_kernels + l.fusion_kernels;
     j["configs"] = l.tile_configs + l.fusion_kernels;
@@ -207,6 +242,8 @@ absl::Status Eval(const std::vector<std::string>& args) {
     j["fusion_kernels"] = l.fusion_kernels;
     j["analytical_failures"] = failures;
     j["learned_model"] = predictor != nullptr ? nlohmann::ordered_json(model_dir) : nullptr;
+    j["xgboost_model"] = has_xgboost ? nlohmann::ordered_json(xgboost_dir) : nullptr;
+    j["xgboost_failures"] = scores.xgboost_failures;
     if (absl::GetFlag(FLAGS_per_kernel)) j["per_kernel"] = per_kernel;
     std::cout << j.dump(2) << "\n";
     return absl::OkStatus();
@@ -215,23 +252,37 @@ absl::Status Eval(const std::vector<std::string>& args) {
   std::cout << absl::StrFormat("%d kernels, %d configs scored (%d tile kernels, %d fusion kernels)\n",
                                l.tile_kernels + l.fusion_kernels, l.tile_configs + l.fusion_kernels,
                                l.tile_kernels, l.fusion_kernels);
-  std::cout << absl::StrFormat("%-28s %10s %10s\n", "", "learned", "analytical");
+  auto row = [&](const char* name, const std::string& learned_figure,
+                 const std::string& xgboost_figure, const std::string& analytical_figure) {
+    if (has_xgboost) {
+      std::cout << absl::StrFormat("%-28s %10s %10s %10s\n", name, learned_figure, xgboost_figure,
+                                   analytical_figure);
+    } else {
+      std::cout << absl::StrFormat("%-28s %10s %10s\n", name, learned_figure, analytical_figure);
+    }
+  };
+  row("", "learned", "xgboost", "analytical");
   if (l.tile_kernels > 0) {
-    std::cout << absl::StrFormat("%-28s %10s %10s\n", "tile top-1 slowdown",
-                                 Percent(l.tile_top1_slowdown), Percent(a.tile_top1_slowdown));
-    std::cout << absl::StrFormat("%-28s %10s %10s\n", "tile top-5 slowdown",
-                                 Percent(l.tile_top5_slowdown), Percent(a.tile_top5_slowdown));
-    std::cout << absl::StrFormat("%-28s %10s %10s\n", "tile Kendall tau",
-                                 Number(l.tile_kendall_tau), Number(a.tile_kendall_tau));
+    row("tile top-1 slowdown", Percent(l.tile_top1_slowdown), Percent(x.tile_top1_slowdown),
+        Percent(a.tile_top1_slowdown));
+    row("tile top-5 slowdown", Percent(l.tile_top5_slowdown), Percent(x.tile_top5_slowdown),
+        Percent(a.tile_top5_slowdown));
+    row("tile Kendall tau", Number(l.tile_kendall_tau), Number(x.tile_kendall_tau),
+        Number(a.tile_kendall_tau));
   }
   if (l.fusion_kernels > 0) {
-    std::cout << absl::StrFormat("%-28s %10s %10s\n", "fusion MAPE", Percent(l.fusion_mape),
-                                 Percent(a.fusion_mape));
-    std::cout << absl::StrFormat("%-28s %10s %10s\n", "fusion Kendall tau",
-                                 Number(l.fusion_kendall_tau), Number(a.fusion_kendall_tau));
+    row("fusion MAPE", Percent(l.fusion_mape), Percent(x.fusion_mape), Percent(a.fusion_mape));
+    row(absl::StrFormat("fusion MAPE, >= 5 us (%d)", a.fusion_kernels_5us).c_str(),
+        Percent(l.fusion_mape_5us), Percent(x.fusion_mape_5us), Percent(a.fusion_mape_5us));
+    row("fusion Kendall tau", Number(l.fusion_kendall_tau), Number(x.fusion_kendall_tau),
+        Number(a.fusion_kendall_tau));
   }
   if (failures > 0) {
     std::cout << failures << " OK configs the analytical model could not estimate were dropped\n";
+  }
+  if (scores.xgboost_failures > 0) {
+    std::cout << scores.xgboost_failures
+              << " OK configs the XGBoost model could not estimate were dropped\n";
   }
   if (absl::GetFlag(FLAGS_per_kernel)) {
     auto fig = [](const nlohmann::ordered_json& v, bool percent) {

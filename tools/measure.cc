@@ -1,5 +1,5 @@
 // `perfgraph measure --corpus PATH... --out DATASET [--task tile|fusion] [--configs-per-kernel K]
-//  [--fusion-variants N] [--time-budget-min M] [--seed S] [--threads T]`
+//  [--fusion-variants N] [--time-budget-min M] [--seed S] [--threads T] [--shard K/N]`
 //
 // Produces measured records (data/perfgraph.proto) with the Halide CPU target and the measurement
 // protocol of target/measurement.h: by default protocol v2 (--protocol 2): all configs of a kernel
@@ -17,6 +17,8 @@
 //    every resulting kernel at its default config.
 // Identical kernels (data::CanonicalKernelHash) are measured once per task; later occurrences in other
 // programs or variants get a record that says so (Record.reused_from) and carries the same samples.
+// --shard K/N keeps the kernels whose canonical hash is K modulo N: N hosts measure disjoint parts of
+// the same plan (same flags and seed) and `perfgraph dataset merge` joins their files.
 // Resumable: (task, kernel hash, config) pairs already in --out are skipped; records are appended and
 // flushed one by one, so Ctrl-C or kill leaves a valid file (the reader drops a torn tail).
 #include <algorithm>
@@ -28,13 +30,16 @@
 #include <random>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <unistd.h>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "data/config_proto.h"
 #include "data/kernel_proto.h"
@@ -82,6 +87,9 @@ ABSL_FLAG(int, compile_threads, 1,
           "measure_bench: no measurable gain over 1 with Halide 14).");
 ABSL_FLAG(double, hang_timeout_s, 120,
           "Protocol 2: a measuring child silent for this many seconds is killed (a hang).");
+ABSL_FLAG(std::string, shard, "",
+          "K/N: measure only the kernels whose canonical hash modulo N is K (0 <= K < N), so N hosts "
+          "split one corpus (identical kernels land on one shard); merge with `dataset merge`.");
 ABSL_FLAG(int, max_kernels_per_program, 0,
           "Tile task: measure a seeded random subset of at most this many kernels per program (0 = all).");
 
@@ -90,6 +98,24 @@ namespace {
 
 std::atomic<bool> interrupted{false};
 void OnSigint(int) { interrupted.store(true); }
+
+// --shard K/N.
+struct Shard {
+  int index = 0;
+  int count = 1;
+};
+absl::StatusOr<std::optional<Shard>> ParseShard(const std::string& text) {
+  if (text.empty()) return std::optional<Shard>();
+  const std::vector<std::string> parts = absl::StrSplit(text, '/');
+  Shard s;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &s.index) ||
+      !absl::SimpleAtoi(parts[1], &s.count) || s.count < 1 || s.count > 1000000 || s.index < 0 ||
+      s.index >= s.count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--shard must be K/N with 0 <= K < N, got '", text, "'"));
+  }
+  return std::optional<Shard>(s);
+}
 
 // One unit of work: a kernel of a program (variant) at one config.
 struct WorkItem {
@@ -145,6 +171,7 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
   ASSIGN_OR_RETURN(std::vector<std::string> files, CollectModelFiles(paths));
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   const int threads = ThreadsFlag();
+  ASSIGN_OR_RETURN(const std::optional<Shard> shard, ParseShard(absl::GetFlag(FLAGS_shard)));
 
   // Resume: what is already in the output file.
   std::set<PairKey> done;
@@ -226,6 +253,10 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
       }
       for (graph::Kernel& kernel : fused) {
         const uint64_t hash = data::CanonicalKernelHash(kernel);
+        if (shard && hash % static_cast<uint64_t>(shard->count) !=
+                         static_cast<uint64_t>(shard->index)) {
+          continue;  // another host's kernel
+        }
         kernels.push_back(std::make_unique<graph::Kernel>(std::move(kernel)));
         const graph::Kernel* k = kernels.back().get();
         if (tile_task) {

@@ -1,4 +1,4 @@
-// `perfgraph plan MODEL [--cost-model learned|analytical] [--fusion cost|default] [--measure] [--json]
+// `perfgraph plan MODEL [--cost-model learned|xgboost|analytical] [--fusion cost|default] [--measure] [--json]
 //  [--threads T] [--input-shape NAME=d0,...]... [--allow-unsupported]`
 //
 // The compiler pipeline of DESIGN.md "Data flow" on one model: import, fuse (fusion::FusionPass with
@@ -13,11 +13,12 @@
 // JSON keys (DESIGN.md contract: kernels[{name, config, predicted_ns, measured_ns?}],
 // total_predicted_ns, total_measured_ns?), plus program, model_file, cost_model, fusion, threads;
 // per kernel fusion_kind, root_opcode, num_nodes, output_shape, default_config,
-// default_predicted_ns, configs_scored, and error when no config could be estimated (then the kernel
-// is left out of the totals); measure_status per measured kernel; total_default_predicted_ns,
-// kernels_without_estimate; with --fusion cost a decisions summary {fused, declined_cost,
-// declined_no_estimate, declined_legality} and fusion_decisions [{producer, opcode, decision,
-// reason}].
+// default_predicted_ns, configs_scored, out_of_distribution (true when a learned cost model was not
+// trained on kernels like it, with out_of_distribution_reason), and error when no config could be
+// estimated (then the kernel is left out of the totals); measure_status per measured kernel;
+// total_default_predicted_ns, kernels_without_estimate, kernels_out_of_distribution; with
+// --fusion cost a decisions summary {fused, declined_cost, declined_no_estimate,
+// declined_legality} and fusion_decisions [{producer, opcode, decision, reason}].
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -30,6 +31,7 @@
 #include "absl/strings/str_format.h"
 #include "cost/analytical_model.h"
 #include "cost/learned_model.h"
+#include "cost/xgboost_model.h"
 #include "data/kernel_proto.h"
 #include "fusion/default_fusion.h"
 #include "fusion/fusion_pass.h"
@@ -45,7 +47,11 @@
 
 ABSL_DECLARE_FLAG(std::string, model);  // tools/eval.cc: the model directory
 ABSL_FLAG(std::string, cost_model, "learned",
-          "plan, predict: cost model, learned | analytical (learned is not available yet).");
+          "plan, predict: cost model, learned (the GNN of --model, default models/default) | "
+          "xgboost (the gradient-boosted baseline of --xgboost-model) | analytical.");
+ABSL_FLAG(std::string, xgboost_model, perfgraph::cost::kDefaultXgboostModelDir,
+          "plan, predict, compare, eval: directory of the XGBoost baseline (perfgraph train "
+          "--model-kind xgboost) behind --cost-model xgboost and eval's xgboost column.");
 ABSL_FLAG(std::string, fusion, "",
           "plan, predict: fusion pass, cost (fusion::FusionPass with the cost model) | default "
           "(XLA-like heuristic). Default: cost for plan, default for predict.");
@@ -77,9 +83,22 @@ absl::StatusOr<std::unique_ptr<cost::CostModel>> MakeCostModel(absl::string_view
     ASSIGN_OR_RETURN(cost::LearnedModel model, cost::LearnedModel::Load(weights));
     return std::make_unique<cost::LearnedModel>(std::move(model));
   }
+  if (name == "xgboost") {
+    const std::string dir = absl::GetFlag(FLAGS_xgboost_model);
+    absl::StatusOr<std::unique_ptr<cost::XgboostModel>> model =
+        cost::XgboostModel::Load(dir, std::max(1, num_threads));
+    if (model.status().code() == absl::StatusCode::kNotFound) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--cost-model xgboost: ", model.status().message(),
+          "; pass --xgboost-model DIR of a model trained with `perfgraph train --model-kind "
+          "xgboost`, or --cost-model analytical"));
+    }
+    if (!model.ok()) return model.status();
+    return std::unique_ptr<cost::CostModel>(std::move(*model));
+  }
   if (name != "analytical") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--cost-model must be learned or analytical, got '", name, "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--cost-model must be learned, xgboost or analytical, got '", name, "'"));
   }
   cost::AnalyticalModelOptions options;
   options.num_threads = num_threads;
@@ -172,6 +191,7 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
   nlohmann::ordered_json kernels = nlohmann::ordered_json::array();
   double total_predicted = 0, total_default = 0;
   int without_estimate = 0;
+  int out_of_distribution = 0;
   for (size_t i = 0; i < fused.kernels.size(); ++i) {
     const graph::Kernel& kernel = fused.kernels[i];
     nlohmann::ordered_json k;
@@ -192,6 +212,13 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
       ++without_estimate;
       std::cerr << "perfgraph plan: warning: " << path << ": " << best[i].status().message()
                 << "\n";
+    }
+    // Learned models flag kernels outside what they were trained on (cost/training_distribution.h).
+    const std::string ood = model->OutOfDistribution(kernel);
+    k["out_of_distribution"] = !ood.empty();
+    if (!ood.empty()) {
+      k["out_of_distribution_reason"] = ood;
+      ++out_of_distribution;
     }
     k["default_config"] = tiling::Default(kernel).ToString();
     if (default_ns[i].ok() && best[i].ok()) {
@@ -255,6 +282,7 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
     report["kernels_measured"] = measured_totals->second;
   }
   report["kernels_without_estimate"] = without_estimate;
+  report["kernels_out_of_distribution"] = out_of_distribution;
   if (fused.fusion == "cost") {
     std::map<std::string, int> summary = {{"fused", 0},
                                           {"declined_cost", 0},
@@ -318,6 +346,18 @@ void PrintTable(const nlohmann::ordered_json& report) {
   if (report["kernels_without_estimate"].get<int>() > 0) {
     std::cout << absl::StrFormat("%d kernels could not be estimated (left out of the totals)\n",
                                  report["kernels_without_estimate"].get<int>());
+  }
+  if (report["kernels_out_of_distribution"].get<int>() > 0) {
+    std::cout << absl::StrFormat(
+        "%d kernels lie outside the cost model's training distribution (--json: "
+        "out_of_distribution_reason):\n",
+        report["kernels_out_of_distribution"].get<int>());
+    for (const auto& k : report["kernels"]) {
+      if (k["out_of_distribution"].get<bool>()) {
+        std::cout << "  " << k["name"].get<std::string>() << ": "
+                  << k["out_of_distribution_reason"].get<std::string>() << "\n";
+      }
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-// `perfgraph predict PATH... [--format csv|jsonl] [--threads N] [--cost-model learned|analytical]
+// `perfgraph predict PATH... [--format csv|jsonl] [--threads N] [--cost-model learned|xgboost|analytical]
 //  [--fusion default|cost] [--input-shape NAME=d0,...]... [--allow-unsupported]`
 //
 // Batch predictor over corpora. Each PATH is a model file (.onnx, .hlo), a directory (walked
@@ -12,8 +12,11 @@
 //    measured label (the minimum sample; only for status ok).
 // Output (stdout): one row per kernel, then one per program, in input order:
 //   csv   header row,file,program,variant,kernel,kernel_hash,fusion_kind,root_opcode,config,
-//         predicted_ns,measured_ns,measure_status,kernels,error
+//         predicted_ns,measured_ns,measure_status,kernels,error,out_of_distribution
 //   jsonl one object per line with the same keys (null for absent values)
+// `out_of_distribution` is empty for a kernel inside the learned cost model's training distribution
+// (and for every kernel with the analytical model, or a learned model without distribution.json),
+// else the reason (cost/training_distribution.h); on a program row, "N of M kernels".
 // `row` is "kernel" or "program". `variant`: model files: the fusion ("default", "cost", or "file"
 // for an HLO module's own fusions); datasets: "tile" or "fusion#<variant>" (programs are totalled per
 // variant). A program row sums predicted_ns (and, for datasets, measured_ns) over the same kernels:
@@ -79,6 +82,7 @@ struct KernelJob {
   std::optional<tiling::TileConfig> config;
   double predicted_ns = 0;
   absl::Status error;
+  std::string out_of_distribution;  // CostModel::OutOfDistribution ("" = inside)
 };
 
 struct Source {
@@ -195,6 +199,9 @@ void PredictChunk(const std::vector<KernelJob*>& jobs, size_t begin, size_t end,
       job.error = tiling.status();
       continue;
     }
+    if (auto model = worker.Model(job.target_threads); model.ok()) {
+      job.out_of_distribution = (*model)->OutOfDistribution(job.kernel);
+    }
     auto best = (*tiling)->Run(job.kernel);
     if (best.ok()) {
       job.config = best->config;
@@ -210,7 +217,10 @@ void PredictChunk(const std::vector<KernelJob*>& jobs, size_t begin, size_t end,
       continue;
     }
     cost::CostBatch batch;
-    for (KernelJob* job : group) batch.Enqueue(job->kernel, *job->fixed_config);
+    for (KernelJob* job : group) {
+      batch.Enqueue(job->kernel, *job->fixed_config);
+      job->out_of_distribution = (*model)->OutOfDistribution(job->kernel);
+    }
     std::vector<absl::StatusOr<double>> ns = batch.Evaluate(**model);
     for (size_t i = 0; i < group.size(); ++i) {
       KernelJob& job = *group[i];
@@ -246,12 +256,13 @@ struct Row {
   std::string measure_status;
   std::optional<int> kernels;
   std::string error;
+  std::string out_of_distribution;
 };
 
 constexpr const char* kColumns[] = {"row",          "file",        "program",        "variant",
                                     "kernel",       "kernel_hash", "fusion_kind",    "root_opcode",
                                     "config",       "predicted_ns", "measured_ns",   "measure_status",
-                                    "kernels",      "error"};
+                                    "kernels",      "error",       "out_of_distribution"};
 
 // RFC 4180 quoting when the field holds a comma, quote or line break.
 std::string CsvField(const std::string& value) {
@@ -268,7 +279,8 @@ void WriteRow(const Row& r, bool csv) {
     std::vector<std::string> fields = {
         r.row, r.file, r.program, r.variant, r.kernel, r.kernel_hash, r.fusion_kind, r.root_opcode,
         r.config, Number(r.predicted_ns), Number(r.measured_ns), r.measure_status,
-        r.kernels.has_value() ? absl::StrCat(*r.kernels) : std::string(), r.error};
+        r.kernels.has_value() ? absl::StrCat(*r.kernels) : std::string(), r.error,
+        r.out_of_distribution};
     for (std::string& f : fields) f = CsvField(f);
     std::cout << absl::StrJoin(fields, ",") << "\n";
     return;
@@ -294,6 +306,7 @@ void WriteRow(const Row& r, bool csv) {
   j["measure_status"] = str(r.measure_status);
   j["kernels"] = num(r.kernels);
   j["error"] = str(r.error);
+  j["out_of_distribution"] = str(r.out_of_distribution);
   std::cout << j.dump() << "\n";
 }
 
@@ -301,7 +314,7 @@ void WriteSource(const Source& source, bool csv) {
   // Program totals keyed by (program, variant), in order of first appearance.
   struct Total {
     double predicted_ns = 0, measured_ns = 0;
-    int kernels = 0, left_out = 0;
+    int kernels = 0, left_out = 0, out_of_distribution = 0;
   };
   std::vector<std::pair<std::string, std::string>> order;
   std::map<std::pair<std::string, std::string>, Total> totals;
@@ -322,11 +335,13 @@ void WriteSource(const Source& source, bool csv) {
     r.measured_ns = job.measured_ns;
     r.measure_status = job.measure_status;
     r.error = std::string(job.error.message());
+    r.out_of_distribution = job.out_of_distribution;
     WriteRow(r, csv);
 
     const auto key = std::make_pair(job.program, job.variant);
     auto [it, inserted] = totals.try_emplace(key);
     if (inserted) order.push_back(key);
+    if (!job.out_of_distribution.empty()) ++it->second.out_of_distribution;
     const bool complete = job.error.ok() && (!source.dataset || job.measured_ns.has_value());
     if (complete) {
       it->second.predicted_ns += job.predicted_ns;
@@ -350,6 +365,10 @@ void WriteSource(const Source& source, bool csv) {
       r.error = absl::StrCat("partial: ", t.left_out, " kernel rows without ",
                              source.dataset ? "an estimate or a measured label" : "an estimate",
                              " left out");
+    }
+    if (t.out_of_distribution > 0) {
+      r.out_of_distribution =
+          absl::StrCat(t.out_of_distribution, " of ", t.kernels + t.left_out, " kernels");
     }
     WriteRow(r, csv);
   }

@@ -27,18 +27,24 @@ absl::StatusOr<std::vector<std::vector<double>>> AnalyticalPredictions(
 
 struct SideBySide {
   gnn::TaskMetrics learned;
+  gnn::TaskMetrics xgboost;  // only when xgboost predictions were given (has_xgboost)
   gnn::TaskMetrics analytical;
+  bool has_xgboost = false;
   int analytical_failures = 0;  // OK configs the analytical model could not estimate (dropped)
+  int xgboost_failures = 0;     // OK configs the XGBoost model could not estimate (dropped)
   // The scored predictions in ns, [examples][num_configs]: AnalyticalPredictions, and the learned
-  // ones with NaN wherever the analytical model has none.
-  std::vector<std::vector<double>> learned_ns, analytical_ns;
+  // (and XGBoost) ones, each with NaN wherever the analytical or the XGBoost model has none.
+  std::vector<std::vector<double>> learned_ns, xgboost_ns, analytical_ns;
 };
 
-// Scores `learned_ns` (e.g. LearnedPredictor::PredictNs of `examples`; NaN = no prediction) and the
-// analytical model on the same configs: a config the analytical model cannot estimate is dropped for
-// both. Errors: those of AnalyticalPredictions and gnn::ComputeTaskMetrics (shape mismatch).
-absl::StatusOr<SideBySide> ScoreSideBySide(const std::vector<gnn::KernelExample>& examples,
-                                           std::vector<std::vector<double>> learned_ns, int threads);
+// Scores `learned_ns` (e.g. LearnedPredictor::PredictNs of `examples`; NaN = no prediction), the
+// XGBoost baseline's `xgboost_ns` when not null (gnn::PredictExamplesNs of a cost::XgboostModel) and
+// the analytical model on the same configs: a config the analytical or the XGBoost model cannot
+// estimate is dropped for every column. Errors: those of AnalyticalPredictions and
+// gnn::ComputeTaskMetrics (shape mismatch).
+absl::StatusOr<SideBySide> ScoreSideBySide(
+    const std::vector<gnn::KernelExample>& examples, std::vector<std::vector<double>> learned_ns,
+    int threads, const std::vector<std::vector<double>>* xgboost_ns = nullptr);
 
 }  // namespace perfgraph::tools
 

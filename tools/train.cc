@@ -8,6 +8,10 @@
 // programs, metrics.json's "test_side_by_side": the learned (served weights) and analytical models
 // on the same test kernels and configs, as `perfgraph eval` reports them. Progress: one line per epoch with the
 // training loss, the validation loss and metrics, the learning rate and the ETA.
+// --model-kind xgboost trains the gradient-boosted baseline instead (gnn/xgboost_train.h) into the
+// directory of its own: xgboost.json, xgboost_tile.ubj, xgboost_level.ubj, distribution.json,
+// split.txt, command.txt and metrics.json (validation, test and test_side_by_side figures);
+// --xgb-* flags set its objective and trees.
 // Ablations of the default model: --reduction mean (no LSTM), --join early, --sage-layers 1|2, and
 // MSE-only training with --rank-weight 0 --tile-mse-weight 1.
 #include <algorithm>
@@ -26,6 +30,7 @@
 #include "absl/time/time.h"
 #include "gnn/export.h"
 #include "gnn/train.h"
+#include "gnn/xgboost_train.h"
 #include "graph/atomic_file.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -61,6 +66,20 @@ ABSL_FLAG(int, opcode_embedding, 64, "train: opcode embedding width.");
 ABSL_FLAG(int, sage_layers, 3, "train: number of GraphSAGE layers.");
 ABSL_FLAG(int, batch_kernels, 16, "train: kernels per batch.");
 ABSL_FLAG(double, learning_rate, 1e-3, "train: Adam's initial learning rate (cosine decay).");
+ABSL_FLAG(std::string, model_kind, "gnn",
+          "train: gnn (GraphSAGE + LSTM, LibTorch) | xgboost (the gradient-boosted baseline, "
+          "cost/xgboost_model.h).");
+ABSL_FLAG(std::string, xgb_tile_objective, perfgraph::cost::kXgbRankPairwise,
+          "train --model-kind xgboost: tile booster objective, rank:pairwise | reg:squarederror.");
+ABSL_FLAG(int, xgb_rounds, perfgraph::gnn::XgboostTrainOptions().max_rounds,
+          "train --model-kind xgboost: maximum boosting rounds per booster.");
+ABSL_FLAG(int, xgb_max_depth, perfgraph::gnn::XgboostTrainOptions().max_depth,
+          "train --model-kind xgboost: maximum tree depth.");
+ABSL_FLAG(double, xgb_eta, perfgraph::gnn::XgboostTrainOptions().eta,
+          "train --model-kind xgboost: learning rate (shrinkage).");
+ABSL_FLAG(bool, xgb_analytical_features, true,
+          "train --model-kind xgboost: give the trees the roofline's cost breakdown as features "
+          "(--noxgb-analytical-features: the ablation without them).");
 ABSL_FLAG(int, patience, 10, "train: early stopping after this many epochs without improvement.");
 
 namespace perfgraph::tools {
@@ -80,8 +99,8 @@ std::string MetricsLine(const gnn::TaskMetrics& m) {
                     Percent(m.tile_top5_slowdown), " tau ", Number(m.tile_kendall_tau));
   }
   if (m.fusion_kernels > 0) {
-    absl::StrAppend(&line, " fusion mape ", Percent(m.fusion_mape), " tau ",
-                    Number(m.fusion_kendall_tau));
+    absl::StrAppend(&line, " fusion mape ", Percent(m.fusion_mape), " (>= 5 us ",
+                    Percent(m.fusion_mape_5us), ") tau ", Number(m.fusion_kendall_tau));
   }
   return line;
 }
@@ -182,9 +201,87 @@ absl::Status WriteSideBySide(const gnn::TrainOptions& options, const gnn::TrainR
   return absl::OkStatus();
 }
 
+// `train --model-kind xgboost`: the gradient-boosted baseline on the same split, then the same
+// side-by-side test figures (the XGBoost model and the analytical one on the same configs).
+absl::Status TrainXgboostModel(const std::vector<std::string>& args, const gnn::TrainOptions& gnn) {
+  gnn::XgboostTrainOptions o;
+  o.datasets = gnn.datasets;
+  o.out_dir = gnn.out_dir;
+  o.tasks = gnn.tasks;
+  o.split_file = gnn.split_file;
+  o.seed = gnn.seed;
+  o.threads = gnn.threads;
+  o.tile_objective = absl::GetFlag(FLAGS_xgb_tile_objective);
+  o.max_rounds = absl::GetFlag(FLAGS_xgb_rounds);
+  o.max_depth = absl::GetFlag(FLAGS_xgb_max_depth);
+  o.eta = absl::GetFlag(FLAGS_xgb_eta);
+  o.analytical_features = absl::GetFlag(FLAGS_xgb_analytical_features);
+  ASSIGN_OR_RETURN(o.analytical_threads, MeasuredThreads(o.datasets[0]));
+  o.on_round = [](const gnn::XgboostRoundReport& r) {
+    std::cerr << absl::StrFormat(
+        "%s booster: round %d/%d  validation %s%s\n", r.booster, r.round, r.max_rounds,
+        !r.validation            ? std::string("n/a")
+        : r.booster == "tile"    ? absl::StrFormat("tau %.4f", *r.validation)
+                                 : absl::StrFormat("log-ns RMSE %.4f", *r.validation),
+        r.improved ? "  (best)" : "");
+  };
+  ASSIGN_OR_RETURN(gnn::XgboostTrainResult result, gnn::TrainXgboost(o));
+  std::cout << absl::StrFormat(
+      "perfgraph train --model-kind xgboost: %d training kernels from %d programs (validation %d, "
+      "test %d programs); tile booster %s, %d rounds (score scale %.4f); level booster %s, %d "
+      "rounds\n",
+      result.train_examples, result.info.train_programs.size(),
+      result.info.validation_programs.size(), result.info.test_programs.size(),
+      result.info.tile_objective.empty() ? "none" : result.info.tile_objective,
+      result.info.tile_rounds, result.info.tile_score_scale,
+      result.info.has_level ? "reg:squarederror" : "none", result.info.level_rounds);
+  if (!result.info.validation_programs.empty()) {
+    std::cout << "validation:" << MetricsLine(result.validation) << "\n";
+  }
+  if (!result.info.test_programs.empty()) std::cout << "test:" << MetricsLine(result.test) << "\n";
+  const std::filesystem::path dir(o.out_dir);
+  RETURN_IF_ERROR(graph::WriteFileAtomically(
+      (dir / "command.txt").string(),
+      absl::StrCat("perfgraph train ", absl::StrJoin(args, " "), "\n"), "train"));
+  nlohmann::ordered_json metrics;
+  metrics["model_kind"] = "xgboost";
+  metrics["validation"]["tile"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(result.validation));
+  metrics["validation"]["fusion"] =
+      nlohmann::ordered_json::parse(gnn::FusionMetricsJson(result.validation));
+  metrics["test"]["tile"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(result.test));
+  metrics["test"]["fusion"] = nlohmann::ordered_json::parse(gnn::FusionMetricsJson(result.test));
+  if (!result.test_examples.empty()) {
+    const std::vector<std::vector<double>> predicted =
+        gnn::PredictExamplesNs(*result.model, result.test_examples);
+    ASSIGN_OR_RETURN(SideBySide scores,
+                     ScoreSideBySide(result.test_examples, predicted, o.analytical_threads));
+    nlohmann::ordered_json& j = metrics["test_side_by_side"];
+    j["tile"]["xgboost"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(scores.learned));
+    j["tile"]["analytical"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(scores.analytical));
+    j["fusion"]["xgboost"] = nlohmann::ordered_json::parse(gnn::FusionMetricsJson(scores.learned));
+    j["fusion"]["analytical"] =
+        nlohmann::ordered_json::parse(gnn::FusionMetricsJson(scores.analytical));
+    j["tile_kernels"] = scores.learned.tile_kernels;
+    j["fusion_kernels"] = scores.learned.fusion_kernels;
+    j["analytical_failures"] = scores.analytical_failures;
+    std::cout << "test (same configs):" << MetricsLine(scores.learned) << "   analytical:"
+              << MetricsLine(scores.analytical) << "\n";
+  }
+  RETURN_IF_ERROR(graph::WriteFileAtomically((dir / "metrics.json").string(),
+                                             metrics.dump(2) + "\n", "train"));
+  std::cout << "XGBoost model written to " << o.out_dir << "\n";
+  return absl::OkStatus();
+}
+
 absl::Status Train(const std::vector<std::string>& args) {
   ASSIGN_OR_RETURN(CommandLine command_line, ParseCommandLine(args));
   ASSIGN_OR_RETURN(gnn::TrainOptions options, OptionsFromFlags(args, command_line));
+  const std::string kind = absl::GetFlag(FLAGS_model_kind);
+  if (kind == "xgboost") return TrainXgboostModel(args, options);
+  if (kind != "gnn") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--model-kind must be gnn or xgboost, got '", kind, "'"));
+  }
   absl::Duration elapsed;
   int epochs_this_run = 0;
   options.on_epoch = [&](const gnn::EpochReport& r) {

@@ -311,6 +311,21 @@ TEST(TrainTest, ComputeTaskMetricsScoresOnlyOkConfigsWithPredictions) {
   EXPECT_DOUBLE_EQ(m->tile_top1_slowdown.value(), 0.0);
   EXPECT_DOUBLE_EQ(m->tile_kendall_tau.value(), 1.0);
   EXPECT_FALSE(m->fusion_mape.has_value());
+
+  // Fusion MAPE over all kernels and over those measured at >= 5 us (Kaufman et al.'s convention):
+  // a 1 us kernel predicted 3x too slow counts only in the first.
+  const std::vector<graph::Kernel> kernels = test::SmallKernels();
+  std::vector<KernelExample> fusion = {
+      test::MakeExample(kernels[0], "p", 1, Task::kFusion),
+      test::MakeExample(kernels[1], "p", 1, Task::kFusion)};
+  fusion[0].runtime_ns = {1000.0};
+  fusion[1].runtime_ns = {10000.0};
+  auto f = ComputeTaskMetrics(fusion, {{3000.0}, {11000.0}});
+  ASSERT_OK(f);
+  EXPECT_EQ(f->fusion_kernels, 2);
+  EXPECT_EQ(f->fusion_kernels_5us, 1);
+  EXPECT_NEAR(f->fusion_mape.value(), (2.0 + 0.1) / 2, 1e-12);
+  EXPECT_NEAR(f->fusion_mape_5us.value(), 0.1, 1e-12);
   predicted.pop_back();
   EXPECT_THAT(ComputeTaskMetrics(examples, predicted), StatusIs(absl::StatusCode::kInvalidArgument));
 }
@@ -346,6 +361,8 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
   ASSERT_EQ(train.exit_code, 0) << train.out;
   EXPECT_THAT(train.out, HasSubstr("epoch 3/3"));
   EXPECT_THAT(train.out, HasSubstr("model written to"));
+  // What the model was trained on, for out-of-distribution flags in plan and predict.
+  EXPECT_TRUE(std::filesystem::exists(model + "/distribution.json"));
   // The exact command and the side-by-side test figures are written next to the model.
   {
     std::ifstream command(model + "/command.txt");

@@ -143,7 +143,7 @@ TEST(PredictTest, CsvRowsHaveBestConfigsAndProgramTotals) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
             "row,file,program,variant,kernel,kernel_hash,fusion_kind,root_opcode,config,"
-            "predicted_ns,measured_ns,measure_status,kernels,error");
+            "predicted_ns,measured_ns,measure_status,kernels,error,out_of_distribution");
   const auto rows = ParseCsv(r.out);
   ASSERT_GE(rows.size(), 2u);
   double sum = 0;

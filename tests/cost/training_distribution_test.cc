@@ -1,0 +1,84 @@
+// cost::TrainingDistribution: what counts as outside the training kernels, the JSON round trip and
+// its refusals.
+#include "cost/training_distribution.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/cost/cost_test_util.h"
+#include "tests/status_matchers.h"
+
+namespace perfgraph::cost {
+namespace {
+
+using ::perfgraph::testing::StatusIs;
+using ::testing::HasSubstr;
+
+TrainingDistribution TwoKernels() {
+  TrainingDistribution d;
+  d.Add(test::Dot(64, 128, 32));
+  d.Add(test::Add({1024}));
+  return d;
+}
+
+TEST(TrainingDistributionTest, FlagsUnseenOpcodesAndSizesBeyondTheMargin) {
+  TrainingDistribution empty;
+  EXPECT_THAT(empty.OutOfDistribution(test::Add({8})), HasSubstr("no training kernel"));
+
+  const TrainingDistribution d = TwoKernels();
+  EXPECT_EQ(d.kernels, 2);
+  EXPECT_EQ(d.OutOfDistribution(test::Dot(64, 128, 32)), "");
+  EXPECT_EQ(d.OutOfDistribution(test::Add({1024})), "");
+  // Within the factor-2 margin of the trained FLOP range: inside.
+  EXPECT_EQ(d.OutOfDistribution(test::Dot(64, 128, 48)), "");
+  // 8x the FLOPs of the largest training kernel: outside, with both figures.
+  EXPECT_THAT(d.OutOfDistribution(test::Dot(256, 256, 64)), HasSubstr("above the trained maximum"));
+  // An opcode no training kernel had.
+  test::KernelBuilder b("sub");
+  const int x = b.Parameter({1024});
+  const int y = b.Parameter({1024});
+  b.Add(graph::HloOpcode::kSubtract, {1024}, {x, y});
+  EXPECT_THAT(d.OutOfDistribution(b.Build()), HasSubstr("opcode 'subtract'"));
+  // A fusion kind no training kernel had.
+  graph::Kernel input = test::Add({1024});
+  input.kind = graph::FusionKind::kInput;
+  EXPECT_THAT(d.OutOfDistribution(input), HasSubstr("fusion kind kInput"));
+}
+
+TEST(TrainingDistributionTest, JsonRoundTripAndRefusals) {
+  const TrainingDistribution d = TwoKernels();
+  absl::StatusOr<TrainingDistribution> back =
+      TrainingDistributionFromJson(TrainingDistributionToJson(d), "test");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->kernels, d.kernels);
+  EXPECT_EQ(back->opcodes, d.opcodes);
+  EXPECT_EQ(back->element_types, d.element_types);
+  EXPECT_EQ(back->fusion_kinds, d.fusion_kinds);
+  EXPECT_EQ(back->max_flops, d.max_flops);
+  EXPECT_EQ(back->min_bytes, d.min_bytes);
+  EXPECT_EQ(back->max_instructions, d.max_instructions);
+
+  EXPECT_THAT(TrainingDistributionFromJson("[1, 2", "f.json").status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("f.json")));
+  EXPECT_THAT(TrainingDistributionFromJson(R"({"kernels": 1, "opcodes": "dot"})", "f.json").status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("opcodes")));
+
+  const auto dir = std::filesystem::temp_directory_path() / "perfgraph_training_distribution_test";
+  std::filesystem::remove_all(dir);
+  absl::StatusOr<std::optional<TrainingDistribution>> none = ReadTrainingDistribution(dir.string());
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(WriteTrainingDistribution(dir.string(), d).ok());
+  absl::StatusOr<std::optional<TrainingDistribution>> read = ReadTrainingDistribution(dir.string());
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_TRUE(read->has_value());
+  EXPECT_EQ((*read)->opcodes, d.opcodes);
+  std::ofstream(dir / kTrainingDistributionFile) << "{}";
+  EXPECT_THAT(ReadTrainingDistribution(dir.string()).status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("kernels")));
+}
+
+}  // namespace
+}  // namespace perfgraph::cost
