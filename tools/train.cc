@@ -69,8 +69,9 @@ ABSL_FLAG(double, learning_rate, 1e-3, "train: Adam's initial learning rate (cos
 ABSL_FLAG(std::string, model_kind, "gnn",
           "train: gnn (GraphSAGE + LSTM, LibTorch) | xgboost (the gradient-boosted baseline, "
           "cost/xgboost_model.h).");
-ABSL_FLAG(std::string, xgb_tile_objective, perfgraph::cost::kXgbRankPairwise,
-          "train --model-kind xgboost: tile booster objective, rank:pairwise | reg:squarederror.");
+ABSL_FLAG(std::string, xgb_tile_objective, perfgraph::cost::kXgbSquaredError,
+          "train --model-kind xgboost: tile booster objective, reg:squarederror (log runtime "
+          "relative to the default config) | rank:pairwise.");
 ABSL_FLAG(int, xgb_rounds, perfgraph::gnn::XgboostTrainOptions().max_rounds,
           "train --model-kind xgboost: maximum boosting rounds per booster.");
 ABSL_FLAG(int, xgb_max_depth, perfgraph::gnn::XgboostTrainOptions().max_depth,
