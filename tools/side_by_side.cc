@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "cost/analytical_model.h"
 #include "data/record_file.h"
+#include "gnn/xgboost_train.h"
 #include "graph/status_macros.h"
 #include "tiling/tile_config.h"
 #include "tools/cli.h"
@@ -26,37 +27,10 @@ absl::StatusOr<int> MeasuredThreads(const std::string& path) {
 
 absl::StatusOr<std::vector<std::vector<double>>> AnalyticalPredictions(
     const std::vector<gnn::KernelExample>& examples, int threads, int* failures) {
-  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   cost::AnalyticalModelOptions options;
   options.num_threads = threads;
   ASSIGN_OR_RETURN(cost::AnalyticalModel analytical, cost::AnalyticalModel::CreateDefault(options));
-  std::vector<std::vector<double>> ns(examples.size());
-  int failed = 0;
-  for (size_t e = 0; e < examples.size(); ++e) {
-    const gnn::KernelExample& ex = examples[e];
-    ns[e].assign(ex.num_configs, kNaN);
-    std::vector<cost::CostQuery> queries;
-    std::vector<int> query_config;
-    for (int c = 0; c < ex.num_configs; ++c) {
-      absl::StatusOr<tiling::TileConfig> config = tiling::TileConfig::Parse(ex.config_text[c]);
-      if (!config.ok()) {
-        failed += ex.timed_out[c] ? 0 : 1;
-        continue;
-      }
-      queries.push_back({ex.kernel.get(), *config});
-      query_config.push_back(c);
-    }
-    std::vector<absl::StatusOr<double>> estimates = analytical.EstimateNs(queries);
-    for (size_t q = 0; q < estimates.size(); ++q) {
-      if (estimates[q].ok()) {
-        ns[e][query_config[q]] = *estimates[q];
-      } else if (!ex.timed_out[query_config[q]]) {
-        ++failed;
-      }
-    }
-  }
-  if (failures != nullptr) *failures = failed;
-  return ns;
+  return gnn::PredictExamplesNs(analytical, examples, failures);
 }
 
 absl::StatusOr<SideBySide> ScoreSideBySide(const std::vector<gnn::KernelExample>& examples,
