@@ -8,6 +8,7 @@
 
 #include "benchmark/benchmark.h"
 #include "cost/analytical_model.h"
+#include "cost/shipped_files.h"
 #include "cost/xgboost_model.h"
 #include "graph/ir.h"
 #include "tiling/tile_config.h"
@@ -96,7 +97,7 @@ BENCHMARK(BM_AnalyticalModelConfigSpace)->Unit(benchmark::kMillisecond);
 // The XGBoost baseline (tabular features incl. the roofline's breakdown, then both boosters) over
 // the same 1024 configs, with 1 XGBoost thread as plan uses it with --threads 1.
 void BM_XgboostModelConfigSpace(benchmark::State& state) {
-  const std::string dir = std::string(PERFGRAPH_SOURCE_DIR) + "/" + kDefaultXgboostModelDir;
+  const std::string dir = std::string(PERFGRAPH_SOURCE_DIR) + "/" + kShippedXgboostModelDir;
   absl::StatusOr<std::unique_ptr<XgboostModel>> model = XgboostModel::Load(dir, 1);
   if (!model.ok()) {
     state.SkipWithError(std::string(model.status().message()).c_str());

@@ -13,6 +13,7 @@
 
 #include "benchmark/benchmark.h"
 #include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
 #include "graph/featurize.h"
@@ -109,7 +110,7 @@ Record RealisticRecord() {
   Record r;
   r.set_program("resnet50");
   KernelToProto(kernel, r.mutable_kernel());
-  r.set_kernel_hash(CanonicalKernelHash(kernel));
+  r.set_kernel_hash(graph::CanonicalKernelHash(kernel));
   TileConfigProto* config = r.mutable_config();
   for (int64_t t : {56, 8, 4}) config->add_tile_sizes(t);
   for (int64_t d : {3, 2, 1}) config->add_tiled_dims(d);
@@ -241,7 +242,7 @@ BENCHMARK(BM_RecordFileReadStreaming)->Unit(benchmark::kMillisecond);
 
 void BM_CanonicalKernelHash(benchmark::State& state) {
   const graph::Kernel kernel = ConvBnRelu6Kernel();
-  for (auto _ : state) benchmark::DoNotOptimize(CanonicalKernelHash(kernel));
+  for (auto _ : state) benchmark::DoNotOptimize(graph::CanonicalKernelHash(kernel));
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_CanonicalKernelHash);

@@ -1,5 +1,9 @@
 #include "cost/cost_model.h"
 
+#include <map>
+
+#include "absl/strings/str_cat.h"
+
 namespace perfgraph::cost {
 
 CostModel::~CostModel() = default;
@@ -13,6 +17,41 @@ int CostBatch::Enqueue(const graph::Kernel& kernel, const tiling::TileConfig& co
 
 std::vector<absl::StatusOr<double>> CostBatch::Evaluate(CostModel& model) const {
   return model.EstimateNs(queries_);
+}
+
+std::vector<KernelQueries> GroupValidQueries(
+    absl::Span<const CostQuery> queries, absl::string_view context,
+    const std::function<absl::Status(const graph::Kernel&)>& check_kernel,
+    std::vector<absl::StatusOr<double>>& results) {
+  std::vector<KernelQueries> groups;
+  std::map<const graph::Kernel*, size_t> group_of;           // kernel -> index into groups
+  std::map<const graph::Kernel*, absl::Status> kernel_status;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const graph::Kernel* kernel = queries[i].kernel;
+    if (kernel == nullptr) {
+      results[i] = absl::InvalidArgumentError(absl::StrCat(context, ": query ", i, " has no kernel"));
+      continue;
+    }
+    auto [it, inserted] = kernel_status.emplace(kernel, absl::OkStatus());
+    if (inserted) {
+      it->second = kernel->Validate();
+      if (it->second.ok() && check_kernel) it->second = check_kernel(*kernel);
+    }
+    if (!it->second.ok()) {
+      results[i] = absl::InvalidArgumentError(absl::StrCat(
+          context, ": query ", i, ": kernel '", kernel->name, "' is invalid: ", it->second.message()));
+      continue;
+    }
+    absl::Status valid = tiling::Validate(*kernel, queries[i].config);
+    if (!valid.ok()) {
+      results[i] = absl::InvalidArgumentError(absl::StrCat(context, ": query ", i, ": ", valid.message()));
+      continue;
+    }
+    auto [group, added] = group_of.emplace(kernel, groups.size());
+    if (added) groups.push_back({kernel, {}});
+    groups[group->second].rows.push_back(i);
+  }
+  return groups;
 }
 
 }  // namespace perfgraph::cost

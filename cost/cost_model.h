@@ -9,10 +9,12 @@
 #ifndef PERFGRAPH_COST_COST_MODEL_H_
 #define PERFGRAPH_COST_COST_MODEL_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "graph/ir.h"
 #include "tiling/tile_config.h"
@@ -68,6 +70,24 @@ class CostBatch {
  private:
   std::vector<CostQuery> queries_;
 };
+
+// The valid queries of one kernel in a batch (GroupValidQueries).
+struct KernelQueries {
+  const graph::Kernel* kernel = nullptr;
+  std::vector<size_t> rows;  // indices into the batch, ascending
+};
+
+// The shared front half of models that predict a kernel's configs together (learned, XGBoost): the
+// valid queries of `queries` grouped by kernel, in first-seen order. A query with a null kernel, a
+// kernel failing graph::Kernel::Validate or `check_kernel` (when set; e.g. "its root is a tuple"),
+// or a config failing tiling::Validate is left out and gets its kInvalidArgument error in
+// `results[i]` ("<context>: query i has no kernel", "<context>: query i: kernel 'K' is invalid:
+// ...", "<context>: query i: <validation error>"). `results` must have queries.size() entries; the
+// entries of valid queries are not touched. Each kernel is validated once.
+std::vector<KernelQueries> GroupValidQueries(
+    absl::Span<const CostQuery> queries, absl::string_view context,
+    const std::function<absl::Status(const graph::Kernel&)>& check_kernel,
+    std::vector<absl::StatusOr<double>>& results);
 
 }  // namespace perfgraph::cost
 

@@ -37,39 +37,13 @@ std::string LearnedModel::OutOfDistribution(const graph::Kernel& kernel) const {
 
 std::vector<absl::StatusOr<double>> LearnedModel::EstimateNs(absl::Span<const CostQuery> queries) {
   std::vector<absl::StatusOr<double>> results(queries.size(), absl::UnknownError("not evaluated"));
-  // Valid queries grouped by kernel, in first-seen order.
-  std::map<const graph::Kernel*, std::vector<size_t>> by_kernel;
-  std::vector<const graph::Kernel*> order;
-  std::map<const graph::Kernel*, absl::Status> kernel_status;
-  for (size_t i = 0; i < queries.size(); ++i) {
-    const graph::Kernel* kernel = queries[i].kernel;
-    if (kernel == nullptr) {
-      results[i] = absl::InvalidArgumentError(
-          absl::StrCat("LearnedModel::EstimateNs: query ", i, " has no kernel"));
-      continue;
-    }
-    auto [it, inserted] = kernel_status.emplace(kernel, absl::OkStatus());
-    if (inserted) it->second = kernel->Validate();
-    if (!it->second.ok()) {
-      results[i] = absl::InvalidArgumentError(absl::StrCat(
-          "LearnedModel::EstimateNs: query ", i, ": kernel '", kernel->name, "' is invalid: ",
-          it->second.message()));
-      continue;
-    }
-    absl::Status valid = tiling::Validate(*kernel, queries[i].config);
-    if (!valid.ok()) {
-      results[i] = absl::InvalidArgumentError(
-          absl::StrCat("LearnedModel::EstimateNs: query ", i, ": ", valid.message()));
-      continue;
-    }
-    std::vector<size_t>& rows = by_kernel[kernel];
-    if (rows.empty()) order.push_back(kernel);
-    rows.push_back(i);
-  }
+  const std::vector<KernelQueries> groups =
+      GroupValidQueries(queries, "LearnedModel::EstimateNs", nullptr, results);
   std::vector<float> config_feat;
   std::vector<float> out_ns;
-  for (const graph::Kernel* kernel : order) {
-    const std::vector<size_t>& rows = by_kernel[kernel];
+  for (const KernelQueries& group : groups) {
+    const graph::Kernel* kernel = group.kernel;
+    const std::vector<size_t>& rows = group.rows;
     const graph::KernelTensors tensors = graph::Featurize(*kernel);
     config_feat.assign(rows.size() * tiling::kNumConfigFeatures, 0.0f);
     out_ns.assign(rows.size(), 0.0f);

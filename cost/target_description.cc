@@ -11,11 +11,9 @@
 #include "cost/target_description.pb.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
-#include "target/measurement.h"
+#include "cost/shipped_files.h"
+#include "data/machine.h"
 
-#ifndef PERFGRAPH_SOURCE_DIR
-#error "PERFGRAPH_SOURCE_DIR must be defined by cost/CMakeLists.txt"
-#endif
 
 namespace perfgraph::cost {
 namespace {
@@ -260,11 +258,9 @@ absl::StatusOr<TargetDescription> LoadTargetDescription(const std::string& path,
 }
 
 absl::StatusOr<TargetDescription> LoadTargetDescription(const std::string& path) {
-  return LoadTargetDescription(path, data::CurrentMachine(1, target::HalideVersion()));
+  return LoadTargetDescription(path, data::CurrentMachine(1, data::BuildHalideVersion()));
 }
 
-std::string DefaultTargetDescriptionPath() {
-  return absl::StrCat(PERFGRAPH_SOURCE_DIR, "/cost/targets/reference_cpu.textproto");
-}
+std::string DefaultTargetDescriptionPath() { return ShippedPath(kShippedMarker); }
 
 }  // namespace perfgraph::cost

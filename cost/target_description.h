@@ -92,7 +92,9 @@ absl::StatusOr<TargetDescription> LoadTargetDescription(const std::string& path)
 std::string MachineMismatch(const TargetDescription& target, const data::MachineFingerprint& current,
                             absl::string_view source);
 
-// The committed reference description: <source dir>/cost/targets/reference_cpu.textproto.
+// The committed reference description: ShippedPath(kShippedMarker), i.e.
+// <data dir>/cost/targets/reference_cpu.textproto (cost/shipped_files.h says how the data directory
+// is found: --data-dir, PERFGRAPH_DATA_DIR, the installed tree, then the source tree).
 std::string DefaultTargetDescriptionPath();
 
 }  // namespace perfgraph::cost

@@ -219,44 +219,19 @@ absl::Status XgboostModel::Save(const std::string& model_dir) const {
 
 std::vector<absl::StatusOr<double>> XgboostModel::EstimateNs(absl::Span<const CostQuery> queries) {
   std::vector<absl::StatusOr<double>> results(queries.size(), absl::UnknownError("not evaluated"));
-  // Valid queries grouped by kernel, in first-seen order.
-  std::map<const graph::Kernel*, std::vector<size_t>> by_kernel;
-  std::map<const graph::Kernel*, absl::Status> kernel_status;
-  std::vector<const graph::Kernel*> order;
-  for (size_t i = 0; i < queries.size(); ++i) {
-    const graph::Kernel* kernel = queries[i].kernel;
-    if (kernel == nullptr) {
-      results[i] = absl::InvalidArgumentError(
-          absl::StrCat("XgboostModel::EstimateNs: query ", i, " has no kernel"));
-      continue;
-    }
-    auto [it, inserted] = kernel_status.emplace(kernel, absl::OkStatus());
-    if (inserted) {
-      it->second = kernel->Validate();
-      if (it->second.ok() && kernel->root_instruction().shape.IsTuple()) {
-        it->second = absl::InvalidArgumentError("its root is a tuple (no config space)");
-      }
-    }
-    if (!it->second.ok()) {
-      results[i] = absl::InvalidArgumentError(absl::StrCat(
-          "XgboostModel::EstimateNs: query ", i, ": kernel '", kernel->name, "' is invalid: ",
-          it->second.message()));
-      continue;
-    }
-    absl::Status valid = tiling::Validate(*kernel, queries[i].config);
-    if (!valid.ok()) {
-      results[i] = absl::InvalidArgumentError(
-          absl::StrCat("XgboostModel::EstimateNs: query ", i, ": ", valid.message()));
-      continue;
-    }
-    std::vector<size_t>& rows = by_kernel[kernel];
-    if (rows.empty()) order.push_back(kernel);
-    rows.push_back(i);
-  }
+  const std::vector<KernelQueries> groups = GroupValidQueries(
+      queries, "XgboostModel::EstimateNs",
+      [](const graph::Kernel& kernel) {
+        return kernel.root_instruction().shape.IsTuple()
+                   ? absl::InvalidArgumentError("its root is a tuple (no config space)")
+                   : absl::OkStatus();
+      },
+      results);
   std::vector<tiling::TileConfig> configs;
   std::vector<float> features;
-  for (const graph::Kernel* kernel : order) {
-    const std::vector<size_t>& rows = by_kernel[kernel];
+  for (const KernelQueries& group : groups) {
+    const graph::Kernel* kernel = group.kernel;
+    const std::vector<size_t>& rows = group.rows;
     auto fail = [&](const absl::Status& status) {
       for (size_t r : rows) {
         results[r] = absl::Status(status.code(),

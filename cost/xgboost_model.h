@@ -46,8 +46,6 @@ namespace perfgraph::cost {
 inline constexpr char kXgboostInfoFile[] = "xgboost.json";
 inline constexpr char kXgboostTileBoosterFile[] = "xgboost_tile.ubj";
 inline constexpr char kXgboostLevelBoosterFile[] = "xgboost_level.ubj";
-// Where plan/predict/eval look for the shipped XGBoost model when no --model is given.
-inline constexpr char kDefaultXgboostModelDir[] = "models/xgboost";
 // Version of the directory layout and xgboost.json keys above.
 inline constexpr int kXgboostModelFormatVersion = 1;
 

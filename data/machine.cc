@@ -142,6 +142,11 @@ int64_t ParseCacheSize(absl::string_view text) {
   return value * multiplier;
 }
 
+#ifndef PERFGRAPH_HALIDE_VERSION
+#error "PERFGRAPH_HALIDE_VERSION must be defined by data/CMakeLists.txt"
+#endif
+absl::string_view BuildHalideVersion() { return PERFGRAPH_HALIDE_VERSION; }
+
 MachineFingerprint CurrentMachine(int num_threads, absl::string_view halide_version) {
   MachineFingerprint machine;
   ReadCpuInfo(machine);

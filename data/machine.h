@@ -49,6 +49,11 @@ struct MachineFingerprint {
 //   Halide).
 MachineFingerprint CurrentMachine(int num_threads, absl::string_view halide_version);
 
+// Version of the Halide library perfgraph's measuring code links ("14.0.0"), for fingerprints made by
+// code that does not link Halide itself (e.g. loading a target description). Comes from Halide's
+// CMake package (Halide_VERSION) at configure time; target::HalideVersion() returns the same string.
+absl::string_view BuildHalideVersion();
+
 // Parses a sysfs cache size ("48K", "1280K", "32M", "512") into bytes; -1 when malformed. K/M/G are
 // binary multiples (1024), as the kernel prints them.
 int64_t ParseCacheSize(absl::string_view text);

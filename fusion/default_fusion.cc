@@ -43,6 +43,11 @@ struct Group {
   int num_heavy = 0;
 };
 
+std::string InstructionName(const Program& program, int id) {
+  const Instruction& inst = program.at(id);
+  return inst.name.empty() ? absl::StrCat(graph::HloOpcodeName(inst.opcode), ".", id) : inst.name;
+}
+
 bool HeuristicAcceptsConsumer(const Program& program, const Instruction& producer,
                               const ConsumerKernel& consumer) {
   for (int user : consumer.users) {
@@ -205,17 +210,53 @@ absl::StatusOr<std::vector<graph::Kernel>> DefaultFusion(const Program& program,
         consumer.users.push_back(user);
       }
     }
-    bool fuse = !consumers.empty() && !is_output[id] && !IsNeverFusedOp(inst.opcode);
+    // Legality, in the order of the file comment; the first rule that applies is reported.
+    std::string illegal;
+    if (is_output[id]) {
+      illegal = "a program output is materialised as a kernel root";
+    } else if (consumers.empty()) {
+      illegal = "no users to fuse into";
+    } else if (IsNeverFusedOp(inst.opcode)) {
+      illegal = absl::StrCat(graph::HloOpcodeName(inst.opcode), " is never fused");
+    }
     FusionCandidate candidate{id, {}};
     for (auto& [root, consumer] : consumers) {
       const Group& group = groups.at(root);
       consumer.num_instructions = static_cast<int>(group.members.size());
       consumer.num_heavy = group.num_heavy;
-      if (consumer.num_instructions >= options.max_kernel_instructions) fuse = false;
-      if (IsHeavyOp(inst.opcode) && group.num_heavy > 0) fuse = false;
+      consumer.members = group.members;
       candidate.consumers.push_back(std::move(consumer));
     }
-    if (fuse) fuse = should_fuse(program, candidate);
+    for (const ConsumerKernel& consumer : candidate.consumers) {
+      if (!illegal.empty()) break;
+      if (consumer.num_instructions >= options.max_kernel_instructions) {
+        illegal = absl::StrCat("the consumer kernel rooted at ", InstructionName(program, consumer.root),
+                               " already has ", consumer.num_instructions,
+                               " instructions (max_kernel_instructions ",
+                               options.max_kernel_instructions, ")");
+      }
+    }
+    if (illegal.empty() && IsHeavyOp(inst.opcode)) {
+      for (const ConsumerKernel& consumer : candidate.consumers) {
+        if (consumer.num_heavy == 0) continue;
+        for (int member : consumer.members) {
+          if (!IsHeavyOp(program.at(member).opcode)) continue;
+          illegal = absl::StrCat("at most one heavy op per kernel: ",
+                                 graph::HloOpcodeName(inst.opcode), " cannot join the kernel rooted at ",
+                                 InstructionName(program, consumer.root), ", which holds ",
+                                 graph::HloOpcodeName(program.at(member).opcode), " ",
+                                 InstructionName(program, member));
+          break;
+        }
+        break;
+      }
+    }
+    bool fuse = false;
+    if (illegal.empty()) {
+      fuse = should_fuse(program, candidate);
+    } else if (options.on_illegal) {
+      options.on_illegal(program, candidate, illegal);
+    }
     if (fuse) {
       for (const ConsumerKernel& consumer : candidate.consumers) add_to_group(id, consumer.root);
     } else {

@@ -41,6 +41,10 @@ struct ConsumerKernel {
   int num_instructions = 0;      // instructions in the kernel so far (no parameters)
   int num_heavy = 0;             // convolution, dot, reduce and reduce-window ops in it
   std::vector<int> users;        // Program ids of the producer's users inside this kernel
+  // Program ids of the kernel's instructions so far (num_instructions of them, in the order they
+  // joined: the root first), e.g. for BuildGroupKernel to cost the kernel with and without the
+  // producer.
+  std::vector<int> members;
 };
 
 // A fusion candidate: `producer` (a Program instruction id) would join every kernel in `consumers`
@@ -57,6 +61,16 @@ struct FusionOptions {
   // Called for each legal candidate; returns whether to fuse. Defaults to DefaultHeuristic. Set it to
   // randomise decisions (fusion dataset) or to ask a cost model (fusion pass).
   std::function<bool(const graph::Program&, const FusionCandidate&)> should_fuse;
+  // Called, when set, for every visited instruction (not parameters or constants) that a legality
+  // rule keeps out of its consumers, instead of should_fuse: the candidate as it stands (its consumer
+  // kernels, possibly none) and the rule, in the order of the file comment: "a program output is
+  // materialised as a kernel root", "no users to fuse into", "<opcode> is never fused", "the
+  // consumer kernel rooted at <name> already has N instructions (max_kernel_instructions M)", "at
+  // most one heavy op per kernel: <opcode> cannot join the kernel rooted at <name>, which holds
+  // <opcode> <name>". Together with should_fuse it sees every decision DefaultFusion takes, in visit
+  // order (XLA's FusionDecision); fusion::FusionPass reports them.
+  std::function<void(const graph::Program&, const FusionCandidate&, const std::string& rule)>
+      on_illegal;
 };
 
 // Convolution, dot, reduce and reduce-window: at most one per kernel.

@@ -17,7 +17,7 @@
 // multi-user producer is duplicated only when the model predicts the recomputation is cheaper than
 // materialising it. Every visited instruction gets a FusionDecision: fused, or declined with the
 // cost comparison, the cost model's error, or the legality rule that forbade it (XLA's
-// FusionDecision). Costs are cached by data::CanonicalKernelHash: most candidate kernels repeat
+// FusionDecision). Costs are cached by graph::CanonicalKernelHash: most candidate kernels repeat
 // (the consumer kernel of one candidate is the fused kernel of the previous one, and networks repeat
 // blocks), also across Run() calls on several programs.
 //
@@ -95,8 +95,9 @@ class FusionPass {
 
   // Fuses `program` (see the file comment). Errors: kInvalidArgument when the program fails
   // Program::Validate or the options are out of range (max_kernel_instructions < 1,
-  // max_configs_per_kernel < 0); kInternal when DefaultFusion's grouping diverges from the pass's
-  // mirror of it (a bug). A kernel the model cannot estimate is not an error: that candidate is
+  // max_configs_per_kernel < 0). The decisions are DefaultFusion's own (FusionOptions::should_fuse
+  // for legal candidates, on_illegal with the rule otherwise), so the pass cannot disagree with the
+  // kernels it returns. A kernel the model cannot estimate is not an error: that candidate is
   // declined (kDeclinedNoEstimate).
   absl::StatusOr<FusionPassResult> Run(const graph::Program& program);
 

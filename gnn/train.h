@@ -73,6 +73,8 @@ std::string TileMetricsJson(const TaskMetrics& m);
 std::string FusionMetricsJson(const TaskMetrics& m);
 
 enum class TaskSelection { kTile, kFusion, kBoth };
+// "tile", "fusion", "both".
+std::string TaskSelectionName(TaskSelection tasks);
 
 // One epoch's progress.
 struct EpochReport {

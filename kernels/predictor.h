@@ -31,13 +31,14 @@
 #include "graph/featurize.h"
 #include "kernels/gemm.h"
 #include "kernels/weights.h"
+#include "tiling/tile_config.h"
 
 namespace perfgraph::kernels {
 
-// Config features per query row: tiling::kNumConfigFeatures (kernels/ does not depend on tiling/;
-// tests/kernels/predictor_test.cc static_asserts that the two agree, and the weights header carries
-// the writer's value).
-inline constexpr int kNumConfigFeatures = 25;
+// Config features per query row: tiling::kNumConfigFeatures (the schedule vocabulary,
+// perfgraph_tiling, sits beside graph/ at the bottom of the layers); the weights header carries the
+// writer's value.
+inline constexpr int kNumConfigFeatures = tiling::kNumConfigFeatures;
 
 // Name -> shape of every tensor a weights file of architecture `a` must hold, exactly what
 // gnn::ModelImpl registers (parameters and buffers under LibTorch's dotted names): the contract

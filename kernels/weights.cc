@@ -14,13 +14,12 @@
 #include "graph/featurize.h"
 #include "graph/hlo_opcode.h"
 #include "graph/status_macros.h"
+#include "tiling/tile_config.h"
 
 namespace perfgraph::kernels {
 namespace {
 
-// tiling::kNumConfigFeatures, repeated here because kernels/ depends on graph/ only; the predictor
-// test static_asserts that the two agree.
-constexpr uint32_t kBuildNumConfigFeatures = 25;
+constexpr uint32_t kBuildNumConfigFeatures = tiling::kNumConfigFeatures;
 
 // Magic + the u32 fields from the format version to the tensor count: 11 in version 1, 12 (with the
 // reduction) in version 2, 13 (with the config feature schema version) from version 3 on.

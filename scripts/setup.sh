@@ -16,6 +16,8 @@ PACKAGES=(
   libtorch-dev
   nlohmann-json3-dev
   libxgboost-dev
+  # GNU time: bench/startup.sh (whole-process wall time and peak memory).
+  time
 )
 # Only needed to regenerate the committed corpus (data/corpus/export_torchvision.py), not to build.
 CORPUS_PACKAGES=(python3-torch python3-torchvision python3-onnx)

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "data/label.h"
+#include "data/machine.h"
 #include "graph/hlo_parser.h"
 #include "graph/import.h"
 
@@ -33,7 +34,7 @@ MeasureOptions OneTimedRun() {
 
 }  // namespace
 
-absl::string_view HalideVersion() { return PERFGRAPH_HALIDE_VERSION; }
+absl::string_view HalideVersion() { return data::BuildHalideVersion(); }
 
 absl::string_view MeasureStatusName(MeasureStatus status) {
   switch (status) {

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 
 namespace perfgraph::tiling {
 namespace {
@@ -47,7 +47,7 @@ absl::StatusOr<KernelTiling> TilingPass::Run(const graph::Kernel& kernel) {
   }
   uint64_t hash = 0;
   if (options_.reuse_identical_kernels || options_.max_configs_per_kernel > 0) {
-    hash = data::CanonicalKernelHash(kernel);
+    hash = graph::CanonicalKernelHash(kernel);
   }
   if (options_.reuse_identical_kernels) {
     if (auto it = cache_.find(hash); it != cache_.end()) {

@@ -35,12 +35,12 @@ struct TilingPassOptions {
   // 0 (the default) scores the whole ConfigSpace. N > 0 scores at most N configs: tiling::Default
   // (always included, so the result is never worse than the default by the model's own estimate)
   // plus N - 1 others drawn uniformly without replacement from the space with a generator seeded by
-  // `seed` and the kernel's canonical hash (data::CanonicalKernelHash), so the sample is the same on
+  // `seed` and the kernel's canonical hash (graph::CanonicalKernelHash), so the sample is the same on
   // every run and for identical kernels. Used by fusion::FusionPass to cost many candidate kernels
   // quickly. Must be >= 0.
   int max_configs_per_kernel = 0;
   uint64_t seed = 0;
-  // Remember results by data::CanonicalKernelHash and answer identical kernels (the same fused
+  // Remember results by graph::CanonicalKernelHash and answer identical kernels (the same fused
   // computation appearing several times in a program, or in several programs) from the cache
   // without asking the model again. Assumes the model is deterministic for a given (kernel, config),
   // which holds for the analytical and learned models; set false for the measured model if every

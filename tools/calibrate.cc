@@ -10,17 +10,14 @@
 #include "cost/calibrate.h"
 #include "cost/target_description.h"
 #include "tools/cli.h"
+#include "tools/flags.h"
 
 // Shared with `measure` (defined in tools/measure.cc).
-ABSL_DECLARE_FLAG(std::string, out);
-ABSL_DECLARE_FLAG(int, threads);
-ABSL_FLAG(int, measure_ms, 300,
-          "calibrate: time spent on each measurement, milliseconds (> 0); ~15 measurements.");
 
 namespace perfgraph::tools {
 
 int RunCalibrate(const std::vector<std::string>& args) {
-  auto command_line = ParseCommandLine(args);
+  auto command_line = ParseCommandLine("calibrate", args);
   if (!command_line.ok()) return ReportError("calibrate", command_line.status());
   if (!command_line->positional.empty()) {
     return ReportError("calibrate", absl::InvalidArgumentError(absl::StrCat(

@@ -3,22 +3,21 @@
 #ifndef PERFGRAPH_TOOLS_CLI_H_
 #define PERFGRAPH_TOOLS_CLI_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "cost/cost_model.h"
-#include "fusion/fusion_pass.h"
 #include "graph/import.h"
+#include "pipeline/plan.h"
+#include "pipeline/plan_measure.h"
+#include "tools/subcommands.h"
 
 namespace perfgraph::tools {
-
-// File name of the exported inference weights inside a model directory (written by `train`, read by
-// `plan`/`predict --cost-model learned`), and the model directory used when --model is not given.
-inline constexpr char kLearnedWeightsFile[] = "weights.pgw";
-inline constexpr char kDefaultModelDir[] = "models/default";
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntimeFailure = 1;
@@ -30,10 +29,14 @@ struct CommandLine {
   graph::ImportOptions import_options;  // --input-shape, --dim (repeatable), --allow-unsupported
 };
 
-// Parses `args` (the words after the subcommand name) against the Abseil flag registry: `--name=value`,
-// `--name value`, `--flag`/`--noflag` for booleans, `--` ends flags. `--input-shape NAME=d0,...` and
-// `--dim NAME=VALUE` may be repeated. Errors (kInvalidArgument): unknown flag, missing or malformed value.
-absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
+// Parses `args` (the words after the subcommand name) against the Abseil flag registry
+// (tools/flags.h): `--name=value`, `--name value`, `--flag`/`--noflag` for booleans, `--` ends flags.
+// `--input-shape NAME=d0,...` and `--dim NAME=VALUE` may be repeated. Only the flags `subcommand`
+// accepts (tools/subcommands.h SubcommandInfo::flags, plus --data-dir, which sets
+// cost::SetDataDirOverride) are allowed. Errors (kInvalidArgument): unknown flag, a flag of another
+// subcommand (naming it), missing or malformed value; kInternal for an unknown `subcommand`.
+absl::StatusOr<CommandLine> ParseCommandLine(absl::string_view subcommand,
+                                             const std::vector<std::string>& args);
 
 // Maps a Status to the exit code of the contract: kInvalidArgument, kNotFound, kUnimplemented,
 // kFailedPrecondition, kOutOfRange, kAlreadyExists, kDataLoss (corrupt dataset) -> 2 (bad input or
@@ -53,38 +56,35 @@ int ThreadsFlag();
 int RunInspect(const std::vector<std::string>& args);
 int RunCalibrate(const std::vector<std::string>& args);
 int RunMeasure(const std::vector<std::string>& args);
-int RunDataset(const std::vector<std::string>& args);
+int RunDatasetStats(const std::vector<std::string>& args);
+int RunDatasetRepeat(const std::vector<std::string>& args);
+int RunDatasetMerge(const std::vector<std::string>& args);
+int RunDatasetImport(const std::vector<std::string>& args);
 int RunTrain(const std::vector<std::string>& args);
 int RunEval(const std::vector<std::string>& args);
-int RunPlan(const std::vector<std::string>& args);
+// plan's --measure: pipeline::MeasurePlan in executables that link Halide (perfgraph-measure), null
+// in `perfgraph` (which hands `plan --measure` to perfgraph-measure before calling RunPlan).
+using PlanMeasurer = std::function<absl::StatusOr<pipeline::PlanMeasurement>(
+    const pipeline::ProgramPlan&, const pipeline::MeasureProgress&)>;
+int RunPlan(const std::vector<std::string>& args, const PlanMeasurer& measurer);
 int RunPredict(const std::vector<std::string>& args);
 int RunCompare(const std::vector<std::string>& args);
 
-// Shared by plan and predict (defined in tools/plan.cc).
-// The weights file of the learned model of --model (default kDefaultModelDir). Error:
+// The subcommands every perfgraph executable implements (inspect, dataset stats|merge|import, eval,
+// plan, predict), with `plan_measurer` behind plan --measure (null in `perfgraph`).
+SubcommandTable InferenceSubcommands(const PlanMeasurer& plan_measurer);
+
+// Shared by plan, predict and compare (tools/cli.cc): pipeline/cost_models.h with the model
+// directories of the flags.
+// The weights file of the learned model of --model (default: the shipped models/default). Error:
 // kFailedPrecondition "<what>: no learned model in DIR (FILE is missing): ..., or <way_out>".
 absl::StatusOr<std::string> LearnedWeightsPath(absl::string_view what, absl::string_view way_out);
-// The cost model named by --cost-model: "analytical" (cost::AnalyticalModel over the committed
-// reference target description, for kernels run with `num_threads` threads, >= 1); "learned"
-// (cost::LearnedModel over the weights of --model, default kDefaultModelDir; kFailedPrecondition
-// when there are none); "xgboost" (cost::XgboostModel of --model, default
-// cost::kDefaultXgboostModelDir, predicting with `num_threads` XGBoost threads; kFailedPrecondition
-// when there is none, its Load errors otherwise); any other name is kInvalidArgument.
+// The cost model named by --cost-model: "analytical", "learned" (--model) or "xgboost"
+// (--xgboost-model), for kernels run with `num_threads` threads (>= 1); pipeline::MakeCostModel's
+// errors prefixed with "--cost-model NAME: " and the way out (pass --cost-model analytical); an
+// unknown name is kInvalidArgument.
 absl::StatusOr<std::unique_ptr<cost::CostModel>> MakeCostModel(absl::string_view name,
                                                                int num_threads);
-// The kernels of an imported model: the file's own fusions when it has them (optimised HLO,
-// `fusion` = "file"), otherwise the entry program and then every called computation (HLO while
-// bodies, ...) fused on its own with `fusion`: "default" (fusion::DefaultFusion) or "cost"
-// (fusion::FusionPass over `cost_model`, which must then be non-null); called computations' kernels are named
-// "<computation>/<kernel>" as inspect names them. Errors name `path`: a program that fails to fuse,
-// or an unknown `fusion` (kInvalidArgument).
-struct FusedModel {
-  std::vector<graph::Kernel> kernels;
-  std::vector<fusion::FusionDecision> decisions;  // "cost" only; all programs, in fusion order
-  std::string fusion;                             // "default", "cost" or "file"
-};
-absl::StatusOr<FusedModel> FuseModel(const std::string& path, const graph::ImportedModel& model,
-                                     absl::string_view fusion, cost::CostModel* cost_model);
 
 }  // namespace perfgraph::tools
 

@@ -1,38 +1,14 @@
 // `perfgraph compare MODEL...
 //  [--schedulers default,analytical,learned,Adams2019,Mullapudi2016,Li2018] [--repeats 3]
-//  [--threads T] [--seed S] [--model DIR] [--json] [--input-shape NAME=d0,...]...
+//  [--threads T] [--seed S] [--model DIR] [--xgboost-model DIR] [--json] [--input-shape NAME=d0,...]...
 //  [--dim NAME=VALUE]... [--allow-unsupported]`
 //
-// End-to-end comparison of whole programs: for every MODEL (files, or directories walked for *.onnx
-// and *.hlo) and every scheduler column, the total MEASURED runtime of all the program's kernels on
-// this CPU. Columns:
-//  * default     fusion::DefaultFusion kernels, each at tiling::Default (the heuristic baseline);
-//  * analytical  `plan --cost-model analytical`: fusion::FusionPass + tiling::TilingPass over the
-//                whole ConfigSpace, both driven by cost::AnalyticalModel;
-//  * learned     the same with the learned model of --model (default models/default); if it has no
-//                model the run fails (exit 2) unless `learned` is left out of --schedulers;
-//  * xgboost     the same with the gradient-boosted baseline of --xgboost-model (default
-//                models/xgboost; not a default column: name it in --schedulers);
-//  * Adams2019, Mullapudi2016, Li2018   the default-fusion kernels scheduled by Halide's own
-//                autoscheduler (target/autoschedule.h), i.e. the same kernel boundaries as
-//                `default`.
-// An optimised HLO file's own fusions are kept by every column (fusion "file").
-//
-// Protocol: every kernel of a column is compiled once (identical kernels with the same schedule,
-// data::CanonicalKernelHash, once per program and column), then --repeats complete repetitions each
-// re-time every kernel with the dataset's measurement protocol (target::MeasureCompiled: warm-up,
-// samples until the best three agree, label = fastest sample). A repetition's total is the sum of
-// the kernels' labels (times their multiplicity); the reported total is the MEDIAN of the
-// repetition totals. Columns are measured one after the other per program (only one column's
-// compiled kernels are alive at a time). Input data are seeded (--seed) and identical across
-// columns.
-//
-// Failures are never dropped: a kernel that cannot be planned (no cost estimate), compiled (e.g. an
-// autoscheduler that rejects it) or measured (invalid run, timeout) is listed with its stage and
-// message, counted in kernels_failed, and left out of that column's total, which is then marked
-// incomplete (status "incomplete" in JSON, "!" in the table). A column whose fusion fails for a
-// program has status "error" and no total. Import or default-fusion failures and bad flags stop the
-// run before anything is measured (exit 2).
+// End-to-end comparison of whole programs by measured runtime: pipeline::ComparePrograms
+// (pipeline/compare.h: the columns, the protocol and how failures are kept) over MODEL files and
+// directories (walked for *.onnx and *.hlo), printed as a table or JSON. `learned` needs a learned
+// model (--model, default the shipped one); without one the run fails (exit 2) unless `learned` is
+// left out of --schedulers. Import or default-fusion failures and bad flags stop the run before
+// anything is measured (exit 2).
 //
 // JSON (--json): {threads, repeats, seed, schedulers[], machine_params?{parallelism,
 //  last_level_cache_bytes, last_level_cache_source, balance}, programs[{program, model_file,
@@ -42,47 +18,26 @@
 //  summary{<scheduler>{programs, programs_complete, total_ns (sum over complete programs),
 //  geomean_speedup_vs_default?, programs_compared}}}. Times in nanoseconds of wall-clock time.
 #include <algorithm>
-#include <cmath>
-#include <filesystem>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
-#include <utility>
+#include <string>
+#include <vector>
 
-#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "cost/cost_model.h"
-#include "data/kernel_proto.h"
 #include "graph/import.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
-#include "target/autoschedule.h"
-#include "target/halide_cpu_target.h"
-#include "target/measurement.h"
-#include "tiling/tile_config.h"
-#include "tiling/tiling_pass.h"
+#include "pipeline/compare.h"
 #include "tools/cli.h"
-#include "tools/report.h"
+#include "tools/flags.h"
 #include "tools/model_files.h"
 #include "tools/progress.h"
-
-ABSL_FLAG(
-    int, repeats, 3,
-    "compare: complete repetitions (every kernel re-timed in each); totals are their median.");
-ABSL_FLAG(std::vector<std::string>, schedulers,
-          std::vector<std::string>({"default", "analytical", "learned", "Adams2019",
-                                    "Mullapudi2016", "Li2018"}),
-          "compare: comma-separated columns: default, analytical, learned, Adams2019, "
-          "Mullapudi2016, Li2018.");
-ABSL_DECLARE_FLAG(bool, json);
-ABSL_DECLARE_FLAG(std::string, model);  // tools/eval.cc: the learned model directory
-ABSL_DECLARE_FLAG(int, threads);
-ABSL_DECLARE_FLAG(uint64_t, seed);
+#include "tools/report.h"
 
 namespace perfgraph::tools {
 namespace {
@@ -91,356 +46,130 @@ using nlohmann::ordered_json;
 
 constexpr char kDefaultColumn[] = "default";
 
-enum class ColumnKind { kDefault, kCostModel, kAutoscheduler };
-
-// One scheduler column and what it needs across programs.
-struct Column {
-  std::string name;
-  ColumnKind kind = ColumnKind::kDefault;
-  std::unique_ptr<cost::CostModel> model;      // kCostModel
-  std::unique_ptr<tiling::TilingPass> tiling;  // kCostModel (its identical-kernel cache is shared)
-  target::Autoscheduler autoscheduler = target::Autoscheduler::kAdams2019;  // kAutoscheduler
-};
-
-// A kernel failure of a column: the kernels (all occurrences of one unique kernel), the stage
-// ("plan", "compile", "measure") and the message.
-struct Failure {
-  std::vector<std::string> kernels;
-  std::string stage;
-  std::string error;
-};
-
-// One kernel of a column's plan, deduplicated by (hash, schedule) within the program.
-struct UniqueKernel {
-  graph::Kernel kernel;            // first occurrence
-  tiling::TileConfig config;       // default and cost-model columns
-  std::vector<std::string> names;  // every occurrence, in program order
-};
-
-struct ColumnPlan {
-  std::string fusion;   // "default", "cost" or "file"
-  std::string error;    // non-empty: the column could not be planned for this program at all
-  int num_kernels = 0;  // every kernel occurrence, failed ones included
-  std::vector<UniqueKernel> kernels;
-  std::vector<Failure> failures;  // planning failures
-};
-
-struct ProgramPlan {
-  std::string path;
-  std::string program;
-  std::vector<ColumnPlan> columns;  // parallel to the column list
-};
-
-absl::StatusOr<std::vector<Column>> MakeColumns(const std::vector<std::string>& names,
-                                                int threads) {
-  if (names.empty()) {
-    return absl::InvalidArgumentError("--schedulers is empty: name at least one column");
-  }
-  std::vector<Column> columns;
-  std::set<std::string> seen;
-  for (const std::string& name : names) {
-    if (!seen.insert(name).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--schedulers names '", name, "' more than once"));
-    }
-    Column column;
-    column.name = name;
-    if (name == kDefaultColumn) {
-      column.kind = ColumnKind::kDefault;
-    } else if (name == "analytical" || name == "learned" || name == "xgboost") {
-      column.kind = ColumnKind::kCostModel;
-      if (name == "learned") {
-        // MakeCostModel's own message suggests plan's flags; say what compare needs instead.
-        absl::StatusOr<std::string> weights = LearnedWeightsPath(
-            "--schedulers learned",
-            "leave 'learned' out of --schedulers (e.g. --schedulers "
-            "default,analytical,Adams2019,Mullapudi2016,Li2018)");
-        if (!weights.ok()) return weights.status();
-      }
-      auto model = MakeCostModel(name, threads);
-      if (!model.ok()) {
-        return absl::Status(model.status().code(),
-                            absl::StrCat("--schedulers ", name, ": ", model.status().message()));
-      }
-      column.model = std::move(*model);
-      column.tiling = std::make_unique<tiling::TilingPass>(*column.model);
-    } else {
-      auto scheduler = target::ParseAutoscheduler(name);
-      if (!scheduler.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--schedulers: unknown scheduler '", name,
-            "' (expected default, analytical, learned, xgboost, Adams2019, Mullapudi2016 or Li2018)"));
-      }
-      column.kind = ColumnKind::kAutoscheduler;
-      column.autoscheduler = *scheduler;
-    }
-    columns.push_back(std::move(column));
-  }
-  return columns;
+ordered_json OptionalNumber(const std::optional<double>& v) {
+  return v.has_value() ? ordered_json(*v) : ordered_json(nullptr);
 }
 
-// Adds `kernel` at `config` to `plan`, merging it with an identical kernel already there.
-void AddKernel(const graph::Kernel& kernel, const tiling::TileConfig& config,
-               std::map<std::pair<uint64_t, std::string>, size_t>& index, ColumnPlan& plan) {
-  ++plan.num_kernels;
-  const auto key = std::make_pair(data::CanonicalKernelHash(kernel), config.ToString());
-  auto [it, inserted] = index.emplace(key, plan.kernels.size());
-  if (inserted) plan.kernels.push_back({kernel, config, {}});
-  plan.kernels[it->second].names.push_back(kernel.name);
-}
-
-// Imports and fuses one program and plans every column. Errors (stop the run): import and default
-// fusion failures. Cost-column failures are recorded in the column's plan.
-absl::StatusOr<ProgramPlan> PlanProgram(const std::string& path,
-                                        const graph::ImportOptions& import_options,
-                                        std::vector<Column>& columns) {
-  ProgramPlan result;
-  result.path = path;
-  ASSIGN_OR_RETURN(graph::ImportedModel imported, graph::ImportModelFile(path, import_options));
-  result.program = imported.program.name;
-  ASSIGN_OR_RETURN(FusedModel fused_default, FuseModel(path, imported, "default", nullptr));
-  for (Column& column : columns) {
-    ColumnPlan plan;
-    std::map<std::pair<uint64_t, std::string>, size_t> index;
-    if (column.kind != ColumnKind::kCostModel) {
-      plan.fusion = fused_default.fusion;
-      for (const graph::Kernel& kernel : fused_default.kernels) {
-        // Autoscheduled kernels ignore the config; a default one keeps the dedup key uniform.
-        const tiling::TileConfig config =
-            column.kind == ColumnKind::kDefault ? tiling::Default(kernel) : tiling::TileConfig();
-        AddKernel(kernel, config, index, plan);
-      }
-    } else {
-      auto fused = FuseModel(path, imported, "cost", column.model.get());
-      if (!fused.ok()) {
-        plan.fusion = "cost";
-        plan.error = std::string(fused.status().message());
-      } else {
-        plan.fusion = fused->fusion;
-        std::vector<absl::StatusOr<tiling::KernelTiling>> best =
-            column.tiling->RunAll(fused->kernels);
-        for (size_t i = 0; i < fused->kernels.size(); ++i) {
-          if (best[i].ok()) {
-            AddKernel(fused->kernels[i], best[i]->config, index, plan);
-          } else {
-            ++plan.num_kernels;
-            plan.failures.push_back(
-                {{fused->kernels[i].name}, "plan", std::string(best[i].status().message())});
-          }
-        }
-      }
-    }
-    result.columns.push_back(std::move(plan));
-  }
-  return result;
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
-ordered_json FailureJson(const Failure& f) {
-  return {{"kernels", f.kernels}, {"stage", f.stage}, {"error", f.error}};
-}
-
-// Compiles and times one column of one program; returns its JSON entry (without speedup).
-ordered_json MeasureColumn(const ProgramPlan& program, const Column& column, const ColumnPlan& plan,
-                           const target::HalideCpuTarget& target, int repeats, Progress& progress) {
+ordered_json ColumnJson(const pipeline::ColumnResult& col) {
   ordered_json out;
-  std::vector<Failure> failures = plan.failures;
-  if (!plan.error.empty()) {
-    out["status"] = "error";
-    out["fusion"] = plan.fusion;
-    out["error"] = plan.error;
+  out["status"] = std::string(pipeline::ColumnStatusName(col.status));
+  out["fusion"] = col.fusion;
+  if (col.status == pipeline::ColumnStatus::kError) {
+    out["error"] = col.error;
     out["total_ns"] = nullptr;
-    std::cerr << "perfgraph compare: warning: " << program.path << ": column " << column.name
-              << ": " << plan.error << "\n";
     return out;
   }
-  const size_t n = plan.kernels.size();
-  const target::ProtocolOptions protocol;
-  std::vector<std::optional<target::CompiledKernel>> compiled(n);
-  std::vector<std::vector<double>> labels(n);
-  absl::Duration compile_time;
-  for (size_t u = 0; u < n; ++u) {
-    const UniqueKernel& k = plan.kernels[u];
-    absl::StatusOr<target::CompiledKernel> c =
-        column.kind == ColumnKind::kAutoscheduler
-            ? target::CompileAutoscheduled(target, k.kernel, column.autoscheduler)
-            : target.Compile(k.kernel, k.config);
-    progress.Advance(1, absl::StrCat(column.name, " compile ", k.kernel.name));
-    if (!c.ok()) {
-      failures.push_back({k.names, "compile", c.status().ToString()});
-      progress.Advance(repeats, k.kernel.name);
-      continue;
-    }
-    compile_time += c->compile_time();
-    compiled[u] = std::move(*c);
+  out["total_ns"] = OptionalNumber(col.total_ns);
+  out["repetition_totals_ns"] = col.repetition_totals_ns;
+  out["kernels"] = col.kernels;
+  out["unique_kernels"] = col.unique_kernels;
+  out["kernels_measured"] = col.kernels_measured;
+  out["kernels_failed"] = col.kernels_failed;
+  out["compile_time_s"] = col.compile_time_s;
+  ordered_json failures = ordered_json::array();
+  for (const pipeline::KernelFailure& f : col.failures) {
+    failures.push_back({{"kernels", f.kernels}, {"stage", f.stage}, {"error", f.error}});
   }
-  for (int rep = 0; rep < repeats; ++rep) {
-    for (size_t u = 0; u < n; ++u) {
-      if (!compiled[u].has_value()) continue;
-      const target::Measurement m =
-          target::MeasureCompiled(target, *compiled[u], /*best_label_ns=*/0, protocol);
-      progress.Advance(1, absl::StrCat(column.name, " ", plan.kernels[u].kernel.name));
-      if (m.status != target::MeasureStatus::kOk) {
-        failures.push_back({plan.kernels[u].names, "measure",
-                            absl::StrCat(target::MeasureStatusName(m.status), ": ", m.error)});
-        compiled[u].reset();
-        labels[u].clear();
-        progress.Advance(repeats - rep - 1, plan.kernels[u].kernel.name);
-        continue;
-      }
-      labels[u].push_back(m.label_ns);
-    }
+  out["failures"] = std::move(failures);
+  ordered_json times = ordered_json::array();
+  for (const pipeline::KernelTime& t : col.kernel_times) {
+    times.push_back({{"kernels", t.kernels}, {"schedule", t.schedule}, {"median_ns", t.median_ns}});
   }
-  compiled.clear();
-
-  std::vector<double> repetition_totals(repeats, 0.0);
-  int measured = 0;
-  ordered_json kernel_times = ordered_json::array();
-  for (size_t u = 0; u < n; ++u) {
-    if (static_cast<int>(labels[u].size()) != repeats) continue;
-    const UniqueKernel& k = plan.kernels[u];
-    for (int rep = 0; rep < repeats; ++rep)
-      repetition_totals[rep] += labels[u][rep] * k.names.size();
-    measured += static_cast<int>(k.names.size());
-    kernel_times.push_back(
-        {{"kernels", k.names},
-         {"schedule",
-          column.kind == ColumnKind::kAutoscheduler ? column.name : k.config.ToString()},
-         {"median_ns", Median(labels[u])}});
-  }
-  int failed = 0;
-  ordered_json failures_json = ordered_json::array();
-  for (const Failure& f : failures) {
-    failed += static_cast<int>(f.kernels.size());
-    failures_json.push_back(FailureJson(f));
-    std::cerr << "perfgraph compare: warning: " << program.path << ": column " << column.name
-              << ": kernel " << absl::StrJoin(f.kernels, ", ") << " failed (" << f.stage
-              << "): " << f.error << "\n";
-  }
-  out["status"] = failed == 0 ? "complete" : "incomplete";
-  out["fusion"] = plan.fusion;
-  out["total_ns"] = measured > 0 ? ordered_json(Median(repetition_totals)) : ordered_json(nullptr);
-  out["repetition_totals_ns"] =
-      measured > 0 ? ordered_json(repetition_totals) : ordered_json::array();
-  out["kernels"] = plan.num_kernels;
-  out["unique_kernels"] = n;
-  out["kernels_measured"] = measured;
-  out["kernels_failed"] = failed;
-  out["compile_time_s"] = absl::ToDoubleSeconds(compile_time);
-  out["failures"] = std::move(failures_json);
-  out["kernel_times"] = std::move(kernel_times);
+  out["kernel_times"] = std::move(times);
+  if (col.speedup_vs_default.has_value()) out["speedup_vs_default"] = *col.speedup_vs_default;
   return out;
 }
 
 absl::StatusOr<ordered_json> Compare(const std::vector<std::string>& paths,
                                      const graph::ImportOptions& import_options) {
-  const int repeats = absl::GetFlag(FLAGS_repeats);
-  if (repeats < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--repeats must be >= 1, got ", repeats));
+  pipeline::CompareOptions options;
+  options.repeats = absl::GetFlag(FLAGS_repeats);
+  if (options.repeats < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--repeats must be >= 1, got ", options.repeats));
   }
-  const int threads = ThreadsFlag();
-  const uint64_t seed = absl::GetFlag(FLAGS_seed);
-  ASSIGN_OR_RETURN(std::vector<Column> columns,
-                   MakeColumns(absl::GetFlag(FLAGS_schedulers), threads));
+  options.schedulers = absl::GetFlag(FLAGS_schedulers);
+  options.num_threads = ThreadsFlag();
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.learned_model_dir = absl::GetFlag(FLAGS_model);
+  options.xgboost_model_dir = absl::GetFlag(FLAGS_xgboost_model);
+  options.import_options = import_options;
+  if (std::find(options.schedulers.begin(), options.schedulers.end(), "learned") !=
+      options.schedulers.end()) {
+    // The library's message says what is missing; say which flag leaves the column out.
+    RETURN_IF_ERROR(LearnedWeightsPath("--schedulers learned",
+                                       "leave 'learned' out of --schedulers (e.g. --schedulers "
+                                       "default,analytical,Adams2019,Mullapudi2016,Li2018)")
+                        .status());
+  }
   ASSIGN_OR_RETURN(std::vector<std::string> files, CollectModelFiles(paths));
-  ASSIGN_OR_RETURN(target::HalideCpuTarget target,
-                   target::HalideCpuTarget::Create({threads, seed}));
+
+  std::unique_ptr<Progress> planning, measuring;
+  pipeline::CompareProgress progress;
+  progress.planning_started = [&](int64_t programs) {
+    planning = std::make_unique<Progress>(programs, "programs planned", 1);
+  };
+  progress.program_planned = [&](const std::string& program) { planning->Advance(1, program); };
+  progress.measuring_started = [&](int64_t units) {
+    planning->Finish(absl::StrFormat("perfgraph compare: planned %d programs x %d columns",
+                                     files.size(), options.schedulers.size()));
+    measuring = std::make_unique<Progress>(units, "compiles+timings", 50);
+  };
+  progress.advanced = [&](int64_t units, const std::string& what) {
+    measuring->Advance(units, what);
+  };
+  progress.warning = [](const std::string& message) {
+    std::cerr << "perfgraph compare: warning: " << message << "\n";
+  };
+  absl::StatusOr<pipeline::Comparison> comparison =
+      pipeline::ComparePrograms(files, options, progress);
+  if (!comparison.ok()) {
+    // Scheduler-list errors name the flag they came from.
+    if (comparison.status().code() == absl::StatusCode::kInvalidArgument &&
+        absl::StrContains(comparison.status().message(), "scheduler")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--schedulers: ", comparison.status().message()));
+    }
+    return comparison.status();
+  }
+  if (measuring != nullptr) {
+    measuring->Finish(
+        absl::StrFormat("perfgraph compare: measured %d programs x %d columns, %d repetitions",
+                        comparison->programs.size(), options.schedulers.size(), options.repeats));
+  }
 
   ordered_json report;
-  report["threads"] = threads;
-  report["repeats"] = repeats;
-  report["seed"] = seed;
-  std::vector<std::string> column_names;
-  for (const Column& c : columns) column_names.push_back(c.name);
-  report["schedulers"] = column_names;
-  bool any_autoscheduler = false;
-  for (const Column& c : columns) {
-    if (c.kind != ColumnKind::kAutoscheduler) continue;
-    any_autoscheduler = true;
-    // A missing plugin is a setup problem: stop before measuring anything.
-    RETURN_IF_ERROR(target::LoadAutoschedulerPlugin(c.autoscheduler));
-  }
-  if (any_autoscheduler) {
-    ASSIGN_OR_RETURN(target::ResolvedMachineParams params, target::ResolveMachineParams(target));
+  report["threads"] = options.num_threads;
+  report["repeats"] = options.repeats;
+  report["seed"] = options.seed;
+  report["schedulers"] = options.schedulers;
+  if (comparison->machine_params.has_value()) {
+    const target::ResolvedMachineParams& params = *comparison->machine_params;
     report["machine_params"] = {{"parallelism", params.parallelism},
                                 {"last_level_cache_bytes", params.last_level_cache_bytes},
                                 {"last_level_cache_source", params.last_level_cache_source},
                                 {"balance", params.balance}};
   }
-
-  // Phase 1: import, fuse and plan everything (bad input fails here, before any measurement).
-  std::vector<ProgramPlan> plans;
-  {
-    Progress planning(static_cast<int64_t>(files.size()), "programs planned", 1);
-    for (const std::string& path : files) {
-      ASSIGN_OR_RETURN(ProgramPlan plan, PlanProgram(path, import_options, columns));
-      plans.push_back(std::move(plan));
-      planning.Advance(1, plans.back().program);
-    }
-    planning.Finish(absl::StrFormat("perfgraph compare: planned %d programs x %d columns",
-                                    plans.size(), columns.size()));
-  }
-
-  // Phase 2: compile once, time `repeats` times, per program and column.
-  int64_t work = 0;
-  for (const ProgramPlan& p : plans) {
-    for (const ColumnPlan& c : p.columns) {
-      if (c.error.empty()) work += static_cast<int64_t>(c.kernels.size()) * (1 + repeats);
-    }
-  }
-  Progress progress(work, "compiles+timings", 50);
   ordered_json programs = ordered_json::array();
-  for (const ProgramPlan& p : plans) {
+  for (const pipeline::ProgramComparison& p : comparison->programs) {
     ordered_json program;
     program["program"] = p.program;
-    program["model_file"] = p.path;
+    program["model_file"] = p.model_file;
     ordered_json cols;
-    for (size_t c = 0; c < columns.size(); ++c) {
-      cols[columns[c].name] = MeasureColumn(p, columns[c], p.columns[c], target, repeats, progress);
-    }
-    // Speedup over the default column when both are complete.
-    if (cols.contains(kDefaultColumn) && cols[kDefaultColumn]["status"] == "complete") {
-      const double base = cols[kDefaultColumn]["total_ns"].get<double>();
-      for (auto& [name, col] : cols.items()) {
-        if (col["status"] == "complete") {
-          col["speedup_vs_default"] = base / col["total_ns"].get<double>();
-        }
-      }
+    for (size_t c = 0; c < options.schedulers.size(); ++c) {
+      cols[options.schedulers[c]] = ColumnJson(p.columns[c]);
     }
     program["columns"] = std::move(cols);
     programs.push_back(std::move(program));
   }
-  progress.Finish(
-      absl::StrFormat("perfgraph compare: measured %d programs x %d columns, %d repetitions",
-                      plans.size(), columns.size(), repeats));
-
   ordered_json summary;
-  for (const Column& column : columns) {
-    int complete = 0, compared = 0;
-    double total = 0, log_speedup = 0;
-    for (const auto& program : programs) {
-      const auto& col = program["columns"][column.name];
-      if (col["status"] != "complete") continue;
-      ++complete;
-      total += col["total_ns"].get<double>();
-      if (col.contains("speedup_vs_default")) {
-        ++compared;
-        log_speedup += std::log(col["speedup_vs_default"].get<double>());
-      }
-    }
-    ordered_json s;
-    s["programs"] = programs.size();
-    s["programs_complete"] = complete;
-    s["total_ns"] = total;
-    s["programs_compared"] = compared;
-    s["geomean_speedup_vs_default"] =
-        compared > 0 ? ordered_json(std::exp(log_speedup / compared)) : ordered_json(nullptr);
-    summary[column.name] = std::move(s);
+  for (size_t c = 0; c < options.schedulers.size(); ++c) {
+    const pipeline::ColumnSummary& s = comparison->summary[c];
+    summary[options.schedulers[c]] = {
+        {"programs", s.programs},
+        {"programs_complete", s.programs_complete},
+        {"total_ns", s.total_ns},
+        {"programs_compared", s.programs_compared},
+        {"geomean_speedup_vs_default", OptionalNumber(s.geomean_speedup_vs_default)}};
   }
   report["programs"] = std::move(programs);
   report["summary"] = std::move(summary);

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "data/config_proto.h"
 #include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 #include "data/machine.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
@@ -243,7 +244,7 @@ absl::StatusOr<DatasetImportSummary> ImportRuntimes(const DatasetImportOptions& 
     for (double s : m.samples) record.add_runtime_ns(s);
     record.set_status(data::Record::MEASURE_STATUS_OK);
     record.set_feature_schema_version(graph::kFeatureSchemaVersion);
-    record.set_kernel_hash(data::CanonicalKernelHash(kernel));
+    record.set_kernel_hash(graph::CanonicalKernelHash(kernel));
     record.set_task(configs_per_kernel.at({m.module, m.kernel}) > 1 ? data::Record::TASK_TILE
                                                                      : data::Record::TASK_FUSION);
     record.set_measured_unix_seconds(absl::ToUnixSeconds(absl::Now()));

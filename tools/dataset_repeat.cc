@@ -1,12 +1,15 @@
 #include "tools/dataset_repeat.h"
 
 #include <algorithm>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <random>
 #include <set>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "data/kernel_proto.h"
 #include "data/label.h"
@@ -20,6 +23,9 @@
 #include "target/isolated_measurement.h"
 #include "target/measurement.h"
 #include "tiling/tile_config.h"
+#include "nlohmann/json.hpp"
+#include "tools/cli.h"
+#include "tools/flags.h"
 #include "tools/progress.h"
 
 namespace perfgraph::tools {
@@ -232,6 +238,78 @@ absl::StatusOr<RepeatResult> MeasureRepeatability(const RepeatOptions& options) 
   progress.Finish(absl::StrCat("re-measured ", result.pairs, " pairs of ", result.kernels,
                                " kernels of ", result.programs, " programs"));
   return result;
+}
+
+int RunDatasetRepeat(const std::vector<std::string>& args) {
+  auto command_line = ParseCommandLine("dataset repeat", args);
+  if (!command_line.ok()) return ReportError("dataset repeat", command_line.status());
+  if (command_line->positional.size() != 1) {
+    return ReportError("dataset repeat", absl::InvalidArgumentError("expected one DATASET"));
+  }
+  RepeatOptions options;
+  options.dataset = command_line->positional[0];
+  options.sample = absl::GetFlag(FLAGS_sample);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.kernels = absl::GetFlag(FLAGS_kernels);
+  options.configs_per_kernel = absl::GetFlag(FLAGS_repeat_configs_per_kernel);
+  options.protocol = absl::GetFlag(FLAGS_protocol);
+  options.interleaved.min_rounds = absl::GetFlag(FLAGS_min_rounds);
+  options.interleaved.max_rounds = absl::GetFlag(FLAGS_max_rounds);
+  options.interleaved.stability = absl::GetFlag(FLAGS_stability);
+  options.interleaved.seed = options.seed;
+  options.interleaved.compile_threads = std::max(1, absl::GetFlag(FLAGS_compile_threads));
+  auto result = MeasureRepeatability(options);
+  if (!result.ok()) return ReportError("dataset repeat", result.status());
+  if (absl::GetFlag(FLAGS_json)) {
+    auto optional_number = [](const std::optional<double>& v) {
+      return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+    };
+    nlohmann::ordered_json json = {
+        {"pairs", result->pairs},
+        {"kernels", result->kernels},
+        {"failed", result->failed},
+        {"threads", result->threads},
+        {"median_relative_difference", result->median_relative_difference},
+        {"p90_relative_difference", result->p90_relative_difference},
+        {"kendall_tau_per_kernel", optional_number(result->kendall_tau_per_kernel)},
+        {"kendall_tau_overall", optional_number(result->kendall_tau_overall)},
+        {"programs", result->programs},
+        {"protocol", result->protocol},
+        {"label_statistic", result->statistic},
+        {"seconds", result->seconds}};
+    nlohmann::ordered_json variants = nlohmann::ordered_json::array();
+    for (const RepeatVariant& v : result->variants) {
+      variants.push_back({{"label_statistic", v.statistic},
+                          {"median_relative_difference", v.median_relative_difference},
+                          {"p90_relative_difference", v.p90_relative_difference},
+                          {"kendall_tau_per_kernel", optional_number(v.kendall_tau_per_kernel)}});
+    }
+    json["variants"] = variants;
+    std::cout << json.dump(2) << "\n";
+  } else {
+    auto optional_number = [](const std::optional<double>& v) {
+      return v ? absl::StrFormat("%.4f", *v) : std::string("undefined");
+    };
+    std::cout << absl::StrFormat(
+        "%d pairs of %d kernels re-measured (%d failed the second pass), %d threads\n"
+        "relative difference between passes: median %.2f %%, p90 %.2f %%\n"
+        "Kendall's tau between passes: per kernel %s, overall %s\n",
+        result->pairs, result->kernels, result->failed, result->threads,
+        100 * result->median_relative_difference, 100 * result->p90_relative_difference,
+        optional_number(result->kendall_tau_per_kernel),
+        optional_number(result->kendall_tau_overall));
+    std::cout << absl::StrFormat("second pass: protocol %d, %d programs, %.0f s; label statistic %s\n",
+                                 result->protocol, result->programs, result->seconds,
+                                 result->statistic);
+    std::cout << "label statistic                 median %   p90 %   tau per kernel\n";
+    for (const RepeatVariant& v : result->variants) {
+      std::cout << absl::StrFormat("%-30s %8.2f %8.2f   %s\n", v.statistic,
+                                   100 * v.median_relative_difference,
+                                   100 * v.p90_relative_difference,
+                                   optional_number(v.kendall_tau_per_kernel));
+    }
+  }
+  return kExitOk;
 }
 
 }  // namespace perfgraph::tools

@@ -1,7 +1,8 @@
 // `perfgraph eval --dataset DATASET... [--model MODEL_DIR] [--xgboost-model DIR] [--split FILE]
 //  [--per-kernel] [--json]`
 //
-// Scores the learned model of MODEL_DIR, the XGBoost baseline (cost::XgboostModel of
+// Scores the learned model of MODEL_DIR as it is served (cost::LearnedModel: kernels::Predictor and
+// the roofline lower bound, no LibTorch), the XGBoost baseline (cost::XgboostModel of
 // --xgboost-model DIR, default models/xgboost, when that directory holds one; an explicit
 // --xgboost-model that cannot be loaded is an error) and the analytical model (cost::AnalyticalModel
 // with the committed target description) side by side on the same held-out programs and the same
@@ -30,6 +31,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "absl/flags/declare.h"
@@ -45,19 +47,11 @@
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tiling/tile_config.h"
+#include "pipeline/cost_models.h"
 #include "tools/cli.h"
+#include "tools/flags.h"
 #include "tools/side_by_side.h"
 
-ABSL_DECLARE_FLAG(bool, json);
-ABSL_DECLARE_FLAG(std::vector<std::string>, dataset);
-ABSL_DECLARE_FLAG(std::string, split);
-ABSL_DECLARE_FLAG(std::string, xgboost_model);  // tools/plan.cc
-ABSL_FLAG(std::string, model, "",
-          "eval, plan, predict: model directory written by perfgraph train (default models/default).");
-ABSL_FLAG(bool, per_kernel, false, "eval: also report each held-out kernel's figures.");
-ABSL_FLAG(std::string, explain, "",
-          "eval: PROGRAM/KERNEL: print that held-out kernel's configs with measured, learned and "
-          "analytical runtimes and the analytical cost breakdown.");
 
 namespace perfgraph::tools {
 namespace {
@@ -72,16 +66,24 @@ std::string Number(const std::optional<double>& v) {
 }
 
 absl::Status Eval(const std::vector<std::string>& args) {
-  ASSIGN_OR_RETURN(CommandLine command_line, ParseCommandLine(args));
+  ASSIGN_OR_RETURN(CommandLine command_line, ParseCommandLine("eval", args));
   std::vector<std::string> datasets = absl::GetFlag(FLAGS_dataset);
   datasets.insert(datasets.end(), command_line.positional.begin(), command_line.positional.end());
   if (datasets.empty()) return absl::InvalidArgumentError("--dataset DATASET is required");
   std::string model_dir = absl::GetFlag(FLAGS_model);
   const bool explicit_model = !model_dir.empty();
-  if (!explicit_model) model_dir = kDefaultModelDir;
-  std::unique_ptr<gnn::LearnedPredictor> predictor;
+  if (!explicit_model) model_dir = pipeline::ShippedModelDir(pipeline::CostModelKind::kLearned);
+  // The learned model is scored as it is served (cost::LearnedModel over kernels::Predictor, with
+  // the roofline lower bound), the same predictions plan, predict and compare use; model.json gives
+  // the programs it trained and validated on.
+  std::optional<gnn::ModelInfo> info;
+  std::unique_ptr<cost::CostModel> learned_model;
   if (explicit_model || std::filesystem::exists(model_dir)) {
-    ASSIGN_OR_RETURN(predictor, gnn::LearnedPredictor::Load(model_dir));
+    ASSIGN_OR_RETURN(info, gnn::ReadModelInfo(model_dir));
+    pipeline::CostModelOptions options;
+    options.kind = pipeline::CostModelKind::kLearned;
+    options.model_dir = model_dir;
+    ASSIGN_OR_RETURN(learned_model, pipeline::MakeCostModel(options));
   } else {
     if (absl::GetFlag(FLAGS_split).empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -99,10 +101,8 @@ absl::Status Eval(const std::vector<std::string>& args) {
     ASSIGN_OR_RETURN(data::Split split, data::ReadSplitFile(absl::GetFlag(FLAGS_split)));
     for (const std::string& p : split.Programs(data::SplitPart::kTest)) held_out.insert(p);
   } else {
-    std::set<std::string> seen(predictor->info().train_programs.begin(),
-                               predictor->info().train_programs.end());
-    seen.insert(predictor->info().validation_programs.begin(),
-                predictor->info().validation_programs.end());
+    std::set<std::string> seen(info->train_programs.begin(), info->train_programs.end());
+    seen.insert(info->validation_programs.begin(), info->validation_programs.end());
     for (const std::string& p : summary.programs) {
       if (!seen.count(p)) held_out.insert(p);
     }
@@ -123,16 +123,18 @@ absl::Status Eval(const std::vector<std::string>& args) {
   }
 
   std::vector<std::vector<double>> learned(examples.size());
-  if (predictor != nullptr) {
-    ASSIGN_OR_RETURN(learned, predictor->PredictNs(examples));
+  if (learned_model != nullptr) {
+    learned = gnn::PredictExamplesNs(*learned_model, examples);
   } else {
     for (size_t e = 0; e < examples.size(); ++e) learned[e].assign(examples[e].num_configs, kNaN);
   }
 
   // The XGBoost baseline's column: --xgboost-model, or the shipped one when it exists.
   std::unique_ptr<cost::XgboostModel> xgboost;
-  const std::string xgboost_dir = absl::GetFlag(FLAGS_xgboost_model);
-  if (xgboost_dir != cost::kDefaultXgboostModelDir ||
+  std::string xgboost_dir = absl::GetFlag(FLAGS_xgboost_model);
+  const bool explicit_xgboost = !xgboost_dir.empty();
+  if (!explicit_xgboost) xgboost_dir = pipeline::ShippedModelDir(pipeline::CostModelKind::kXgboost);
+  if (explicit_xgboost ||
       std::filesystem::exists(std::filesystem::path(xgboost_dir) / cost::kXgboostInfoFile)) {
     ASSIGN_OR_RETURN(xgboost, cost::XgboostModel::Load(xgboost_dir, 1));
   }
@@ -150,7 +152,7 @@ absl::Status Eval(const std::vector<std::string>& args) {
   const int failures = scores.analytical_failures;
   const gnn::TaskMetrics& a = scores.analytical;
   gnn::TaskMetrics l = scores.learned;
-  if (predictor == nullptr) {  // counts as for the analytical model, no learned figures
+  if (learned_model == nullptr) {  // counts as for the analytical model, no learned figures
     l = a;
     l.tile_top1_slowdown = l.tile_top5_slowdown = l.tile_kendall_tau = std::nullopt;
     l.fusion_mape = l.fusion_kendall_tau = std::nullopt;
@@ -162,7 +164,7 @@ absl::Status Eval(const std::vector<std::string>& args) {
       const std::vector<gnn::KernelExample> one = {examples[e]};
       ASSIGN_OR_RETURN(gnn::TaskMetrics ka, gnn::ComputeTaskMetrics(one, {analytical_ns[e]}));
       gnn::TaskMetrics kl, kx;
-      if (predictor != nullptr) {
+      if (learned_model != nullptr) {
         ASSIGN_OR_RETURN(kl, gnn::ComputeTaskMetrics(one, {learned_ns[e]}));
       }
       if (has_xgboost) {
@@ -241,7 +243,7 @@ absl::Status Eval(const std::vector<std::string>& args) {
     j["tile_kernels"] = l.tile_kernels;
     j["fusion_kernels"] = l.fusion_kernels;
     j["analytical_failures"] = failures;
-    j["learned_model"] = predictor != nullptr ? nlohmann::ordered_json(model_dir) : nullptr;
+    j["learned_model"] = learned_model != nullptr ? nlohmann::ordered_json(model_dir) : nullptr;
     j["xgboost_model"] = has_xgboost ? nlohmann::ordered_json(xgboost_dir) : nullptr;
     j["xgboost_failures"] = scores.xgboost_failures;
     if (absl::GetFlag(FLAGS_per_kernel)) j["per_kernel"] = per_kernel;

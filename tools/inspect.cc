@@ -15,7 +15,6 @@
 #include "tools/cli.h"
 #include "tools/report.h"
 
-ABSL_FLAG(bool, json, false, "Print machine-readable JSON instead of a table.");
 
 namespace perfgraph::tools {
 namespace {

@@ -15,7 +15,7 @@
 //  - fusion: N fusion variants per program (variant 0 = the default fusion; variant v > 0 flips each
 //    fusion decision of the heuristic with probability --flip-probability, seeded by program and v),
 //    every resulting kernel at its default config.
-// Identical kernels (data::CanonicalKernelHash) are measured once per task; later occurrences in other
+// Identical kernels (graph::CanonicalKernelHash) are measured once per task; later occurrences in other
 // programs or variants get a record that says so (Record.reused_from) and carries the same samples.
 // --shard K/N keeps the kernels whose canonical hash is K modulo N: N hosts measure disjoint parts of
 // the same plan (same flags and seed) and `perfgraph dataset merge` joins their files.
@@ -43,6 +43,7 @@
 #include "absl/time/clock.h"
 #include "data/config_proto.h"
 #include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 #include "data/machine.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
@@ -55,102 +56,18 @@
 #include "target/machine_load.h"
 #include "target/measurement.h"
 #include "tiling/tile_config.h"
+#include "pipeline/measurement_plan.h"
 #include "tools/cli.h"
+#include "tools/flags.h"
 #include "tools/model_files.h"
 #include "tools/progress.h"
 
-ABSL_FLAG(std::vector<std::string>, corpus, {},
-          "Model files or directories (comma-separated; further PATH arguments are added).");
-ABSL_FLAG(std::string, out, "", "Dataset file (.pgd) to create or append to.");
-ABSL_FLAG(std::string, task, "tile", "tile | fusion");
-ABSL_FLAG(int, configs_per_kernel, 24, "Configs measured per kernel (tile task), default included.");
-ABSL_FLAG(int, fusion_variants, 8, "Fusion variants per program (fusion task), default included.");
-ABSL_FLAG(double, flip_probability, 0.3,
-          "Probability of flipping each heuristic fusion decision in a random variant.");
-ABSL_FLAG(double, time_budget_min, 0, "Stop after this many minutes (0 = no budget).");
-ABSL_FLAG(uint64_t, seed, 1, "Seed of config sampling, fusion variants and input data.");
-ABSL_FLAG(int, threads, 0, "Threads of the Halide thread pool (0 = all logical cores).");
-ABSL_FLAG(int, protocol, 2,
-          "Measurement protocol: 2 = interleaved rounds in child processes (default), 1 = sequential.");
-ABSL_FLAG(int, min_rounds, 5, "Protocol 2: rounds at least.");
-ABSL_FLAG(int, max_rounds, 15, "Protocol 2: rounds at most.");
-ABSL_FLAG(double, stability, 0.02,
-          "Protocol 2: stop when every config's round minima have an interquartile range within "
-          "this fraction of their median.");
-ABSL_FLAG(bool, require_idle, false,
-          "Refuse to start when other processes use more than --max-other-load cores, and measure "
-          "a kernel again (after waiting for quiet) when they did during it.");
-ABSL_FLAG(double, max_other_load, 0.25,
-          "CPU (in cores) other processes may use before the machine counts as busy.");
-ABSL_FLAG(int, compile_threads, 1,
-          "Protocol 2: configs of a kernel compiled concurrently before timing (build/bench/"
-          "measure_bench: no measurable gain over 1 with Halide 14).");
-ABSL_FLAG(double, hang_timeout_s, 120,
-          "Protocol 2: a measuring child silent for this many seconds is killed (a hang).");
-ABSL_FLAG(std::string, shard, "",
-          "K/N: measure only the kernels whose canonical hash modulo N is K (0 <= K < N), so N hosts "
-          "split one corpus (identical kernels land on one shard); merge with `dataset merge`.");
-ABSL_FLAG(int, max_kernels_per_program, 0,
-          "Tile task: measure a seeded random subset of at most this many kernels per program (0 = all).");
 
 namespace perfgraph::tools {
 namespace {
 
 std::atomic<bool> interrupted{false};
 void OnSigint(int) { interrupted.store(true); }
-
-// --shard K/N.
-struct Shard {
-  int index = 0;
-  int count = 1;
-};
-absl::StatusOr<std::optional<Shard>> ParseShard(const std::string& text) {
-  if (text.empty()) return std::optional<Shard>();
-  const std::vector<std::string> parts = absl::StrSplit(text, '/');
-  Shard s;
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &s.index) ||
-      !absl::SimpleAtoi(parts[1], &s.count) || s.count < 1 || s.count > 1000000 || s.index < 0 ||
-      s.index >= s.count) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--shard must be K/N with 0 <= K < N, got '", text, "'"));
-  }
-  return std::optional<Shard>(s);
-}
-
-// One unit of work: a kernel of a program (variant) at one config.
-struct WorkItem {
-  std::string program;
-  int variant = 0;
-  const graph::Kernel* kernel = nullptr;
-  uint64_t hash = 0;
-  tiling::TileConfig config;
-  bool is_default = false;
-};
-
-struct PairKey {
-  uint64_t hash;
-  std::string config;
-  bool operator<(const PairKey& o) const {
-    return hash != o.hash ? hash < o.hash : config < o.config;
-  }
-};
-
-std::vector<tiling::TileConfig> SampleConfigs(const graph::Kernel& kernel, int k, uint64_t seed) {
-  tiling::TileConfig default_config = tiling::Default(kernel);
-  std::vector<tiling::TileConfig> result = {default_config};
-  auto space = tiling::ConfigSpace(kernel);
-  if (!space.ok()) return result;
-  std::vector<tiling::TileConfig> others;
-  for (const auto& c : *space) {
-    if (c != default_config) others.push_back(c);
-  }
-  std::mt19937_64 rng(seed);
-  std::shuffle(others.begin(), others.end(), rng);
-  for (int i = 0; i < static_cast<int>(others.size()) && static_cast<int>(result.size()) < k; ++i) {
-    result.push_back(others[i]);
-  }
-  return result;
-}
 
 absl::StatusOr<int> Measure(const CommandLine& command_line) {
   const std::string out = absl::GetFlag(FLAGS_out);
@@ -171,10 +88,10 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
   ASSIGN_OR_RETURN(std::vector<std::string> files, CollectModelFiles(paths));
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   const int threads = ThreadsFlag();
-  ASSIGN_OR_RETURN(const std::optional<Shard> shard, ParseShard(absl::GetFlag(FLAGS_shard)));
+  ASSIGN_OR_RETURN(const std::optional<pipeline::Shard> shard,
+                   pipeline::ParseShard(absl::GetFlag(FLAGS_shard)));
 
   // Resume: what is already in the output file.
-  std::set<PairKey> done;
   std::map<uint64_t, const data::Record*> measured_by_hash;
   std::vector<data::Record> existing;
   std::map<uint64_t, double> best_label;
@@ -187,11 +104,8 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
     }
   }
   const data::Record::Task task_enum = tile_task ? data::Record::TASK_TILE : data::Record::TASK_FUSION;
-  std::set<std::tuple<std::string, int, uint64_t>> done_fusion;
   for (const data::Record& r : existing) {
     if (r.task() != task_enum) continue;
-    done.insert({r.kernel_hash(), r.config().text()});
-    done_fusion.insert({r.program(), r.fusion_variant(), r.kernel_hash()});
     if (r.reused_from().empty()) measured_by_hash.emplace(r.kernel_hash(), &r);
     if (r.status() == data::Record::MEASURE_STATUS_OK) {
       double label = *std::min_element(r.runtime_ns().begin(), r.runtime_ns().end());
@@ -200,107 +114,24 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
     }
   }
 
-  // Enumerate the work.
-  std::vector<std::unique_ptr<graph::Kernel>> kernels;  // stable addresses
-  std::vector<WorkItem> work;
-  int failed_models = 0;
-  std::set<PairKey> planned;
-  for (const std::string& file : files) {
-    auto model = graph::ImportModelFile(file, command_line.import_options);
-    if (!model.ok()) {
-      std::cerr << "perfgraph measure: skipping " << model.status().message() << "\n";
-      ++failed_models;
-      continue;
-    }
-    const int num_variants = tile_task ? 1 : fusion_variants;
-    for (int variant = 0; variant < num_variants; ++variant) {
-      fusion::FusionOptions options;
-      if (variant > 0) {
-        auto rng = std::make_shared<std::mt19937_64>(
-            seed ^ (std::hash<std::string>{}(model->program.name) * 31 + variant));
-        const double p = absl::GetFlag(FLAGS_flip_probability);
-        options.should_fuse = [rng, p](const graph::Program& program,
-                                       const fusion::FusionCandidate& c) {
-          bool heuristic = fusion::DefaultHeuristic(program, c);
-          return std::uniform_real_distribution<double>(0, 1)(*rng) < p ? !heuristic : heuristic;
-        };
-      }
-      std::vector<graph::Kernel> fused;
-      if (!model->prefused_kernels.empty() && variant == 0) {
-        fused = model->prefused_kernels;
-      } else {
-        auto result = fusion::DefaultFusion(model->program, options);
-        if (!result.ok()) {
-          std::cerr << "perfgraph measure: skipping " << file << ": " << result.status().message()
-                    << "\n";
-          ++failed_models;
-          break;
-        }
-        fused = std::move(result).value();
-      }
-      const int max_kernels = absl::GetFlag(FLAGS_max_kernels_per_program);
-      if (tile_task && max_kernels > 0 && static_cast<int>(fused.size()) > max_kernels) {
-        // A seeded random subset (in program order), so every part of the network is represented.
-        std::vector<int> index(fused.size());
-        std::iota(index.begin(), index.end(), 0);
-        std::mt19937_64 rng(seed ^ std::hash<std::string>{}(model->program.name));
-        std::shuffle(index.begin(), index.end(), rng);
-        index.resize(max_kernels);
-        std::sort(index.begin(), index.end());
-        std::vector<graph::Kernel> subset;
-        for (int i : index) subset.push_back(std::move(fused[i]));
-        fused = std::move(subset);
-      }
-      for (graph::Kernel& kernel : fused) {
-        const uint64_t hash = data::CanonicalKernelHash(kernel);
-        if (shard && hash % static_cast<uint64_t>(shard->count) !=
-                         static_cast<uint64_t>(shard->index)) {
-          continue;  // another host's kernel
-        }
-        kernels.push_back(std::make_unique<graph::Kernel>(std::move(kernel)));
-        const graph::Kernel* k = kernels.back().get();
-        if (tile_task) {
-          for (const tiling::TileConfig& config :
-               SampleConfigs(*k, configs_per_kernel, seed ^ hash)) {
-            PairKey key{hash, config.ToString()};
-            if (done.count(key) || !planned.insert(key).second) continue;
-            work.push_back({model->program.name, 0, k, hash, config, config == tiling::Default(*k)});
-          }
-        } else {
-          if (done_fusion.count({model->program.name, variant, hash})) continue;
-          done_fusion.insert({model->program.name, variant, hash});
-          work.push_back({model->program.name, variant, k, hash, tiling::Default(*k), true});
-        }
-      }
-    }
+  // Enumerate the work (pipeline/measurement_plan.h): the same flags and file always give the same
+  // plan, so a resumed run continues the interrupted one.
+  pipeline::MeasurementPlanOptions plan_options;
+  plan_options.task = tile_task ? pipeline::MeasureTask::kTile : pipeline::MeasureTask::kFusion;
+  plan_options.configs_per_kernel = configs_per_kernel;
+  plan_options.fusion_variants = fusion_variants;
+  plan_options.flip_probability = absl::GetFlag(FLAGS_flip_probability);
+  plan_options.seed = seed;
+  plan_options.max_kernels_per_program = absl::GetFlag(FLAGS_max_kernels_per_program);
+  plan_options.shard = shard;
+  plan_options.import_options = command_line.import_options;
+  ASSIGN_OR_RETURN(pipeline::MeasurementPlan plan,
+                   pipeline::PlanCorpusMeasurement(files, plan_options, existing));
+  for (const std::string& skipped : plan.skipped) {
+    std::cerr << "perfgraph measure: skipping " << skipped << "\n";
   }
-
-  // Interleave programs kernel by kernel (all configs of a kernel stay together), so a run cut short by
-  // --time-budget-min or Ctrl-C still covers every program.
-  {
-    std::vector<std::string> program_order;
-    std::map<std::string, std::vector<std::vector<WorkItem>>> per_program;
-    for (WorkItem& item : work) {
-      auto& groups = per_program[item.program];
-      if (groups.empty()) program_order.push_back(item.program);
-      if (groups.empty() || groups.back().front().kernel != item.kernel ||
-          groups.back().front().variant != item.variant) {
-        groups.emplace_back();
-      }
-      groups.back().push_back(std::move(item));
-    }
-    std::vector<WorkItem> interleaved;
-    interleaved.reserve(work.size());
-    for (size_t round = 0; interleaved.size() < work.size(); ++round) {
-      for (const std::string& program : program_order) {
-        auto& groups = per_program[program];
-        if (round < groups.size()) {
-          for (WorkItem& item : groups[round]) interleaved.push_back(std::move(item));
-        }
-      }
-    }
-    work = std::move(interleaved);
-  }
+  std::vector<pipeline::MeasurementWork>& work = plan.work;
+  using WorkItem = pipeline::MeasurementWork;
 
   const int protocol = absl::GetFlag(FLAGS_protocol);
   if (protocol != 1 && protocol != 2) {
@@ -338,7 +169,7 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
     std::cerr << "perfgraph measure: dropped a torn tail of " << writer.truncated_tail_bytes()
               << " bytes left by an interrupted run\n";
   }
-  std::cerr << "perfgraph measure: " << files.size() - failed_models << " programs, "
+  std::cerr << "perfgraph measure: " << plan.programs << " programs, "
             << work.size() << " (kernel, config) pairs to measure, " << existing.size()
             << " records already in " << out << ", " << threads << " threads, protocol " << protocol
             << "\n";
@@ -554,13 +385,13 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
                           : "");
   progress.Finish(summary);
   if (interrupted.load()) return kExitRuntimeFailure;
-  return failed_models > 0 ? kExitBadInput : kExitOk;
+  return plan.skipped.empty() ? kExitOk : kExitBadInput;
 }
 
 }  // namespace
 
 int RunMeasure(const std::vector<std::string>& args) {
-  auto command_line = ParseCommandLine(args);
+  auto command_line = ParseCommandLine("measure", args);
   if (!command_line.ok()) return ReportError("measure", command_line.status());
   auto result = Measure(*command_line);
   if (!result.ok()) return ReportError("measure", result.status());

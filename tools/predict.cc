@@ -46,6 +46,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 #include "data/label.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
@@ -53,14 +54,12 @@
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tiling/tiling_pass.h"
+#include "pipeline/plan.h"
 #include "tools/cli.h"
+#include "tools/flags.h"
 #include "tools/model_files.h"
 #include "tools/progress.h"
 
-ABSL_FLAG(std::string, format, "csv", "predict: output format, csv | jsonl.");
-ABSL_DECLARE_FLAG(std::string, cost_model);
-ABSL_DECLARE_FLAG(std::string, fusion);
-ABSL_DECLARE_FLAG(int, threads);
 
 namespace perfgraph::tools {
 namespace {
@@ -138,12 +137,16 @@ absl::Status LoadModelFile(Source& source, const graph::ImportOptions& import_op
   if (fusion == "cost") {
     ASSIGN_OR_RETURN(cost_model, worker.Model(LogicalCores()));
   }
-  ASSIGN_OR_RETURN(FusedModel fused, FuseModel(source.path, model, fusion, cost_model));
+  ASSIGN_OR_RETURN(pipeline::FusedModel fused,
+                   pipeline::FuseModel(source.path, model,
+                                       fusion == "cost" ? pipeline::FusionMode::kCost
+                                                        : pipeline::FusionMode::kDefault,
+                                       cost_model));
   for (graph::Kernel& kernel : fused.kernels) {
     KernelJob job;
     job.program = model.program.name;
     job.variant = fused.fusion;
-    job.hash = data::CanonicalKernelHash(kernel);
+    job.hash = graph::CanonicalKernelHash(kernel);
     job.kernel = std::move(kernel);
     job.target_threads = LogicalCores();
     source.jobs.push_back(std::move(job));
@@ -464,7 +467,7 @@ absl::StatusOr<int> Predict(const CommandLine& command_line) {
 }  // namespace
 
 int RunPredict(const std::vector<std::string>& args) {
-  auto command_line = ParseCommandLine(args);
+  auto command_line = ParseCommandLine("predict", args);
   if (!command_line.ok()) return ReportError("predict", command_line.status());
   auto result = Predict(*command_line);
   if (!result.ok()) return ReportError("predict", result.status());

@@ -6,14 +6,14 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "tools/cli.h"
+#include "tools/flags.h"
 
-ABSL_DECLARE_FLAG(bool, json);
 
 namespace perfgraph::tools {
 
 int RunReportCommand(absl::string_view name, const std::vector<std::string>& args, bool many_models,
                      const ReportBuilder& build, const TablePrinter& print_table) {
-  absl::StatusOr<CommandLine> command_line = ParseCommandLine(args);
+  absl::StatusOr<CommandLine> command_line = ParseCommandLine(name, args);
   if (!command_line.ok()) return ReportError(std::string(name), command_line.status());
   const size_t models = command_line->positional.size();
   if (many_models ? models == 0 : models != 1) {

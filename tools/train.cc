@@ -34,54 +34,12 @@
 #include "graph/atomic_file.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "pipeline/cost_models.h"
 #include "tools/cli.h"
+#include "tools/flags.h"
 #include "tools/side_by_side.h"
 #include "tools/progress.h"
 
-ABSL_DECLARE_FLAG(std::string, out);
-ABSL_DECLARE_FLAG(std::string, task);
-ABSL_DECLARE_FLAG(uint64_t, seed);
-ABSL_DECLARE_FLAG(int, threads);
-ABSL_FLAG(std::vector<std::string>, dataset, {},
-          "train/eval: dataset record files (comma-separated; repeatable; further positional "
-          "arguments are added).");
-ABSL_FLAG(int, epochs, 40, "train: maximum number of epochs.");
-ABSL_FLAG(std::string, split, "",
-          "train/eval: split file ('train|validation|test PROGRAM' lines, data/split.h); default: a "
-          "stable hash split by program name.");
-ABSL_FLAG(std::string, join, "late", "train: where config features join the model: early | late.");
-ABSL_FLAG(std::string, reduction, "lstm",
-          "train: node embeddings -> graph embedding: lstm ([LSTM last state | mean], Kaufman et "
-          "al.) | mean ([max | mean] pooling, no LSTM).");
-ABSL_FLAG(double, rank_weight, perfgraph::gnn::TrainOptions().rank_weight,
-          "train: weight of the tile pairwise ranking loss (>= 0; 0 = MSE-only training).");
-ABSL_FLAG(double, tile_mse_weight, perfgraph::gnn::TrainOptions().tile_mse_weight,
-          "train: weight of the tile squared error on standardised log runtimes (>= 0).");
-ABSL_FLAG(double, fusion_mse_weight, perfgraph::gnn::TrainOptions().fusion_mse_weight,
-          "train: weight of the fusion squared error on standardised log runtimes (> 0 when "
-          "fusion kernels are trained).");
-ABSL_FLAG(bool, resume, false, "train: continue the interrupted run in --out (same options).");
-ABSL_FLAG(int, hidden, 64, "train: hidden width of the GNN.");
-ABSL_FLAG(int, opcode_embedding, 64, "train: opcode embedding width.");
-ABSL_FLAG(int, sage_layers, 3, "train: number of GraphSAGE layers.");
-ABSL_FLAG(int, batch_kernels, 16, "train: kernels per batch.");
-ABSL_FLAG(double, learning_rate, 1e-3, "train: Adam's initial learning rate (cosine decay).");
-ABSL_FLAG(std::string, model_kind, "gnn",
-          "train: gnn (GraphSAGE + LSTM, LibTorch) | xgboost (the gradient-boosted baseline, "
-          "cost/xgboost_model.h).");
-ABSL_FLAG(std::string, xgb_tile_objective, perfgraph::cost::kXgbSquaredError,
-          "train --model-kind xgboost: tile booster objective, reg:squarederror (log runtime "
-          "relative to the default config) | rank:pairwise.");
-ABSL_FLAG(int, xgb_rounds, perfgraph::gnn::XgboostTrainOptions().max_rounds,
-          "train --model-kind xgboost: maximum boosting rounds per booster.");
-ABSL_FLAG(int, xgb_max_depth, perfgraph::gnn::XgboostTrainOptions().max_depth,
-          "train --model-kind xgboost: maximum tree depth.");
-ABSL_FLAG(double, xgb_eta, perfgraph::gnn::XgboostTrainOptions().eta,
-          "train --model-kind xgboost: learning rate (shrinkage).");
-ABSL_FLAG(bool, xgb_analytical_features, true,
-          "train --model-kind xgboost: give the trees the roofline's cost breakdown as features "
-          "(--noxgb-analytical-features: the ablation without them).");
-ABSL_FLAG(int, patience, 10, "train: early stopping after this many epochs without improvement.");
 
 namespace perfgraph::tools {
 namespace {
@@ -275,7 +233,7 @@ absl::Status TrainXgboostModel(const std::vector<std::string>& args, const gnn::
 }
 
 absl::Status Train(const std::vector<std::string>& args) {
-  ASSIGN_OR_RETURN(CommandLine command_line, ParseCommandLine(args));
+  ASSIGN_OR_RETURN(CommandLine command_line, ParseCommandLine("train", args));
   ASSIGN_OR_RETURN(gnn::TrainOptions options, OptionsFromFlags(args, command_line));
   const std::string kind = absl::GetFlag(FLAGS_model_kind);
   if (kind == "xgboost") return TrainXgboostModel(args, options);
@@ -308,7 +266,7 @@ absl::Status Train(const std::vector<std::string>& args) {
   if (!result.test_programs.empty()) std::cout << "test:" << MetricsLine(result.test) << "\n";
   // The weights file served by kernels::Predictor (cost::LearnedModel), next to the checkpoint.
   RETURN_IF_ERROR(gnn::ExportModelFile(absl::StrCat(options.out_dir, "/model.pgm"),
-                                       absl::StrCat(options.out_dir, "/", kLearnedWeightsFile)));
+                                       absl::StrCat(options.out_dir, "/", pipeline::kLearnedWeightsFile)));
   // The exact command, and the learned and analytical figures on the same test kernels.
   RETURN_IF_ERROR(graph::WriteFileAtomically(
       (std::filesystem::path(options.out_dir) / "command.txt").string(),

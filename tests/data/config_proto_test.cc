@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 #include "data/perfgraph.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -164,7 +165,7 @@ Record RecordOf(const Kernel& kernel, Record::Task task) {
   Record r;
   r.set_program("p");
   KernelToProto(kernel, r.mutable_kernel());
-  r.set_kernel_hash(CanonicalKernelHash(kernel));
+  r.set_kernel_hash(graph::CanonicalKernelHash(kernel));
   r.set_task(task);
   return r;
 }

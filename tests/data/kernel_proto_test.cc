@@ -1,4 +1,5 @@
 #include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 
 #include <string>
 #include <utility>
@@ -384,7 +385,7 @@ TEST(KernelProtoTest, DeeplyNestedTupleShapeIsRejectedWithoutRecursingForever) {
 TEST(KernelProtoTest, DecodeRecordKernelChecksTheStoredHash) {
   Record record;
   KernelToProto(ConvBiasRelu(), record.mutable_kernel());
-  record.set_kernel_hash(CanonicalKernelHash(ConvBiasRelu()));
+  record.set_kernel_hash(graph::CanonicalKernelHash(ConvBiasRelu()));
   ASSERT_OK(DecodeRecordKernel(record, "record 0"));
   record.set_kernel_hash(record.kernel_hash() ^ 1);
   EXPECT_THAT(DecodeRecordKernel(record, "record 0"),
@@ -401,62 +402,62 @@ TEST(CanonicalKernelHashTest, KernelsThatDifferOnlyInNamesAndOriginHashEqual) {
   for (Instruction& inst : b.instructions) inst.name = "renamed_" + inst.name;
   for (int& o : b.origin) o += 1000;
   b.instructions[3].attrs.called_computations = {"some_computation.7"};
-  EXPECT_EQ(CanonicalKernelHash(a), CanonicalKernelHash(b));
+  EXPECT_EQ(graph::CanonicalKernelHash(a), graph::CanonicalKernelHash(b));
 }
 
 TEST(CanonicalKernelHashTest, EmptyLayoutEqualsExplicitRowMajorLayout) {
   Kernel a = ConvBiasRelu();
   Kernel b = ConvBiasRelu();
   b.instructions[3].shape.minor_to_major = {3, 2, 1, 0};
-  EXPECT_EQ(CanonicalKernelHash(a), CanonicalKernelHash(b));
+  EXPECT_EQ(graph::CanonicalKernelHash(a), graph::CanonicalKernelHash(b));
 }
 
 TEST(CanonicalKernelHashTest, StructuralChangesChangeTheHash) {
-  const uint64_t base = CanonicalKernelHash(ConvBiasRelu());
+  const uint64_t base = graph::CanonicalKernelHash(ConvBiasRelu());
   {
     Kernel k = ConvBiasRelu();
     k.instructions[0].shape.dims[3] = 9;  // a dim
-    EXPECT_NE(CanonicalKernelHash(k), base) << "dim";
+    EXPECT_NE(graph::CanonicalKernelHash(k), base) << "dim";
   }
   {
     Kernel k = ConvBiasRelu();
     k.instructions[0].shape.minor_to_major = {2, 3, 1, 0};  // a layout
-    EXPECT_NE(CanonicalKernelHash(k), base) << "layout";
+    EXPECT_NE(graph::CanonicalKernelHash(k), base) << "layout";
   }
   {
     Kernel k = ConvBiasRelu();
     k.instructions[0].shape.element_type = PrimitiveType::kBF16;  // a dtype
-    EXPECT_NE(CanonicalKernelHash(k), base) << "dtype";
+    EXPECT_NE(graph::CanonicalKernelHash(k), base) << "dtype";
   }
   {
     Kernel k = ConvBiasRelu();
     k.instructions[3].attrs.window[0].stride = 2;  // an attribute
-    EXPECT_NE(CanonicalKernelHash(k), base) << "window stride";
+    EXPECT_NE(graph::CanonicalKernelHash(k), base) << "window stride";
   }
   {
     Kernel k = ConvBiasRelu();
     std::swap(k.instructions[5].operands[0], k.instructions[5].operands[1]);  // operand order
-    EXPECT_NE(CanonicalKernelHash(k), base) << "operand order";
+    EXPECT_NE(graph::CanonicalKernelHash(k), base) << "operand order";
   }
   {
     Kernel k = ConvBiasRelu();
     k.instructions[6].attrs.constant_value = 1.0;
-    EXPECT_NE(CanonicalKernelHash(k), base) << "constant value";
+    EXPECT_NE(graph::CanonicalKernelHash(k), base) << "constant value";
   }
   {
     Kernel k = ConvBiasRelu();
     k.instructions[8].opcode = HloOpcode::kMinimum;
-    EXPECT_NE(CanonicalKernelHash(k), base) << "opcode";
+    EXPECT_NE(graph::CanonicalKernelHash(k), base) << "opcode";
   }
   {
     Kernel k = ConvBiasRelu();
     k.kind = graph::FusionKind::kLoop;
-    EXPECT_NE(CanonicalKernelHash(k), base) << "fusion kind";
+    EXPECT_NE(graph::CanonicalKernelHash(k), base) << "fusion kind";
   }
   {
     Kernel k = ConvBiasRelu();
     k.root = 5;
-    EXPECT_NE(CanonicalKernelHash(k), base) << "root";
+    EXPECT_NE(graph::CanonicalKernelHash(k), base) << "root";
   }
   {
     // Moving a dimension index between adjacent lists must not collide (length prefixes).
@@ -465,7 +466,7 @@ TEST(CanonicalKernelHashTest, StructuralChangesChangeTheHash) {
     auto& dot = *b.instructions[2].attrs.dot_dimension_numbers;
     dot.lhs_batch_dimensions.clear();
     dot.rhs_batch_dimensions.insert(dot.rhs_batch_dimensions.begin(), 0);
-    EXPECT_NE(CanonicalKernelHash(a), CanonicalKernelHash(b)) << "list boundary";
+    EXPECT_NE(graph::CanonicalKernelHash(a), graph::CanonicalKernelHash(b)) << "list boundary";
   }
 }
 
@@ -473,8 +474,8 @@ TEST(CanonicalKernelHashTest, HashIsAFixedFunctionOfTheKernel) {
   // Datasets store this hash, so it must not change between builds or processes. The constant was
   // produced by this implementation; if this fails the hash definition changed: bump the domain tag
   // ("perfgraph.kernel.v1") and re-measure or re-hash existing datasets.
-  EXPECT_EQ(CanonicalKernelHash(ConvBiasRelu()), uint64_t{0xf8d9a1dfb07aee4e});
-  EXPECT_NE(CanonicalKernelHash(ConvBiasRelu()), CanonicalKernelHash(ConvBiasRelu(2)));
+  EXPECT_EQ(graph::CanonicalKernelHash(ConvBiasRelu()), uint64_t{0xf8d9a1dfb07aee4e});
+  EXPECT_NE(graph::CanonicalKernelHash(ConvBiasRelu()), graph::CanonicalKernelHash(ConvBiasRelu(2)));
 }
 
 }  // namespace

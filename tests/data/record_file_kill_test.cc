@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
 #include "gmock/gmock.h"
@@ -66,7 +67,7 @@ Record SequenceRecord(int64_t id) {
   const graph::Kernel kernel = ReluKernel(1 + id % 7);
   r.set_program("model_" + std::to_string(id));
   KernelToProto(kernel, r.mutable_kernel());
-  r.set_kernel_hash(CanonicalKernelHash(kernel));
+  r.set_kernel_hash(graph::CanonicalKernelHash(kernel));
   r.mutable_config()->add_tile_sizes(id);
   r.add_runtime_ns(static_cast<double>(id) * 1.5);
   r.set_status(Record::MEASURE_STATUS_OK);

@@ -11,6 +11,7 @@
 
 #include "data/dataset_stats.h"
 #include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 #include "data/machine.h"
 #include "data/perfgraph.pb.h"
 #include "gmock/gmock.h"
@@ -58,7 +59,7 @@ Record MakeRecord(int id, int kernels = 4) {
   const graph::Kernel kernel = AddKernel(1 + id % kernels);
   r.set_program("prog" + std::to_string(id % 3));
   KernelToProto(kernel, r.mutable_kernel());
-  r.set_kernel_hash(CanonicalKernelHash(kernel));
+  r.set_kernel_hash(graph::CanonicalKernelHash(kernel));
   r.mutable_config()->add_tile_sizes(id);
   r.mutable_config()->add_tiled_dims(1);
   r.mutable_config()->set_vector_width(8);

@@ -1,5 +1,8 @@
 #include "fusion/default_fusion.h"
 
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/graph/test_programs.h"
@@ -105,6 +108,47 @@ TEST(DefaultFusionTest, ShouldFuseOverrideControlsDecisionsButNotLegality) {
   // Two reductions cannot share a kernel, so the max reduction stays separate.
   EXPECT_EQ(fused->size(), 2u);
   EXPECT_GT(calls, 0);
+}
+
+// Every visited instruction (not a parameter or constant) gets exactly one decision: should_fuse for a
+// legal candidate, on_illegal with the rule otherwise; consumer kernels carry their members.
+TEST(DefaultFusionTest, EveryVisitedInstructionIsDecidedOnceWithTheLegalityRuleWhenIllegal) {
+  const Program program = test::Softmax();
+  std::vector<int> visited;
+  std::vector<std::string> rules;
+  FusionOptions options;
+  options.should_fuse = [&](const Program&, const FusionCandidate& c) {
+    visited.push_back(c.producer);
+    for (const ConsumerKernel& consumer : c.consumers) {
+      EXPECT_EQ(static_cast<int>(consumer.members.size()), consumer.num_instructions);
+      EXPECT_EQ(consumer.members.front(), consumer.root);  // the root joined first
+    }
+    return true;  // fuse whatever is legal, so the heavy-op rule is reached
+  };
+  options.on_illegal = [&](const Program&, const FusionCandidate& c, const std::string& rule) {
+    visited.push_back(c.producer);
+    rules.push_back(rule);
+  };
+  auto kernels = DefaultFusion(program, options);
+  ASSERT_OK(kernels);
+  std::vector<int> expected;
+  for (int id = program.size() - 1; id >= 0; --id) {
+    const HloOpcode op = program.at(id).opcode;
+    if (op != HloOpcode::kParameter && op != HloOpcode::kConstant) expected.push_back(id);
+  }
+  EXPECT_EQ(visited, expected);  // visit order: consumers before producers, each once
+  // The output is materialised by rule; the max reduction cannot join the kernel of the sum.
+  EXPECT_THAT(rules, ::testing::Contains("a program output is materialised as a kernel root"));
+  EXPECT_THAT(rules, ::testing::Contains(::testing::HasSubstr("at most one heavy op per kernel")));
+  // Reporting does not change the kernels: the same as without on_illegal.
+  FusionOptions always;
+  always.should_fuse = [](const Program&, const FusionCandidate&) { return true; };
+  auto plain = DefaultFusion(program, always);
+  ASSERT_OK(plain);
+  ASSERT_EQ(kernels->size(), plain->size());
+  for (size_t i = 0; i < kernels->size(); ++i) {
+    EXPECT_EQ((*kernels)[i].origin, (*plain)[i].origin);
+  }
 }
 
 TEST(DefaultFusionTest, KernelSizeLimitIsRespected) {

@@ -7,6 +7,7 @@
 
 #include "cost/analytical_model.h"
 #include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 #include "fusion/default_fusion.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -307,7 +308,7 @@ TEST(BuildGroupKernelTest, MatchesDefaultFusionForTheSameGroup) {
   }
   auto kernel = BuildGroupKernel(program, members, program.outputs[0], "fusion.0");
   ASSERT_OK(kernel);
-  EXPECT_EQ(data::CanonicalKernelHash(*kernel), data::CanonicalKernelHash((*fused)[0]));
+  EXPECT_EQ(graph::CanonicalKernelHash(*kernel), graph::CanonicalKernelHash((*fused)[0]));
   EXPECT_EQ(kernel->origin, (*fused)[0].origin);
   EXPECT_EQ(kernel->kind, graph::FusionKind::kOutput);
 }

@@ -14,6 +14,7 @@
 
 #include "data/config_proto.h"
 #include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
 #include "fusion/default_fusion.h"
@@ -170,7 +171,7 @@ inline absl::Status WriteDataset(const std::string& path, const std::vector<Kern
       data::Record r;
       r.set_program(e.program);
       data::KernelToProto(*e.kernel, r.mutable_kernel());
-      r.set_kernel_hash(data::CanonicalKernelHash(*e.kernel));
+      r.set_kernel_hash(graph::CanonicalKernelHash(*e.kernel));
       absl::StatusOr<tiling::TileConfig> config = tiling::TileConfig::Parse(e.config_text[c]);
       if (!config.ok()) return config.status();
       data::ConfigToProto(*config, *config == tiling::Default(*e.kernel), r.mutable_config());

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "data/config_proto.h"
 #include "data/kernel_proto.h"
+#include "graph/kernel_hash.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
 #include "gmock/gmock.h"
@@ -131,7 +132,7 @@ data::Record MakeRecord(const graph::Kernel& kernel, const std::string& program,
   data::Record r;
   r.set_program(program);
   data::KernelToProto(kernel, r.mutable_kernel());
-  r.set_kernel_hash(data::CanonicalKernelHash(kernel));
+  r.set_kernel_hash(graph::CanonicalKernelHash(kernel));
   data::ConfigToProto(config, config == tiling::Default(kernel), r.mutable_config());
   r.set_status(status);
   for (double s : samples) r.add_runtime_ns(s);

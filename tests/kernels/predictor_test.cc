@@ -43,9 +43,6 @@ using perfgraph::testing::IsOk;
 using perfgraph::testing::StatusIs;
 using ::testing::HasSubstr;
 
-static_assert(kNumConfigFeatures == tiling::kNumConfigFeatures,
-              "kernels::kNumConfigFeatures must mirror tiling::kNumConfigFeatures");
-
 // Random weights of `arch` with the exact tensor set Predictor expects; standard deviations > 0.
 WeightsFile RandomWeights(const Architecture& arch, int seed) {
   std::mt19937 rng(seed);

@@ -15,9 +15,9 @@ struct CliResult {
   std::string out;     // stdout and stderr, interleaved
 };
 
-// Runs `build/perfgraph <args>` through the shell and captures its output.
-inline CliResult RunPerfgraph(const std::string& args) {
-  const std::string command = std::string(PERFGRAPH_BINARY_DIR) + "/perfgraph " + args + " 2>&1";
+// Runs the shell command `command` and captures its stdout and stderr.
+inline CliResult RunShell(const std::string& command_line) {
+  const std::string command = command_line + " 2>&1";
   CliResult result;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -27,6 +27,11 @@ inline CliResult RunPerfgraph(const std::string& args) {
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// Runs `build/perfgraph <args>` through the shell and captures its output.
+inline CliResult RunPerfgraph(const std::string& args) {
+  return RunShell(std::string(PERFGRAPH_BINARY_DIR) + "/perfgraph " + args);
 }
 
 }  // namespace perfgraph::tools::test

@@ -1,0 +1,127 @@
+#include "pipeline/plan.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "fusion/default_fusion.h"
+#include "graph/status_macros.h"
+
+namespace perfgraph::pipeline {
+
+absl::string_view FusionModeName(FusionMode mode) {
+  switch (mode) {
+    case FusionMode::kDefault: return "default";
+    case FusionMode::kCost: return "cost";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<FusionMode> ParseFusionMode(absl::string_view name) {
+  if (name == "default") return FusionMode::kDefault;
+  if (name == "cost") return FusionMode::kCost;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown fusion '", name, "' (expected cost or default)"));
+}
+
+absl::StatusOr<FusedModel> FuseModel(const std::string& path, const graph::ImportedModel& model,
+                                     FusionMode mode, cost::CostModel* cost_model) {
+  FusedModel result;
+  if (!model.prefused_kernels.empty()) {
+    result.kernels = model.prefused_kernels;
+    result.fusion = "file";
+    return result;
+  }
+  if (mode == FusionMode::kCost && cost_model == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": FuseModel: cost-model fusion needs a cost model"));
+  }
+  result.fusion = std::string(FusionModeName(mode));
+  std::vector<std::pair<std::string, const graph::Program*>> programs = {{"", &model.program}};
+  for (const auto& [name, body] : model.called_programs) programs.push_back({name + "/", &body});
+  std::unique_ptr<fusion::FusionPass> pass;
+  if (mode == FusionMode::kCost) pass = std::make_unique<fusion::FusionPass>(*cost_model);
+  for (const auto& [prefix, program] : programs) {
+    absl::StatusOr<std::vector<graph::Kernel>> kernels;
+    if (pass != nullptr) {
+      auto fused = pass->Run(*program);
+      if (fused.ok()) {
+        kernels = std::move(fused->kernels);
+        for (fusion::FusionDecision& d : fused->decisions) {
+          d.producer_name = prefix + d.producer_name;
+          result.decisions.push_back(std::move(d));
+        }
+      } else {
+        kernels = fused.status();
+      }
+    } else {
+      kernels = fusion::DefaultFusion(*program);
+    }
+    if (!kernels.ok()) {
+      return absl::Status(kernels.status().code(),
+                          absl::StrCat(path, ": ", prefix, kernels.status().message()));
+    }
+    for (graph::Kernel& kernel : *kernels) {
+      kernel.name = prefix + kernel.name;
+      result.kernels.push_back(std::move(kernel));
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<ProgramPlan> PlanProgram(const std::string& path, const graph::ImportedModel& model,
+                                        cost::CostModel& cost_model, const PlanOptions& options) {
+  ASSIGN_OR_RETURN(FusedModel fused, FuseModel(path, model, options.fusion, &cost_model));
+  ProgramPlan plan;
+  plan.program = model.program.name;
+  plan.model_file = path;
+  plan.cost_model = cost_model.name();
+  plan.fusion = fused.fusion;
+  plan.num_threads = options.num_threads;
+
+  // Tiling: the config space of each kernel, one batch per kernel; then tiling::Default of every
+  // kernel in one batch for comparison.
+  tiling::TilingPass tiling(cost_model, options.tiling);
+  std::vector<absl::StatusOr<tiling::KernelTiling>> best = tiling.RunAll(fused.kernels);
+  cost::CostBatch defaults;
+  for (const graph::Kernel& kernel : fused.kernels) defaults.Enqueue(kernel, tiling::Default(kernel));
+  std::vector<absl::StatusOr<double>> default_ns = defaults.Evaluate(cost_model);
+
+  plan.kernels.reserve(fused.kernels.size());
+  for (size_t i = 0; i < fused.kernels.size(); ++i) {
+    KernelPlan k;
+    k.kernel = std::move(fused.kernels[i]);
+    k.tiling = std::move(best[i]);
+    k.default_config = tiling::Default(k.kernel);
+    k.out_of_distribution = cost_model.OutOfDistribution(k.kernel);
+    if (k.tiling.ok()) {
+      plan.total_predicted_ns += k.tiling->predicted_ns;
+      if (default_ns[i].ok()) {
+        k.default_predicted_ns = *default_ns[i];
+        plan.total_default_predicted_ns += *default_ns[i];
+      }
+    } else {
+      ++plan.kernels_without_estimate;
+    }
+    if (!k.out_of_distribution.empty()) ++plan.kernels_out_of_distribution;
+    plan.kernels.push_back(std::move(k));
+  }
+  if (plan.fusion == "cost") {
+    for (const fusion::FusionDecision& d : fused.decisions) {
+      switch (d.kind) {
+        case fusion::FusionDecisionKind::kFused: ++plan.decision_counts.fused; break;
+        case fusion::FusionDecisionKind::kDeclinedCost: ++plan.decision_counts.declined_cost; break;
+        case fusion::FusionDecisionKind::kDeclinedNoEstimate:
+          ++plan.decision_counts.declined_no_estimate;
+          break;
+        case fusion::FusionDecisionKind::kDeclinedLegality:
+          ++plan.decision_counts.declined_legality;
+          break;
+      }
+    }
+    plan.decisions = std::move(fused.decisions);
+  }
+  return plan;
+}
+
+}  // namespace perfgraph::pipeline

@@ -1,0 +1,146 @@
+// The flag registry of the perfgraph programs (tools/flags.h). Help texts say what a flag means;
+// tools/subcommands.cc says which subcommands accept it, and `perfgraph SUB --help` prints both.
+#include "tools/flags.h"
+
+#include "absl/flags/flag.h"
+#include "cost/xgboost_model.h"
+#include "gnn/train.h"
+#include "gnn/xgboost_train.h"
+
+// Shared.
+ABSL_FLAG(bool, json, false, "Print machine-readable JSON instead of a table.");
+ABSL_FLAG(int, threads, 0,
+          "Threads the kernels run with (Halide's thread pool; cost models predict for this count); "
+          "predict: worker threads; train: LibTorch / XGBoost threads. 0 = all logical cores.");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of config sampling, fusion variants, input data and training.");
+ABSL_FLAG(std::string, out, "", "Output file or directory.");
+ABSL_FLAG(std::string, data_dir, "",
+          "Directory of perfgraph's shipped files (reference target description, models/default, "
+          "models/xgboost); overrides $PERFGRAPH_DATA_DIR and the installed or source tree "
+          "(cost/shipped_files.h).");
+ABSL_FLAG(bool, allow_unsupported, false,
+          "Keep ONNX ops without a lowering as custom-call instructions instead of failing.");
+ABSL_FLAG(std::string, model, "",
+          "Learned model directory written by `perfgraph train` (default: the shipped "
+          "models/default).");
+ABSL_FLAG(std::string, xgboost_model, "",
+          "Directory of the XGBoost baseline (`perfgraph train --model-kind xgboost`; default: the "
+          "shipped models/xgboost).");
+ABSL_FLAG(std::string, cost_model, "learned",
+          "Cost model: learned (the GNN of --model) | xgboost (the gradient-boosted baseline of "
+          "--xgboost-model) | analytical (the calibrated roofline).");
+ABSL_FLAG(std::string, fusion, "",
+          "Fusion pass: cost (fusion::FusionPass with the cost model) | default (XLA-like "
+          "heuristic). Default: cost for plan, default for predict.");
+ABSL_FLAG(std::vector<std::string>, dataset, {},
+          "Dataset record files (comma-separated; repeatable; further positional arguments are "
+          "added).");
+ABSL_FLAG(std::string, split, "",
+          "Split file ('train|validation|test PROGRAM' lines, data/split.h); train's default: a "
+          "stable hash split by program name.");
+ABSL_FLAG(std::string, task, "tile",
+          "measure: tile | fusion (default tile); train: tile | fusion | both (default both).");
+
+// plan, predict.
+ABSL_FLAG(bool, measure, false,
+          "Also compile and time every planned kernel on this CPU (Halide; runs perfgraph-measure).");
+ABSL_FLAG(std::string, format, "csv", "Output format: csv | jsonl.");
+
+// compare.
+ABSL_FLAG(int, repeats, 3,
+          "Complete repetitions (every kernel re-timed in each); totals are their median.");
+ABSL_FLAG(std::vector<std::string>, schedulers,
+          std::vector<std::string>({"default", "analytical", "learned", "Adams2019",
+                                    "Mullapudi2016", "Li2018"}),
+          "Comma-separated columns: default, analytical, learned, xgboost, Adams2019, "
+          "Mullapudi2016, Li2018.");
+
+// calibrate.
+ABSL_FLAG(int, measure_ms, 300,
+          "Time spent on each measurement, milliseconds (> 0); ~15 measurements.");
+
+// measure, dataset repeat.
+ABSL_FLAG(std::vector<std::string>, corpus, {},
+          "Model files or directories (comma-separated; further PATH arguments are added).");
+ABSL_FLAG(int, configs_per_kernel, 24, "Configs measured per kernel (tile task), default included.");
+ABSL_FLAG(int, fusion_variants, 8, "Fusion variants per program (fusion task), default included.");
+ABSL_FLAG(double, flip_probability, 0.3,
+          "Probability of flipping each heuristic fusion decision in a random variant.");
+ABSL_FLAG(double, time_budget_min, 0, "Stop after this many minutes (0 = no budget).");
+ABSL_FLAG(int, protocol, 2,
+          "Measurement protocol: 2 = interleaved rounds in child processes (default), 1 = sequential.");
+ABSL_FLAG(int, min_rounds, 5, "Protocol 2: rounds at least.");
+ABSL_FLAG(int, max_rounds, 15, "Protocol 2: rounds at most.");
+ABSL_FLAG(double, stability, 0.02,
+          "Protocol 2: stop when every config's round minima have an interquartile range within "
+          "this fraction of their median.");
+ABSL_FLAG(bool, require_idle, false,
+          "Refuse to start when other processes use more than --max-other-load cores, and measure "
+          "a kernel again (after waiting for quiet) when they did during it.");
+ABSL_FLAG(double, max_other_load, 0.25,
+          "CPU (in cores) other processes may use before the machine counts as busy.");
+ABSL_FLAG(int, compile_threads, 1,
+          "Protocol 2: configs of a kernel compiled concurrently before timing (build/bench/"
+          "measure_bench: no measurable gain over 1 with Halide 14).");
+ABSL_FLAG(double, hang_timeout_s, 120,
+          "Protocol 2: a measuring child silent for this many seconds is killed (a hang).");
+ABSL_FLAG(std::string, shard, "",
+          "K/N: measure only the kernels whose canonical hash modulo N is K (0 <= K < N), so N hosts "
+          "split one corpus (identical kernels land on one shard); merge with `dataset merge`.");
+ABSL_FLAG(int, max_kernels_per_program, 0,
+          "Tile task: measure a seeded random subset of at most this many kernels per program (0 = "
+          "all).");
+
+// dataset repeat, merge, import.
+ABSL_FLAG(int, sample, 200, "Re-measure at least this many (kernel, config) pairs.");
+ABSL_FLAG(int, kernels, 0, "Re-measure at least this many kernels.");
+ABSL_FLAG(int, repeat_configs_per_kernel, 0,
+          "Re-measure at most this many OK configs per kernel (0 = all).");
+ABSL_FLAG(std::string, hlo, "", "Directory holding the HLO text modules.");
+ABSL_FLAG(std::string, runtimes, "", "CSV of measured runtimes (tools/dataset_import.h).");
+ABSL_FLAG(bool, allow_mixed_machines, false,
+          "Merge files measured on different machines (the result has no machine).");
+ABSL_FLAG(std::string, machine, "unknown (imported)",
+          "Name of the machine the runtimes were measured on.");
+
+// eval.
+ABSL_FLAG(bool, per_kernel, false, "Also report each held-out kernel's figures.");
+ABSL_FLAG(std::string, explain, "",
+          "PROGRAM/KERNEL: print that held-out kernel's configs with measured, learned and "
+          "analytical runtimes and the analytical cost breakdown.");
+
+// train.
+ABSL_FLAG(int, epochs, 40, "Maximum number of epochs.");
+ABSL_FLAG(std::string, join, "late", "Where config features join the model: early | late.");
+ABSL_FLAG(std::string, reduction, "lstm",
+          "Node embeddings -> graph embedding: lstm ([LSTM last state | mean], Kaufman et al.) | "
+          "mean ([max | mean] pooling, no LSTM).");
+ABSL_FLAG(double, rank_weight, perfgraph::gnn::TrainOptions().rank_weight,
+          "Weight of the tile pairwise ranking loss (>= 0; 0 = MSE-only training).");
+ABSL_FLAG(double, tile_mse_weight, perfgraph::gnn::TrainOptions().tile_mse_weight,
+          "Weight of the tile squared error on standardised log runtimes (>= 0).");
+ABSL_FLAG(double, fusion_mse_weight, perfgraph::gnn::TrainOptions().fusion_mse_weight,
+          "Weight of the fusion squared error on standardised log runtimes (> 0 when fusion "
+          "kernels are trained).");
+ABSL_FLAG(bool, resume, false, "Continue the interrupted run in --out (same options).");
+ABSL_FLAG(int, hidden, 64, "Hidden width of the GNN.");
+ABSL_FLAG(int, opcode_embedding, 64, "Opcode embedding width.");
+ABSL_FLAG(int, sage_layers, 3, "Number of GraphSAGE layers.");
+ABSL_FLAG(int, batch_kernels, 16, "Kernels per batch.");
+ABSL_FLAG(double, learning_rate, 1e-3, "Adam's initial learning rate (cosine decay).");
+ABSL_FLAG(std::string, model_kind, "gnn",
+          "gnn (GraphSAGE + LSTM, LibTorch) | xgboost (the gradient-boosted baseline, "
+          "cost/xgboost_model.h).");
+ABSL_FLAG(std::string, xgb_tile_objective, perfgraph::cost::kXgbSquaredError,
+          "--model-kind xgboost: tile booster objective, reg:squarederror (log runtime relative to "
+          "the default config) | rank:pairwise.");
+ABSL_FLAG(int, xgb_rounds, perfgraph::gnn::XgboostTrainOptions().max_rounds,
+          "--model-kind xgboost: maximum boosting rounds per booster.");
+ABSL_FLAG(int, xgb_max_depth, perfgraph::gnn::XgboostTrainOptions().max_depth,
+          "--model-kind xgboost: maximum tree depth.");
+ABSL_FLAG(double, xgb_eta, perfgraph::gnn::XgboostTrainOptions().eta,
+          "--model-kind xgboost: learning rate (shrinkage).");
+ABSL_FLAG(bool, xgb_analytical_features, true,
+          "--model-kind xgboost: give the trees the roofline's cost breakdown as features "
+          "(--noxgb-analytical-features: the ablation without them).");
+ABSL_FLAG(int, patience, 10, "Early stopping after this many epochs without improvement.");
