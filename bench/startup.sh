@@ -10,6 +10,9 @@ build=${1:-build}
 repeats=${2:-5}
 [[ -x /usr/bin/time ]] || { echo "startup.sh: needs GNU time (Debian package 'time')" >&2; exit 2; }
 
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 run() {
@@ -17,7 +20,8 @@ run() {
   local walls=() rss=()
   for _ in $(seq "$repeats"); do
     local out
-    out=$( { /usr/bin/time -f "%e %M" "$@" > /dev/null 2> /dev/null; } 2>&1 | tail -n 1)
+    /usr/bin/time -f "%e %M" -o "$tmp" "$@" > /dev/null 2>&1 || true
+    out=$(tail -n 1 "$tmp")
     walls+=("${out%% *}")
     rss+=("${out##* }")
   done
