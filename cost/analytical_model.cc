@@ -476,12 +476,16 @@ double LineBytes(const Region& region, int64_t element_bytes) {
   return Product(Region(region.begin(), region.end() - 1)) * lines;
 }
 
-// Bytes of the buffers (parameters, non-splat constants) in `regions`.
-double BufferBytes(const Kernel& kernel, const std::vector<std::optional<Region>>& regions) {
-  double bytes = 0;
+// Line bytes of each buffer (parameters, non-splat constants) in `regions`, by instruction id, plus
+// one last entry (kernel.size()) for the caller's output or accumulator bytes (0 here).
+std::vector<double> BufferLineBytes(const Kernel& kernel,
+                                    const std::vector<std::optional<Region>>& regions) {
+  std::vector<double> bytes(kernel.size() + 1, 0.0);
   for (int id = 0; id < kernel.size(); ++id) {
     const Instruction& inst = kernel.instructions[id];
-    if (regions[id] && IsBuffer(inst)) bytes += LineBytes(*regions[id], StorageBytes(inst.shape.element_type));
+    if (regions[id] && IsBuffer(inst)) {
+      bytes[id] = LineBytes(*regions[id], StorageBytes(inst.shape.element_type));
+    }
   }
   return bytes;
 }
@@ -671,7 +675,41 @@ struct Loop {
 struct Subnest {
   double footprint_bytes = 0;
   double executions = 1;
+  // The footprint per buffer (BufferLineBytes: by instruction id, then the output / accumulator).
+  std::vector<double> buffer_bytes;
 };
+
+Subnest MakeSubnest(std::vector<double> buffer_bytes, double executions) {
+  Subnest n;
+  for (double b : buffer_bytes) n.footprint_bytes += b;
+  n.buffer_bytes = std::move(buffer_bytes);
+  n.executions = executions;
+  return n;
+}
+
+// Bytes a cache of `usable` bytes loads from the level below for the nest `subnests` (outermost
+// first, each the body of the previous one's loop). The outermost subnest whose footprint fits is
+// loaded once per execution; but its parent loop, which does not fit, does not reload what
+// consecutive iterations share: a buffer whose lines the child touches again in the next iteration
+// (a row walked along its contiguous dim, one reduction step after another) costs its distinct lines
+// over the parent's loop, never more than trip x its lines per child. Per buffer, per parent
+// execution: min(lines of the parent, trip x lines of the child) (the classic working-set argument
+// with spatial reuse across the innermost non-fitting loop; Wolf & Lam, PLDI 1991).
+double CacheFills(const std::vector<Subnest>& subnests, double usable) {
+  for (size_t j = 0; j < subnests.size(); ++j) {
+    if (subnests[j].footprint_bytes > usable) continue;
+    if (j == 0) return 0.0;
+    const Subnest& parent = subnests[j - 1];
+    const Subnest& child = subnests[j];
+    const double trip = child.executions / std::max(1.0, parent.executions);
+    double per_parent = 0;
+    for (size_t b = 0; b < child.buffer_bytes.size() && b < parent.buffer_bytes.size(); ++b) {
+      per_parent += std::min(parent.buffer_bytes[b], trip * child.buffer_bytes[b]);
+    }
+    return per_parent * parent.executions;
+  }
+  return subnests.back().footprint_bytes * subnests.back().executions;
+}
 
 }  // namespace
 
@@ -877,8 +915,10 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
 
   // ---- Parallelism. ----
   const int threads = std::min(options_.num_threads, t.all_threads);
-  const double scaling =
-      threads > 1 ? std::clamp(t.peak_flops_all / (t.peak_flops_1t * t.all_threads), 0.05, 1.0) : 1.0;
+  // Measured on the target's own tiled dot and convolution (TargetDescription::parallel_scaling),
+  // not on register-only FMA chains, which scale perfectly and so credited parallel configs with
+  // speedups the real kernels never reach.
+  const double scaling = threads > 1 ? t.parallel_scaling : 1.0;
   bool parallel_covers_tiles = false;
   double speedup = 1;
   if (config.parallel_loop >= 0) {
@@ -911,23 +951,25 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
 
   // ---- Memory: reuse analysis over the nest. ----
   std::vector<Subnest> subnests;
-  double total_bytes = 0;
-  for (int id = 0; id < kernel.size(); ++id) {
-    const Instruction& inst = kernel.instructions[id];
-    if (IsBuffer(inst)) total_bytes += Product(inst.shape.dims) * StorageBytes(inst.shape.element_type);
-  }
   const double out_elem_bytes = static_cast<double>(StorageBytes(root.shape.element_type));
-  total_bytes += root_elements * out_elem_bytes;
-  subnests.push_back({total_bytes + acc_tile_bytes, 1});
+  {
+    std::vector<double> whole(kernel.size() + 1, 0.0);
+    for (int id = 0; id < kernel.size(); ++id) {
+      const Instruction& inst = kernel.instructions[id];
+      if (IsBuffer(inst)) whole[id] = Product(inst.shape.dims) * StorageBytes(inst.shape.element_type);
+    }
+    whole.back() = root_elements * out_elem_bytes + acc_tile_bytes;
+    subnests.push_back(MakeSubnest(std::move(whole), 1));
+  }
   double executions = 1;
   for (int j = 0; j < num_outer; ++j) {
     executions *= static_cast<double>(nest[j].trip);
     const Region box = box_from(j + 1);
-    const double bytes = BufferBytes(kernel, Propagate(kernel, kernel.root, box, -1, nullptr)) +
-                         LineBytes(box, static_cast<int64_t>(out_elem_bytes)) + acc_tile_bytes;
-    subnests.push_back({bytes, executions});
+    std::vector<double> bytes = BufferLineBytes(kernel, Propagate(kernel, kernel.root, box, -1, nullptr));
+    bytes.back() = LineBytes(box, static_cast<int64_t>(out_elem_bytes)) + acc_tile_bytes;
+    subnests.push_back(MakeSubnest(std::move(bytes), executions));
   }
-  if (num_outer == 0) subnests.push_back({subnests.front().footprint_bytes, 1});
+  if (num_outer == 0) subnests.push_back(subnests.front());
   b.tile_working_set_bytes = subnests.back().footprint_bytes;
   // The primary reduction's update nest inside one tile.
   if (primary >= 0 && HasLoop(kernel, kernel.instructions[primary]) && tile_regions[primary]) {
@@ -963,24 +1005,16 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
         if (l.acc_dim >= 0) box[l.acc_dim] = l.trip;
         if (l.rvar >= 0) red[l.rvar] = std::min(loops.extents[l.rvar], red[l.rvar] * l.trip);
       }
-      const double bytes = BufferBytes(kernel, Propagate(kernel, primary, box, primary, &red)) +
-                           LineBytes(box, StorageBytes(inst.shape.element_type));
-      subnests.push_back({bytes, exec});
+      std::vector<double> bytes = BufferLineBytes(kernel, Propagate(kernel, primary, box, primary, &red));
+      bytes.back() = LineBytes(box, StorageBytes(inst.shape.element_type));
+      subnests.push_back(MakeSubnest(std::move(bytes), exec));
     }
   }
   // Bytes into each cache from the level below.
   std::array<double, kNumMemoryLevels> into{};  // into[kL1]: L1 fills, ... into[kL3]: L3 fills
   for (int level = kL1; level <= kL3; ++level) {
-    const double usable = kCacheUsableFraction * static_cast<double>(t.memory[level].capacity_bytes);
-    double traffic = -1;
-    for (size_t j = 0; j < subnests.size(); ++j) {
-      if (subnests[j].footprint_bytes <= usable) {
-        traffic = j == 0 ? 0.0 : subnests[j].footprint_bytes * subnests[j].executions;
-        break;
-      }
-    }
-    if (traffic < 0) traffic = subnests.back().footprint_bytes * subnests.back().executions;
-    into[level] = traffic;
+    into[level] = CacheFills(
+        subnests, kCacheUsableFraction * static_cast<double>(t.memory[level].capacity_bytes));
   }
   b.bytes_served[kDram] = into[kL3];
   b.bytes_served[kL3] = std::max(0.0, into[kL2] - into[kL3]);

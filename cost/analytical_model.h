@@ -23,8 +23,8 @@
 //    (peak_flops / (2 * lanes)); transcendentals cost 20 ops each. The accumulator's dependency
 //    chain is not a bound (LLVM interleaves the target's reduction loops; measured on resnet18).
 //  * Parallel efficiency. A parallel loop of T iterations on P threads runs ceil(T / P) rounds, so the
-//    speedup is T / ceil(T / P) (load imbalance included), scaled by the measured multi-core FMA
-//    scaling. Parallelising an untiled slot parallelises only the output stage (the reduction runs
+//    speedup is T / ceil(T / P) (load imbalance included), scaled by the measured parallel scaling
+//    of the target's own tiled kernels (TargetDescription::parallel_scaling). Parallelising an untiled slot parallelises only the output stage (the reduction runs
 //    per tile, outside that loop) and launches one parallel-for per tile.
 //  * Memory. Bytes moved between levels come from a reuse analysis of the loop nest (the classic
 //    working-set argument, e.g. Wolf & Lam, PLDI 1991): for each cache, the outermost sub-nest whose

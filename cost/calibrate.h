@@ -3,23 +3,43 @@
 //
 // Every kernel is a Halide JIT pipeline (Halide stays private to calibrate.cc), because the code the
 // analytical model predicts is Halide-generated (target::HalideCpuTarget); constants measured on
-// hand-written C++ would describe a different compiler. Each measurement is the median of repeated
-// runs after a warm-up (warm caches, no page faults; the median resists the timing outliers of shared
-// virtual machines), with one thread and with all threads of Halide's thread pool:
-//  * peak FLOP/s: 16 independent chains of `v = v * a + b` per vector, 64 links each, vectorised
-//    across the chains (throughput-bound, register-resident; 2 FLOP per link), with 4, 8 and (with
-//    AVX-512) 16 lanes; the narrowest width within 10 % of the best rate is the native width.
+// hand-written C++ would describe a different compiler.
+//
+// Protocol (the labels protocol of target/measurement.h, applied to constants): every probe kernel is
+// compiled first; then each pass times all probes in `rounds` rounds, each round in a fresh random
+// order (drift of a shared VM hits every probe alike instead of the last ones measured), each probe
+// warmed up once and then run for time_per_measurement / rounds (at least 3 runs), keeping the
+// round's minimum. A constant is computed from its probes' fastest runs over every round of every
+// pass (the minimum, the labels' default statistic: on a shared VM noise only slows runs down), its
+// spread is the interquartile range of its single-round values relative to their median, and its
+// value from each pass's fastest runs is kept so that passes can be compared
+// (CalibratedConstant::pass_disagreement; `perfgraph calibrate` refuses to write a description whose
+// passes disagree by more than its tolerance). The probes, one thread and all threads each:
+//  * peak FLOP/s: 12 independent chains of `v = v * a + b` per vector, 64 links each, vectorised
+//    across the chains (throughput-bound and register-resident: 12 chains plus the two broadcast
+//    operands fit AVX2's 16 vector registers; 2 FLOP per link), with 4, 8 and (with AVX-512) 16
+//    lanes; the narrowest width within 10 % of the best rate is the native width. A mix of 8 FMA
+//    and 8 add chains per vector (cores with separate add pipes, e.g. AMD Zen's 2 FMA + 2 FADD,
+//    run both at once; 2 FLOP per FMA, 1 per add) and the target's own
+//    256^3 f32 dot at five configs (register-blocked 8-lane tiles 32x4, 16x8, 32x8, and the scalar
+//    16x64 and 32x16 tiles with reduction split 4 that LLVM vectorises itself; one thread)
+//    bounds the peak from below: on the reference VM the FMA chains reach 59 GFLOP/s at 4 and at 8
+//    lanes alike, while measured kernels of the tile dataset ran 1.4x faster than that.
 //  * bandwidth of each memory level: a stream kernel `f[x] = f[x] * s + in[x]` swept repeatedly over
 //    buffers sized for the level (L1: a third of L1d per thread, L2: half of L2 per thread, L3: a
 //    quarter of L3 in total, DRAM: max(256 MiB, 8 x L3) in total); bytes = 12 per element and sweep
 //    (two 4-byte reads and one write back), the classic STREAM accounting (McCalpin, "Memory
 //    Bandwidth and Machine Balance in Current High Performance Computers", 1995).
-//  * reduction update: `acc[x, y] += A[k, y] * B[x, k]` scheduled as the target schedules dot and
-//    convolution accumulators (x vectorised innermost, then k, then y), 8 vectors x 32 steps: the
-//    time per native-vector update.
+//  * reduction update (one thread): `acc[x, y] += A[k, y] * B[x, k]` scheduled as the target
+//    schedules dot and convolution accumulators (x vectorised innermost, then k, then y), 8 vectors x
+//    32 steps: the time per native-vector update.
 //  * kernel launch: HalideCpuTarget::Time of a one-element kernel (what every measured kernel pays).
 //  * parallel launch: a parallel-for of all_threads empty tasks minus its serial twin.
 //  * tile overhead: a compute_at producer over 8x8 tiles vs 64x64 tiles of the same image.
+//  * parallel scaling: the target's own kernels (target::HalideCpuTarget at tiling::Default, which
+//    parallelises the outermost tile loop), a 256^3 f32 dot and a 3x3 convolution of 64 channels over
+//    a 56x56 image, at one thread and at all threads; the speedup over the load-balance bound
+//    T / ceil(T / P) of the parallel loop's T iterations, geometric mean of the two kernels.
 #ifndef PERFGRAPH_COST_CALIBRATE_H_
 #define PERFGRAPH_COST_CALIBRATE_H_
 
@@ -35,20 +55,29 @@ namespace perfgraph::cost {
 struct CalibrationOptions {
   // Threads of the "all threads" measurements; 0 = the number of online logical CPUs. In [0, 256].
   int all_threads = 0;
-  // Timed repetitions of each measurement stop once they took this long (at least 3 runs). > 0.
-  // The default keeps a full calibration around 15-30 s on a 2-core machine.
+  // Time each probe is timed per pass, split evenly over the rounds (at least 3 runs per round).
+  // > 0. The default keeps a calibration around a minute on a 2-core machine.
   absl::Duration time_per_measurement = absl::Milliseconds(300);
+  // Interleaved rounds per pass, >= 3, and independent passes (every probe timed again in fresh
+  // rounds after the previous pass), >= 1.
+  int rounds = 10;
+  int passes = 2;
+  // Seed of the probe order of each round.
+  uint64_t seed = 1;
   // Scales every buffer and iteration count down by this factor (>= 1) for quick smoke runs (tests);
   // 1 for real calibrations. The DRAM buffer is never made smaller than 4 x L3.
   int shrink = 1;
-  // Called with one line per finished measurement ("L2 bandwidth: 1 thread 95.1 GB/s, ..."); may be
-  // empty.
+  // Called with one line per phase and per finished constant ("L2 bandwidth_1t: 95.1 GB/s, spread
+  // 0.8 %, passes 95.0 / 95.3"); may be empty.
   std::function<void(const std::string&)> progress;
 };
 
 // Measures this machine and returns its description (machine fingerprint from
-// data::CurrentMachine(all_threads, HalideVersion)). Errors: kInvalidArgument for bad options,
-// kInternal when Halide fails to compile or run a kernel, or a measurement is not positive.
+// data::CurrentMachine(all_threads, HalideVersion)) with TargetDescription::calibration holding
+// every constant's report. Cache sizes sysfs does not give come from CPUID (data/machine.h), and
+// failing that from stated defaults (32 KiB L1d, 1 MiB L2, 8 MiB L3) named in `notes`. Errors:
+// kInvalidArgument for bad options, kInternal when Halide fails to compile or run a probe, or a
+// measurement is not positive.
 absl::StatusOr<TargetDescription> Calibrate(const CalibrationOptions& options = {});
 
 }  // namespace perfgraph::cost

@@ -42,7 +42,9 @@ RooflineBound RooflineLowerBound(const TargetDescription& target, const graph::K
   }
   const graph::Shape& out = kernel.root_instruction().shape;
   b.output_bytes = static_cast<double>(out.ByteSize());
-  if (target.peak_flops_all > 0) b.compute_ns = b.needed_flops / target.peak_flops_all * 1e9;
+  if (target.peak_flops_all > 0) {
+    b.compute_ns = b.needed_flops / (target.peak_flops_all * kPeakHeadroom) * 1e9;
+  }
   double best_bandwidth = 0;
   for (const MemoryLevelDescription& level : target.memory) {
     best_bandwidth = std::max({best_bandwidth, level.bandwidth_1t_bytes_per_s,

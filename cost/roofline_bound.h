@@ -7,7 +7,8 @@
 //    needed: the root; an operand of a needed elementwise instruction with the same element count;
 //    operand 0 of a needed reduce; both operands of a needed dot. (Other producers may be computed
 //    only in part: a slice of an elementwise op computes the slice, so their FLOPs are not counted.)
-//    Executed at the target's all-thread peak FLOP rate (TargetDescription::peak_flops_all);
+//    Executed at the target's all-thread peak FLOP rate (TargetDescription::peak_flops_all) times
+//    kPeakHeadroom;
 //  * memory: the root's output bytes, written once, at the highest streaming bandwidth of any
 //    memory level, one or all threads (inputs may be read in part, so they are not counted).
 // bound = max(compute, memory). Both rates are calibrated (cost/calibrate.h); the bound is valid as
@@ -20,6 +21,14 @@
 #include "graph/ir.h"
 
 namespace perfgraph::cost {
+
+// The calibrated peak is what calibrate's probes reached, which can fall short of what the best
+// kernels reach: on the reference VM the probes reach 74.6 GFLOP/s (FMA chains alone 59) while a
+// kernel of the v2 tile dataset ran its 101 MFLOP in 1.29 ms (78 GFLOP/s,
+// transformer_encoder_d256_l2_s256/fusion.0 at tile=16,64;split=4;vec=1). The bound credits the
+// machine with 1.25x the calibrated peak so that it stays a lower bound; the README's check of every
+// reference record measures how much room is left.
+inline constexpr double kPeakHeadroom = 1.25;
 
 struct RooflineBound {
   double needed_flops = 0;   // FLOP every execution performs

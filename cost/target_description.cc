@@ -60,6 +60,7 @@ void MachineToProto(const data::MachineFingerprint& m, MachineProto* p) {
   p->set_halide_version(m.halide_version);
   p->set_compiler_version(m.compiler_version);
   p->set_os(m.os);
+  p->set_isa(m.isa);
 }
 
 data::MachineFingerprint MachineFromProto(const MachineProto& p) {
@@ -74,6 +75,7 @@ data::MachineFingerprint MachineFromProto(const MachineProto& p) {
   m.halide_version = p.halide_version();
   m.compiler_version = p.compiler_version();
   m.os = p.os();
+  m.isa = p.isa();
   return m;
 }
 
@@ -105,6 +107,10 @@ absl::Status ValidateTargetDescription(const TargetDescription& t) {
         {"tile_overhead_ns", t.tile_overhead_ns}}) {
     absl::Status s = CheckNonNegative(field, value);
     if (!s.ok()) return s;
+  }
+  if (!(t.parallel_scaling > 0 && t.parallel_scaling <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "target description: parallel_scaling must be in (0, 1], got ", t.parallel_scaling));
   }
   for (int l = 0; l < kNumMemoryLevels; ++l) {
     const MemoryLevelDescription& m = t.memory[l];
@@ -150,8 +156,18 @@ std::string TargetDescriptionToText(const TargetDescription& t) {
   p.set_kernel_launch_ns(t.kernel_launch_ns);
   p.set_parallel_launch_ns(t.parallel_launch_ns);
   p.set_tile_overhead_ns(t.tile_overhead_ns);
+  p.set_parallel_scaling(t.parallel_scaling);
   p.set_created_unix_seconds(t.created_unix_seconds);
   p.set_notes(t.notes);
+  for (const CalibratedConstant& c : t.calibration) {
+    CalibratedConstantProto* cp = p.add_calibration();
+    cp->set_name(c.name);
+    cp->set_unit(c.unit);
+    cp->set_value(c.value);
+    cp->set_spread(c.spread);
+    for (double v : c.pass_values) cp->add_pass_value(v);
+    cp->set_pass_disagreement(c.pass_disagreement);
+  }
   std::string text;
   google::protobuf::TextFormat::PrintToString(p, &text);
   return absl::StrCat(
@@ -204,8 +220,19 @@ absl::StatusOr<TargetDescription> ParseTargetDescription(absl::string_view text,
   t.kernel_launch_ns = p.kernel_launch_ns();
   t.parallel_launch_ns = p.parallel_launch_ns();
   t.tile_overhead_ns = p.tile_overhead_ns();
+  t.parallel_scaling = p.parallel_scaling();
   t.created_unix_seconds = p.created_unix_seconds();
   t.notes = p.notes();
+  for (const CalibratedConstantProto& cp : p.calibration()) {
+    CalibratedConstant c;
+    c.name = cp.name();
+    c.unit = cp.unit();
+    c.value = cp.value();
+    c.spread = cp.spread();
+    c.pass_values.assign(cp.pass_value().begin(), cp.pass_value().end());
+    c.pass_disagreement = cp.pass_disagreement();
+    t.calibration.push_back(std::move(c));
+  }
   absl::Status valid = ValidateTargetDescription(t);
   if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(source, ": ", valid.message()));
   return t;
@@ -225,15 +252,16 @@ absl::Status SaveTargetDescription(const TargetDescription& target, const std::s
 std::string MachineMismatch(const TargetDescription& target, const data::MachineFingerprint& current,
                             absl::string_view source) {
   const data::MachineFingerprint& m = target.machine;
-  const bool same = m.cpu_model == current.cpu_model && m.physical_cores == current.physical_cores &&
-                    m.logical_cores == current.logical_cores &&
-                    m.l1d_cache_bytes == current.l1d_cache_bytes &&
-                    m.l2_cache_bytes == current.l2_cache_bytes &&
-                    m.l3_cache_bytes == current.l3_cache_bytes;
-  if (same) return "";
+  // Threads used and Halide version do not matter here (the description holds 1- and all-thread
+  // constants, and its kernels are plain loops).
+  data::MachineFingerprint here = current;
+  here.num_threads = m.num_threads;
+  here.halide_version = m.halide_version;
+  const std::string difference = data::MeasuringMachineDifference(m, here);
+  if (difference.empty()) return "";
   return absl::StrCat("target description ", source, " was calibrated on another CPU: [",
-                      m.ToString(), "]; this machine is [", current.ToString(),
-                      "]; analytical estimates use the other machine's constants (run `perfgraph "
+                      m.ToString(), "]; this machine is [", current.ToString(), "] (", difference,
+                      "); analytical estimates use the other machine's constants (run `perfgraph "
                       "calibrate --out FILE` here for accurate ones)");
 }
 
@@ -259,6 +287,45 @@ absl::StatusOr<TargetDescription> LoadTargetDescription(const std::string& path,
 
 absl::StatusOr<TargetDescription> LoadTargetDescription(const std::string& path) {
   return LoadTargetDescription(path, data::CurrentMachine(1, data::BuildHalideVersion()));
+}
+
+std::vector<std::pair<std::string, double>> NamedConstants(const TargetDescription& t) {
+  std::vector<std::pair<std::string, double>> named = {{"peak_flops_1t", t.peak_flops_1t},
+                                                       {"peak_flops_all", t.peak_flops_all}};
+  for (int l = 0; l < kNumMemoryLevels; ++l) {
+    named.push_back({absl::StrCat(kLevelNames[l], " bandwidth_1t"), t.memory[l].bandwidth_1t_bytes_per_s});
+    named.push_back({absl::StrCat(kLevelNames[l], " bandwidth_all"), t.memory[l].bandwidth_all_bytes_per_s});
+  }
+  named.push_back({"reduction_update_ns", t.reduction_update_ns});
+  named.push_back({"kernel_launch_ns", t.kernel_launch_ns});
+  named.push_back({"parallel_launch_ns", t.parallel_launch_ns});
+  named.push_back({"tile_overhead_ns", t.tile_overhead_ns});
+  named.push_back({"parallel_scaling", t.parallel_scaling});
+  return named;
+}
+
+bool ConstantsAgree(absl::string_view name, double a, double b, double tolerance) {
+  const bool overhead =
+      name == "kernel_launch_ns" || name == "parallel_launch_ns" || name == "tile_overhead_ns";
+  if (overhead && std::abs(a - b) <= kOverheadResolutionNs) return true;
+  const double mean = (std::abs(a) + std::abs(b)) / 2;
+  return mean == 0 || std::abs(a - b) / mean <= tolerance;
+}
+
+std::vector<ConstantDifference> CompareConstants(const TargetDescription& a, const TargetDescription& b) {
+  const auto na = NamedConstants(a);
+  const auto nb = NamedConstants(b);
+  std::vector<ConstantDifference> out;
+  for (size_t i = 0; i < na.size() && i < nb.size(); ++i) {
+    ConstantDifference d;
+    d.name = na[i].first;
+    d.a = na[i].second;
+    d.b = nb[i].second;
+    const double mean = (std::abs(d.a) + std::abs(d.b)) / 2;
+    d.relative = mean > 0 ? std::abs(d.a - d.b) / mean : 0;
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 std::string DefaultTargetDescriptionPath() { return ShippedPath(kShippedMarker); }

@@ -8,6 +8,8 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -17,7 +19,8 @@
 namespace perfgraph::cost {
 
 // Bumped when a field changes meaning; loading another version is kFailedPrecondition.
-inline constexpr int kTargetDescriptionFormatVersion = 1;
+// Version 2 added parallel_scaling (and the calibration report).
+inline constexpr int kTargetDescriptionFormatVersion = 2;
 
 // Memory levels, innermost first. kDram has no capacity limit.
 enum MemoryLevel : int { kL1 = 0, kL2 = 1, kL3 = 2, kDram = 3, kNumMemoryLevels = 4 };
@@ -32,6 +35,17 @@ struct MemoryLevelDescription {
   // this level (calibration), with one thread and with all threads. > 0.
   double bandwidth_1t_bytes_per_s = 0;
   double bandwidth_all_bytes_per_s = 0;
+};
+
+// One constant of a calibration: how it was measured (cost/calibrate.h). Kept in the description for
+// the record; the model reads only the constants themselves.
+struct CalibratedConstant {
+  std::string name;  // "peak_flops_1t", "L2 bandwidth_1t", "parallel_scaling", ...
+  std::string unit;  // "FLOP/s", "B/s", "ns", "1"
+  double value = 0;  // from the fastest run of each probe over every round of every pass
+  double spread = 0;  // interquartile range of the single-round values over their median
+  std::vector<double> pass_values;  // the value from each independent pass's rounds, in order
+  double pass_disagreement = 0;     // (max - min) of pass_values over value; 0 for one pass
 };
 
 struct TargetDescription {
@@ -59,8 +73,14 @@ struct TargetDescription {
   double parallel_launch_ns = 0;
   // Per-tile cost of a compute_at producer (loop bookkeeping, allocation of the tile's buffer), ns >= 0.
   double tile_overhead_ns = 0;
+  // Fraction of linear speedup the target's own tiled kernels reach with all_threads: measured
+  // speedup (1 thread / all_threads) of a tiled dot and a tiled convolution at tiling::Default,
+  // divided by their load-balance bound T / ceil(T / all_threads) for T parallel iterations;
+  // geometric mean of the two (calibration). In (0, 1]; 1 when all_threads is 1.
+  double parallel_scaling = 1;
   int64_t created_unix_seconds = 0;
   std::string notes;
+  std::vector<CalibratedConstant> calibration;  // calibrate's report (may be empty)
 };
 
 // OK when every constant is in the documented range (positive bandwidths and FLOP rates, lanes and
@@ -87,10 +107,35 @@ absl::StatusOr<TargetDescription> LoadTargetDescription(const std::string& path,
 // Same, comparing against data::CurrentMachine(1, "14").
 absl::StatusOr<TargetDescription> LoadTargetDescription(const std::string& path);
 
-// "" when `target` was measured on the same CPU as `current` (same cpu_model, core counts and cache
-// sizes; thread count, toolchain and OS may differ), otherwise a message naming both machines.
+// "" when `target` was measured on the same CPU as `current` (data::SameMeasuringMachine ignoring
+// the thread count and Halide version: same cpu_model, core counts, cache sizes and vector ISA when
+// both record it; toolchain and OS may differ), otherwise a message naming both machines and the
+// fields that differ.
 std::string MachineMismatch(const TargetDescription& target, const data::MachineFingerprint& current,
                             absl::string_view source);
+
+// Every measured constant of `t` by name, in a fixed order: peak_flops_1t, peak_flops_all, "<level>
+// bandwidth_1t" and "<level> bandwidth_all" for L1, L2, L3, DRAM, reduction_update_ns,
+// kernel_launch_ns, parallel_launch_ns, tile_overhead_ns, parallel_scaling (the names of
+// CalibratedConstant).
+std::vector<std::pair<std::string, double>> NamedConstants(const TargetDescription& t);
+
+// One constant of two descriptions (e.g. two `perfgraph calibrate` runs).
+struct ConstantDifference {
+  std::string name;
+  double a = 0;
+  double b = 0;
+  double relative = 0;  // |a - b| / ((|a| + |b|) / 2); 0 when both are 0
+};
+// Whether two values of the constant `name` agree: within `tolerance` relative to their mean, or for
+// the overheads (kernel_launch_ns, parallel_launch_ns, tile_overhead_ns) within
+// kOverheadResolutionNs, the steady clock's step on the reference VM (its timings come in multiples
+// of ~5-10 ns), below which a relative tolerance on a 40 ns quantity only measures the clock.
+inline constexpr double kOverheadResolutionNs = 10.0;
+bool ConstantsAgree(absl::string_view name, double a, double b, double tolerance);
+
+// NamedConstants of `a` and `b` side by side, same order.
+std::vector<ConstantDifference> CompareConstants(const TargetDescription& a, const TargetDescription& b);
 
 // The committed reference description: ShippedPath(kShippedMarker), i.e.
 // <data dir>/cost/targets/reference_cpu.textproto (cost/shipped_files.h says how the data directory

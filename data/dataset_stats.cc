@@ -44,7 +44,8 @@ nlohmann::json MachineJson(const std::optional<MachineFingerprint>& machine) {
                         {"num_threads", machine->num_threads},
                         {"halide_version", machine->halide_version},
                         {"compiler_version", machine->compiler_version},
-                        {"os", machine->os}};
+                        {"os", machine->os},
+                        {"isa", machine->isa}};
 }
 
 }  // namespace
@@ -65,7 +66,8 @@ absl::StatusOr<DatasetStats> ComputeStats(const std::vector<std::string>& paths)
     file.feature_schema_version = reader.header().feature_schema_version;
     if (f == 0) {
       stats.machine = file.machine;
-    } else if (file.machine != stats.machine) {
+    } else if (file.machine.has_value() != stats.machine.has_value() ||
+               (file.machine.has_value() && !SameMeasuringMachine(*file.machine, *stats.machine))) {
       stats.machines_differ = true;
     }
     Record record;

@@ -33,7 +33,7 @@ enum class LabelStatistic {
   // minute slows the canary and the kernel alike). Needs the record's canary_ns and a reference.
   kCanaryNormalizedMedian,
 };
-// Chosen on 313 re-measured pairs of 32 kernels of data/reference/v2/tile.pgd (README, "Protocol v2:
+// Chosen on 313 re-measured pairs of 32 kernels of data/reference/tile.pgd (README, "Protocol v2:
 // variants tried"): the minimum repeats with Kendall's tau 0.959 per kernel and a median relative
 // difference of 1.28 % (median of round minima: 0.940, 3.12 %); min-of-round-medians was level
 // (0.963, 1.47 %) there but last in the 10-kernel pilot, the minimum second in both.

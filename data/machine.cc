@@ -3,15 +3,21 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <fstream>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "data/perfgraph.pb.h"
@@ -78,6 +84,9 @@ void ReadCpuInfo(MachineFingerprint& machine) {
     if (key == "model name" && machine.cpu_model == kUnknown && !value.empty()) {
       machine.cpu_model = std::string(value);
     }
+    if ((key == "flags" || key == "Features") && machine.isa.empty()) {
+      machine.isa = IsaFromCpuFlags(value);
+    }
     if (key == "physical id") physical_id = std::string(value);
     if (key == "core id") core_id = std::string(value);
   }
@@ -106,6 +115,11 @@ void ReadCaches(MachineFingerprint& machine) {
     if (lvl == "2" && kind != "Instruction") machine.l2_cache_bytes = bytes;
     if (lvl == "3" && kind != "Instruction") machine.l3_cache_bytes = bytes;
   }
+  if (machine.l1d_cache_bytes > 0 && machine.l2_cache_bytes > 0 && machine.l3_cache_bytes > 0) return;
+  const CpuidCaches cpuid = ReadCpuidCaches();
+  if (machine.l1d_cache_bytes <= 0) machine.l1d_cache_bytes = cpuid.l1d_bytes;
+  if (machine.l2_cache_bytes <= 0) machine.l2_cache_bytes = cpuid.l2_bytes;
+  if (machine.l3_cache_bytes <= 0) machine.l3_cache_bytes = cpuid.l3_bytes;
 }
 
 }  // namespace
@@ -114,7 +128,8 @@ std::string MachineFingerprint::ToString() const {
   return absl::StrCat(cpu_model, ", ", physical_cores, " cores/", logical_cores, " threads, L1d ",
                       l1d_cache_bytes / 1024, " KiB, L2 ", l2_cache_bytes / 1024, " KiB, L3 ",
                       l3_cache_bytes / 1024, " KiB, ", num_threads, " threads used, Halide ",
-                      halide_version, ", ", compiler_version, ", ", os);
+                      halide_version, ", ", compiler_version, ", ", os,
+                      isa.empty() ? "" : absl::StrCat(", ISA ", isa));
 }
 
 bool operator==(const MachineFingerprint& a, const MachineFingerprint& b) {
@@ -122,7 +137,78 @@ bool operator==(const MachineFingerprint& a, const MachineFingerprint& b) {
          a.logical_cores == b.logical_cores && a.l1d_cache_bytes == b.l1d_cache_bytes &&
          a.l2_cache_bytes == b.l2_cache_bytes && a.l3_cache_bytes == b.l3_cache_bytes &&
          a.num_threads == b.num_threads && a.halide_version == b.halide_version &&
-         a.compiler_version == b.compiler_version && a.os == b.os;
+         a.compiler_version == b.compiler_version && a.os == b.os && a.isa == b.isa;
+}
+
+std::string MeasuringMachineDifference(const MachineFingerprint& a, const MachineFingerprint& b) {
+  std::vector<std::string> diffs;
+  auto text = [&](absl::string_view name, const std::string& x, const std::string& y) {
+    if (x != y) diffs.push_back(absl::StrCat(name, " '", x, "' vs '", y, "'"));
+  };
+  auto number = [&](absl::string_view name, int64_t x, int64_t y, int64_t unit,
+                    absl::string_view suffix) {
+    if (x != y) diffs.push_back(absl::StrCat(name, " ", x / unit, suffix, " vs ", y / unit, suffix));
+  };
+  text("cpu model", a.cpu_model, b.cpu_model);
+  number("physical cores", a.physical_cores, b.physical_cores, 1, "");
+  number("logical cores", a.logical_cores, b.logical_cores, 1, "");
+  number("L1d", a.l1d_cache_bytes, b.l1d_cache_bytes, 1024, " KiB");
+  number("L2", a.l2_cache_bytes, b.l2_cache_bytes, 1024, " KiB");
+  number("L3", a.l3_cache_bytes, b.l3_cache_bytes, 1024, " KiB");
+  if (!a.isa.empty() && !b.isa.empty()) text("isa", a.isa, b.isa);
+  number("threads used", a.num_threads, b.num_threads, 1, "");
+  text("Halide", a.halide_version, b.halide_version);
+  return absl::StrJoin(diffs, "; ");
+}
+
+bool SameMeasuringMachine(const MachineFingerprint& a, const MachineFingerprint& b) {
+  return MeasuringMachineDifference(a, b).empty();
+}
+
+std::string IsaFromCpuFlags(absl::string_view flags) {
+  std::set<absl::string_view> present;
+  for (absl::string_view f : absl::StrSplit(flags, ' ', absl::SkipEmpty())) {
+    present.insert(absl::StripAsciiWhitespace(f));
+  }
+  std::vector<absl::string_view> isa;
+  for (absl::string_view f : kIsaFlags) {
+    if (present.count(f) > 0) isa.push_back(f);
+  }
+  return absl::StrJoin(isa, " ");
+}
+
+CpuidCaches ReadCpuidCaches() {
+  CpuidCaches caches;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return caches;
+  const unsigned max_leaf = eax;
+  // Vendor string: EBX, EDX, ECX.
+  const bool amd = ebx == 0x68747541u && edx == 0x69746e65u && ecx == 0x444d4163u;  // AuthenticAMD
+  unsigned leaf = 4;
+  if (amd) {
+    if (__get_cpuid(0x80000000u, &eax, &ebx, &ecx, &edx) == 0 || eax < 0x8000001Du) return caches;
+    leaf = 0x8000001Du;
+  } else if (max_leaf < 4) {
+    return caches;
+  }
+  for (unsigned sub = 0; sub < 16; ++sub) {
+    if (__get_cpuid_count(leaf, sub, &eax, &ebx, &ecx, &edx) == 0) break;
+    const unsigned type = eax & 0x1f;  // 0: no more caches, 1: data, 2: instruction, 3: unified
+    if (type == 0) break;
+    if (type == 2) continue;
+    const unsigned level = (eax >> 5) & 0x7;
+    const int64_t ways = ((ebx >> 22) & 0x3ff) + 1;
+    const int64_t partitions = ((ebx >> 12) & 0x3ff) + 1;
+    const int64_t line = (ebx & 0xfff) + 1;
+    const int64_t sets = static_cast<int64_t>(ecx) + 1;
+    const int64_t bytes = ways * partitions * line * sets;
+    if (level == 1 && type == 1) caches.l1d_bytes = bytes;
+    if (level == 2) caches.l2_bytes = bytes;
+    if (level == 3) caches.l3_bytes = bytes;
+  }
+#endif
+  return caches;
 }
 
 int64_t ParseCacheSize(absl::string_view text) {
@@ -171,6 +257,7 @@ void MachineToProto(const MachineFingerprint& machine, MachineFingerprintProto* 
   proto->set_halide_version(machine.halide_version);
   proto->set_compiler_version(machine.compiler_version);
   proto->set_os(machine.os);
+  proto->set_isa(machine.isa);
 }
 
 MachineFingerprint MachineFromProto(const MachineFingerprintProto& proto) {
@@ -185,6 +272,7 @@ MachineFingerprint MachineFromProto(const MachineFingerprintProto& proto) {
   machine.halide_version = proto.halide_version();
   machine.compiler_version = proto.compiler_version();
   machine.os = proto.os();
+  machine.isa = proto.isa();
   return machine;
 }
 

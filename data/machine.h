@@ -29,6 +29,10 @@ struct MachineFingerprint {
   std::string halide_version = std::string(kUnknown);    // caller-supplied, e.g. "14.0.0"
   std::string compiler_version = std::string(kUnknown);  // "GCC 12.2.0" / "Clang 14.0.6"
   std::string os = std::string(kUnknown);  // "Linux 6.1.0-18-amd64 (Debian GNU/Linux 12)"
+  // Vector ISA extensions that change the code Halide generates (kIsaFlags present in /proc/cpuinfo
+  // "flags", in kIsaFlags order, space-separated: "sse4_1 sse4_2 avx avx2 fma f16c"). "" when
+  // unknown: files written before the field existed, or no flags line.
+  std::string isa;
 
   // One line for messages: "Intel(R) Xeon(R) ..., 2 cores/4 threads, L1d 48 KiB, ..., 4 threads
   // used".
@@ -40,10 +44,39 @@ struct MachineFingerprint {
   }
 };
 
+// Whether runtimes measured on `a` and on `b` are comparable: same CPU model, physical and logical
+// cores, cache sizes, vector ISA (compared only when both know it), threads used and Halide version.
+// The OS string (a VM's kernel build changes under a running fleet) and the compiler that built
+// perfgraph (it does not compile the kernels: Halide's LLVM does) may differ. RecordWriter appends,
+// `dataset merge` and `dataset stats` use this rather than operator==.
+bool SameMeasuringMachine(const MachineFingerprint& a, const MachineFingerprint& b);
+// "" when SameMeasuringMachine(a, b); otherwise the differing fields, "L1d 48 KiB vs 32 KiB; isa
+// 'avx avx2 avx512f' vs 'avx avx2'".
+std::string MeasuringMachineDifference(const MachineFingerprint& a, const MachineFingerprint& b);
+
+// /proc/cpuinfo flags recorded in MachineFingerprint::isa, in this order (x86 SSE4 through AVX-512
+// and AMX, Arm Advanced SIMD and SVE).
+inline constexpr absl::string_view kIsaFlags[] = {
+    "sse4_1",      "sse4_2",      "avx",         "avx2",     "fma",      "f16c",
+    "avx512f",     "avx512dq",    "avx512cd",    "avx512bw", "avx512vl", "avx512_vnni",
+    "avx512_bf16", "avx512_fp16", "amx_tile",    "asimd",    "sve",      "sve2"};
+// MachineFingerprint::isa of a /proc/cpuinfo "flags" (x86) or "Features" (Arm) value.
+std::string IsaFromCpuFlags(absl::string_view flags);
+
+// Cache sizes from the CPUID instruction (x86 only: Intel leaf 4, AMD leaf 0x8000001D, the
+// "deterministic cache parameters" of the Intel SDM vol. 2A and AMD APM vol. 3), for machines whose
+// sysfs has no cache entries (some containers and VMs). Fields it cannot determine stay 0.
+struct CpuidCaches {
+  int64_t l1d_bytes = 0;
+  int64_t l2_bytes = 0;
+  int64_t l3_bytes = 0;
+};
+CpuidCaches ReadCpuidCaches();
+
 // Fingerprint of the machine this process runs on. Reads /proc/cpuinfo, sysconf,
-// /sys/devices/system/cpu/cpu0/cache/index*/{level,type,size}, uname(2) and /etc/os-release; the
-// compiler version comes from the compiler that built this file (__VERSION__). Never fails:
-// whatever cannot be read (e.g. no sysfs cache info inside some containers) stays kUnknown / 0.
+// /sys/devices/system/cpu/cpu0/cache/index*/{level,type,size} (cache sizes sysfs lacks come from
+// ReadCpuidCaches), uname(2) and /etc/os-release; the compiler version comes from the compiler that
+// built this file (__VERSION__). Never fails: whatever cannot be read stays kUnknown / 0 / "".
 //   num_threads: threads the caller's measurements use (stored as is; must be >= 1 by convention).
 //   halide_version: the Halide version string the caller links (this library does not include
 //   Halide).

@@ -359,13 +359,19 @@ absl::StatusOr<RecordWriter> RecordWriter::Open(absl::string_view path,
       writer.num_records_ = scan.records_read_;
       writer.end_offset_ = scan.offset_;
       writer.truncated_tail_bytes_ = scan.dropped_tail_bytes_;
-      if (options.machine.has_value() && writer.header_.machine != options.machine) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("RecordWriter: '", writer.path_, "' holds measurements from machine [",
-                         writer.header_.machine.has_value() ? writer.header_.machine->ToString()
-                                                            : "none recorded",
-                         "], refusing to append measurements from machine [",
-                         options.machine->ToString(), "]; write to a new file"));
+      // Comparable machines (SameMeasuringMachine: the OS string and perfgraph's compiler may
+      // differ); the header keeps the fingerprint of the run that created the file.
+      if (options.machine.has_value() &&
+          (!writer.header_.machine.has_value() ||
+           !SameMeasuringMachine(*writer.header_.machine, *options.machine))) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "RecordWriter: '", writer.path_, "' holds measurements from machine [",
+            writer.header_.machine.has_value() ? writer.header_.machine->ToString() : "none recorded",
+            "], refusing to append measurements from machine [", options.machine->ToString(), "]",
+            writer.header_.machine.has_value()
+                ? absl::StrCat(" (", MeasuringMachineDifference(*writer.header_.machine, *options.machine), ")")
+                : std::string(),
+            "; write to a new file"));
       }
     }
     if (writer.truncated_tail_bytes_ > 0 && !create) {

@@ -188,6 +188,58 @@ absl::StatusOr<TaskMetrics> ComputeTaskMetrics(const std::vector<KernelExample>&
   return m;
 }
 
+absl::StatusOr<DefaultGuardFigures> ReplayDefaultGuard(const std::vector<KernelExample>& examples,
+                                                       const std::vector<std::vector<double>>& predicted_ns,
+                                                       double band) {
+  if (!(band >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("ReplayDefaultGuard: band must be >= 0, got ", band));
+  }
+  if (predicted_ns.size() != examples.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("ReplayDefaultGuard: ", predicted_ns.size(),
+                                                   " prediction rows for ", examples.size(), " examples"));
+  }
+  DefaultGuardFigures f;
+  f.band = band;
+  double log_sum = 0, slowdown_sum = 0;
+  for (size_t e = 0; e < examples.size(); ++e) {
+    const KernelExample& ex = examples[e];
+    if (ex.task != Task::kTile || ex.kernel == nullptr) continue;
+    if (static_cast<int>(predicted_ns[e].size()) != ex.num_configs) {
+      return absl::InvalidArgumentError(absl::StrCat("ReplayDefaultGuard: example ", e, " has ",
+                                                     ex.num_configs, " configs but ",
+                                                     predicted_ns[e].size(), " predictions"));
+    }
+    const std::string default_text = tiling::Default(*ex.kernel).ToString();
+    auto usable = [&](int c) {
+      return !ex.timed_out[c] && std::isfinite(ex.runtime_ns[c]) && std::isfinite(predicted_ns[e][c]);
+    };
+    int def = -1, argmin = -1, best = -1;
+    for (int c = 0; c < ex.num_configs; ++c) {
+      if (!usable(c)) continue;
+      if (ex.config_text[c] == default_text) def = c;
+      if (argmin < 0 || predicted_ns[e][c] < predicted_ns[e][argmin]) argmin = c;
+      if (best < 0 || ex.runtime_ns[c] < ex.runtime_ns[best]) best = c;
+    }
+    if (def < 0) continue;
+    int choice = argmin;
+    if (argmin != def && predicted_ns[e][def] < (1 + band) * predicted_ns[e][argmin]) {
+      choice = def;
+      ++f.kept_default;
+    }
+    ++f.kernels;
+    const double ratio = ex.runtime_ns[choice] / ex.runtime_ns[def];
+    if (ratio > 1) ++f.slower_than_default;
+    log_sum += std::log(ratio);
+    f.worst_vs_default = std::max(f.worst_vs_default, ratio);
+    slowdown_sum += ex.runtime_ns[choice] / ex.runtime_ns[best] - 1;
+  }
+  if (f.kernels > 0) {
+    f.geomean_vs_default = std::exp(log_sum / f.kernels);
+    f.mean_top1_slowdown = slowdown_sum / f.kernels;
+  }
+  return f;
+}
+
 std::string TileMetricsJson(const TaskMetrics& m) {
   Json j;
   j["top1_slowdown"] = OptionalJson(m.tile_top1_slowdown);

@@ -72,6 +72,26 @@ absl::StatusOr<TaskMetrics> ComputeTaskMetrics(const std::vector<KernelExample>&
 std::string TileMetricsJson(const TaskMetrics& m);
 std::string FusionMetricsJson(const TaskMetrics& m);
 
+// The default guard of the tiling pass (tiling::TilingPassOptions::min_predicted_gain) replayed on
+// measured tile kernels. For every tile example whose tiling::Default config is OK and predicted,
+// the model's choice among its OK, predicted configs is its argmin, kept only when
+// predicted(Default) >= (1 + band) * predicted(argmin), else the default; the choice's measured
+// runtime is compared with the default's and the kernel's best.
+struct DefaultGuardFigures {
+  double band = 0;
+  int kernels = 0;              // tile examples with an OK, predicted default config
+  int kept_default = 0;         // of them, where the guard kept the default over the argmin
+  int slower_than_default = 0;  // where the choice measured slower than the default
+  // Geometric mean and maximum over the kernels of measured(choice) / measured(default).
+  double geomean_vs_default = 1;
+  double worst_vs_default = 1;
+  double mean_top1_slowdown = 0;  // mean of measured(choice) / measured(best OK config) - 1
+};
+// Errors: kInvalidArgument when the shapes of `predicted_ns` and `examples` differ or band < 0.
+absl::StatusOr<DefaultGuardFigures> ReplayDefaultGuard(const std::vector<KernelExample>& examples,
+                                                       const std::vector<std::vector<double>>& predicted_ns,
+                                                       double band);
+
 enum class TaskSelection { kTile, kFusion, kBoth };
 // "tile", "fusion", "both".
 std::string TaskSelectionName(TaskSelection tasks);

@@ -85,7 +85,10 @@ absl::StatusOr<std::vector<Column>> MakeColumns(const CompareOptions& options) {
                             absl::StrCat("scheduler ", name, ": ", model.status().message()));
       }
       column.model = std::move(*model);
-      column.tiling = std::make_unique<tiling::TilingPass>(*column.model);
+      tiling::TilingPassOptions tiling_options;
+      tiling_options.min_predicted_gain = options.min_predicted_gain >= 0 ? options.min_predicted_gain
+                                                                          : DefaultGuardBand(*kind);
+      column.tiling = std::make_unique<tiling::TilingPass>(*column.model, tiling_options);
     } else {
       absl::StatusOr<target::Autoscheduler> scheduler = target::ParseAutoscheduler(name);
       if (!scheduler.ok()) {

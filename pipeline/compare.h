@@ -43,6 +43,9 @@ struct CompareOptions {
   uint64_t seed = 1;    // seed of the input data
   std::string learned_model_dir;  // "learned" column; "" = the shipped model
   std::string xgboost_model_dir;  // "xgboost" column; "" = the shipped model
+  // The tiling pass's default guard for the cost-model columns (tiling::TilingPassOptions::
+  // min_predicted_gain); < 0 = each model's pipeline::DefaultGuardBand, as `plan` uses.
+  double min_predicted_gain = -1;
   graph::ImportOptions import_options;
 };
 

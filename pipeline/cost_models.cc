@@ -41,6 +41,16 @@ std::string ShippedModelDir(CostModelKind kind) {
   return "";
 }
 
+double DefaultGuardBand(CostModelKind kind) {
+  // README "The default guard": validation programs of data/reference/split.txt, v2 tile labels.
+  switch (kind) {
+    case CostModelKind::kLearned: return 0.0;
+    case CostModelKind::kXgboost: return 0.0;
+    case CostModelKind::kAnalytical: return 0.2;
+  }
+  return 0;
+}
+
 absl::StatusOr<std::string> LearnedWeightsPath(const std::string& model_dir) {
   const std::string weights = absl::StrCat(model_dir, "/", kLearnedWeightsFile);
   std::error_code error;

@@ -36,6 +36,14 @@ inline constexpr char kLearnedWeightsFile[] = "weights.pgw";
 // target description is cost::DefaultTargetDescriptionPath()).
 std::string ShippedModelDir(CostModelKind kind);
 
+// The default guard band of the shipped model of `kind` (tiling::TilingPassOptions::
+// min_predicted_gain): the smallest predicted gain over tiling::Default the tiling pass trusts.
+// Chosen by replaying the guard on the validation programs of data/reference/split.txt (`perfgraph
+// eval --split data/reference/split.txt --split-part validation --guard-sweep`): the band with the
+// lowest geometric mean of measured(choice) / measured(default); the table is in the README
+// ("The default guard"). A model trained elsewhere should be swept the same way.
+double DefaultGuardBand(CostModelKind kind);
+
 struct CostModelOptions {
   CostModelKind kind = CostModelKind::kLearned;
   // Model directory (kLearned: the output of `perfgraph train`; kXgboost: of `perfgraph train

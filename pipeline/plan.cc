@@ -96,6 +96,7 @@ absl::StatusOr<ProgramPlan> PlanProgram(const std::string& path, const graph::Im
     k.out_of_distribution = cost_model.OutOfDistribution(k.kernel);
     if (k.tiling.ok()) {
       plan.total_predicted_ns += k.tiling->predicted_ns;
+      if (k.tiling->kept_default) ++plan.kernels_kept_default;
       if (default_ns[i].ok()) {
         k.default_predicted_ns = *default_ns[i];
         plan.total_default_predicted_ns += *default_ns[i];

@@ -95,6 +95,9 @@ struct ProgramPlan {
   double total_default_predicted_ns = 0;  // sum of tiling::Default's, over the same kernels
   int kernels_without_estimate = 0;
   int kernels_out_of_distribution = 0;
+  // Kernels whose argmin lost to tiling::Default under the default guard
+  // (tiling::TilingPassOptions::min_predicted_gain, tiling::KernelTiling::kept_default).
+  int kernels_kept_default = 0;
 };
 
 // Fuses `model` (FuseModel with options.fusion) and tiles every kernel over its ConfigSpace with

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -74,7 +75,8 @@ std::string FormatMeasurement(int group, int config, const ConfigMeasurement& m)
 [[noreturn]] void ChildMain(int fd, absl::Span<const MeasureGroup> groups, int first, int last,
                             const std::set<std::pair<int, int>>& excluded,
                             const InterleavedOptions& protocol, const IsolationOptions& isolation,
-                            double baseline) {
+                            double baseline,
+                            const std::map<int, absl::Duration>& compile_budget_left) {
   ::signal(SIGINT, SIG_IGN);  // the parent decides when to stop, and kills us
   ::signal(SIGTERM, SIG_DFL);
   ::signal(SIGPIPE, SIG_DFL);
@@ -119,6 +121,10 @@ std::string FormatMeasurement(int group, int config, const ConfigMeasurement& m)
     }
     InterleavedOptions options = protocol;
     options.seed = protocol.seed ^ (static_cast<uint64_t>(g) * 0x100000001B3ull);
+    // A group resumed after a child died in it keeps what is left of its compile budget.
+    if (auto it = compile_budget_left.find(g); it != compile_budget_left.end()) {
+      options.max_compile_time = it->second;
+    }
     auto result = MeasureKernelInterleaved(*target, *group.kernel, configs, &*canary, baseline,
                                            options, hooks);
     if (!result.ok()) {
@@ -216,6 +222,13 @@ absl::StatusOr<int> IsolatedMeasurer::Run(
   std::set<std::pair<int, int>> excluded;
   std::map<int, int> deaths_outside_configs;  // group -> count
   std::map<int, int> deaths;                  // group -> children lost on it
+  // Time each group's children spent compiling configs (from the announcements: a compile lasts
+  // until the child's next message), and the compile budget a group resumed after a child's death
+  // has left: InterleavedOptions::max_compile_time counts over all children of a group, so a kernel
+  // whose configs hang in LLVM cannot restart the budget with every new child, while time spent
+  // running configs (a run that hangs for minutes) does not count against it.
+  std::map<int, absl::Duration> compile_spent;
+  std::map<int, absl::Duration> compile_budget_left;
   int next = 0;
   while (next < static_cast<int>(groups.size())) {
     if (isolation_.should_stop && isolation_.should_stop()) return next;
@@ -233,7 +246,8 @@ absl::StatusOr<int> IsolatedMeasurer::Run(
     }
     if (pid == 0) {
       ::close(fds[0]);
-      ChildMain(fds[1], groups, next, last, excluded, protocol_, isolation_, canary_baseline_ns_);
+      ChildMain(fds[1], groups, next, last, excluded, protocol_, isolation_, canary_baseline_ns_,
+                compile_budget_left);
     }
     ::close(fds[1]);
     const int fd = fds[0];
@@ -243,6 +257,7 @@ absl::StatusOr<int> IsolatedMeasurer::Run(
     std::string child_error;
     int in_group = -1, in_config = -2;
     char in_phase = 'c';
+    std::optional<absl::Time> compiling_since;  // a config compile announced and not yet over
     bool stop = false, hung = false, retry = false;
     absl::Time last_heard = absl::Now();
     GroupResult pending;
@@ -282,10 +297,16 @@ absl::StatusOr<int> IsolatedMeasurer::Run(
         std::vector<std::string> f = absl::StrSplit(line, ' ');
         if (f.empty() || f[0].empty()) continue;
         const char kind = f[0][0];
+        // A compile announced earlier ends with this message.
+        if (compiling_since.has_value() && in_group >= 0) {
+          compile_spent[in_group] += absl::Now() - *compiling_since;
+        }
+        compiling_since.reset();
         if (kind == 'E' && f.size() >= 4) {
           (void)absl::SimpleAtoi(f[1], &in_group);
           (void)absl::SimpleAtoi(f[2], &in_config);
           in_phase = f[3].empty() ? 'r' : f[3][0];
+          if (in_phase == 'c' && in_config >= 0) compiling_since = absl::Now();
         } else if (kind == 'G') {
           int g = 0;
           (void)absl::SimpleAtoi(f[1], &g);
@@ -374,6 +395,10 @@ absl::StatusOr<int> IsolatedMeasurer::Run(
     // The child died or hung inside group `next`.
     const int g = in_group >= 0 ? in_group : next;
     ++deaths[g];
+    if (compiling_since.has_value()) compile_spent[g] += absl::Now() - *compiling_since;
+    // 1 ns when spent: the next child compiles nothing more of this group.
+    compile_budget_left[g] =
+        std::max(absl::Nanoseconds(1), protocol_.max_compile_time - compile_spent[g]);
     const std::string how =
         hung ? absl::StrCat("hung (no progress for ", absl::FormatDuration(isolation_.hang_timeout), ")")
         : WIFSIGNALED(wstatus) ? absl::StrCat("crashed with ", SignalName(WTERMSIG(wstatus)))

@@ -221,7 +221,7 @@ absl::StatusOr<KernelMeasurement> MeasureKernelInterleaved(
       options.min_runs_per_round < 1 || options.max_runs_per_round < options.min_runs_per_round ||
       options.stability <= 0 || options.timeout_factor <= 1 || options.max_round_repeats < 0 ||
       options.canary_tolerance <= 0 || options.max_group_bytes <= 0 ||
-      options.compile_threads < 1) {
+      options.compile_threads < 1 || options.max_compile_time <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "MeasureKernelInterleaved: inconsistent options (warmup_runs ", options.warmup_runs,
         ", rounds ", options.min_rounds, "..", options.max_rounds, ", runs per round ",
@@ -237,6 +237,8 @@ absl::StatusOr<KernelMeasurement> MeasureKernelInterleaved(
   double baseline = canary_baseline_ns;
 
   size_t next = 0;
+  const absl::Time compile_start = absl::Now();
+  std::atomic<bool> compile_budget_spent{false};
   while (next < configs.size()) {
     // 1. Compile a group of configs, bounded by buffer memory: every config of a kernel has the
     // same buffers (its parameters and its root), so the group size follows from one kernel.
@@ -253,6 +255,13 @@ absl::StatusOr<KernelMeasurement> MeasureKernelInterleaved(
       std::mutex event_mu;
       auto worker = [&] {
         for (size_t i = cursor++; i < last; i = cursor++) {
+          if (compile_budget_spent || absl::Now() - compile_start > options.max_compile_time) {
+            compile_budget_spent = true;
+            compiled[i - first] = absl::DeadlineExceededError(
+                "not compiled: this kernel's compile budget (max_compile_time, measure "
+                "--max-compile-s) was spent on its other configs");
+            continue;
+          }
           {
             std::lock_guard<std::mutex> lock(event_mu);
             event(static_cast<int>(i), ProtocolPhase::kCompile);

@@ -108,6 +108,12 @@ struct InterleavedOptions {
   // Wall-clock cap of the rounds of one group (warm-up and compilation excluded): the rounds stop at
   // the end of the round that crosses it (configs keep their samples, stable = false).
   absl::Duration max_group_time = absl::Seconds(60);
+  // Wall-clock budget for compiling one group's configs: once compiling has taken this long, the
+  // configs not yet compiled are not compiled and become INVALID ("not compiled: ..."), so a kernel
+  // whose every config takes minutes of LLVM time cannot hold a run for an hour. > 0. In this
+  // function it counts from the start of the call; IsolatedMeasurer passes a resumed group what is
+  // left after the compile time of the children that died on it.
+  absl::Duration max_compile_time = absl::Minutes(5);
   // Drift canary: a fixed reference kernel (CanaryKernel) timed like a config in every round. A round
   // whose canary minimum is off by more than canary_tolerance from `canary_baseline_ns` is discarded
   // and run again, at most max_round_repeats times per group (then kept and counted).

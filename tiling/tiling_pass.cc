@@ -45,6 +45,10 @@ absl::StatusOr<KernelTiling> TilingPass::Run(const graph::Kernel& kernel) {
         absl::StrCat("TilingPass: max_configs_per_kernel must be >= 0, got ",
                      options_.max_configs_per_kernel));
   }
+  if (!(options_.min_predicted_gain >= 0) || !std::isfinite(options_.min_predicted_gain)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TilingPass: min_predicted_gain must be a finite value >= 0, got ", options_.min_predicted_gain));
+  }
   uint64_t hash = 0;
   if (options_.reuse_identical_kernels || options_.max_configs_per_kernel > 0) {
     hash = graph::CanonicalKernelHash(kernel);
@@ -86,6 +90,8 @@ absl::StatusOr<KernelTiling> TilingPass::Run(const graph::Kernel& kernel) {
   KernelTiling best;
   best.configs_in_space = space_size;
   int best_index = -1;
+  int default_index = -1;
+  const TileConfig default_config = Default(kernel);
   absl::Status first_error;
   for (size_t i = 0; i < estimates.size(); ++i) {
     absl::Status error = estimates[i].status();
@@ -100,6 +106,10 @@ absl::StatusOr<KernelTiling> TilingPass::Run(const graph::Kernel& kernel) {
       continue;
     }
     ++best.configs_scored;
+    if (default_index < 0 && configs[i] == default_config) {
+      default_index = static_cast<int>(i);
+      best.default_predicted_ns = *estimates[i];
+    }
     if (best_index < 0 || *estimates[i] < best.predicted_ns) {
       best_index = static_cast<int>(i);
       best.predicted_ns = *estimates[i];
@@ -115,6 +125,12 @@ absl::StatusOr<KernelTiling> TilingPass::Run(const graph::Kernel& kernel) {
                           absl::StrCat("no config of ", configs.size(), " could be estimated by '",
                                        model_.name(), "': ", first_error.message()));
   } else {
+    if (default_index >= 0 && best_index != default_index &&
+        best.default_predicted_ns < (1 + options_.min_predicted_gain) * best.predicted_ns) {
+      best_index = default_index;
+      best.predicted_ns = best.default_predicted_ns;
+      best.kept_default = true;
+    }
     best.config = configs[best_index];
     result = best;
   }

@@ -46,18 +46,32 @@ struct TilingPassOptions {
   // which holds for the analytical and learned models; set false for the measured model if every
   // occurrence should be timed.
   bool reuse_identical_kernels = true;
+  // The default guard: keep tiling::Default unless the best config's estimate beats the default's by
+  // at least this fraction, estimate(Default) >= (1 + min_predicted_gain) * estimate(best). A model
+  // cannot tell apart configs whose predicted difference is inside its own error band, and the
+  // default is the compiler's known-good choice, so a plan never trades it for a predicted gain the
+  // model cannot back. Each cost model's band is chosen on the validation programs
+  // (pipeline/cost_models.h DefaultGuardBand). 0 = always take the argmin. Must be >= 0. When the
+  // default is not among the scored configs (it failed), the argmin is taken.
+  double min_predicted_gain = 0;
 };
 
 // The pass's answer for one kernel.
 struct KernelTiling {
-  // The config with the lowest estimate. Ties go to the first scored: ConfigSpace order for the
-  // whole space; with a cap, tiling::Default first, then the sample's order.
+  // The config with the lowest estimate (or tiling::Default, see kept_default). Ties go to the first
+  // scored: ConfigSpace order for the whole space; with a cap, tiling::Default first, then the
+  // sample's order.
   TileConfig config;
   double predicted_ns = 0;    // its estimate, nanoseconds per kernel execution (> 0, finite)
   int configs_scored = 0;     // configs that got an estimate
   int configs_failed = 0;     // configs whose query failed (skipped)
   int configs_in_space = 0;   // size of ConfigSpace(kernel), before any cap
   bool from_cache = false;    // answered from the identical-kernel cache (no model query)
+  // Estimate of tiling::Default, ns (0 when it was not scored or failed).
+  double default_predicted_ns = 0;
+  // The default guard kept tiling::Default although another config had a lower estimate (by less
+  // than min_predicted_gain); `config` is then the default and `predicted_ns` its estimate.
+  bool kept_default = false;
 };
 
 class TilingPass {
@@ -67,7 +81,8 @@ class TilingPass {
   explicit TilingPass(cost::CostModel& model, TilingPassOptions options = {});
 
   // Best config of `kernel` (see the file comment). Errors:
-  //  - kInvalidArgument: options.max_configs_per_kernel < 0, or ConfigSpace(kernel) fails (invalid
+  //  - kInvalidArgument: options.max_configs_per_kernel < 0 or min_predicted_gain < 0 (or not
+  //    finite), or ConfigSpace(kernel) fails (invalid
   //    kernel, tuple root); the message names the kernel;
   //  - when every config's query failed: the status of the first failed query (e.g. kUnimplemented
   //    for an op the model cannot handle), prefixed with "TilingPass: kernel <name>: no config of N

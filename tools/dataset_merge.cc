@@ -82,7 +82,7 @@ absl::StatusOr<DatasetMergeSummary> MergeDatasets(const DatasetMergeOptions& opt
       protocol_version = header.protocol_version;
     } else {
       const bool same = machine.has_value() == header.machine.has_value() &&
-                        (!machine.has_value() || *machine == *header.machine);
+                        (!machine.has_value() || data::SameMeasuringMachine(*machine, *header.machine));
       if (!same) {
         const std::string message = absl::StrCat(
             "'", machine_file, "' was measured on ",

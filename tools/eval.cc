@@ -1,5 +1,6 @@
 // `perfgraph eval --dataset DATASET... [--model MODEL_DIR] [--xgboost-model DIR] [--split FILE]
-//  [--per-kernel] [--json]`
+//  [--split-part test|validation|train] [--per-kernel] [--explain PROGRAM/KERNEL] [--guard-sweep]
+//  [--json]`
 //
 // Scores the learned model of MODEL_DIR as it is served (cost::LearnedModel: kernels::Predictor and
 // the roofline lower bound, no LibTorch), the XGBoost baseline (cost::XgboostModel of
@@ -9,6 +10,8 @@
 // configs (DESIGN.md "Metrics"): a config the analytical or the XGBoost model cannot estimate is
 // dropped for every column. Held-out programs: the `test` part of --split FILE; without --split, every
 // program of the dataset that the model did not train or validate on (model.json's split).
+// --split-part validation (or train) scores that part of --split FILE instead, to choose settings
+// on programs the test figures never see.
 // Only OK configs are scored; a config the analytical model cannot estimate is dropped for both
 // models (counted in analytical_failures).
 //
@@ -21,6 +24,11 @@
 // --explain PROGRAM/KERNEL prints, for that held-out kernel (tile task), every config sorted by
 // measured runtime with the measured, learned and analytical ns and the analytical model's
 // CostBreakdown; an unknown PROGRAM/KERNEL is kNotFound.
+// --guard-sweep replays the tiling pass's default guard (tiling::TilingPassOptions::
+// min_predicted_gain, gnn::ReplayDefaultGuard) for each column at bands 0 % to 100 %: kernels whose
+// default config was measured, how often the guard kept it, how often the choice measured slower
+// than the default, the geometric mean and worst measured(choice) / measured(default), and the
+// mean top-1 slowdown; JSON key default_guard {column: [rows]}.
 //
 // --json prints {tile:{learned:{top1_slowdown, top5_slowdown, kendall_tau}, xgboost?:{...},
 // analytical:{...}}, fusion:{learned:{mape, mape_5us, kendall_tau}, xgboost?:{...},
@@ -97,9 +105,21 @@ absl::Status Eval(const std::vector<std::string>& args) {
   ASSIGN_OR_RETURN(std::vector<gnn::KernelExample> all, gnn::LoadExamples(datasets, &summary));
 
   std::set<std::string> held_out;
+  const std::string part_name = absl::GetFlag(FLAGS_split_part);
+  data::SplitPart part = data::SplitPart::kTest;
+  if (part_name == "validation") {
+    part = data::SplitPart::kValidation;
+  } else if (part_name == "train") {
+    part = data::SplitPart::kTrain;
+  } else if (part_name != "test") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--split-part must be test, validation or train, got '", part_name, "'"));
+  }
   if (!absl::GetFlag(FLAGS_split).empty()) {
     ASSIGN_OR_RETURN(data::Split split, data::ReadSplitFile(absl::GetFlag(FLAGS_split)));
-    for (const std::string& p : split.Programs(data::SplitPart::kTest)) held_out.insert(p);
+    for (const std::string& p : split.Programs(part)) held_out.insert(p);
+  } else if (part != data::SplitPart::kTest) {
+    return absl::InvalidArgumentError("--split-part needs --split FILE");
   } else {
     std::set<std::string> seen(info->train_programs.begin(), info->train_programs.end());
     seen.insert(info->validation_programs.begin(), info->validation_programs.end());
@@ -118,7 +138,7 @@ absl::Status Eval(const std::vector<std::string>& args) {
             ? absl::StrCat("every program of the dataset (", absl::StrJoin(summary.programs, ", "),
                            ") was used to train or validate '", model_dir,
                            "'; pass --split FILE with test programs")
-            : absl::StrCat("the test programs of ", absl::GetFlag(FLAGS_split),
+            : absl::StrCat("the ", part_name, " programs of ", absl::GetFlag(FLAGS_split),
                            " have no usable kernel in the dataset")));
   }
 
@@ -188,6 +208,29 @@ absl::Status Eval(const std::vector<std::string>& args) {
     }
   }
 
+  // --guard-sweep: the tiling pass's default guard replayed per column and band.
+  nlohmann::ordered_json guard = nlohmann::ordered_json::object();
+  if (absl::GetFlag(FLAGS_guard_sweep)) {
+    std::vector<std::pair<std::string, const std::vector<std::vector<double>>*>> columns;
+    if (learned_model != nullptr) columns.push_back({"learned", &learned_ns});
+    if (has_xgboost) columns.push_back({"xgboost", &scores.xgboost_ns});
+    columns.push_back({"analytical", &analytical_ns});
+    for (const auto& [name, predictions] : columns) {
+      nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+      for (double band : {0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0}) {
+        ASSIGN_OR_RETURN(gnn::DefaultGuardFigures g, gnn::ReplayDefaultGuard(examples, *predictions, band));
+        rows.push_back({{"band", g.band},
+                        {"kernels", g.kernels},
+                        {"kept_default", g.kept_default},
+                        {"slower_than_default", g.slower_than_default},
+                        {"geomean_vs_default", g.geomean_vs_default},
+                        {"worst_vs_default", g.worst_vs_default},
+                        {"mean_top1_slowdown", g.mean_top1_slowdown}});
+      }
+      guard[name] = std::move(rows);
+    }
+  }
+
   if (const std::string target = absl::GetFlag(FLAGS_explain); !target.empty()) {
     cost::AnalyticalModelOptions analytical_options;
     analytical_options.num_threads = threads;
@@ -247,6 +290,7 @@ absl::Status Eval(const std::vector<std::string>& args) {
     j["xgboost_model"] = has_xgboost ? nlohmann::ordered_json(xgboost_dir) : nullptr;
     j["xgboost_failures"] = scores.xgboost_failures;
     if (absl::GetFlag(FLAGS_per_kernel)) j["per_kernel"] = per_kernel;
+    if (absl::GetFlag(FLAGS_guard_sweep)) j["default_guard"] = guard;
     std::cout << j.dump(2) << "\n";
     return absl::OkStatus();
   }
@@ -285,6 +329,21 @@ absl::Status Eval(const std::vector<std::string>& args) {
   if (scores.xgboost_failures > 0) {
     std::cout << scores.xgboost_failures
               << " OK configs the XGBoost model could not estimate were dropped\n";
+  }
+  if (absl::GetFlag(FLAGS_guard_sweep)) {
+    std::cout << "\ndefault guard (choice vs tiling::Default, measured; tile kernels with a measured "
+                 "default):\n";
+    std::cout << absl::StrFormat("%-11s %6s %8s %8s %8s %10s %10s %10s\n", "model", "band", "kernels",
+                                 "kept", "slower", "geomean", "worst", "top-1");
+    for (const auto& [name, rows] : guard.items()) {
+      for (const auto& r : rows) {
+        std::cout << absl::StrFormat(
+            "%-11s %5.0f%% %8d %8d %8d %9.3fx %9.2fx %9.1f%%\n", name, 100 * r["band"].get<double>(),
+            r["kernels"].get<int>(), r["kept_default"].get<int>(),
+            r["slower_than_default"].get<int>(), r["geomean_vs_default"].get<double>(),
+            r["worst_vs_default"].get<double>(), 100 * r["mean_top1_slowdown"].get<double>());
+      }
+    }
   }
   if (absl::GetFlag(FLAGS_per_kernel)) {
     auto fig = [](const nlohmann::ordered_json& v, bool percent) {

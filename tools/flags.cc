@@ -57,7 +57,17 @@ ABSL_FLAG(std::vector<std::string>, schedulers,
 
 // calibrate.
 ABSL_FLAG(int, measure_ms, 300,
-          "Time spent on each measurement, milliseconds (> 0); ~15 measurements.");
+          "Time each calibration probe is timed per pass, milliseconds (> 0), split over 10 "
+          "interleaved rounds; about 30 probes.");
+ABSL_FLAG(int, calibration_passes, 2,
+          "Independent calibration passes (>= 1) whose per-constant values must agree within "
+          "--tolerance.");
+ABSL_FLAG(double, tolerance, 0.05,
+          "Largest relative disagreement of a constant between calibration passes (or against "
+          "--compare-to) before calibrate refuses to write its file.");
+ABSL_FLAG(std::string, compare_to, "",
+          "An earlier target description to compare every constant with (within --tolerance).");
+ABSL_FLAG(bool, force, false, "Write the target description even when its constants disagree.");
 
 // measure, dataset repeat.
 ABSL_FLAG(std::vector<std::string>, corpus, {},
@@ -84,6 +94,9 @@ ABSL_FLAG(int, compile_threads, 1,
           "measure_bench: no measurable gain over 1 with Halide 14).");
 ABSL_FLAG(double, hang_timeout_s, 120,
           "Protocol 2: a measuring child silent for this many seconds is killed (a hang).");
+ABSL_FLAG(double, max_compile_s, 300,
+          "Protocol 2: compiling one kernel's configs may take this many seconds; configs not "
+          "compiled by then are recorded as invalid (\"not compiled\").");
 ABSL_FLAG(std::string, shard, "",
           "K/N: measure only the kernels whose canonical hash modulo N is K (0 <= K < N), so N hosts "
           "split one corpus (identical kernels land on one shard); merge with `dataset merge`.");
@@ -105,6 +118,16 @@ ABSL_FLAG(std::string, machine, "unknown (imported)",
 
 // eval.
 ABSL_FLAG(bool, per_kernel, false, "Also report each held-out kernel's figures.");
+ABSL_FLAG(std::string, split_part, "test",
+          "Which part of --split FILE to score: test (default), validation (to choose settings on) "
+          "or train.");
+ABSL_FLAG(bool, guard_sweep, false,
+          "Also replay the tiling pass's default guard at several bands on the tile kernels "
+          "(gnn::ReplayDefaultGuard): how often each model's choice loses to tiling::Default.");
+ABSL_FLAG(double, min_predicted_gain, -1,
+          "Default guard of the tiling pass: keep tiling::Default unless the best config is "
+          "predicted at least this fraction faster; < 0 = the cost model's own band "
+          "(pipeline::DefaultGuardBand).");
 ABSL_FLAG(std::string, explain, "",
           "PROGRAM/KERNEL: print that held-out kernel's configs with measured, learned and "
           "analytical runtimes and the analytical cost breakdown.");

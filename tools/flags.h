@@ -35,6 +35,10 @@ ABSL_DECLARE_FLAG(std::vector<std::string>, schedulers);
 
 // calibrate.
 ABSL_DECLARE_FLAG(int, measure_ms);
+ABSL_DECLARE_FLAG(int, calibration_passes);
+ABSL_DECLARE_FLAG(double, tolerance);
+ABSL_DECLARE_FLAG(std::string, compare_to);
+ABSL_DECLARE_FLAG(bool, force);
 
 // measure and dataset repeat (the measurement protocol).
 ABSL_DECLARE_FLAG(std::vector<std::string>, corpus);
@@ -50,6 +54,7 @@ ABSL_DECLARE_FLAG(bool, require_idle);
 ABSL_DECLARE_FLAG(double, max_other_load);
 ABSL_DECLARE_FLAG(int, compile_threads);
 ABSL_DECLARE_FLAG(double, hang_timeout_s);
+ABSL_DECLARE_FLAG(double, max_compile_s);
 ABSL_DECLARE_FLAG(std::string, shard);
 ABSL_DECLARE_FLAG(int, max_kernels_per_program);
 
@@ -65,6 +70,9 @@ ABSL_DECLARE_FLAG(std::string, machine);
 // eval.
 ABSL_DECLARE_FLAG(bool, per_kernel);
 ABSL_DECLARE_FLAG(std::string, explain);
+ABSL_DECLARE_FLAG(std::string, split_part);
+ABSL_DECLARE_FLAG(bool, guard_sweep);
+ABSL_DECLARE_FLAG(double, min_predicted_gain);
 
 // train.
 ABSL_DECLARE_FLAG(int, epochs);

@@ -299,6 +299,11 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
     protocol_options.stability = absl::GetFlag(FLAGS_stability);
     protocol_options.seed = seed;
     protocol_options.compile_threads = std::max(1, absl::GetFlag(FLAGS_compile_threads));
+    if (!(absl::GetFlag(FLAGS_max_compile_s) > 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--max-compile-s must be > 0, got ", absl::GetFlag(FLAGS_max_compile_s)));
+    }
+    protocol_options.max_compile_time = absl::Seconds(absl::GetFlag(FLAGS_max_compile_s));
     if (protocol_options.min_rounds < 1 || protocol_options.max_rounds < protocol_options.min_rounds ||
         !(protocol_options.stability > 0)) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -1,5 +1,5 @@
 // `perfgraph plan MODEL [--cost-model learned|xgboost|analytical] [--fusion cost|default] [--measure] [--json]
-//  [--threads T] [--input-shape NAME=d0,...]... [--allow-unsupported]`
+//  [--threads T] [--min-predicted-gain F] [--input-shape NAME=d0,...]... [--allow-unsupported]`
 //
 // The compiler pipeline of DESIGN.md "Data flow" on one model: import, fuse (fusion::FusionPass with
 // the cost model by default, or fusion::DefaultFusion with --fusion default; an optimised HLO file's
@@ -16,7 +16,10 @@
 // default_predicted_ns, configs_scored, out_of_distribution (true when a learned cost model was not
 // trained on kernels like it, with out_of_distribution_reason), and error when no config could be
 // estimated (then the kernel is left out of the totals); measure_status per measured kernel;
-// total_default_predicted_ns, kernels_without_estimate, kernels_out_of_distribution; with
+// total_default_predicted_ns, kernels_without_estimate, kernels_out_of_distribution,
+// min_predicted_gain and kernels_kept_default (the tiling pass's default guard:
+// tiling::TilingPassOptions::min_predicted_gain, --min-predicted-gain or the cost model's
+// pipeline::DefaultGuardBand); with
 // --fusion cost a decisions summary {fused, declined_cost, declined_no_estimate,
 // declined_legality} and fusion_decisions [{producer, opcode, decision, reason}].
 #include <algorithm>
@@ -29,6 +32,7 @@
 #include "graph/import.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "pipeline/cost_models.h"
 #include "pipeline/plan.h"
 #include "tools/cli.h"
 #include "tools/flags.h"
@@ -64,6 +68,10 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
   pipeline::PlanOptions options;
   options.fusion = *fusion_mode;
   options.num_threads = threads;
+  ASSIGN_OR_RETURN(pipeline::CostModelKind kind,
+                   pipeline::ParseCostModelKind(absl::GetFlag(FLAGS_cost_model)));
+  const double gain = absl::GetFlag(FLAGS_min_predicted_gain);
+  options.tiling.min_predicted_gain = gain >= 0 ? gain : pipeline::DefaultGuardBand(kind);
   ASSIGN_OR_RETURN(pipeline::ProgramPlan plan,
                    pipeline::PlanProgram(path, imported, *model, options));
 
@@ -140,6 +148,8 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
   }
   report["kernels_without_estimate"] = plan.kernels_without_estimate;
   report["kernels_out_of_distribution"] = plan.kernels_out_of_distribution;
+  report["min_predicted_gain"] = options.tiling.min_predicted_gain;
+  report["kernels_kept_default"] = plan.kernels_kept_default;
   if (plan.fusion == "cost") {
     report["decisions"] = {{"declined_cost", plan.decision_counts.declined_cost},
                            {"declined_legality", plan.decision_counts.declined_legality},
@@ -197,6 +207,12 @@ void PrintTable(const nlohmann::ordered_json& report) {
                                Microseconds(report["total_default_predicted_ns"]));
   if (measured) std::cout << absl::StrFormat(" %14s", Microseconds(report["total_measured_ns"]));
   std::cout << "\n";
+  if (report["kernels_kept_default"].get<int>() > 0) {
+    std::cout << absl::StrFormat(
+        "%d kernels kept tiling::Default: no config was predicted at least %.0f %% faster "
+        "(--min-predicted-gain)\n",
+        report["kernels_kept_default"].get<int>(), 100 * report["min_predicted_gain"].get<double>());
+  }
   if (report["kernels_without_estimate"].get<int>() > 0) {
     std::cout << absl::StrFormat("%d kernels could not be estimated (left out of the totals)\n",
                                  report["kernels_without_estimate"].get<int>());

@@ -38,7 +38,8 @@ const std::vector<SubcommandInfo>& Subcommands() {
        "compile and time kernels with Halide on this CPU; resumable, Ctrl-C safe",
        {"corpus", "out", "task", "configs_per_kernel", "fusion_variants", "flip_probability",
         "time_budget_min", "seed", "threads", "protocol", "min_rounds", "max_rounds", "stability",
-        "require_idle", "max_other_load", "compile_threads", "hang_timeout_s", "shard",
+        "require_idle", "max_other_load", "compile_threads", "hang_timeout_s", "max_compile_s",
+        "shard",
         "max_kernels_per_program"},
        true, Executable::kMeasure},
       {"dataset stats", "DATASET... [--json]", "summarise measured record files", {"json"}, false,
@@ -54,10 +55,14 @@ const std::vector<SubcommandInfo>& Subcommands() {
       {"dataset import", "--hlo DIR --runtimes FILE.csv --out DATASET [--machine NAME]",
        "turn your own measured runtimes of HLO kernels into a dataset",
        {"hlo", "runtimes", "out", "machine"}, false, Executable::kPerfgraph},
-      {"calibrate", "--out TARGET_FILE [--threads T] [--measure-ms MS]",
-       "measure this CPU (peak FLOP/s, bandwidth per cache level, overheads) for the analytical\n"
-       "cost model; writes a text-proto target description",
-       {"out", "threads", "measure_ms"}, false, Executable::kMeasure},
+      {"calibrate",
+       "--out TARGET_FILE [--threads T] [--measure-ms MS] [--calibration-passes N]\n"
+       "        [--tolerance F] [--compare-to TARGET_FILE] [--force]",
+       "measure this CPU (peak FLOP/s, bandwidth per cache level, overheads, parallel scaling)\n"
+       "for the analytical cost model in interleaved rounds; writes a text-proto target\n"
+       "description unless its passes (or --compare-to) disagree by more than --tolerance",
+       {"out", "threads", "measure_ms", "calibration_passes", "tolerance", "compare_to", "force"},
+       false, Executable::kMeasure},
       {"train",
        "--dataset DATASET... --out MODEL_DIR [--task tile|fusion|both] [--epochs N] [--seed S]\n"
        "        [--split FILE] [--join early|late] [--resume] [--threads T] [--model-kind gnn|xgboost]",
@@ -69,16 +74,20 @@ const std::vector<SubcommandInfo>& Subcommands() {
         "xgb_tile_objective", "xgb_rounds", "xgb_max_depth", "xgb_eta", "xgb_analytical_features"},
        false, Executable::kTrain},
       {"eval",
-       "--dataset DATASET... [--model MODEL_DIR] [--xgboost-model DIR] [--split FILE] [--per-kernel]\n"
-       "        [--explain PROGRAM/KERNEL] [--json]",
+       "--dataset DATASET... [--model MODEL_DIR] [--xgboost-model DIR] [--split FILE]\n"
+       "        [--split-part test|validation|train] [--per-kernel] [--explain PROGRAM/KERNEL]\n"
+       "        [--guard-sweep] [--json]",
        "score the learned, the XGBoost and the analytical model on held-out programs",
-       {"dataset", "model", "xgboost_model", "split", "per_kernel", "explain", "json"}, false,
+       {"dataset", "model", "xgboost_model", "split", "split_part", "per_kernel", "explain",
+        "guard_sweep", "json"}, false,
        Executable::kPerfgraph},
       {"plan",
        "MODEL [--cost-model learned|xgboost|analytical] [--fusion cost|default] [--measure]\n"
-       "        [--json] [--threads T] [--input-shape NAME=d0,d1,...]... [--allow-unsupported]",
+       "        [--json] [--threads T] [--min-predicted-gain F] [--input-shape NAME=d0,d1,...]...\n"
+       "        [--allow-unsupported]",
        "fuse and tile a model with a cost model; --measure also times every planned kernel",
-       {"cost_model", "model", "xgboost_model", "fusion", "measure", "json", "threads"}, true,
+       {"cost_model", "model", "xgboost_model", "fusion", "measure", "json", "threads",
+        "min_predicted_gain"}, true,
        Executable::kPerfgraph},
       {"predict",
        "PATH... [--format csv|jsonl] [--threads N] [--cost-model learned|xgboost|analytical]\n"
@@ -88,10 +97,12 @@ const std::vector<SubcommandInfo>& Subcommands() {
        Executable::kPerfgraph},
       {"compare",
        "MODEL... [--schedulers default,analytical,learned,Adams2019,Mullapudi2016,Li2018]\n"
-       "        [--repeats N] [--threads T] [--model DIR] [--json] [--dim NAME=VALUE]...",
+       "        [--repeats N] [--threads T] [--model DIR] [--min-predicted-gain F] [--json]\n"
+       "        [--dim NAME=VALUE]...",
        "total measured runtime per program: default fusion+tiling, cost-model plans and\n"
        "Halide's autoschedulers, median of N repetitions",
-       {"schedulers", "repeats", "threads", "seed", "model", "xgboost_model", "json"}, true,
+       {"schedulers", "repeats", "threads", "seed", "model", "xgboost_model", "min_predicted_gain",
+        "json"}, true,
        Executable::kMeasure},
   };
   return *subcommands;

@@ -135,6 +135,36 @@ TEST(AnalyticalModelTest, ParallelLoadImbalanceLimitsSpeedup) {
   EXPECT_DOUBLE_EQ(b->parallel_speedup, 1.5);
 }
 
+TEST(AnalyticalModelTest, MeasuredParallelScalingScalesTheSpeedup) {
+  TargetDescription t = test::SyntheticTarget();
+  t.parallel_scaling = 0.8;
+  absl::StatusOr<AnalyticalModel> model = AnalyticalModel::Create(t, {2});
+  ASSERT_THAT(model, IsOk());
+  absl::StatusOr<CostBreakdown> b = model->Explain(test::Dot(64, 256, 256), Config2d(1, 256, 0, 32, 8, 1));
+  ASSERT_THAT(b, IsOk());
+  // Two tiles on two threads: load-balance bound 2, times the measured scaling.
+  EXPECT_DOUBLE_EQ(b->parallel_speedup, 1.6);
+}
+
+TEST(AnalyticalModelTest, SmallDotTilesLoadEachRowsOperandLinesOnceNotPerReductionStep) {
+  // [128, 512] x [512, 2048] in 8 x 8 tiles. Neither a tile (A: 8 rows = 16 KiB, B: 512 rows at one
+  // line each = 32 KiB) nor one accumulator row (A's row 2 KiB + B's panel) fits the usable half of
+  // L1, so one reduction step is the largest sub-nest that fits. Consecutive steps share A's lines
+  // (16 steps per line): per row, L1 fills are A's row once and B's panel once (2 KiB + 32 KiB + the
+  // accumulator row's line), not three lines per step (A, B, accumulator) as when every step was
+  // charged on its own.
+  const AnalyticalModel model = Model();
+  const graph::Kernel dot = test::Dot(128, 512, 2048);
+  absl::StatusOr<CostBreakdown> b = model.Explain(dot, Config2d(1, 8, 0, 8, 8, -1));
+  ASSERT_THAT(b, IsOk());
+  const double rows = 128 * (2048 / 8);  // accumulator rows over all tiles
+  const double per_row_lines = 512 * 4 + 512 * 64 + 64;
+  const double per_step_charge = 3 * 64.0 * 512;
+  const double beyond_l1 = b->bytes_served[kL2] + b->bytes_served[kL3] + b->bytes_served[kDram];
+  EXPECT_NEAR(beyond_l1, rows * per_row_lines, 0.01 * rows * per_row_lines) << b->ToString();
+  EXPECT_LT(beyond_l1, 0.5 * rows * per_step_charge) << b->ToString();
+}
+
 TEST(AnalyticalModelTest, WorkingSetBeyondL2MovesToALowerBandwidthTier) {
   const AnalyticalModel model = Model();
   const graph::Kernel add = test::Add({2048, 2048});

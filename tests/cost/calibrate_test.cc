@@ -25,6 +25,12 @@ TEST(CalibrateTest, RejectsBadOptions) {
   options = {};
   options.shrink = 0;
   EXPECT_THAT(Calibrate(options), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("shrink")));
+  options = {};
+  options.rounds = 2;
+  EXPECT_THAT(Calibrate(options), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rounds")));
+  options = {};
+  options.passes = 0;
+  EXPECT_THAT(Calibrate(options), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("passes")));
 }
 
 // A shrunken, fast calibration yields a description that passes validation, with every level
@@ -33,6 +39,8 @@ TEST(CalibrateTest, QuickCalibrationProducesAValidDescription) {
   CalibrationOptions options;
   options.all_threads = 2;
   options.time_per_measurement = absl::Milliseconds(10);
+  options.rounds = 3;
+  options.passes = 2;
   options.shrink = 16;
   std::vector<std::string> lines;
   options.progress = [&](const std::string& line) { lines.push_back(line); };
@@ -42,8 +50,21 @@ TEST(CalibrateTest, QuickCalibrationProducesAValidDescription) {
   EXPECT_EQ(t->all_threads, 2);
   EXPECT_GE(t->native_f32_lanes, 4);
   EXPECT_FALSE(t->halide_target.empty());
+  EXPECT_GT(t->parallel_scaling, 0);
+  EXPECT_LE(t->parallel_scaling, 1);
   for (int l = 0; l < kNumMemoryLevels; ++l) EXPECT_GT(t->memory[l].measured_working_set_bytes, 0);
-  EXPECT_GE(lines.size(), 8u);
+  // One report per constant the model reads, in NamedConstants order, with both passes' values.
+  const auto named = NamedConstants(*t);
+  ASSERT_EQ(t->calibration.size(), named.size());
+  for (size_t i = 0; i < named.size(); ++i) {
+    const CalibratedConstant& c = t->calibration[i];
+    EXPECT_EQ(c.name, named[i].first);
+    EXPECT_DOUBLE_EQ(c.value, named[i].second) << c.name;
+    EXPECT_EQ(c.pass_values.size(), 2u) << c.name;
+    EXPECT_GE(c.spread, 0) << c.name;
+    EXPECT_GE(c.pass_disagreement, 0) << c.name;
+  }
+  EXPECT_GE(lines.size(), named.size());
 }
 
 }  // namespace

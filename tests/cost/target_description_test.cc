@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -37,12 +38,38 @@ void ExpectSame(const TargetDescription& a, const TargetDescription& b) {
   EXPECT_DOUBLE_EQ(a.kernel_launch_ns, b.kernel_launch_ns);
   EXPECT_DOUBLE_EQ(a.parallel_launch_ns, b.parallel_launch_ns);
   EXPECT_DOUBLE_EQ(a.tile_overhead_ns, b.tile_overhead_ns);
+  EXPECT_DOUBLE_EQ(a.parallel_scaling, b.parallel_scaling);
   EXPECT_EQ(a.created_unix_seconds, b.created_unix_seconds);
   EXPECT_EQ(a.notes, b.notes);
+  ASSERT_EQ(a.calibration.size(), b.calibration.size());
+  for (size_t i = 0; i < a.calibration.size(); ++i) {
+    EXPECT_EQ(a.calibration[i].name, b.calibration[i].name);
+    EXPECT_EQ(a.calibration[i].unit, b.calibration[i].unit);
+    EXPECT_DOUBLE_EQ(a.calibration[i].value, b.calibration[i].value);
+    EXPECT_DOUBLE_EQ(a.calibration[i].spread, b.calibration[i].spread);
+    EXPECT_EQ(a.calibration[i].pass_values, b.calibration[i].pass_values);
+    EXPECT_DOUBLE_EQ(a.calibration[i].pass_disagreement, b.calibration[i].pass_disagreement);
+  }
+}
+
+// SyntheticTarget plus what only calibrate fills: ISA, parallel scaling and the report.
+TargetDescription CalibratedSyntheticTarget() {
+  TargetDescription t = test::SyntheticTarget();
+  t.machine.isa = "sse4_1 sse4_2 avx avx2 fma";
+  t.parallel_scaling = 0.85;
+  CalibratedConstant c;
+  c.name = "L2 bandwidth_1t";
+  c.unit = "B/s";
+  c.value = 200e9;
+  c.spread = 0.012;
+  c.pass_values = {199e9, 201e9};
+  c.pass_disagreement = 0.01;
+  t.calibration.push_back(c);
+  return t;
 }
 
 TEST(TargetDescriptionTest, TextRoundTripKeepsEveryField) {
-  const TargetDescription t = test::SyntheticTarget();
+  const TargetDescription t = CalibratedSyntheticTarget();
   const std::string text = TargetDescriptionToText(t);
   EXPECT_THAT(text, HasSubstr("peak_flops_1t"));
   absl::StatusOr<TargetDescription> parsed = ParseTargetDescription(text, "memory");
@@ -91,6 +118,56 @@ TEST(TargetDescriptionTest, ThreadCountAndToolchainDifferencesAreNotAMismatch) {
   EXPECT_EQ(MachineMismatch(t, here, "x"), "");
 }
 
+TEST(TargetDescriptionTest, AnotherVectorIsaIsAMismatch) {
+  const TargetDescription t = CalibratedSyntheticTarget();
+  data::MachineFingerprint here = t.machine;
+  here.isa = "sse4_1 sse4_2 avx avx2 fma avx512f";
+  EXPECT_THAT(MachineMismatch(t, here, "x"), HasSubstr("isa"));
+  here.isa = "";  // unknown: not compared
+  EXPECT_EQ(MachineMismatch(t, here, "x"), "");
+}
+
+TEST(TargetDescriptionTest, CompareConstantsPairsEveryNamedConstant) {
+  const TargetDescription a = CalibratedSyntheticTarget();
+  TargetDescription b = a;
+  b.memory[kL2].bandwidth_1t_bytes_per_s = 220e9;  // 200 -> 220 GB/s: 9.5 % of the mean
+  b.tile_overhead_ns = 0;
+  const std::vector<ConstantDifference> diff = CompareConstants(a, b);
+  ASSERT_EQ(diff.size(), NamedConstants(a).size());
+  ASSERT_EQ(diff.size(), 2u + 2u * kNumMemoryLevels + 5u);
+  for (const ConstantDifference& d : diff) {
+    if (d.name == "L2 bandwidth_1t") {
+      EXPECT_NEAR(d.relative, 20.0 / 210.0, 1e-12);
+    } else if (d.name == "tile_overhead_ns") {
+      EXPECT_DOUBLE_EQ(d.relative, 2.0);  // 10 ns vs 0: |a - b| over their mean
+    } else {
+      EXPECT_EQ(d.relative, 0) << d.name;
+    }
+  }
+  EXPECT_EQ(diff.back().name, "parallel_scaling");
+  EXPECT_DOUBLE_EQ(diff.back().a, 0.85);
+}
+
+TEST(TargetDescriptionTest, ConstantsAgreeWithinTheToleranceOrTheClocksResolution) {
+  EXPECT_TRUE(ConstantsAgree("L2 bandwidth_1t", 200e9, 209e9, 0.05));
+  EXPECT_FALSE(ConstantsAgree("L2 bandwidth_1t", 200e9, 212e9, 0.05));
+  EXPECT_FALSE(ConstantsAgree("reduction_update_ns", 0.60, 0.66, 0.05));
+  // Overheads: 40 vs 45 ns is 12 % but within the clock's step; 40 vs 60 ns is not.
+  EXPECT_TRUE(ConstantsAgree("parallel_launch_ns", 40, 45, 0.05));
+  EXPECT_FALSE(ConstantsAgree("parallel_launch_ns", 40, 60, 0.05));
+  EXPECT_TRUE(ConstantsAgree("tile_overhead_ns", 0, 0, 0.05));
+}
+
+TEST(TargetDescriptionTest, ParallelScalingOutsideZeroToOneIsRejected) {
+  TargetDescription t = test::SyntheticTarget();
+  t.parallel_scaling = 0;
+  EXPECT_THAT(ValidateTargetDescription(t),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parallel_scaling")));
+  t.parallel_scaling = 1.5;
+  EXPECT_THAT(ValidateTargetDescription(t),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parallel_scaling")));
+}
+
 TEST(TargetDescriptionTest, MissingFileIsNotFound) {
   EXPECT_THAT(LoadTargetDescription(TempPath("does_not_exist.textproto")),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("does_not_exist.textproto")));
@@ -105,11 +182,15 @@ TEST(TargetDescriptionTest, MalformedTextNamesTheSourceAndLine) {
 
 TEST(TargetDescriptionTest, OtherFormatVersionIsFailedPrecondition) {
   std::string text = TargetDescriptionToText(test::SyntheticTarget());
-  const size_t at = text.find("format_version: 1");
+  const size_t at = text.find("format_version: 2");
   ASSERT_NE(at, std::string::npos);
   text.replace(at, 17, "format_version: 7");
   EXPECT_THAT(ParseTargetDescription(text, "v7.textproto"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("format_version 7")));
+  // Version 1 (before parallel_scaling was measured) asks for a new calibration.
+  text.replace(at, 17, "format_version: 1");
+  EXPECT_THAT(ParseTargetDescription(text, "v1.textproto"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("re-run `perfgraph calibrate`")));
 }
 
 TEST(TargetDescriptionTest, OutOfRangeConstantsAreRejected) {

@@ -433,6 +433,59 @@ TEST(RecordFileTest, AppendingMeasurementsOfAnotherMachineIsFailedPrecondition) 
   EXPECT_OK(RecordWriter::Open(path));  // no machine given: not checked
 }
 
+TEST(RecordFileTest, AppendingFromTheSameCpuWithAnotherOsBuildOrCompilerIsAllowed) {
+  // A VM's kernel build string changes under a long measurement; it does not change the code Halide
+  // generates, so the file keeps growing (its header keeps the first run's fingerprint).
+  const TempFile temp;
+  const std::string& path = temp.path;
+  MachineFingerprint a;
+  a.cpu_model = "CPU A";
+  a.num_threads = 1;
+  a.isa = "sse4_1 sse4_2 avx avx2 fma";
+  a.os = "Linux 6.18.44-fc-v595";
+  a.compiler_version = "GCC 12.2.0";
+  RecordWriterOptions options;
+  options.machine = a;
+  WriteRecords(path, 2, options);
+  MachineFingerprint b = a;
+  b.os = "Linux 6.18.44-fc-v657";
+  b.compiler_version = "GCC 13.1.0";
+  options.machine = b;
+  {
+    absl::StatusOr<RecordWriter> writer = RecordWriter::Open(path, options);
+    ASSERT_OK(writer);
+    EXPECT_EQ(writer->header().machine->os, a.os);
+  }
+  // A file written before the ISA was recorded ("" = unknown) accepts any ISA.
+  MachineFingerprint unknown_isa = a;
+  unknown_isa.isa = "";
+  const TempFile old_file(".old.pgd");
+  options.machine = unknown_isa;
+  WriteRecords(old_file.path, 1, options);
+  options.machine = a;
+  EXPECT_OK(RecordWriter::Open(old_file.path, options));
+}
+
+TEST(RecordFileTest, AppendingFromACpuWithAnotherIsaOrCachesIsFailedPrecondition) {
+  const TempFile temp;
+  const std::string& path = temp.path;
+  MachineFingerprint a;
+  a.cpu_model = "AMD EPYC";
+  a.l1d_cache_bytes = 32 << 10;
+  a.isa = "sse4_1 sse4_2 avx avx2 fma";
+  RecordWriterOptions options;
+  options.machine = a;
+  WriteRecords(path, 2, options);
+  // Same model name, another host type behind the hypervisor.
+  MachineFingerprint b = a;
+  b.l1d_cache_bytes = 48 << 10;
+  b.isa = "sse4_1 sse4_2 avx avx2 fma avx512f";
+  options.machine = b;
+  EXPECT_THAT(RecordWriter::Open(path, options),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("L1d 32 KiB vs 48 KiB"), HasSubstr("isa"))));
+}
+
 TEST(RecordFileTest, SyncEveryRecordStillReadsBack) {
   const TempFile temp;
   const std::string& path = temp.path;
@@ -474,6 +527,51 @@ TEST(MachineTest, CurrentMachineDescribesThisProcess) {
   MachineFingerprintProto proto;
   MachineToProto(machine, &proto);
   EXPECT_EQ(MachineFromProto(proto), machine);
+  EXPECT_TRUE(SameMeasuringMachine(machine, machine));
+}
+
+TEST(MachineTest, IsaKeepsTheVectorFlagsInAFixedOrder) {
+  EXPECT_EQ(IsaFromCpuFlags("fpu vme avx2 sse4_2 fma avx sse4_1 f16c avx512f avx512bw hypervisor"),
+            "sse4_1 sse4_2 avx avx2 fma f16c avx512f avx512bw");
+  EXPECT_EQ(IsaFromCpuFlags("fp asimd evtstrm aes sve"), "asimd sve");
+  EXPECT_EQ(IsaFromCpuFlags(""), "");
+  // Substrings of a flag do not count (avx512f is not avx).
+  EXPECT_EQ(IsaFromCpuFlags("avx512f"), "avx512f");
+}
+
+TEST(MachineTest, MeasuringMachineDifferenceNamesEveryDifferingField) {
+  MachineFingerprint a;
+  a.cpu_model = "CPU";
+  a.l2_cache_bytes = 1 << 20;
+  a.num_threads = 1;
+  a.halide_version = "14.0.0";
+  a.isa = "avx avx2";
+  MachineFingerprint b = a;
+  b.os = "another kernel build";
+  b.compiler_version = "another compiler";
+  EXPECT_EQ(MeasuringMachineDifference(a, b), "");
+  EXPECT_TRUE(SameMeasuringMachine(a, b));
+  EXPECT_NE(a, b);  // operator== stays exact
+  b.l2_cache_bytes = 2 << 20;
+  b.num_threads = 2;
+  b.halide_version = "16.0.0";
+  EXPECT_EQ(MeasuringMachineDifference(a, b),
+            "L2 1024 KiB vs 2048 KiB; threads used 1 vs 2; Halide '14.0.0' vs '16.0.0'");
+  EXPECT_FALSE(SameMeasuringMachine(a, b));
+}
+
+TEST(MachineTest, CpuidCachesAgreeWithSysfsWhereBothAreKnown) {
+  // Linux fills sysfs from the same CPUID leaves, so where both answer they agree; CPUID is the
+  // fallback for containers without sysfs cache entries.
+  const CpuidCaches cpuid = ReadCpuidCaches();
+  const MachineFingerprint machine = CurrentMachine(1, "14.0.0");
+#if defined(__x86_64__) || defined(__i386__)
+  if (cpuid.l1d_bytes == 0) GTEST_SKIP() << "this hypervisor hides CPUID's cache leaves";
+  EXPECT_EQ(cpuid.l1d_bytes, machine.l1d_cache_bytes);
+  if (cpuid.l2_bytes > 0) EXPECT_EQ(cpuid.l2_bytes, machine.l2_cache_bytes);
+#else
+  EXPECT_EQ(cpuid.l1d_bytes, 0);
+#endif
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -342,7 +342,7 @@ TEST_P(ReferenceDatasetTest, LoadsAndRecomputesTheStoredConfigFeatures) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Reference, ReferenceDatasetTest,
-                         ::testing::Values("data/reference/tile.pgd", "data/reference/fusion.pgd"),
+                         ::testing::Values("data/reference/v1/tile.pgd", "data/reference/v1/fusion.pgd"),
                          [](const ::testing::TestParamInfo<const char*>& info) {
                            return std::string(info.param).find("tile") != std::string::npos
                                       ? "Tile"

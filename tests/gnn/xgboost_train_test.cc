@@ -3,10 +3,12 @@
 // model directory round trip and its refusals, and `perfgraph train --model-kind xgboost`, `eval`'s
 // xgboost column and `plan --cost-model xgboost` end to end.
 #include "gnn/xgboost_train.h"
+#include "gnn/train.h"
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "cost/tabular_features.h"
@@ -16,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/gnn/gnn_test_util.h"
 #include "tests/status_matchers.h"
+#include "tiling/tile_config.h"
 #include "tests/tools/cli_runner.h"
 
 namespace perfgraph::gnn {
@@ -301,6 +304,46 @@ TEST(XgboostCliTest, TrainEvalAndPlanWithTheXgboostModel) {
   auto bad_kind = RunPerfgraph("train --model-kind forest --dataset " + dataset + " --out " + model);
   EXPECT_EQ(bad_kind.exit_code, 2);
   EXPECT_THAT(bad_kind.out, HasSubstr("--model-kind must be gnn or xgboost"));
+}
+
+// gnn::ReplayDefaultGuard (gnn/train.h; perfgraph_gnn_data, tested here with the other
+// LibTorch-free gnn code).
+TEST(DefaultGuardTest, ReplaysTheTilingPassesGuardOnMeasuredConfigs) {
+  const std::vector<graph::Kernel> kernels = test::SmallKernels();
+  KernelExample ex = test::MakeExample(kernels[0], "p", 4);
+  ASSERT_GE(ex.num_configs, 3);
+  // Config 0 is the kernel's default (measured 100 ns); config 1 measures 80 ns, config 2 150 ns.
+  ex.config_text[0] = tiling::Default(*ex.kernel).ToString();
+  ex.runtime_ns = {100, 80, 150};
+  ex.timed_out = {0, 0, 0};
+  ex.num_configs = 3;
+  ex.config_text.resize(3);
+  const std::vector<KernelExample> examples = {ex};
+  // The model predicts config 2 fastest, 10 % ahead of the default: a wrong pick without a guard.
+  const std::vector<std::vector<double>> predicted = {{110, 120, 100}};
+  absl::StatusOr<DefaultGuardFigures> none = ReplayDefaultGuard(examples, predicted, 0.0);
+  ASSERT_OK(none);
+  EXPECT_EQ(none->kernels, 1);
+  EXPECT_EQ(none->kept_default, 0);
+  EXPECT_EQ(none->slower_than_default, 1);
+  EXPECT_DOUBLE_EQ(none->geomean_vs_default, 1.5);
+  EXPECT_DOUBLE_EQ(none->worst_vs_default, 1.5);
+  EXPECT_DOUBLE_EQ(none->mean_top1_slowdown, 150.0 / 80 - 1);
+  absl::StatusOr<DefaultGuardFigures> guarded = ReplayDefaultGuard(examples, predicted, 0.2);
+  ASSERT_OK(guarded);
+  EXPECT_EQ(guarded->kept_default, 1);
+  EXPECT_EQ(guarded->slower_than_default, 0);
+  EXPECT_DOUBLE_EQ(guarded->geomean_vs_default, 1.0);
+  EXPECT_DOUBLE_EQ(guarded->mean_top1_slowdown, 100.0 / 80 - 1);
+  // A kernel whose default was not measured OK is not counted; bad shapes and bands are errors.
+  std::vector<KernelExample> timed_out = examples;
+  timed_out[0].timed_out[0] = 1;
+  timed_out[0].runtime_ns[0] = std::numeric_limits<double>::infinity();
+  absl::StatusOr<DefaultGuardFigures> skipped = ReplayDefaultGuard(timed_out, predicted, 0.0);
+  ASSERT_OK(skipped);
+  EXPECT_EQ(skipped->kernels, 0);
+  EXPECT_THAT(ReplayDefaultGuard(examples, {}, 0.0), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ReplayDefaultGuard(examples, predicted, -1), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -228,6 +228,63 @@ TEST_F(IsolationTest, AHangingConfigIsKilledAndRecordedAsATimeoutWithItsBound) {
   EXPECT_EQ(results->at(0).child_deaths, 0);
 }
 
+TEST_F(IsolationTest, ConfigsHangingInCompilationShareOneCompileBudgetAcrossChildren) {
+  // Every config of group 0 hangs while compiling (as LLVM can on a huge kernel). Each hang costs a
+  // child and makes that config invalid; the group's compile budget counts from its first start, so
+  // once it is spent the next child compiles nothing more of the group: the rest is "not compiled"
+  // instead of one more hang per config.
+  const graph::Kernel& kernel = CanaryKernel();
+  auto space = tiling::ConfigSpace(kernel);
+  ASSERT_TRUE(space.ok());
+  groups_[0].configs.assign(space->begin(), space->begin() + 8);
+  IsolationOptions isolation;
+  isolation.hang_timeout = absl::Seconds(1);
+  isolation.child_hook = [](int group, int config, ProtocolPhase phase) {
+    if (group == 0 && config >= 0 && phase == ProtocolPhase::kCompile) {
+      while (true) pause();  // hangs until killed
+    }
+  };
+  InterleavedOptions protocol = FastOptions();
+  protocol.max_compile_time = absl::Milliseconds(1500);
+  IsolatedMeasurer measurer(protocol, isolation);
+  std::map<int, GroupResult> results;
+  auto finished = measurer.Run(groups_, [&](int g, GroupResult r) {
+    results[g] = std::move(r);
+    return GroupVerdict::kKeep;
+  });
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  ASSERT_EQ(results.size(), 2u);
+  const GroupResult& hung = results.at(0);
+  EXPECT_GE(hung.child_deaths, 1);
+  EXPECT_LE(hung.child_deaths, 3);  // 1.5 s of budget, 1 s per hang (plus start-up)
+  int not_compiled = 0;
+  for (const ConfigMeasurement& m : hung.measurement.configs) {
+    EXPECT_EQ(m.status, MeasureStatus::kInvalid);
+    if (m.error.find("not compiled") != std::string::npos) ++not_compiled;
+  }
+  EXPECT_EQ(not_compiled, 8 - hung.child_deaths);
+  EXPECT_EQ(results.at(1).measurement.configs[0].status, MeasureStatus::kOk);
+}
+
+TEST(InterleavedTest, ASpentCompileBudgetLeavesTheRestNotCompiled) {
+  auto target = HalideCpuTarget::Create({1, 7});
+  ASSERT_TRUE(target.ok());
+  const graph::Kernel& kernel = CanaryKernel();
+  InterleavedOptions options = FastOptions();
+  options.max_compile_time = absl::Nanoseconds(1);
+  auto result = MeasureKernelInterleaved(*target, kernel, ThreeConfigs(kernel), nullptr, 0, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  for (const ConfigMeasurement& m : result->configs) {
+    EXPECT_EQ(m.status, MeasureStatus::kInvalid);
+    EXPECT_THAT(m.error, HasSubstr("not compiled"));
+  }
+  options.max_compile_time = absl::ZeroDuration();
+  EXPECT_EQ(MeasureKernelInterleaved(*target, kernel, ThreeConfigs(kernel), nullptr, 0, options)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(IsolationTest, StopRequestEndsTheRunWithTheGroupsFinishedSoFar) {
   IsolationOptions isolation;
   int calls = 0;

@@ -81,6 +81,63 @@ TEST_F(TilingPassTest, PicksTheArgminOfTheModelOverTheWholeSpaceInOneBatch) {
   EXPECT_EQ(pass.queries(), static_cast<int64_t>(space_.size()));
 }
 
+TEST_F(TilingPassTest, DefaultGuardKeepsTheDefaultUnlessTheGainClearsTheBand) {
+  const TileConfig def = Default(kernel_);
+  ASSERT_GE(IndexOf(space_, def), 0);
+  const int target = static_cast<int>(space_.size()) / 3;
+  ASSERT_NE(space_[target], def);
+  // The default at 1100 ns, the argmin at 1000 ns (10 % faster), everything else at 2000 ns.
+  FakeModel model([&](const TileConfig& c) -> absl::StatusOr<double> {
+    if (c == def) return 1100.0;
+    return IndexOf(space_, c) == target ? 1000.0 : 2000.0;
+  });
+  TilingPassOptions options;
+  options.reuse_identical_kernels = false;
+  options.min_predicted_gain = 0.2;  // 10 % predicted: inside the band
+  auto kept = TilingPass(model, options).Run(kernel_);
+  ASSERT_OK(kept);
+  EXPECT_EQ(kept->config, def);
+  EXPECT_TRUE(kept->kept_default);
+  EXPECT_DOUBLE_EQ(kept->predicted_ns, 1100.0);
+  EXPECT_DOUBLE_EQ(kept->default_predicted_ns, 1100.0);
+  options.min_predicted_gain = 0.05;  // 10 % predicted: beyond the band
+  auto taken = TilingPass(model, options).Run(kernel_);
+  ASSERT_OK(taken);
+  EXPECT_EQ(taken->config, space_[target]);
+  EXPECT_FALSE(taken->kept_default);
+  EXPECT_DOUBLE_EQ(taken->default_predicted_ns, 1100.0);
+  options.min_predicted_gain = 0;  // no guard: the argmin
+  auto argmin = TilingPass(model, options).Run(kernel_);
+  ASSERT_OK(argmin);
+  EXPECT_EQ(argmin->config, space_[target]);
+}
+
+TEST_F(TilingPassTest, DefaultGuardTakesTheArgminWhenTheDefaultHasNoEstimate) {
+  const TileConfig def = Default(kernel_);
+  FakeModel model([&](const TileConfig& c) -> absl::StatusOr<double> {
+    if (c == def) return absl::UnimplementedError("fake: no estimate for the default");
+    return 1000.0 + IndexOf(space_, c);
+  });
+  TilingPassOptions options;
+  options.min_predicted_gain = 10;
+  auto best = TilingPass(model, options).Run(kernel_);
+  ASSERT_OK(best);
+  EXPECT_EQ(best->config, space_.front() == def ? space_[1] : space_.front());
+  EXPECT_FALSE(best->kept_default);
+  EXPECT_EQ(best->default_predicted_ns, 0);
+}
+
+TEST_F(TilingPassTest, NegativeOrNonFiniteGuardBandIsInvalidArgument) {
+  FakeModel model([](const TileConfig&) -> absl::StatusOr<double> { return 1.0; });
+  for (double band : {-0.1, std::numeric_limits<double>::quiet_NaN(),
+                      std::numeric_limits<double>::infinity()}) {
+    TilingPassOptions options;
+    options.min_predicted_gain = band;
+    EXPECT_THAT(TilingPass(model, options).Run(kernel_),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_predicted_gain")));
+  }
+}
+
 TEST_F(TilingPassTest, TiesGoToTheFirstConfigInSpaceOrder) {
   FakeModel model([](const TileConfig&) -> absl::StatusOr<double> { return 5.0; });
   TilingPass pass(model);

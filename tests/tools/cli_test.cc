@@ -2,6 +2,8 @@
 // without LibTorch or Halide, perfgraph-measure, perfgraph-train) and the shipped files found from
 // any working directory. Runs the real binaries.
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,15 @@ const std::string kTinyCnn =
     std::string(PERFGRAPH_SOURCE_DIR) + "/tests/testdata/cli/tiny_cnn_dynamic_batch.onnx";
 const std::string kShape = " --input-shape input=1,3,16,16 ";
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
 struct HelpCase {
   std::string subcommand;
   std::vector<std::string> flags;  // some flags its help must list
@@ -38,10 +49,11 @@ TEST(CliTest, EverySubcommandPrintsItsOwnHelp) {
       {"dataset repeat", {"--sample", "--kernels", "--min-rounds"}},
       {"dataset merge", {"--out", "--allow-mixed-machines"}},
       {"dataset import", {"--hlo", "--runtimes", "--machine"}},
-      {"calibrate", {"--out", "--measure-ms"}},
+      {"calibrate", {"--out", "--measure-ms", "--calibration-passes", "--tolerance", "--compare-to",
+                     "--force"}},
       {"train", {"--dataset", "--epochs", "--model-kind", "--xgb-rounds"}},
-      {"eval", {"--dataset", "--model", "--xgboost-model", "--explain"}},
-      {"plan", {"--cost-model", "--fusion", "--measure", "--threads"}},
+      {"eval", {"--dataset", "--model", "--xgboost-model", "--explain", "--split-part", "--guard-sweep"}},
+      {"plan", {"--cost-model", "--fusion", "--measure", "--threads", "--min-predicted-gain"}},
       {"predict", {"--format", "--cost-model", "--fusion"}},
       {"compare", {"--schedulers", "--repeats"}},
   };
@@ -110,6 +122,31 @@ TEST(CliTest, OnlyTheHelpersLinkLibTorchOrHalide) {
   const std::string train = SharedLibraries(kBinary + "-train");
   EXPECT_THAT(train, HasSubstr("libtorch"));
   EXPECT_THAT(train, Not(HasSubstr("libHalide")));
+}
+
+TEST(CliTest, CalibrateRefusesToWriteConstantsThatDisagreeWithAnEarlierRun) {
+  const std::string dir = ::testing::TempDir() + "/cli_calibrate";
+  std::filesystem::create_directories(dir);
+  const std::string first = dir + "/first.textproto", second = dir + "/second.textproto";
+  std::filesystem::remove(second);
+  // A short calibration (one pass, so nothing to disagree with); every constant is reported.
+  CliResult r = RunPerfgraph("calibrate --out " + first +
+                             " --measure-ms 20 --calibration-passes 1 --threads 2 --force");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("parallel_scaling"));
+  EXPECT_THAT(r.out, HasSubstr("DRAM bandwidth_1t"));
+  // The earlier run claims a 10x higher one-thread peak: the new run must not be written.
+  std::string text = ReadFile(first);
+  const size_t at = text.find("peak_flops_1t: ");
+  ASSERT_NE(at, std::string::npos);
+  text.insert(at + std::string("peak_flops_1t: ").size(), "9");  // one more leading digit: >= 10x
+  WriteFile(first, text);
+  r = RunPerfgraph("calibrate --out " + second + " --compare-to " + first +
+                   " --measure-ms 20 --calibration-passes 1 --threads 2");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("peak_flops_1t"));
+  EXPECT_THAT(r.out, HasSubstr("not writing " + second));
+  EXPECT_FALSE(std::filesystem::exists(second));
 }
 
 TEST(CliTest, HelpersRunTheirSubcommandsAndPerfgraphsOwn) {
