@@ -19,7 +19,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "data/label.h"
 #include "data/machine.h"
 #include "graph/hlo_parser.h"
 #include "graph/import.h"
@@ -326,13 +325,6 @@ struct ConstantRule {
   std::function<double(const std::vector<double>& m)> per_round;  // m[probe] of one round
 };
 
-std::string FormatValue(double value, absl::string_view unit) {
-  if (unit == "FLOP/s") return absl::StrFormat("%.1f GFLOP/s", value / 1e9);
-  if (unit == "B/s") return absl::StrFormat("%.1f GB/s", value / 1e9);
-  if (unit == "ns") return absl::StrFormat("%.3g ns", value);
-  return absl::StrFormat("%.3f", value);
-}
-
 }  // namespace
 
 absl::StatusOr<TargetDescription> Calibrate(const CalibrationOptions& options) {
@@ -634,7 +626,7 @@ absl::StatusOr<TargetDescription> Calibrate(const CalibrationOptions& options) {
     for (const char* which : {"peak_flops_1t", "peak_flops_all"}) {
       const CalibratedConstant& c = constants[absl::StrCat(which, "@", width)];
       progress(absl::StrFormat("%s with %d lanes: %s (spread %.1f %%)", which, width,
-                               FormatValue(c.value, c.unit), 100 * c.spread));
+                               FormatConstant(c.value, c.unit), 100 * c.spread));
       if (width == t.native_f32_lanes) {
         CalibratedConstant renamed = c;
         renamed.name = which;
@@ -659,10 +651,10 @@ absl::StatusOr<TargetDescription> Calibrate(const CalibrationOptions& options) {
     CalibratedConstant c = constants[name];
     c.name = name;
     progress(absl::StrFormat("%s: %s, spread %.1f %%, passes %s (disagree %.1f %%)", name,
-                             FormatValue(c.value, c.unit), 100 * c.spread,
+                             FormatConstant(c.value, c.unit), 100 * c.spread,
                              absl::StrJoin(c.pass_values, " / ",
                                            [&](std::string* out, double v) {
-                                             absl::StrAppend(out, FormatValue(v, c.unit));
+                                             absl::StrAppend(out, FormatConstant(v, c.unit));
                                            }),
                              100 * c.pass_disagreement));
     t.calibration.push_back(std::move(c));

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "cost/target_description.pb.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -302,6 +303,13 @@ std::vector<std::pair<std::string, double>> NamedConstants(const TargetDescripti
   named.push_back({"tile_overhead_ns", t.tile_overhead_ns});
   named.push_back({"parallel_scaling", t.parallel_scaling});
   return named;
+}
+
+std::string FormatConstant(double value, absl::string_view unit) {
+  if (unit == "FLOP/s") return absl::StrFormat("%.1f GFLOP/s", value / 1e9);
+  if (unit == "B/s") return absl::StrFormat("%.1f GB/s", value / 1e9);
+  if (unit == "ns") return absl::StrFormat("%.3g ns", value);
+  return absl::StrFormat("%.3f", value);
 }
 
 bool ConstantsAgree(absl::string_view name, double a, double b, double tolerance) {

@@ -18,6 +18,7 @@
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tiling/tile_config.h"
+#include "tiling/tiling_pass.h"
 
 namespace perfgraph::gnn {
 namespace {
@@ -222,7 +223,7 @@ absl::StatusOr<DefaultGuardFigures> ReplayDefaultGuard(const std::vector<KernelE
     }
     if (def < 0) continue;
     int choice = argmin;
-    if (argmin != def && predicted_ns[e][def] < (1 + band) * predicted_ns[e][argmin]) {
+    if (argmin != def && tiling::GuardKeepsDefault(predicted_ns[e][def], predicted_ns[e][argmin], band)) {
       choice = def;
       ++f.kept_default;
     }

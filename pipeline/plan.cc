@@ -79,13 +79,30 @@ absl::StatusOr<ProgramPlan> PlanProgram(const std::string& path, const graph::Im
   plan.fusion = fused.fusion;
   plan.num_threads = options.num_threads;
 
-  // Tiling: the config space of each kernel, one batch per kernel; then tiling::Default of every
-  // kernel in one batch for comparison.
+  // Tiling: the config space of each kernel, one batch per kernel. The pass already estimated
+  // tiling::Default among the configs it scored (KernelTiling::default_predicted_ns); only the
+  // defaults it did not score are estimated here, in one batch, for comparison.
   tiling::TilingPass tiling(cost_model, options.tiling);
   std::vector<absl::StatusOr<tiling::KernelTiling>> best = tiling.RunAll(fused.kernels);
+  std::vector<absl::StatusOr<double>> default_ns(fused.kernels.size(),
+                                                 absl::UnknownError("no plan for the kernel"));
   cost::CostBatch defaults;
-  for (const graph::Kernel& kernel : fused.kernels) defaults.Enqueue(kernel, tiling::Default(kernel));
-  std::vector<absl::StatusOr<double>> default_ns = defaults.Evaluate(cost_model);
+  std::vector<size_t> batched;  // kernel index of each query of `defaults`
+  for (size_t i = 0; i < fused.kernels.size(); ++i) {
+    if (!best[i].ok()) continue;
+    if (best[i]->default_predicted_ns > 0) {
+      default_ns[i] = best[i]->default_predicted_ns;
+    } else {
+      defaults.Enqueue(fused.kernels[i], tiling::Default(fused.kernels[i]));
+      batched.push_back(i);
+    }
+  }
+  if (!batched.empty()) {
+    std::vector<absl::StatusOr<double>> estimates = defaults.Evaluate(cost_model);
+    for (size_t q = 0; q < batched.size() && q < estimates.size(); ++q) {
+      default_ns[batched[q]] = std::move(estimates[q]);
+    }
+  }
 
   plan.kernels.reserve(fused.kernels.size());
   for (size_t i = 0; i < fused.kernels.size(); ++i) {

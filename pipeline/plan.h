@@ -101,8 +101,8 @@ struct ProgramPlan {
 };
 
 // Fuses `model` (FuseModel with options.fusion) and tiles every kernel over its ConfigSpace with
-// tiling::TilingPass over `cost_model` (borrowed; one batch per kernel), then scores tiling::Default
-// of every kernel in one batch for comparison. A kernel without any estimate is kept with its error
+// tiling::TilingPass over `cost_model` (borrowed; one batch per kernel), taking tiling::Default's
+// estimate for comparison from the pass (one more batch for any default the pass did not score). A kernel without any estimate is kept with its error
 // (ProgramPlan::kernels_without_estimate), never dropped. Errors: FuseModel's.
 absl::StatusOr<ProgramPlan> PlanProgram(const std::string& path, const graph::ImportedModel& model,
                                         cost::CostModel& cost_model, const PlanOptions& options);

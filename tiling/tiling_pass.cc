@@ -126,7 +126,7 @@ absl::StatusOr<KernelTiling> TilingPass::Run(const graph::Kernel& kernel) {
                                        model_.name(), "': ", first_error.message()));
   } else {
     if (default_index >= 0 && best_index != default_index &&
-        best.default_predicted_ns < (1 + options_.min_predicted_gain) * best.predicted_ns) {
+        GuardKeepsDefault(best.default_predicted_ns, best.predicted_ns, options_.min_predicted_gain)) {
       best_index = default_index;
       best.predicted_ns = best.default_predicted_ns;
       best.kept_default = true;

@@ -56,6 +56,14 @@ struct TilingPassOptions {
   double min_predicted_gain = 0;
 };
 
+// The default guard's rule (TilingPassOptions::min_predicted_gain): whether the pass keeps
+// tiling::Default, estimated `default_ns`, over the argmin, estimated `best_ns` (<= default_ns),
+// because the predicted gain is inside the band. Also replayed on measured kernels by
+// gnn::ReplayDefaultGuard.
+inline bool GuardKeepsDefault(double default_ns, double best_ns, double min_predicted_gain) {
+  return default_ns < (1 + min_predicted_gain) * best_ns;
+}
+
 // The pass's answer for one kernel.
 struct KernelTiling {
   // The config with the lowest estimate (or tiling::Default, see kept_default). Ties go to the first

@@ -20,16 +20,6 @@
 #include "tools/flags.h"
 
 namespace perfgraph::tools {
-namespace {
-
-std::string Scaled(double value, const std::string& unit) {
-  if (unit == "FLOP/s") return absl::StrFormat("%.1f GFLOP/s", value / 1e9);
-  if (unit == "B/s") return absl::StrFormat("%.1f GB/s", value / 1e9);
-  if (unit == "ns") return absl::StrFormat("%.3g ns", value);
-  return absl::StrFormat("%.3f", value);
-}
-
-}  // namespace
 
 int RunCalibrate(const std::vector<std::string>& args) {
   auto command_line = ParseCommandLine("calibrate", args);
@@ -77,8 +67,8 @@ int RunCalibrate(const std::vector<std::string>& args) {
                                "per pass (disagreement)");
   for (const cost::CalibratedConstant& c : target->calibration) {
     std::vector<std::string> passes;
-    for (double v : c.pass_values) passes.push_back(Scaled(v, c.unit));
-    std::cout << absl::StrFormat("%-20s %16s %7.1f%%  %s (%.1f %%)\n", c.name, Scaled(c.value, c.unit),
+    for (double v : c.pass_values) passes.push_back(cost::FormatConstant(v, c.unit));
+    std::cout << absl::StrFormat("%-20s %16s %7.1f%%  %s (%.1f %%)\n", c.name, cost::FormatConstant(c.value, c.unit),
                                  100 * c.spread, absl::StrJoin(passes, " / "),
                                  100 * c.pass_disagreement);
     const auto [lo, hi] = std::minmax_element(c.pass_values.begin(), c.pass_values.end());
