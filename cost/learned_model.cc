@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cost/roofline_bound.h"
+#include "cost/tabular_features.h"
 #include "graph/featurize.h"
 #include "graph/status_macros.h"
 #include "tiling/tile_config.h"
@@ -17,6 +18,22 @@ static_assert(kernels::kNumConfigFeatures == tiling::kNumConfigFeatures,
               "kernels::kNumConfigFeatures must mirror tiling::kNumConfigFeatures");
 static_assert(kernels::kConfigFeatureSchemaVersion == tiling::kConfigFeatureSchemaVersion,
               "kernels::kConfigFeatureSchemaVersion must mirror tiling::kConfigFeatureSchemaVersion");
+static_assert(kernels::kNumHybridConfigFeatures == kNumHybridConfigFeatures,
+              "kernels::kNumHybridConfigFeatures must mirror cost::kNumHybridConfigFeatures");
+
+LearnedModel::LearnedModel(kernels::Predictor predictor) : predictor_(std::move(predictor)) {}
+LearnedModel::LearnedModel(kernels::Predictor predictor, TargetDescription bound_target)
+    : predictor_(std::move(predictor)), bound_target_(std::move(bound_target)) {}
+
+absl::Status LearnedModel::InitHybrid() {
+  const int threads = predictor_.architecture().hybrid_threads;
+  if (threads == 0) return absl::OkStatus();
+  AnalyticalModelOptions options;
+  options.num_threads = threads;
+  ASSIGN_OR_RETURN(AnalyticalModel analytical, AnalyticalModel::CreateDefault(options));
+  hybrid_ = std::make_shared<const AnalyticalModel>(std::move(analytical));
+  return absl::OkStatus();
+}
 
 absl::StatusOr<LearnedModel> LearnedModel::Load(absl::string_view weights_path) {
   ASSIGN_OR_RETURN(kernels::Predictor predictor, kernels::Predictor::Load(weights_path));
@@ -25,6 +42,7 @@ absl::StatusOr<LearnedModel> LearnedModel::Load(absl::string_view weights_path) 
       std::optional<TrainingDistribution> distribution,
       ReadTrainingDistribution(std::filesystem::path(std::string(weights_path)).parent_path().string()));
   LearnedModel model(std::move(predictor), std::move(target));
+  RETURN_IF_ERROR(model.InitHybrid());
   model.set_distribution(std::move(distribution));
   return model;
 }
@@ -40,16 +58,39 @@ std::vector<absl::StatusOr<double>> LearnedModel::EstimateNs(absl::Span<const Co
   const std::vector<KernelQueries> groups =
       GroupValidQueries(queries, "LearnedModel::EstimateNs", nullptr, results);
   std::vector<float> config_feat;
+  std::vector<float> hybrid_feat;
+  std::vector<tiling::TileConfig> configs;
   std::vector<float> out_ns;
+  const int width = predictor_.architecture().config_width();
+  if (predictor_.architecture().hybrid_threads > 0 && hybrid_ == nullptr) {
+    for (const KernelQueries& group : groups) {
+      for (size_t row : group.rows) {
+        results[row] = absl::InvalidArgumentError(
+            "LearnedModel: the predictor reads hybrid config features but InitHybrid() was not "
+            "called (no analytical model to compute them)");
+      }
+    }
+    return results;
+  }
   for (const KernelQueries& group : groups) {
     const graph::Kernel* kernel = group.kernel;
     const std::vector<size_t>& rows = group.rows;
     const graph::KernelTensors tensors = graph::Featurize(*kernel);
-    config_feat.assign(rows.size() * tiling::kNumConfigFeatures, 0.0f);
+    config_feat.assign(rows.size() * width, 0.0f);
     out_ns.assign(rows.size(), 0.0f);
     for (size_t r = 0; r < rows.size(); ++r) {
-      tiling::ConfigFeatures(*kernel, queries[rows[r]].config,
-                             config_feat.data() + r * tiling::kNumConfigFeatures);
+      tiling::ConfigFeatures(*kernel, queries[rows[r]].config, config_feat.data() + r * width);
+    }
+    if (hybrid_ != nullptr) {
+      configs.clear();
+      for (size_t r = 0; r < rows.size(); ++r) configs.push_back(queries[rows[r]].config);
+      hybrid_feat.clear();
+      AppendHybridConfigFeatures(*kernel, configs, *hybrid_, &hybrid_feat);
+      for (size_t r = 0; r < rows.size(); ++r) {
+        std::copy(hybrid_feat.begin() + r * kNumHybridConfigFeatures,
+                  hybrid_feat.begin() + (r + 1) * kNumHybridConfigFeatures,
+                  config_feat.begin() + r * width + tiling::kNumConfigFeatures);
+      }
     }
     absl::Status status = predictor_.Predict(tensors, config_feat.data(),
                                              static_cast<int>(rows.size()), out_ns.data());

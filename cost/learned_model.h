@@ -11,6 +11,7 @@
 #ifndef PERFGRAPH_COST_LEARNED_MODEL_H_
 #define PERFGRAPH_COST_LEARNED_MODEL_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "cost/analytical_model.h"
 #include "cost/cost_model.h"
 #include "cost/target_description.h"
 #include "cost/training_distribution.h"
@@ -27,11 +29,17 @@ namespace perfgraph::cost {
 
 class LearnedModel : public CostModel {
  public:
-  // A model without a lower bound (estimates are the network's, unclamped).
-  explicit LearnedModel(kernels::Predictor predictor) : predictor_(std::move(predictor)) {}
+  // A model without a lower bound (estimates are the network's, unclamped). A hybrid predictor
+  // (architecture().hybrid_threads > 0) needs InitHybrid() before EstimateNs.
+  explicit LearnedModel(kernels::Predictor predictor);
   // A model whose estimates are clamped to RooflineLowerBound(bound_target, kernel).
-  LearnedModel(kernels::Predictor predictor, TargetDescription bound_target)
-      : predictor_(std::move(predictor)), bound_target_(std::move(bound_target)) {}
+  LearnedModel(kernels::Predictor predictor, TargetDescription bound_target);
+
+  // For a hybrid predictor: creates the analytical model that computes the hybrid config features
+  // (the committed reference description at architecture().hybrid_threads threads, as in
+  // training); a no-op for other predictors. Load calls it. Errors: those of
+  // AnalyticalModel::CreateDefault.
+  absl::Status InitHybrid();
 
   // Loads the weights file at `weights_path` (kernels::Predictor::Load: its errors, e.g.
   // kFailedPrecondition for a file of another feature schema, kDataLoss for a corrupt one) with the
@@ -46,7 +54,9 @@ class LearnedModel : public CostModel {
   // Predicted runtime in ns of each query (CostModel contract). Per query errors: a null kernel, a
   // kernel failing graph::Kernel::Validate or a config failing tiling::Validate (kInvalidArgument,
   // naming the query index, the kernel and the config); errors of Predictor::Predict for that
-  // kernel's queries (e.g. non-finite features). Other queries are unaffected.
+  // kernel's queries (e.g. non-finite features; a hybrid predictor without InitHybrid() gets
+  // kInvalidArgument). Other queries are unaffected. A hybrid model's config rows are
+  // tiling::ConfigFeatures followed by AppendHybridConfigFeatures (cost/tabular_features.h).
   std::vector<absl::StatusOr<double>> EstimateNs(absl::Span<const CostQuery> queries) override;
 
   const kernels::Predictor& predictor() const { return predictor_; }
@@ -60,6 +70,7 @@ class LearnedModel : public CostModel {
   kernels::Predictor predictor_;
   std::optional<TargetDescription> bound_target_;
   std::optional<TrainingDistribution> distribution_;
+  std::shared_ptr<const AnalyticalModel> hybrid_;  // hybrid predictors only (InitHybrid)
 };
 
 }  // namespace perfgraph::cost

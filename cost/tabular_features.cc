@@ -77,7 +77,47 @@ void AnalyticalBlock(const CostBreakdown& b, double default_total_ns, float* out
                  : kMissing;
 }
 
+std::vector<std::string> AnalyticalNames() {
+  return {"log_total_ns",       "log_compute_ns",         "log_memory_ns",
+          "log_overhead_ns",    "log_reduction_ns",       "log_output_stage_ns",
+          "vector_efficiency",  "parallel_speedup",       "recompute_factor",
+          "log_tile_working_set_bytes", "tile_working_set_level", "log_bytes_l2",
+          "log_bytes_l3",       "log_bytes_dram",         "log_total_vs_default"};
+}
+
+double DefaultTotalNs(const graph::Kernel& kernel, const AnalyticalModel& analytical) {
+  absl::StatusOr<CostBreakdown> d = analytical.Explain(kernel, tiling::Default(kernel));
+  return d.ok() ? d->total_ns : 0.0;
+}
+
 }  // namespace
+
+std::vector<std::string> HybridConfigFeatureNames() {
+  std::vector<std::string> names = AnalyticalNames();
+  names.push_back("analytical_missing");
+  return names;
+}
+
+void AppendHybridConfigFeatures(const graph::Kernel& kernel,
+                                absl::Span<const tiling::TileConfig> configs,
+                                const AnalyticalModel& analytical, std::vector<float>* out) {
+  const double default_total_ns = DefaultTotalNs(kernel, analytical);
+  for (const tiling::TileConfig& config : configs) {
+    const size_t begin = out->size();
+    out->resize(begin + kNumHybridConfigFeatures, kMissing);
+    float* row = out->data() + begin;
+    absl::StatusOr<CostBreakdown> b = analytical.Explain(kernel, config);
+    if (b.ok()) AnalyticalBlock(*b, default_total_ns, row);
+    bool missing = false;
+    for (int f = 0; f < kNumAnalyticalTabularFeatures; ++f) {
+      if (!std::isfinite(row[f])) {
+        row[f] = 0.0f;
+        missing = true;
+      }
+    }
+    row[kNumAnalyticalTabularFeatures] = missing ? 1.0f : 0.0f;
+  }
+}
 
 std::vector<std::string> TabularFeatureNames() {
   std::vector<std::string> names = {"log_flops",       "log_transcendentals", "log_bytes_read",
@@ -92,13 +132,7 @@ std::vector<std::string> TabularFeatureNames() {
     names.push_back(n);
   }
   for (const std::string& n : tiling::ConfigFeatureNames()) names.push_back(n);
-  for (const char* n : {"log_total_ns", "log_compute_ns", "log_memory_ns", "log_overhead_ns",
-                        "log_reduction_ns", "log_output_stage_ns", "vector_efficiency",
-                        "parallel_speedup", "recompute_factor", "log_tile_working_set_bytes",
-                        "tile_working_set_level", "log_bytes_l2", "log_bytes_l3", "log_bytes_dram",
-                        "log_total_vs_default"}) {
-    names.push_back(n);
-  }
+  for (const std::string& n : AnalyticalNames()) names.push_back(n);
   return names;
 }
 
@@ -106,11 +140,8 @@ void AppendTabularRows(const graph::Kernel& kernel, absl::Span<const tiling::Til
                        const AnalyticalModel* analytical, std::vector<float>* out) {
   float kernel_block[kNumKernelTabularFeatures];
   KernelBlock(kernel, kernel_block);
-  double default_total_ns = 0;
-  if (analytical != nullptr) {
-    absl::StatusOr<CostBreakdown> d = analytical->Explain(kernel, tiling::Default(kernel));
-    if (d.ok()) default_total_ns = d->total_ns;
-  }
+  const double default_total_ns =
+      analytical != nullptr ? DefaultTotalNs(kernel, *analytical) : 0.0;
   for (const tiling::TileConfig& config : configs) {
     const size_t begin = out->size();
     out->resize(begin + kNumTabularFeatures, kMissing);

@@ -64,6 +64,22 @@ inline constexpr int kNumTabularFeatures =
 inline constexpr int kTabularConfigBegin = kNumKernelTabularFeatures;
 inline constexpr int kTabularAnalyticalBegin = kNumKernelTabularFeatures + tiling::kNumConfigFeatures;
 
+// The hybrid config features of the learned GNN (gnn::ModelOptions::hybrid_threads): the analytical
+// block above, with every missing value (the pair or the kernel's default config not estimable)
+// replaced by 0, followed by one flag column "analytical_missing" (1 when any value of the row was
+// missing, else 0), so the network sees finite inputs and knows when the roofline had nothing to say.
+inline constexpr int kNumHybridConfigFeatures = kNumAnalyticalTabularFeatures + 1;
+
+// Column names of the hybrid block: the analytical block's names, then "analytical_missing".
+std::vector<std::string> HybridConfigFeatureNames();
+
+// Appends kNumHybridConfigFeatures floats per config of `configs` to `out` (row-major, as
+// AppendTabularRows), all finite. The default config's estimate is computed once per call. Same
+// preconditions as AppendTabularRows; `analytical` must not be null.
+void AppendHybridConfigFeatures(const graph::Kernel& kernel,
+                                absl::Span<const tiling::TileConfig> configs,
+                                const AnalyticalModel& analytical, std::vector<float>* out);
+
 // Column names in order ("log_flops", ..., "slot0_used", ..., "log_total_vs_default");
 // kNumTabularFeatures of them, all distinct.
 std::vector<std::string> TabularFeatureNames();

@@ -8,6 +8,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "cost/analytical_model.h"
+#include "cost/tabular_features.h"
 #include "data/config_proto.h"
 #include "data/kernel_proto.h"
 #include "data/label.h"
@@ -144,9 +146,38 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
   return examples;
 }
 
-HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join join) {
+absl::Status AddHybridFeatures(std::vector<KernelExample>& examples, int threads) {
+  if (threads < 1 || threads > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AddHybridFeatures: threads = ", threads, " is outside [1, 256]"));
+  }
+  cost::AnalyticalModelOptions options;
+  options.num_threads = threads;
+  ASSIGN_OR_RETURN(cost::AnalyticalModel analytical, cost::AnalyticalModel::CreateDefault(options));
+  std::vector<tiling::TileConfig> configs;
+  for (KernelExample& ex : examples) {
+    configs.clear();
+    for (const std::string& text : ex.config_text) {
+      absl::StatusOr<tiling::TileConfig> config = tiling::TileConfig::Parse(text);
+      if (!config.ok()) {
+        return absl::DataLossError(absl::StrCat("AddHybridFeatures: kernel '", ex.kernel_name,
+                                                "' of ", ex.program, ": config '", text, "': ",
+                                                config.status().message()));
+      }
+      configs.push_back(*config);
+    }
+    ex.hybrid_feat.clear();
+    ex.hybrid_feat.reserve(configs.size() * cost::kNumHybridConfigFeatures);
+    cost::AppendHybridConfigFeatures(*ex.kernel, configs, analytical, &ex.hybrid_feat);
+  }
+  return absl::OkStatus();
+}
+
+HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join join, bool hybrid) {
   constexpr int C = tiling::kNumConfigFeatures;
+  constexpr int CH = cost::kNumHybridConfigFeatures;
   HostBatch b;
+  b.config_width = C + (hybrid ? CH : 0);
   auto add_graph = [&](const graph::KernelTensors& t) {
     const int64_t offset = b.num_nodes;
     const int64_t g = b.num_graphs++;
@@ -174,6 +205,10 @@ HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join jo
       const int64_t graph = join == Join::kLate ? late_graph : add_graph(ex.tensors);
       b.config_feat.insert(b.config_feat.end(), ex.config_feat.begin() + c * C,
                            ex.config_feat.begin() + (c + 1) * C);
+      if (hybrid) {
+        b.config_feat.insert(b.config_feat.end(), ex.hybrid_feat.begin() + c * CH,
+                             ex.hybrid_feat.begin() + (c + 1) * CH);
+      }
       b.row_graph.push_back(graph);
       b.row_example.push_back(static_cast<int64_t>(x));
       b.row_config.push_back(c);

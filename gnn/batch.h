@@ -51,6 +51,8 @@ struct KernelExample {
   std::shared_ptr<const graph::Kernel> kernel;  // the decoded kernel (for other cost models)
   int num_configs = 0;
   std::vector<float> config_feat;         // [num_configs, tiling::kNumConfigFeatures]
+  // [num_configs, cost::kNumHybridConfigFeatures] when AddHybridFeatures ran, else empty.
+  std::vector<float> hybrid_feat;
   std::vector<std::string> config_text;   // [num_configs] TileConfig::ToString()
   // [num_configs] label in ns: the minimum of Record.runtime_ns for OK configs; +infinity for
   // TIMEOUT configs ("slower than every OK config of the kernel", used by the ranking loss only).
@@ -85,8 +87,16 @@ struct LoadSummary {
 absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::string>& paths,
                                                         LoadSummary* summary = nullptr);
 
+// Fills every example's hybrid_feat with cost::AppendHybridConfigFeatures of its configs (parsed
+// from config_text), computed by the committed reference target's analytical model at `threads`
+// threads; examples that already hold hybrid features are recomputed. Errors: kInvalidArgument for
+// threads outside [1, 256]; those of cost::AnalyticalModel::CreateDefault (a missing or corrupt
+// reference description); kDataLoss naming the kernel for a config_text that does not parse.
+absl::Status AddHybridFeatures(std::vector<KernelExample>& examples, int threads);
+
 // A batch of graphs with their config rows, concatenated with offsets. F = graph::kNumNodeFeatures,
-// C = tiling::kNumConfigFeatures. All ids are batch-global.
+// C = tiling::kNumConfigFeatures (+ cost::kNumHybridConfigFeatures with `hybrid`). All ids are
+// batch-global.
 struct HostBatch {
   int64_t num_graphs = 0;
   int64_t num_nodes = 0;
@@ -100,7 +110,8 @@ struct HostBatch {
   std::vector<int64_t> graph_num_nodes;  // [num_graphs]
   std::vector<int64_t> edge_src;         // [num_edges] producer node
   std::vector<int64_t> edge_dst;         // [num_edges] consumer node
-  std::vector<float> config_feat;        // [num_rows, C]
+  int config_width = 0;                  // C
+  std::vector<float> config_feat;        // [num_rows, C]: config_feat then hybrid_feat per row
   std::vector<int64_t> row_graph;        // [num_rows] graph whose embedding the row uses
   std::vector<int64_t> row_example;      // [num_rows] index into the `examples` argument
   std::vector<int64_t> row_config;       // [num_rows] config index within its example
@@ -116,8 +127,11 @@ struct HostBatch {
 
 // Builds the batch of `examples` (borrowed). With Join::kLate each example is one graph and its
 // configs are rows pointing at it; with Join::kEarly each (example, config) pair is its own copy of
-// the graph (num_graphs == num_rows), as the early join needs per-config node inputs.
-HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join join);
+// the graph (num_graphs == num_rows), as the early join needs per-config node inputs. With `hybrid`
+// every example must hold hybrid_feat (AddHybridFeatures); a row is then its config features
+// followed by its hybrid features.
+HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join join,
+                        bool hybrid = false);
 
 }  // namespace perfgraph::gnn
 

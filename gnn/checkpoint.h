@@ -54,20 +54,28 @@ struct ModelOptions {
   int opcode_embedding = 64;  // opcode embedding width, in [1, 1024]
   int sage_layers = 3;        // GraphSAGE layers, in [1, 16]
   int head_hidden = 64;       // width of the MLP head's hidden layers, in [4, 1024]
+  // Hybrid config features (the learned-model issue): 0 = a config row is tiling::ConfigFeatures
+  // alone; N in [1, kMaxHybridThreads] = followed by cost::AppendHybridConfigFeatures' block of the
+  // committed reference target's analytical model at N threads (set to the threads the training
+  // records were measured with), so the network learns the residual of the roofline.
+  int hybrid_threads = 0;
+  // Floats per config row: tiling::kNumConfigFeatures (+ cost::kNumHybridConfigFeatures).
+  int config_width() const;
   friend bool operator==(const ModelOptions& a, const ModelOptions& b) {
     return a.join == b.join && a.reduction == b.reduction && a.hidden == b.hidden &&
            a.opcode_embedding == b.opcode_embedding && a.sage_layers == b.sage_layers &&
-           a.head_hidden == b.head_hidden;
+           a.head_hidden == b.head_hidden && a.hybrid_threads == b.hybrid_threads;
   }
 };
+inline constexpr int kMaxHybridThreads = 256;
 
 // Error: kInvalidArgument naming the out-of-range field and value.
 absl::Status ValidateModelOptions(const ModelOptions& options);
 // {"join": "late", "reduction": "lstm", "hidden": 64, "opcode_embedding": 64, "sage_layers": 3,
-//  "head_hidden": 64}
+//  "head_hidden": 64, "hybrid_threads": 0}
 std::string ModelOptionsToJson(const ModelOptions& options);
 // Inverse of ModelOptionsToJson. A JSON without "reduction" (written before the key existed, when
-// every model used the LSTM) is Reduction::kLstm. Errors (kInvalidArgument, prefixed by `context`):
+// every model used the LSTM) is Reduction::kLstm; one without "hybrid_threads" has 0. Errors (kInvalidArgument, prefixed by `context`):
 // not JSON, a missing or mistyped key, an unknown join or reduction, values ValidateModelOptions
 // rejects.
 absl::StatusOr<ModelOptions> ModelOptionsFromJson(absl::string_view json, absl::string_view context);

@@ -56,6 +56,7 @@ absl::Status Export(ModelImpl& model, absl::string_view path) {
   weights.architecture.opcode_embedding = o.opcode_embedding;
   weights.architecture.sage_layers = o.sage_layers;
   weights.architecture.head_hidden = o.head_hidden;
+  weights.architecture.hybrid_threads = o.hybrid_threads;
   RETURN_IF_ERROR(CatchTorch(absl::StrCat("gnn::Export('", path, "')"), [&]() -> absl::Status {
     torch::NoGradGuard no_grad;
     for (const auto& item : model.named_parameters(/*recurse=*/true)) {

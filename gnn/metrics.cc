@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "cost/tabular_features.h"
 #include "data/metrics.h"
 #include "gnn/train.h"
 #include "graph/atomic_file.h"
@@ -44,6 +45,10 @@ absl::StatusOr<Reduction> ParseReduction(absl::string_view value) {
       absl::StrCat("unknown reduction '", value, "' (expected lstm or mean)"));
 }
 
+int ModelOptions::config_width() const {
+  return tiling::kNumConfigFeatures + (hybrid_threads > 0 ? cost::kNumHybridConfigFeatures : 0);
+}
+
 absl::Status ValidateModelOptions(const ModelOptions& o) {
   auto check = [](absl::string_view name, int value, int lo, int hi) -> absl::Status {
     if (value < lo || value > hi) {
@@ -56,6 +61,7 @@ absl::Status ValidateModelOptions(const ModelOptions& o) {
   RETURN_IF_ERROR(check("opcode_embedding", o.opcode_embedding, 1, 1024));
   RETURN_IF_ERROR(check("sage_layers", o.sage_layers, 1, 16));
   RETURN_IF_ERROR(check("head_hidden", o.head_hidden, 4, 1024));
+  RETURN_IF_ERROR(check("hybrid_threads", o.hybrid_threads, 0, kMaxHybridThreads));
   return absl::OkStatus();
 }
 
@@ -67,6 +73,7 @@ std::string ModelOptionsToJson(const ModelOptions& o) {
   j["opcode_embedding"] = o.opcode_embedding;
   j["sage_layers"] = o.sage_layers;
   j["head_hidden"] = o.head_hidden;
+  j["hybrid_threads"] = o.hybrid_threads;
   return j.dump();
 }
 
@@ -109,6 +116,14 @@ absl::StatusOr<ModelOptions> ModelOptionsFromJson(absl::string_view json, absl::
           absl::StrCat(context, ": model options lack integer '", name, "'"));
     }
     *field = j[name].get<int>();
+  }
+  // Absent in files written before hybrid config features existed: 0, no hybrid block.
+  if (j.contains("hybrid_threads")) {
+    if (!j["hybrid_threads"].is_number_integer()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(context, ": model option 'hybrid_threads' is not an integer"));
+    }
+    o.hybrid_threads = j["hybrid_threads"].get<int>();
   }
   absl::Status valid = ValidateModelOptions(o);
   if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(context, ": ", valid.message()));

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "cost/tabular_features.h"
 #include "graph/featurize.h"
 #include "graph/hlo_opcode.h"
 #include "tiling/tile_config.h"
@@ -13,7 +14,6 @@ namespace perfgraph::gnn {
 namespace {
 
 constexpr int F = graph::kNumNodeFeatures;
-constexpr int C = tiling::kNumConfigFeatures;
 
 torch::Tensor I64(const std::vector<int64_t>& v) {
   return torch::tensor(torch::ArrayRef<int64_t>(v), torch::kLong);
@@ -61,7 +61,7 @@ TensorBatch ToTensors(const HostBatch& b) {
   t.graph_num_nodes = I64(b.graph_num_nodes);
   t.edge_src = I64(b.edge_src);
   t.edge_dst = I64(b.edge_dst);
-  t.config_feat = F32(b.config_feat, {b.num_rows, C});
+  t.config_feat = F32(b.config_feat, {b.num_rows, b.config_width});
   t.row_graph = I64(b.row_graph);
   t.label_log_ns = F32(b.label_log_ns, {b.num_rows});
   t.label_ok = F32(b.label_ok, {b.num_rows});
@@ -71,13 +71,17 @@ TensorBatch ToTensors(const HostBatch& b) {
   return t;
 }
 
-Normalization ComputeNormalization(const std::vector<const KernelExample*>& examples) {
+Normalization ComputeNormalization(const std::vector<const KernelExample*>& examples, bool hybrid) {
+  constexpr int C = tiling::kNumConfigFeatures;
+  constexpr int CH = cost::kNumHybridConfigFeatures;
   std::vector<double> node_sum(F), node_sq(F), config_sum(C), config_sq(C);
+  std::vector<double> hybrid_sum(CH), hybrid_sq(CH);
   double nodes = 0, configs = 0, label_sum = 0, label_sq = 0, labels = 0;
   for (const KernelExample* e : examples) {
     Accumulate(e->tensors.node_feat.data(), e->tensors.num_nodes, F, node_sum, node_sq);
     nodes += e->tensors.num_nodes;
     Accumulate(e->config_feat.data(), e->num_configs, C, config_sum, config_sq);
+    if (hybrid) Accumulate(e->hybrid_feat.data(), e->num_configs, CH, hybrid_sum, hybrid_sq);
     configs += e->num_configs;
     for (int c = 0; c < e->num_configs; ++c) {
       if (e->timed_out[c]) continue;
@@ -90,6 +94,12 @@ Normalization ComputeNormalization(const std::vector<const KernelExample*>& exam
   Normalization n;
   Finish(node_sum, node_sq, nodes, n.node_mean, n.node_std);
   Finish(config_sum, config_sq, configs, n.config_mean, n.config_std);
+  if (hybrid) {
+    std::vector<float> hm, hs;
+    Finish(hybrid_sum, hybrid_sq, configs, hm, hs);
+    n.config_mean.insert(n.config_mean.end(), hm.begin(), hm.end());
+    n.config_std.insert(n.config_std.end(), hs.begin(), hs.end());
+  }
   std::vector<float> lm, ls;
   Finish({label_sum}, {label_sq}, labels, lm, ls);
   n.label_mean = lm[0];
@@ -119,6 +129,7 @@ torch::Tensor SageLayerImpl::forward(const torch::Tensor& h, const torch::Tensor
 
 ModelImpl::ModelImpl(const ModelOptions& options) : options_(options) {
   const int H = options.hidden;
+  const int C = options.config_width();
   opcode_embedding_ = register_module(
       "opcode_embedding", torch::nn::Embedding(graph::kNumOpcodeIds, options.opcode_embedding));
   const int in = options.opcode_embedding + F + (options.join == Join::kEarly ? C : 0);
@@ -164,7 +175,8 @@ torch::Tensor ModelImpl::EmbedGraphs(const TensorBatch& batch, torch::Tensor* no
   if (options_.join == Join::kEarly) {
     // Each graph of an early-join batch has exactly one config row.
     torch::Tensor config = (batch.config_feat - config_mean_) / config_std_;
-    torch::Tensor per_graph = torch::zeros({B, C}).index_copy(0, batch.row_graph, config);
+    torch::Tensor per_graph =
+        torch::zeros({B, config.size(1)}).index_copy(0, batch.row_graph, config);
     inputs.push_back(per_graph.index_select(0, batch.node_graph));
   }
   torch::Tensor h = torch::relu(input_(torch::cat(inputs, 1)));

@@ -2,7 +2,8 @@
 // header includes LibTorch (tools/ use the torch-free gnn/train.h and gnn/checkpoint.h).
 //
 // Architecture (N nodes, H = hidden, E = opcode embedding, F = graph::kNumNodeFeatures,
-// C = tiling::kNumConfigFeatures):
+// C = ModelOptions::config_width(): tiling::kNumConfigFeatures, plus cost::kNumHybridConfigFeatures
+// for a hybrid model):
 //  1. Input: x = [Embedding(opcode) (E) | standardised node features (F) | (early join) standardised
 //     config features of the node's graph (C)] -> Linear -> ReLU -> h0 [N, H].
 //  2. sage_layers GraphSAGE layers (Hamilton et al., 2017, mean aggregator), aggregating separately
@@ -65,13 +66,16 @@ TensorBatch ToTensors(const HostBatch& batch);
 // Feature and label standardisation: x' = (x - mean) / std.
 struct Normalization {
   std::vector<float> node_mean, node_std;      // [F]
-  std::vector<float> config_mean, config_std;  // [C]
+  std::vector<float> config_mean, config_std;  // [C] (C = ModelOptions::config_width())
   float label_mean = 0, label_std = 1;         // of log(runtime_ns) over OK configs
 };
 
-// Statistics of the training examples: node features over all nodes, config features over all
-// configs, labels over OK configs; a std below 1e-6 (constant feature) is replaced by 1.
-Normalization ComputeNormalization(const std::vector<const KernelExample*>& examples);
+// Statistics of the training examples: node features over all nodes, config features (and with
+// `hybrid` the hybrid features, appended: config_mean / config_std then have
+// ModelOptions::config_width() entries) over all configs, labels over OK configs; a std below 1e-6
+// (constant feature) is replaced by 1. With `hybrid` every example must hold hybrid_feat.
+Normalization ComputeNormalization(const std::vector<const KernelExample*>& examples,
+                                   bool hybrid = false);
 
 // One GraphSAGE layer (step 2 above). Input and output [N, H].
 class SageLayerImpl : public torch::nn::Module {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "cost/tabular_features.h"
 #include "cost/training_distribution.h"
 #include "data/metrics.h"
 #include "gnn/model.h"
@@ -161,7 +162,8 @@ std::vector<std::vector<double>> Predict(ModelImpl& model, const std::vector<Ker
   double loss_sum = 0;
   int batches = 0;
   for (const auto& chunk : Batches(Pointers(examples), batch_kernels)) {
-    HostBatch host = MakeHostBatch(chunk, model.options().join);
+    HostBatch host =
+        MakeHostBatch(chunk, model.options().join, model.options().hybrid_threads > 0);
     TensorBatch batch = ToTensors(host);
     torch::Tensor s;
     if (loss_options != nullptr) {
@@ -280,7 +282,7 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
     }
   }
   Model model(o.model);
-  model->SetNormalization(ComputeNormalization(Pointers(train)));
+  model->SetNormalization(ComputeNormalization(Pointers(train), o.model.hybrid_threads > 0));
 
   TrainResult result;
   result.train_programs = ProgramsOf(train);
@@ -350,7 +352,8 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
     double loss_sum = 0;
     int batches = 0;
     for (const auto& chunk : Batches(order, o.batch_kernels)) {
-      TensorBatch batch = ToTensors(MakeHostBatch(chunk, o.model.join));
+      TensorBatch batch =
+          ToTensors(MakeHostBatch(chunk, o.model.join, o.model.hybrid_threads > 0));
       optimizer.zero_grad();
       torch::Tensor loss = BatchLoss(*model, batch, o, nullptr);
       loss.backward();
@@ -443,6 +446,20 @@ absl::StatusOr<TrainResult> TrainOnExamples(const std::vector<KernelExample>& tr
                                             const TrainOptions& options) {
   RETURN_IF_ERROR(CheckTrainOptions(options));
   if (train.empty()) return absl::InvalidArgumentError("TrainOnExamples: no training examples");
+  if (options.model.hybrid_threads > 0) {
+    for (const std::vector<KernelExample>* part : {&train, &validation, &test}) {
+      for (const KernelExample& e : *part) {
+        if (e.hybrid_feat.size() !=
+            static_cast<size_t>(e.num_configs) * cost::kNumHybridConfigFeatures) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "TrainOnExamples: a hybrid model (hybrid_threads ", options.model.hybrid_threads,
+              ") needs the hybrid features of every example (AddHybridFeatures); kernel '",
+              e.kernel_name, "' of ", e.program, " has ", e.hybrid_feat.size(), " values for ",
+              e.num_configs, " configs"));
+        }
+      }
+    }
+  }
   absl::StatusOr<TrainResult> result;
   RETURN_IF_ERROR(CatchTorch("gnn::TrainOnExamples", [&] {
     result = TrainLoop(train, validation, test, options);
@@ -455,6 +472,11 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
   RETURN_IF_ERROR(CheckTrainOptions(options));
   ASSIGN_OR_RETURN(SplitExamples split, LoadSplitExamples(options.datasets, options.split_file,
                                                           options.tasks, options.out_dir));
+  if (options.model.hybrid_threads > 0) {
+    for (std::vector<KernelExample>* part : {&split.train, &split.validation, &split.test}) {
+      RETURN_IF_ERROR(AddHybridFeatures(*part, options.model.hybrid_threads));
+    }
+  }
   ASSIGN_OR_RETURN(TrainResult result,
                    TrainOnExamples(split.train, split.validation, split.test, options));
   if (!options.out_dir.empty()) {
@@ -494,8 +516,24 @@ absl::StatusOr<std::unique_ptr<LearnedPredictor>> LearnedPredictor::Load(
 absl::StatusOr<std::vector<std::vector<double>>> LearnedPredictor::PredictNs(
     const std::vector<KernelExample>& examples, int batch_kernels) {
   std::vector<std::vector<double>> result;
+  // A hybrid model reads the analytical block: computed here on a copy for examples without it.
+  const int hybrid_threads = impl_->model->options().hybrid_threads;
+  std::vector<KernelExample> with_hybrid;
+  const std::vector<KernelExample>* input = &examples;
+  if (hybrid_threads > 0) {
+    bool all = true;
+    for (const KernelExample& e : examples) {
+      all = all && e.hybrid_feat.size() ==
+                       static_cast<size_t>(e.num_configs) * cost::kNumHybridConfigFeatures;
+    }
+    if (!all) {
+      with_hybrid = examples;
+      RETURN_IF_ERROR(AddHybridFeatures(with_hybrid, hybrid_threads));
+      input = &with_hybrid;
+    }
+  }
   RETURN_IF_ERROR(CatchTorch("LearnedPredictor::PredictNs", [&] {
-    result = Predict(*impl_->model, examples, std::max(1, batch_kernels), nullptr, nullptr);
+    result = Predict(*impl_->model, *input, std::max(1, batch_kernels), nullptr, nullptr);
     return absl::OkStatus();
   }));
   return result;

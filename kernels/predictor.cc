@@ -17,7 +17,6 @@ namespace perfgraph::kernels {
 namespace {
 
 constexpr int F = graph::kNumNodeFeatures;
-constexpr int C = kNumConfigFeatures;
 // torch::nn::LayerNormOptions' default epsilon (gnn::SageLayer uses the default).
 constexpr float kLayerNormEps = 1e-5f;
 
@@ -33,6 +32,7 @@ size_t RoundUp16(size_t n) { return (n + 15) / 16 * 16; }
 std::map<std::string, std::vector<int64_t>> ExpectedTensorShapes(const Architecture& a) {
   const int64_t H = a.hidden, E = a.opcode_embedding, HH = a.head_hidden;
   const bool early = a.join == WeightsJoin::kEarly;
+  const int64_t C = a.config_width();
   std::map<std::string, std::vector<int64_t>> t;
   t["opcode_embedding.weight"] = {graph::kNumOpcodeIds, E};
   t["input.weight"] = {H, E + F + (early ? C : 0)};
@@ -74,7 +74,7 @@ absl::StatusOr<Predictor> Predictor::Load(absl::string_view path, Isa isa) {
 
 absl::StatusOr<Predictor> Predictor::FromWeights(const WeightsFile& w, absl::string_view source,
                                                  Isa isa) {
-  if (w.num_config_features != static_cast<uint32_t>(C) ||
+  if (w.num_config_features != static_cast<uint32_t>(kNumConfigFeatures) ||
       w.num_node_features != static_cast<uint32_t>(F) ||
       w.num_opcode_ids != static_cast<uint32_t>(graph::kNumOpcodeIds) ||
       w.feature_schema_version != static_cast<uint32_t>(graph::kFeatureSchemaVersion) ||
@@ -84,9 +84,16 @@ absl::StatusOr<Predictor> Predictor::FromWeights(const WeightsFile& w, absl::str
         " and config feature schema ", w.config_feature_schema_version, " (", w.num_node_features,
         " node, ", w.num_config_features, " config features, ", w.num_opcode_ids,
         " opcodes); this build uses ", graph::kFeatureSchemaVersion, " and ",
-        kConfigFeatureSchemaVersion, " (", F, ", ", C, ", ", graph::kNumOpcodeIds, ")"));
+        kConfigFeatureSchemaVersion, " (", F, ", ", kNumConfigFeatures, ", ",
+        graph::kNumOpcodeIds, ")"));
   }
   const Architecture& a = w.architecture;
+  if (a.hybrid_threads < 0 || a.hybrid_threads > kMaxHybridThreads) {
+    return absl::FailedPreconditionError(absl::StrCat("Predictor: weights '", source,
+                                                      "' have hybrid_threads ", a.hybrid_threads,
+                                                      " outside [0, ", kMaxHybridThreads, "]"));
+  }
+  const int C = a.config_width();
   if (a.hidden < 1 || a.opcode_embedding < 1 || a.sage_layers < 0 || a.head_hidden < 1) {
     return absl::FailedPreconditionError(absl::StrCat("Predictor: weights '", source,
                                                       "' have a non-positive architecture size"));
@@ -257,6 +264,7 @@ absl::Status Predictor::PredictLogNs(const graph::KernelTensors& kernel, const f
 
 absl::Status Predictor::Forward(const graph::KernelTensors& k, const float* config_feat,
                                 int num_configs, float* out, bool log_ns, Scratch& s) const {
+  const int C = arch_.config_width();
   // ---- Input checks (O(nodes * features + edges + configs * features)).
   if (num_configs < 0) {
     return absl::InvalidArgumentError(

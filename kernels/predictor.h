@@ -35,9 +35,10 @@
 
 namespace perfgraph::kernels {
 
-// Config features per query row: tiling::kNumConfigFeatures (the schedule vocabulary,
+// Schedule features per query row: tiling::kNumConfigFeatures (the schedule vocabulary,
 // perfgraph_tiling, sits beside graph/ at the bottom of the layers); the weights header carries the
-// writer's value.
+// writer's value. A hybrid model (Architecture::hybrid_threads > 0) reads kNumHybridConfigFeatures
+// more per row (kernels/weights.h): a row is Architecture::config_width() floats.
 inline constexpr int kNumConfigFeatures = tiling::kNumConfigFeatures;
 
 // Name -> shape of every tensor a weights file of architecture `a` must hold, exactly what
@@ -74,7 +75,8 @@ class Predictor {
                                                Isa isa = BestIsa());
 
   // Predicted runtime in ns of `kernel` under each of `num_configs` configs: config_feat is
-  // [num_configs, kNumConfigFeatures] row-major (tiling::ConfigFeatures of each config), out_ns
+  // [num_configs, architecture().config_width()] row-major (tiling::ConfigFeatures of each config,
+  // then for a hybrid model cost::AppendHybridConfigFeatures' block), out_ns
   // [num_configs]. Const and thread-safe: uses a thread_local Scratch (the overload below takes the
   // caller's). Errors (kInvalidArgument, naming the field and the offending value; out_ns untouched):
   // num_configs < 0, a null pointer with num_configs > 0, a kernel with no node, buffers whose sizes
@@ -87,7 +89,7 @@ class Predictor {
   // Many kernels, spread over threads: every query is one Predict call (all configs of one kernel).
   struct KernelQuery {
     const graph::KernelTensors* kernel = nullptr;  // borrowed
-    const float* config_feat = nullptr;            // [num_configs, kNumConfigFeatures]
+    const float* config_feat = nullptr;            // [num_configs, architecture().config_width()]
     int num_configs = 0;
     float* out_ns = nullptr;                       // [num_configs]
   };

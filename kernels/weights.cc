@@ -22,9 +22,11 @@ namespace {
 constexpr uint32_t kBuildNumConfigFeatures = tiling::kNumConfigFeatures;
 
 // Magic + the u32 fields from the format version to the tensor count: 11 in version 1, 12 (with the
-// reduction) in version 2, 13 (with the config feature schema version) from version 3 on.
+// reduction) in version 2, 13 (with the config feature schema version) in version 3, 14 (with the
+// hybrid threads) from version 4 on.
 size_t FixedHeaderBytes(uint32_t format_version) {
-  return 8 + (format_version == 1 ? 11 : format_version == 2 ? 12 : 13) * 4;
+  return 8 + (format_version == 1 ? 11 : format_version == 2 ? 12 : format_version == 3 ? 13 : 14) *
+                 4;
 }
 
 uint32_t Crc32(const char* data, size_t size) {
@@ -90,6 +92,10 @@ absl::Status CheckField(absl::string_view source, absl::string_view what, uint32
 
 }  // namespace
 
+int Architecture::config_width() const {
+  return tiling::kNumConfigFeatures + (hybrid_threads > 0 ? kNumHybridConfigFeatures : 0);
+}
+
 int64_t NamedTensor::num_elements() const {
   int64_t n = 1;
   for (int64_t d : dims) n *= d;
@@ -114,6 +120,7 @@ const NamedTensor* WeightsFile::Find(absl::string_view name) const {
 absl::StatusOr<std::string> SerializeWeights(const WeightsFile& w) {
   const bool has_reduction = w.format_version != 1;
   const bool has_config_schema = w.format_version != 1 && w.format_version != 2;
+  const bool has_hybrid = has_config_schema && w.format_version != 3;
   if (!has_reduction && w.architecture.reduction != WeightsReduction::kLstm) {
     return absl::InvalidArgumentError(absl::StrCat(
         "SerializeWeights: format version 1 cannot hold reduction ",
@@ -125,6 +132,16 @@ absl::StatusOr<std::string> SerializeWeights(const WeightsFile& w) {
         "SerializeWeights: format version ", w.format_version,
         " cannot hold config feature schema version ", w.config_feature_schema_version,
         " (only 1); use version ", kWeightsFormatVersion));
+  }
+  if (!has_hybrid && w.architecture.hybrid_threads != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SerializeWeights: format version ", w.format_version, " cannot hold hybrid_threads ",
+        w.architecture.hybrid_threads, " (only 0); use version ", kWeightsFormatVersion));
+  }
+  if (w.architecture.hybrid_threads < 0 || w.architecture.hybrid_threads > kMaxHybridThreads) {
+    return absl::InvalidArgumentError(absl::StrCat("SerializeWeights: hybrid_threads ",
+                                                   w.architecture.hybrid_threads, " is not in [0, ",
+                                                   kMaxHybridThreads, "]"));
   }
   std::string out(kWeightsMagic);
   PutU32(out, w.format_version);
@@ -139,6 +156,7 @@ absl::StatusOr<std::string> SerializeWeights(const WeightsFile& w) {
   PutU32(out, static_cast<uint32_t>(w.architecture.sage_layers));
   PutU32(out, static_cast<uint32_t>(w.architecture.head_hidden));
   if (has_reduction) PutU32(out, static_cast<uint32_t>(w.architecture.reduction));
+  if (has_hybrid) PutU32(out, static_cast<uint32_t>(w.architecture.hybrid_threads));
   PutU32(out, static_cast<uint32_t>(w.tensors.size()));
   std::set<std::string> names;
   for (const NamedTensor& t : w.tensors) {
@@ -258,6 +276,17 @@ absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_v
                                               " is neither 0 (lstm) nor 1 (mean)"));
     }
     w.architecture.reduction = static_cast<WeightsReduction>(reduction);
+  }
+  // Versions 1 to 3 predate the field: their models had no hybrid config features.
+  w.architecture.hybrid_threads = 0;
+  if (w.format_version >= 4) {
+    ASSIGN_OR_RETURN(uint32_t hybrid_threads, header.U32("the hybrid threads"));
+    if (hybrid_threads > static_cast<uint32_t>(kMaxHybridThreads)) {
+      return absl::DataLossError(absl::StrCat("weights file '", source, "': hybrid_threads ",
+                                              hybrid_threads, " is not in [0, ", kMaxHybridThreads,
+                                              "]"));
+    }
+    w.architecture.hybrid_threads = static_cast<int>(hybrid_threads);
   }
   ASSIGN_OR_RETURN(uint32_t num_tensors, header.U32("the tensor count"));
 

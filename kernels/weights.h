@@ -15,6 +15,10 @@
 //   u32 x 4    hidden, opcode_embedding, sage_layers, head_hidden (gnn::ModelOptions)
 //   u32        reduction: 0 = lstm, 1 = mean (gnn::Reduction; see gnn/checkpoint.h). Format version
 //              2 and later only: a version-1 file has no such field and its model is lstm.
+//   u32        hybrid_threads (gnn::ModelOptions::hybrid_threads): 0 = the config rows are
+//              tiling::ConfigFeatures only; N >= 1 = followed by the kNumHybridConfigFeatures hybrid
+//              features (cost/tabular_features.h) of the analytical model at N threads. Format
+//              version 4 and later only: files of versions 1 to 3 have no such field and hold 0.
 //   u32        T = number of tensors
 //   T times:   u32 name length L (1..kMaxTensorNameBytes), L bytes of name (LibTorch's dotted
 //              parameter / buffer name, e.g. "sage0.norm.weight"), u32 rank R (0..kMaxTensorRank),
@@ -43,7 +47,8 @@ inline constexpr absl::string_view kWeightsMagic = "PGKWTS01";
 //      was lstm).
 //   2: adds the reduction field.
 //   3: adds the config feature schema version field.
-inline constexpr uint32_t kWeightsFormatVersion = 3;
+//   4: adds the hybrid_threads field.
+inline constexpr uint32_t kWeightsFormatVersion = 4;
 // Oldest version ParseWeights still reads (and SerializeWeights still writes, when asked to through
 // WeightsFile::format_version, for tests of that compatibility).
 inline constexpr uint32_t kMinReadableWeightsFormatVersion = 1;
@@ -51,6 +56,11 @@ inline constexpr uint32_t kMinReadableWeightsFormatVersion = 1;
 // (as kNumConfigFeatures in kernels/predictor.h); cost/learned_model.cc and gnn/export.cc
 // static_assert that the two agree. The config features a Predictor is fed must have this layout.
 inline constexpr uint32_t kConfigFeatureSchemaVersion = 1;
+// cost::kNumHybridConfigFeatures, repeated here for the same reason (cost/learned_model.cc
+// static_asserts that they agree): the width of the hybrid block of a config row.
+inline constexpr int kNumHybridConfigFeatures = 16;
+// Largest hybrid_threads a file may hold (gnn::ValidateModelOptions' bound).
+inline constexpr int kMaxHybridThreads = 256;
 inline constexpr int kMaxTensorNameBytes = 256;
 inline constexpr int kMaxTensorRank = 4;
 
@@ -69,6 +79,12 @@ struct Architecture {
   int opcode_embedding = 64;  // opcode embedding width
   int sage_layers = 3;        // GraphSAGE layers
   int head_hidden = 64;       // MLP head hidden width
+  // 0: config rows are tiling::ConfigFeatures (kNumConfigFeatures of kernels/predictor.h); N >= 1:
+  // followed by the hybrid block computed with the analytical model at N threads.
+  int hybrid_threads = 0;
+  // Floats per config row the model reads: tiling::kNumConfigFeatures, plus
+  // kNumHybridConfigFeatures when hybrid_threads > 0.
+  int config_width() const;
 };
 
 // One named tensor, row-major f32.
@@ -96,11 +112,13 @@ struct WeightsFile {
   const NamedTensor* Find(absl::string_view name) const;
 };
 
-// Serialises `weights` in the layout above, as version weights.format_version: versions 1 and 2
-// omit the config feature schema version, version 1 also the reduction field, any other value gets
-// the current layout (so tests can write files of an unknown version). Errors (kInvalidArgument):
-// format_version 1 with a reduction other than kLstm, format_version 1 or 2 with a config feature
-// schema version other than 1 (those versions cannot express it); naming the tensor: a name that
+// Serialises `weights` in the layout above, as version weights.format_version: versions 1 to 3 omit
+// the hybrid threads, 1 and 2 also the config feature schema version, version 1 also the reduction
+// field, any other value gets the current layout (so tests can write files of an unknown version).
+// Errors (kInvalidArgument): format_version 1 with a reduction other than kLstm, format_version 1 or
+// 2 with a config feature schema version other than 1, format_version 1 to 3 with hybrid_threads
+// other than 0 (those versions cannot express it), hybrid_threads outside [0, kMaxHybridThreads];
+// naming the tensor: a name that
 // is empty or longer than kMaxTensorNameBytes, a rank above kMaxTensorRank, a negative dim, or a
 // value count different from prod(dims); a duplicate name.
 absl::StatusOr<std::string> SerializeWeights(const WeightsFile& weights);

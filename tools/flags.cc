@@ -166,4 +166,8 @@ ABSL_FLAG(double, xgb_eta, perfgraph::gnn::XgboostTrainOptions().eta,
 ABSL_FLAG(bool, xgb_analytical_features, true,
           "--model-kind xgboost: give the trees the roofline's cost breakdown as features "
           "(--noxgb-analytical-features: the ablation without them).");
+ABSL_FLAG(bool, hybrid_features, true,
+          "train (GNN): append the roofline's cost breakdown of every (kernel, config) to its config "
+          "features, computed at the threads the first dataset was measured with "
+          "(--nohybrid-features: the ablation without them).");
 ABSL_FLAG(int, patience, 10, "Early stopping after this many epochs without improvement.");

@@ -71,7 +71,8 @@ const std::vector<SubcommandInfo>& Subcommands() {
        {"dataset", "out", "task", "epochs", "seed", "split", "join", "reduction", "rank_weight",
         "tile_mse_weight", "fusion_mse_weight", "resume", "hidden", "opcode_embedding",
         "sage_layers", "batch_kernels", "learning_rate", "patience", "threads", "model_kind",
-        "xgb_tile_objective", "xgb_rounds", "xgb_max_depth", "xgb_eta", "xgb_analytical_features"},
+        "xgb_tile_objective", "xgb_rounds", "xgb_max_depth", "xgb_eta", "xgb_analytical_features",
+        "hybrid_features"},
        false, Executable::kTrain},
       {"eval",
        "--dataset DATASET... [--model MODEL_DIR] [--xgboost-model DIR] [--split FILE]\n"

@@ -1,6 +1,7 @@
 // `perfgraph train --dataset DATASET... --out MODEL_DIR [--task tile|fusion|both] [--epochs N]
 //  [--seed S] [--split FILE] [--join early|late] [--reduction lstm|mean] [--sage-layers L]
-//  [--rank-weight W] [--tile-mse-weight W] [--fusion-mse-weight W] [--resume] [--threads T]`
+//  [--rank-weight W] [--tile-mse-weight W] [--fusion-mse-weight W] [--[no]hybrid-features]
+//  [--resume] [--threads T]`
 //
 // Trains the learned cost model (gnn/train.h) on measured records and writes MODEL_DIR (model.pgm,
 // model.json, metrics.json, split.txt and the --resume state), then weights.pgw (the inference
@@ -126,6 +127,9 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
   o.batch_kernels = absl::GetFlag(FLAGS_batch_kernels);
   o.learning_rate = absl::GetFlag(FLAGS_learning_rate);
   o.patience = absl::GetFlag(FLAGS_patience);
+  if (absl::GetFlag(FLAGS_hybrid_features)) {
+    ASSIGN_OR_RETURN(o.model.hybrid_threads, MeasuredThreads(o.datasets[0]));
+  }
   return o;
 }
 

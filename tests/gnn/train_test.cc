@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cost/tabular_features.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/weights.h"
@@ -477,6 +478,60 @@ TEST(TrainCliTest, AblationFlagsReachTheModelFilesAndBadValuesAreUsageErrors) {
   ASSERT_OK(weights);
   EXPECT_EQ(weights->architecture.reduction, kernels::WeightsReduction::kMean);
   EXPECT_EQ(weights->Find("lstm.weight_ih_l0"), nullptr);
+  // Hybrid features are on by default, at the threads the dataset was measured with.
+  ASSERT_TRUE(j["model"]["hybrid_threads"].is_number_integer());
+  EXPECT_GE(j["model"]["hybrid_threads"].get<int>(), 1);
+  EXPECT_EQ(weights->architecture.hybrid_threads, j["model"]["hybrid_threads"].get<int>());
+
+  auto plain = RunPerfgraph(common + " --nohybrid-features");
+  ASSERT_EQ(plain.exit_code, 0) << plain.out;
+  j = nlohmann::json::parse(ReadText(model + "/model.json"), nullptr, false);
+  EXPECT_EQ(j["model"]["hybrid_threads"], 0);
+  weights = kernels::ReadWeightsFile(model + "/weights.pgw");
+  ASSERT_OK(weights);
+  EXPECT_EQ(weights->architecture.hybrid_threads, 0);
+}
+
+TEST(TrainTest, HybridModelsNeedAndUseTheAnalyticalBlock) {
+  std::vector<KernelExample> train = test::SyntheticExamples(6, 4, 2);
+  TrainOptions o = SmallRun(Join::kLate, 3);
+  o.model.hybrid_threads = 1;
+  // Without the block: a clear error naming the kernel, not a model trained on garbage.
+  EXPECT_THAT(TrainOnExamples(train, {}, {}, o).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("AddHybridFeatures")));
+  ASSERT_OK(AddHybridFeatures(train, 1));
+  for (const KernelExample& e : train) {
+    ASSERT_EQ(e.hybrid_feat.size(),
+              static_cast<size_t>(e.num_configs) * cost::kNumHybridConfigFeatures);
+    for (float v : e.hybrid_feat) ASSERT_TRUE(std::isfinite(v));
+  }
+  // The roofline estimated every pair (flag 0), and its kernel-centred estimate differs between
+  // the configs of some kernel.
+  constexpr int W = cost::kNumHybridConfigFeatures;
+  const int centred = cost::kNumAnalyticalTabularFeatures - 1;
+  bool varies = false;
+  for (const KernelExample& e : train) {
+    for (int c = 0; c < e.num_configs; ++c) {
+      EXPECT_EQ(e.hybrid_feat[c * W + W - 1], 0.0f) << e.kernel_name << " " << e.config_text[c];
+      varies = varies || e.hybrid_feat[c * W + centred] != e.hybrid_feat[centred];
+    }
+  }
+  EXPECT_TRUE(varies);
+  EXPECT_THAT(AddHybridFeatures(train, 0), StatusIs(absl::StatusCode::kInvalidArgument));
+
+  o.out_dir = TempDir("hybrid");
+  ASSERT_OK(TrainOnExamples(train, {}, {}, o));
+  auto predictor = LearnedPredictor::Load(o.out_dir);
+  ASSERT_OK(predictor);
+  EXPECT_EQ((*predictor)->info().model.hybrid_threads, 1);
+  // Examples without the block get it computed: the same predictions.
+  std::vector<KernelExample> bare = train;
+  for (KernelExample& e : bare) e.hybrid_feat.clear();
+  auto with = (*predictor)->PredictNs(train);
+  auto without = (*predictor)->PredictNs(bare);
+  ASSERT_OK(with);
+  ASSERT_OK(without);
+  EXPECT_EQ(*with, *without);
 }
 
 }  // namespace

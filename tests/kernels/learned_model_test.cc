@@ -1,11 +1,15 @@
 // cost::LearnedModel over kernels::Predictor: a CostModel with per-query errors, one Predict per kernel.
 #include "cost/learned_model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
+#include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "cost/tabular_features.h"
 #include "kernels/weights.h"
 #include "tests/cost/cost_test_util.h"
 #include "tests/status_matchers.h"
@@ -17,10 +21,11 @@ using perfgraph::testing::IsOk;
 using perfgraph::testing::StatusIs;
 using ::testing::HasSubstr;
 
-std::string WriteRandomWeights() {
+std::string WriteRandomWeights(int hybrid_threads = 0) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-0.3f, 0.3f);
   kernels::WeightsFile w;
+  w.architecture.hybrid_threads = hybrid_threads;
   for (const auto& [name, dims] : kernels::ExpectedTensorShapes(w.architecture)) {
     kernels::NamedTensor t{name, dims, {}};
     for (int64_t i = 0; i < t.num_elements(); ++i) {
@@ -29,7 +34,8 @@ std::string WriteRandomWeights() {
     if (name == "label_mean") t.values = {8.0f};
     w.tensors.push_back(std::move(t));
   }
-  const std::string path = ::testing::TempDir() + "/learned_model_test.pgw";
+  const std::string path =
+      ::testing::TempDir() + "/learned_model_test" + std::to_string(hybrid_threads) + ".pgw";
   EXPECT_THAT(kernels::WriteWeightsFile(w, path), IsOk());
   return path;
 }
@@ -64,6 +70,63 @@ TEST(LearnedModelTest, EstimatesArePositiveMatchThePredictorAndBadQueriesGetErro
   float direct = 0;
   ASSERT_THAT(model->predictor().Predict(tensors, features, 1, &direct), IsOk());
   EXPECT_NEAR(*ns[1] / direct, 1.0, 1e-6);
+}
+
+TEST(LearnedModelTest, HybridModelsReadTheAnalyticalBreakdownAfterTheConfigFeatures) {
+  // Without the roofline clamp (random weights predict below it), so estimates are the network's.
+  absl::StatusOr<kernels::Predictor> predictor =
+      kernels::Predictor::Load(WriteRandomWeights(/*hybrid_threads=*/1));
+  ASSERT_THAT(predictor, IsOk());
+  std::optional<LearnedModel> model;
+  model.emplace(*std::move(predictor));
+  ASSERT_THAT(model->InitHybrid(), IsOk());
+  ASSERT_EQ(model->predictor().architecture().config_width(),
+            tiling::kNumConfigFeatures + kNumHybridConfigFeatures);
+  const graph::Kernel dot = test::Dot(32, 64, 48);
+  tiling::TileConfig other = tiling::Default(dot);
+  other.parallel_loop = -1;
+  other.vector_width = 1;
+  CostBatch batch;
+  batch.Enqueue(dot, tiling::Default(dot));
+  batch.Enqueue(dot, other);
+  std::vector<absl::StatusOr<double>> ns = model->EstimateNs(batch.queries());
+  ASSERT_THAT(ns[0], IsOk());
+  ASSERT_THAT(ns[1], IsOk());
+
+  // The rows the model must have built: config features, then the hybrid block of the committed
+  // reference description's analytical model at 1 thread.
+  absl::StatusOr<AnalyticalModel> analytical = AnalyticalModel::CreateDefault();
+  ASSERT_THAT(analytical, IsOk());
+  const std::vector<tiling::TileConfig> configs = {tiling::Default(dot), other};
+  std::vector<float> hybrid;
+  AppendHybridConfigFeatures(dot, configs, *analytical, &hybrid);
+  ASSERT_EQ(hybrid.size(), 2u * kNumHybridConfigFeatures);
+  EXPECT_EQ(hybrid[kNumHybridConfigFeatures - 1], 0.0f);  // the analytical model estimated it
+  const int width = model->predictor().architecture().config_width();
+  std::vector<float> rows(2 * width);
+  for (int c = 0; c < 2; ++c) {
+    tiling::ConfigFeatures(dot, configs[c], rows.data() + c * width);
+    std::copy(hybrid.begin() + c * kNumHybridConfigFeatures,
+              hybrid.begin() + (c + 1) * kNumHybridConfigFeatures,
+              rows.begin() + c * width + tiling::kNumConfigFeatures);
+  }
+  float direct[2];
+  ASSERT_THAT(model->predictor().Predict(graph::Featurize(dot), rows.data(), 2, direct), IsOk());
+  EXPECT_NEAR(*ns[0] / direct[0], 1.0, 1e-6);
+  EXPECT_NEAR(*ns[1] / direct[1], 1.0, 1e-6);
+  // Zeroing the hybrid block changes the prediction: the block is read.
+  std::fill(rows.begin() + tiling::kNumConfigFeatures, rows.begin() + width, 0.0f);
+  float zeroed = 0;
+  ASSERT_THAT(model->predictor().Predict(graph::Featurize(dot), rows.data(), 1, &zeroed), IsOk());
+  EXPECT_GT(std::abs(zeroed / direct[0] - 1.0), 1e-4);
+
+  // Without InitHybrid there is nothing to compute the block with: an error, not zeros.
+  absl::StatusOr<kernels::Predictor> bare =
+      kernels::Predictor::Load(WriteRandomWeights(/*hybrid_threads=*/1));
+  ASSERT_THAT(bare, IsOk());
+  LearnedModel uninitialised(*std::move(bare));
+  EXPECT_THAT(uninitialised.EstimateNs(batch.queries())[0],
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("InitHybrid")));
 }
 
 TEST(LearnedModelTest, LoadOfAMissingFileFails) {

@@ -3,7 +3,7 @@
 // Predictor::Load must predict what gnn::Model::forward predicts, on kernels of the reference test
 // split of data/corpus (graph::ImportModelFile + fusion::DefaultFusion + graph::Featurize) with random
 // config features, on every instruction-set path this CPU supports, for both config joins and both
-// graph reductions (LSTM, max/mean pooling).
+// graph reductions (LSTM, max/mean pooling), with and without hybrid config features.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -82,6 +82,9 @@ std::vector<gnn::KernelExample> TestSplitExamples() {
       for (int c = 0; c < kConfigsPerKernel * tiling::kNumConfigFeatures; ++c) {
         e.config_feat.push_back(feature(rng));
       }
+      for (int c = 0; c < kConfigsPerKernel * kNumHybridConfigFeatures; ++c) {
+        e.hybrid_feat.push_back(feature(rng));
+      }
       for (int c = 0; c < kConfigsPerKernel; ++c) {
         e.runtime_ns.push_back(runtime(rng));
         e.timed_out.push_back(0);
@@ -101,11 +104,12 @@ const std::vector<gnn::KernelExample>& Examples() {
 // A model with the default (TpuGraphs) sizes, seeded, every parameter perturbed, normalisation from
 // the examples.
 gnn::Model MakeModel(gnn::Join join, const std::vector<gnn::KernelExample>& examples,
-                     gnn::Reduction reduction = gnn::Reduction::kLstm) {
+                     gnn::Reduction reduction = gnn::Reduction::kLstm, bool hybrid = false) {
   torch::manual_seed(1234);
   gnn::ModelOptions options;
   options.join = join;
   options.reduction = reduction;
+  options.hybrid_threads = hybrid ? 1 : 0;
   gnn::Model model(options);
   {
     torch::NoGradGuard no_grad;
@@ -115,18 +119,33 @@ gnn::Model MakeModel(gnn::Join join, const std::vector<gnn::KernelExample>& exam
   }
   std::vector<const gnn::KernelExample*> pointers;
   for (const auto& e : examples) pointers.push_back(&e);
-  model->SetNormalization(gnn::ComputeNormalization(pointers));
+  model->SetNormalization(gnn::ComputeNormalization(pointers, hybrid));
   model->eval();
   return model;
+}
+
+// The predictor's config rows of `e`: config features, then (hybrid) the hybrid block.
+std::vector<float> Rows(const gnn::KernelExample& e, bool hybrid) {
+  if (!hybrid) return e.config_feat;
+  std::vector<float> rows;
+  for (int c = 0; c < e.num_configs; ++c) {
+    rows.insert(rows.end(), e.config_feat.begin() + c * tiling::kNumConfigFeatures,
+                e.config_feat.begin() + (c + 1) * tiling::kNumConfigFeatures);
+    rows.insert(rows.end(), e.hybrid_feat.begin() + c * kNumHybridConfigFeatures,
+                e.hybrid_feat.begin() + (c + 1) * kNumHybridConfigFeatures);
+  }
+  return rows;
 }
 
 struct Variant {
   gnn::Join join;
   gnn::Reduction reduction;
+  bool hybrid = false;
 };
 
 std::string VariantName(const Variant& v) {
-  return absl::StrCat(gnn::JoinName(v.join), "_", gnn::ReductionName(v.reduction));
+  return absl::StrCat(gnn::JoinName(v.join), "_", gnn::ReductionName(v.reduction),
+                      v.hybrid ? "_hybrid" : "");
 }
 
 class PredictorEquivalenceTest : public ::testing::TestWithParam<Variant> {};
@@ -135,7 +154,8 @@ TEST_P(PredictorEquivalenceTest, MatchesLibTorchForwardOnTestSplitKernelsOnEvery
   const std::vector<gnn::KernelExample>& examples = Examples();
   if (examples.empty()) GTEST_SKIP() << "data/corpus or data/reference/split.txt not available";
   const gnn::Join join = GetParam().join;
-  gnn::Model model = MakeModel(join, examples, GetParam().reduction);
+  const bool hybrid = GetParam().hybrid;
+  gnn::Model model = MakeModel(join, examples, GetParam().reduction, hybrid);
 
   const std::string path = ::testing::TempDir() + "/equivalence_" + VariantName(GetParam()) + ".pgw";
   ASSERT_THAT(gnn::Export(*model, path), IsOk());
@@ -146,7 +166,8 @@ TEST_P(PredictorEquivalenceTest, MatchesLibTorchForwardOnTestSplitKernelsOnEvery
   torch::Tensor expected_log_ns;
   {
     torch::NoGradGuard no_grad;
-    expected_log_ns = model->forward(gnn::ToTensors(gnn::MakeHostBatch(pointers, join))).contiguous();
+    expected_log_ns =
+        model->forward(gnn::ToTensors(gnn::MakeHostBatch(pointers, join, hybrid))).contiguous();
   }
   ASSERT_EQ(expected_log_ns.size(0), static_cast<int64_t>(examples.size()) * kConfigsPerKernel);
   const float* expected = expected_log_ns.data_ptr<float>();
@@ -161,12 +182,14 @@ TEST_P(PredictorEquivalenceTest, MatchesLibTorchForwardOnTestSplitKernelsOnEvery
     absl::StatusOr<Predictor> predictor = Predictor::Load(path, isa);
     ASSERT_THAT(predictor, IsOk());
     ASSERT_EQ(predictor->isa(), isa);
+    ASSERT_EQ(predictor->architecture().hybrid_threads, hybrid ? 1 : 0);
     Predictor::Scratch scratch;
     double worst = 0;
     for (size_t x = 0; x < examples.size(); ++x) {
       const gnn::KernelExample& e = examples[x];
       float out_ns[kConfigsPerKernel];
-      ASSERT_THAT(predictor->Predict(e.tensors, e.config_feat.data(), e.num_configs, out_ns, scratch),
+      const std::vector<float> rows = Rows(e, hybrid);
+      ASSERT_THAT(predictor->Predict(e.tensors, rows.data(), e.num_configs, out_ns, scratch),
                   IsOk());
       for (int c = 0; c < e.num_configs; ++c) {
         const double want = std::exp(static_cast<double>(expected[x * kConfigsPerKernel + c]));
@@ -191,7 +214,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Variant{gnn::Join::kLate, gnn::Reduction::kLstm},
                       Variant{gnn::Join::kEarly, gnn::Reduction::kLstm},
                       Variant{gnn::Join::kLate, gnn::Reduction::kMean},
-                      Variant{gnn::Join::kEarly, gnn::Reduction::kMean}),
+                      Variant{gnn::Join::kEarly, gnn::Reduction::kMean},
+                      Variant{gnn::Join::kLate, gnn::Reduction::kLstm, /*hybrid=*/true},
+                      Variant{gnn::Join::kEarly, gnn::Reduction::kLstm, /*hybrid=*/true}),
     [](const auto& info) { return VariantName(info.param); });
 
 TEST(PredictorEquivalenceTest, ExportedFileOfATrainedCheckpointRoundTripsThroughModelFile) {

@@ -5,11 +5,14 @@
 #include <fstream>
 #include <string>
 
+#include <zlib.h>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "graph/featurize.h"
 #include "gtest/gtest.h"
 #include "kernels/predictor.h"
+#include "tiling/tile_config.h"
 #include "tests/status_matchers.h"
 
 namespace perfgraph::kernels {
@@ -164,7 +167,8 @@ TEST(WeightsTest, VersionOneFilesWithoutReductionStillLoadAsLstm) {
   WeightsFile w = Sample();
   w.format_version = 1;
   const std::string v1 = Bytes(w);
-  EXPECT_EQ(v1.size() + 8, Bytes(Sample()).size());  // no reduction, no config schema version
+  // No reduction, no config schema version, no hybrid threads.
+  EXPECT_EQ(v1.size() + 12, Bytes(Sample()).size());
   absl::StatusOr<WeightsFile> parsed = ParseWeights(v1, "v1.pgw");
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->format_version, 1u);
@@ -196,7 +200,7 @@ TEST(WeightsTest, VersionTwoFilesWithoutConfigSchemaLoadAsConfigSchemaOne) {
   const std::string v2 = Bytes(w);
   WeightsFile current = Sample();
   current.architecture.reduction = WeightsReduction::kMean;
-  EXPECT_EQ(v2.size() + 4, Bytes(current).size());
+  EXPECT_EQ(v2.size() + 8, Bytes(current).size());
   absl::StatusOr<WeightsFile> parsed = ParseWeights(v2, "v2.pgw");
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->format_version, 2u);
@@ -213,6 +217,48 @@ TEST(WeightsTest, VersionTwoFilesWithoutConfigSchemaLoadAsConfigSchemaOne) {
   EXPECT_THAT(SerializeWeights(w),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("format version 2 cannot hold config feature schema version 2")));
+}
+
+TEST(WeightsTest, VersionThreeFilesHaveNoHybridFeaturesAndCannotExpressThem) {
+  // Files exported before hybrid config features existed (format version 3: one u32 fewer).
+  WeightsFile w = Sample();
+  w.format_version = 3;
+  const std::string v3 = Bytes(w);
+  EXPECT_EQ(v3.size() + 4, Bytes(Sample()).size());
+  absl::StatusOr<WeightsFile> parsed = ParseWeights(v3, "v3.pgw");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->architecture.hybrid_threads, 0);
+  EXPECT_EQ(parsed->architecture.config_width(), tiling::kNumConfigFeatures);
+  EXPECT_EQ(parsed->Find("input.weight")->values, (std::vector<float>{1, 2, 3, 4, 5, -6.5f}));
+  w.architecture.hybrid_threads = 1;
+  EXPECT_THAT(SerializeWeights(w),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("format version 3 cannot hold hybrid_threads 1")));
+}
+
+TEST(WeightsTest, HybridThreadsRoundTripWidenTheConfigRowAndAreBounded) {
+  WeightsFile w = Sample();
+  w.architecture.hybrid_threads = 2;
+  absl::StatusOr<WeightsFile> parsed = ParseWeights(Bytes(w), "hybrid.pgw");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->architecture.hybrid_threads, 2);
+  EXPECT_EQ(parsed->architecture.config_width(),
+            tiling::kNumConfigFeatures + kNumHybridConfigFeatures);
+  w.architecture.hybrid_threads = kMaxHybridThreads + 1;
+  EXPECT_THAT(SerializeWeights(w),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hybrid_threads 257")));
+  // A file claiming an absurd value (written by hand) is refused when read.
+  w.architecture.hybrid_threads = 0;
+  std::string bytes = Bytes(w);
+  // The hybrid threads field is the last u32 before the tensor count: rewrite it and the CRC.
+  const size_t field = 8 + 12 * 4;
+  bytes[field] = static_cast<char>(0xff);
+  bytes[field + 1] = static_cast<char>(0xff);
+  const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()),
+                          static_cast<uInt>(bytes.size() - 4));
+  for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  EXPECT_THAT(ParseWeights(bytes, "absurd.pgw"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("hybrid_threads 65535")));
 }
 
 TEST(WeightsTest, ShippedDefaultWeightsFromBeforeTheConfigSchemaLoadAsSchemaOne) {
