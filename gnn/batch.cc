@@ -178,6 +178,7 @@ HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join jo
   constexpr int CH = cost::kNumHybridConfigFeatures;
   HostBatch b;
   b.config_width = C + (hybrid ? CH : 0);
+  std::vector<std::vector<std::pair<int64_t, bool>>> lists;  // (row, ok) fastest first
   auto add_graph = [&](const graph::KernelTensors& t) {
     const int64_t offset = b.num_nodes;
     const int64_t g = b.num_graphs++;
@@ -219,6 +220,16 @@ HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join jo
       ++b.num_rows;
     }
     if (ex.task != Task::kTile) continue;
+    if (ex.num_configs >= 2) {
+      std::vector<int> order(ex.num_configs);
+      for (int c = 0; c < ex.num_configs; ++c) order[c] = c;
+      std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        if (ex.timed_out[a] != ex.timed_out[b]) return ex.timed_out[a] < ex.timed_out[b];
+        return !ex.timed_out[a] && ex.runtime_ns[a] < ex.runtime_ns[b];
+      });
+      lists.push_back({});
+      for (int c : order) lists.back().push_back({first_row + c, ex.timed_out[c] == 0});
+    }
     for (int i = 0; i < ex.num_configs; ++i) {
       if (ex.timed_out[i]) continue;
       for (int j = 0; j < ex.num_configs; ++j) {
@@ -229,6 +240,16 @@ HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join jo
         b.pair_faster.push_back(first_row + i);
         b.pair_slower.push_back(first_row + j);
       }
+    }
+  }
+  b.num_lists = static_cast<int64_t>(lists.size());
+  for (const auto& list : lists) b.list_width = std::max<int64_t>(b.list_width, list.size());
+  for (const auto& list : lists) {
+    for (int64_t i = 0; i < b.list_width; ++i) {
+      const bool real = i < static_cast<int64_t>(list.size());
+      b.list_rows.push_back(real ? list[i].first : 0);
+      b.list_valid.push_back(real ? 1.0f : 0.0f);
+      b.list_scored.push_back(real && list[i].second ? 1.0f : 0.0f);
     }
   }
   return b;

@@ -123,6 +123,16 @@ struct HostBatch {
   // OK and the slower TIMEOUT. Two TIMEOUT rows form no pair.
   std::vector<int64_t> pair_faster;
   std::vector<int64_t> pair_slower;
+  // Ranking lists (tile task, one per example with at least two configs, ListMLE): the example's
+  // rows from measured fastest to slowest, OK rows by runtime then its TIMEOUT rows, padded to
+  // list_width: list_rows[l * list_width + i] (padding repeats row 0), list_valid 1 for real
+  // entries, list_scored 1 for the positions that are OK rows (a TIMEOUT row only ever appears
+  // below them, "slower than every OK config", never as a position of its own).
+  int64_t num_lists = 0;
+  int64_t list_width = 0;
+  std::vector<int64_t> list_rows;   // [num_lists, list_width]
+  std::vector<float> list_valid;    // [num_lists, list_width]
+  std::vector<float> list_scored;   // [num_lists, list_width]
 };
 
 // Builds the batch of `examples` (borrowed). With Join::kLate each example is one graph and its

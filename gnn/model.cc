@@ -68,6 +68,9 @@ TensorBatch ToTensors(const HostBatch& b) {
   t.row_task_fusion = F32(b.row_task_fusion, {b.num_rows});
   t.pair_faster = I64(b.pair_faster);
   t.pair_slower = I64(b.pair_slower);
+  t.list_rows = I64(b.list_rows).view({b.num_lists, b.list_width});
+  t.list_valid = F32(b.list_valid, {b.num_lists, b.list_width});
+  t.list_scored = F32(b.list_scored, {b.num_lists, b.list_width});
   return t;
 }
 

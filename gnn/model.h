@@ -58,6 +58,9 @@ struct TensorBatch {
   torch::Tensor row_task_fusion;  // [M] f32
   torch::Tensor pair_faster;      // [P] i64
   torch::Tensor pair_slower;      // [P] i64
+  torch::Tensor list_rows;        // [L, W] i64 (HostBatch ranking lists)
+  torch::Tensor list_valid;       // [L, W] f32
+  torch::Tensor list_scored;      // [L, W] f32
 };
 
 // Copies `batch` into tensors (the tensors own their memory).

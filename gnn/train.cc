@@ -62,6 +62,7 @@ Json RunFingerprint(const TrainOptions& o) {
   j["tile_mse_weight"] = o.tile_mse_weight;
   j["fusion_mse_weight"] = o.fusion_mse_weight;
   j["rank_weight"] = o.rank_weight;
+  j["rank_loss"] = std::string(RankLossName(o.rank_loss));
   j["tasks"] = TaskSelectionName(o.tasks);
   return j;
 }
@@ -128,9 +129,20 @@ torch::Tensor BatchLoss(ModelImpl& model, const TensorBatch& batch, const TrainO
   torch::Tensor weight = batch.label_ok * (batch.row_task_fusion * o.fusion_mse_weight +
                                            (1 - batch.row_task_fusion) * o.tile_mse_weight);
   torch::Tensor loss = (weight * err * err).sum() / batch.label_ok.sum().clamp_min(1);
-  if (batch.pair_faster.size(0) > 0 && o.rank_weight > 0) {
+  if (o.rank_loss == RankLoss::kPairwise && batch.pair_faster.size(0) > 0 && o.rank_weight > 0) {
     torch::Tensor gap = s.index_select(0, batch.pair_slower) - s.index_select(0, batch.pair_faster);
     loss = loss + o.rank_weight * torch::softplus(-kRankScale * gap).mean() / kRankScale;
+  }
+  if (o.rank_loss == RankLoss::kListMle && batch.list_rows.size(0) > 0 && o.rank_weight > 0) {
+    // Scores: faster = higher. Padding gets a score whose exp vanishes beside any real one.
+    torch::Tensor t = (-kRankScale * s.index_select(0, batch.list_rows.flatten()))
+                          .view_as(batch.list_valid)
+                          .masked_fill(batch.list_valid == 0, -1e9);
+    // log sum_{j >= i} exp(t_j): the Plackett-Luce normaliser of position i.
+    torch::Tensor suffix = t.flip(1).logcumsumexp(1).flip(1);
+    torch::Tensor per_list =
+        ((suffix - t) * batch.list_scored).sum(1) / batch.list_scored.sum(1).clamp_min(1);
+    loss = loss + o.rank_weight * per_list.mean() / kRankScale;
   }
   return loss;
 }
@@ -228,6 +240,9 @@ absl::Status WriteModelJson(const std::filesystem::path& dir, const TrainOptions
 }
 
 absl::Status CheckTrainOptions(const TrainOptions& o) {
+  if (o.rank_loss != RankLoss::kPairwise && o.rank_loss != RankLoss::kListMle) {
+    return absl::InvalidArgumentError("rank_loss is neither pairwise nor listmle");
+  }
   RETURN_IF_ERROR(ValidateModelOptions(o.model));
   if (o.epochs < 1) return absl::InvalidArgumentError(absl::StrCat("epochs = ", o.epochs, " < 1"));
   if (o.threads < 1 || o.threads > 256) {
@@ -308,7 +323,13 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
           ModelOptionsFromJson(state["options"]["model"].dump(), (dir / "train_state.json").string());
       if (stored.ok()) state["options"]["model"] = Json::parse(ModelOptionsToJson(*stored));
     }
-    if (state["options"] != fingerprint) {
+    // A state written before the ranking loss was an option used the pairwise loss.
+    Json expected = fingerprint;
+    if (state["options"].is_object() && !state["options"].contains("rank_loss") &&
+        expected["rank_loss"] == "pairwise") {
+      expected.erase("rank_loss");
+    }
+    if (state["options"] != expected) {
       return absl::FailedPreconditionError(absl::StrCat(
           "--resume: the run in '", o.out_dir, "' used other options (", state["options"].dump(),
           ") than this command (", fingerprint.dump(), "); repeat the original options"));
@@ -439,6 +460,17 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
 }
 
 }  // namespace
+
+absl::string_view RankLossName(RankLoss loss) {
+  return loss == RankLoss::kListMle ? "listmle" : "pairwise";
+}
+
+absl::StatusOr<RankLoss> ParseRankLoss(absl::string_view value) {
+  if (value == "pairwise") return RankLoss::kPairwise;
+  if (value == "listmle") return RankLoss::kListMle;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown ranking loss '", value, "' (expected pairwise or listmle)"));
+}
 
 absl::StatusOr<TrainResult> TrainOnExamples(const std::vector<KernelExample>& train,
                                             const std::vector<KernelExample>& validation,

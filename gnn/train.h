@@ -2,12 +2,19 @@
 // (tools/ include it); the implementation uses gnn/model.h.
 //
 // Losses (per batch of kernels; predictions s = predicted log(runtime_ns)):
-//  - tile task: rank_weight x the pairwise logistic ranking loss over configs of the same kernel,
-//      mean over pairs (i faster than j) of softplus(-kRankScale (s_j - s_i)) / kRankScale
-//      (skipped entirely when rank_weight is 0 or the batch has no pair),
-//    where pairs are those of HostBatch (TIMEOUT configs count as slower than every OK config of
-//    their kernel, ties within kRankTieTolerance form no pair), plus tile_mse_weight x the mean
-//    squared error of s on OK configs, in units of the label standard deviation;
+//  - tile task: rank_weight x a ranking loss over configs of the same kernel (skipped entirely when
+//    rank_weight is 0 or the batch has no pair / list), either (TrainOptions::rank_loss)
+//      kPairwise: the pairwise logistic loss, mean over pairs (i faster than j) of
+//        softplus(-kRankScale (s_j - s_i)) / kRankScale, pairs those of HostBatch (TIMEOUT configs
+//        count as slower than every OK config of their kernel, ties within kRankTieTolerance form
+//        no pair); or
+//      kListMle: ListMLE (Xia et al., ICML 2008; a winning loss of the TpuGraphs competition), the
+//        Plackett-Luce negative log-likelihood of the measured order with scores t = -kRankScale s,
+//        per kernel the mean over its OK positions i of log(sum_{j at or below i} exp t_j) - t_i,
+//        TIMEOUT configs below every OK one and never a position of their own, then the mean
+//        over kernels, / kRankScale;
+//    plus tile_mse_weight x the mean squared error of s on OK configs, in units of the label
+//    standard deviation;
 //  - fusion task: fusion_mse_weight x the same standardised squared error.
 // Multi-task training mixes kernels of both tasks in every batch.
 //
@@ -108,6 +115,12 @@ struct EpochReport {
   bool improved = false;  // best validation loss so far (saved as model.pgm)
 };
 
+// The tile task's ranking loss (file comment).
+enum class RankLoss { kPairwise, kListMle };
+absl::string_view RankLossName(RankLoss loss);  // "pairwise", "listmle"
+// Inverse of RankLossName. Error: kInvalidArgument naming `value` and the accepted names.
+absl::StatusOr<RankLoss> ParseRankLoss(absl::string_view value);
+
 struct TrainOptions {
   std::vector<std::string> datasets;  // record files (Train only)
   std::string out_dir;                // model directory; created if missing; "" = write nothing
@@ -132,6 +145,7 @@ struct TrainOptions {
   double tile_mse_weight = 0.1;
   double fusion_mse_weight = 1.0;
   double rank_weight = 1.0;
+  RankLoss rank_loss = RankLoss::kPairwise;
   std::function<void(const EpochReport&)> on_epoch;  // progress callback (may be empty)
 };
 inline constexpr double kMinLearningRateFraction = 0.05;

@@ -166,6 +166,9 @@ ABSL_FLAG(double, xgb_eta, perfgraph::gnn::XgboostTrainOptions().eta,
 ABSL_FLAG(bool, xgb_analytical_features, true,
           "--model-kind xgboost: give the trees the roofline's cost breakdown as features "
           "(--noxgb-analytical-features: the ablation without them).");
+ABSL_FLAG(std::string, rank_loss, "pairwise",
+          "train (GNN): the tile task's ranking loss, pairwise (logistic over config pairs) or "
+          "listmle (Plackett-Luce likelihood of each kernel's measured order).");
 ABSL_FLAG(bool, hybrid_features, true,
           "train (GNN): append the roofline's cost breakdown of every (kernel, config) to its config "
           "features, computed at the threads the first dataset was measured with "

@@ -94,6 +94,7 @@ ABSL_DECLARE_FLAG(int, xgb_max_depth);
 ABSL_DECLARE_FLAG(double, xgb_eta);
 ABSL_DECLARE_FLAG(bool, xgb_analytical_features);
 ABSL_DECLARE_FLAG(bool, hybrid_features);
+ABSL_DECLARE_FLAG(std::string, rank_loss);
 ABSL_DECLARE_FLAG(int, patience);
 
 #endif  // PERFGRAPH_TOOLS_FLAGS_H_

@@ -72,7 +72,7 @@ const std::vector<SubcommandInfo>& Subcommands() {
         "tile_mse_weight", "fusion_mse_weight", "resume", "hidden", "opcode_embedding",
         "sage_layers", "batch_kernels", "learning_rate", "patience", "threads", "model_kind",
         "xgb_tile_objective", "xgb_rounds", "xgb_max_depth", "xgb_eta", "xgb_analytical_features",
-        "hybrid_features"},
+        "hybrid_features", "rank_loss"},
        false, Executable::kTrain},
       {"eval",
        "--dataset DATASET... [--model MODEL_DIR] [--xgboost-model DIR] [--split FILE]\n"

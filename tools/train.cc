@@ -1,6 +1,7 @@
 // `perfgraph train --dataset DATASET... --out MODEL_DIR [--task tile|fusion|both] [--epochs N]
 //  [--seed S] [--split FILE] [--join early|late] [--reduction lstm|mean] [--sage-layers L]
-//  [--rank-weight W] [--tile-mse-weight W] [--fusion-mse-weight W] [--[no]hybrid-features]
+//  [--rank-weight W] [--rank-loss pairwise|listmle] [--tile-mse-weight W] [--fusion-mse-weight W]
+//  [--[no]hybrid-features]
 //  [--resume] [--threads T]`
 //
 // Trains the learned cost model (gnn/train.h) on measured records and writes MODEL_DIR (model.pgm,
@@ -106,6 +107,12 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
   }
   o.model.reduction = *parsed_reduction;
   o.rank_weight = absl::GetFlag(FLAGS_rank_weight);
+  absl::StatusOr<gnn::RankLoss> rank_loss = gnn::ParseRankLoss(absl::GetFlag(FLAGS_rank_loss));
+  if (!rank_loss.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--rank-loss must be pairwise or listmle, got '",
+                                                   absl::GetFlag(FLAGS_rank_loss), "'"));
+  }
+  o.rank_loss = *rank_loss;
   o.tile_mse_weight = absl::GetFlag(FLAGS_tile_mse_weight);
   o.fusion_mse_weight = absl::GetFlag(FLAGS_fusion_mse_weight);
   for (auto [flag, value] : {std::pair<const char*, double>{"--rank-weight", o.rank_weight},

@@ -126,6 +126,28 @@ TEST(BatchTest, RankingPairsOrderOkConfigsAndPutTimeoutsLast) {
   EXPECT_TRUE(MakeHostBatch({&fp, 1}, Join::kLate).pair_faster.empty());
 }
 
+TEST(BatchTest, RankingListsRunFastestFirstWithTimeoutsBelowAndArePadded) {
+  const std::vector<graph::Kernel> kernels = test::SmallKernels();
+  KernelExample a = test::MakeExample(kernels[0], "p", 4);
+  ASSERT_EQ(a.num_configs, 4);
+  a.runtime_ns = {300, 100, std::numeric_limits<double>::infinity(), 200};
+  a.timed_out = {0, 0, 1, 0};
+  KernelExample f = test::MakeExample(kernels[1], "p", 1, Task::kFusion);  // no list
+  KernelExample c = test::MakeExample(kernels[0], "p", 2);
+  ASSERT_EQ(c.num_configs, 2);
+  c.runtime_ns = {50, 40};
+  const std::vector<const KernelExample*> examples = {&a, &f, &c};
+  const HostBatch b = MakeHostBatch(examples, Join::kLate);
+  ASSERT_EQ(b.num_lists, 2);
+  ASSERT_EQ(b.list_width, 4);
+  // a's rows are 0..3, f's row 4, c's rows 5..6.
+  EXPECT_EQ(b.list_rows, (std::vector<int64_t>{1, 3, 0, 2, 6, 5, 0, 0}));
+  EXPECT_EQ(b.list_valid, (std::vector<float>{1, 1, 1, 1, 1, 1, 0, 0}));
+  EXPECT_EQ(b.list_scored, (std::vector<float>{1, 1, 1, 0, 1, 1, 0, 0}));
+  const TensorBatch t = ToTensors(b);
+  EXPECT_EQ(t.list_rows.sizes(), (std::vector<int64_t>{2, 4}));
+}
+
 data::Record MakeRecord(const graph::Kernel& kernel, const std::string& program,
                         const tiling::TileConfig& config, data::Record::MeasureStatus status,
                         std::vector<double> samples) {

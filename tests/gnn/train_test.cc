@@ -492,6 +492,35 @@ TEST(TrainCliTest, AblationFlagsReachTheModelFilesAndBadValuesAreUsageErrors) {
   EXPECT_EQ(weights->architecture.hybrid_threads, 0);
 }
 
+TEST(TrainTest, ListMleAloneLearnsEachKernelsOrder) {
+  // Ranking loss only (no squared error): the predicted order of the training configs must come
+  // to agree with the synthetic labels' order, and the loss must fall.
+  std::vector<KernelExample> train = test::SyntheticExamples(8, 6, 2);
+  TrainOptions o = SmallRun(Join::kLate, 60);
+  o.rank_loss = RankLoss::kListMle;
+  o.tile_mse_weight = 0;
+  o.out_dir = TempDir("listmle");
+  auto result = TrainOnExamples(train, {}, {}, o);
+  ASSERT_OK(result);
+  EXPECT_LT(result->history.back().train_loss, result->history.front().train_loss * 0.5);
+  auto predictor = LearnedPredictor::Load(o.out_dir);
+  ASSERT_OK(predictor);
+  auto predicted = (*predictor)->PredictNs(train);
+  ASSERT_OK(predicted);
+  auto metrics = ComputeTaskMetrics(train, *predicted);
+  ASSERT_OK(metrics);
+  EXPECT_GT(metrics->tile_kendall_tau.value(), 0.8);
+  // The loss choice is part of the run: --resume refuses another one.
+  TrainOptions pairwise = o;
+  pairwise.rank_loss = RankLoss::kPairwise;
+  pairwise.resume = true;
+  EXPECT_THAT(TrainOnExamples(train, {}, {}, pairwise).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(RankLossName(RankLoss::kListMle), "listmle");
+  EXPECT_THAT(ParseRankLoss("softmax"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("pairwise or listmle")));
+}
+
 TEST(TrainTest, HybridModelsNeedAndUseTheAnalyticalBlock) {
   std::vector<KernelExample> train = test::SyntheticExamples(6, 4, 2);
   TrainOptions o = SmallRun(Join::kLate, 3);
