@@ -14,6 +14,8 @@
 #include "fusion/default_fusion.h"
 #include "fusion/fusion_pass.h"
 #include "graph/import.h"
+#include "pipeline/cost_models.h"
+#include "pipeline/plan.h"
 #include "tiling/tiling_pass.h"
 
 namespace perfgraph {
@@ -115,6 +117,38 @@ void BM_PredictCorpus(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(kernels), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_PredictCorpus)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+// What `perfgraph plan data/corpus/resnet50.onnx --threads 1 --cost-model KIND` spends after the
+// import: cost-driven fusion, then tiling every kernel over its whole config space with the default
+// guard, with the shipped model of each kind (arg 0 learned, 1 xgboost, 2 analytical). The learned
+// model's goal (learned-model issue): <= 1 s.
+void BM_PlanResNet50(benchmark::State& state) {
+  const pipeline::CostModelKind kind = state.range(0) == 0   ? pipeline::CostModelKind::kLearned
+                                       : state.range(0) == 1 ? pipeline::CostModelKind::kXgboost
+                                                             : pipeline::CostModelKind::kAnalytical;
+  state.SetLabel(std::string(pipeline::CostModelKindName(kind)));
+  pipeline::CostModelOptions model_options;
+  model_options.kind = kind;
+  auto model = pipeline::MakeCostModel(model_options);
+  auto imported = graph::ImportModelFile(kResNet50, {});
+  if (!model.ok() || !imported.ok()) {
+    state.SkipWithError("cannot load the shipped model or resnet50.onnx");
+    return;
+  }
+  pipeline::PlanOptions options;
+  options.tiling.min_predicted_gain = pipeline::DefaultGuardBand(kind);
+  int64_t kernels = 0;
+  for (auto _ : state) {
+    auto plan = pipeline::PlanProgram(kResNet50, *imported, **model, options);
+    if (!plan.ok()) {
+      state.SkipWithError(std::string(plan.status().message()).c_str());
+      return;
+    }
+    kernels = static_cast<int64_t>(plan->kernels.size());
+  }
+  state.counters["kernels"] = static_cast<double>(kernels);
+}
+BENCHMARK(BM_PlanResNet50)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 }  // namespace
 }  // namespace perfgraph

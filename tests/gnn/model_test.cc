@@ -667,19 +667,19 @@ TEST(CheckpointTest, FormatVersionOneFilesLoadAsConfigSchemaOne) {
   }
 }
 
-TEST(CheckpointTest, ShippedDefaultModelFromBeforeTheConfigSchemaLoads) {
-  // models/default was trained and saved (format version 1) before the config feature schema
-  // version existed; it must still load, as config schema 1.
+TEST(CheckpointTest, ShippedDefaultModelLoadsWithItsHybridFeatures) {
+  // models/default is the v2 model: current format, hybrid config features at the one thread its
+  // training records were measured with (older formats are covered by the synthetic tests above).
   const std::string dir = std::string(PERFGRAPH_SOURCE_DIR) + "/models/default";
   if (!std::filesystem::exists(dir + "/model.pgm")) GTEST_SKIP() << dir << " is absent";
   auto header = ReadModelFileHeader(dir + "/model.pgm");
   ASSERT_OK(header);
-  EXPECT_EQ(header->format_version, 1u);
-  EXPECT_EQ(header->config_feature_schema_version, 1u);
+  EXPECT_EQ(header->format_version, kModelFileFormatVersion);
+  EXPECT_EQ(header->options.hybrid_threads, 1);
   EXPECT_OK(LoadModelFile(dir + "/model.pgm"));
   auto info = ReadModelInfo(dir);
   ASSERT_OK(info);
-  EXPECT_EQ(info->config_feature_schema_version, 1);
+  EXPECT_EQ(info->model, header->options);
 }
 
 TEST(CheckpointTest, FilesOfAnotherSchemaOrCorruptFilesAreRefused) {

@@ -261,14 +261,13 @@ TEST(WeightsTest, HybridThreadsRoundTripWidenTheConfigRowAndAreBounded) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("hybrid_threads 65535")));
 }
 
-TEST(WeightsTest, ShippedDefaultWeightsFromBeforeTheConfigSchemaLoadAsSchemaOne) {
-  // models/default/weights.pgw was exported as format version 2, before the field existed.
+TEST(WeightsTest, ShippedDefaultWeightsAreCurrentAndHybrid) {
   const std::string path = std::string(PERFGRAPH_SOURCE_DIR) + "/models/default/weights.pgw";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " is absent";
   absl::StatusOr<WeightsFile> w = ReadWeightsFile(path);
   ASSERT_THAT(w, IsOk());
-  EXPECT_EQ(w->format_version, 2u);
-  EXPECT_EQ(w->config_feature_schema_version, 1u);
+  EXPECT_EQ(w->format_version, kWeightsFormatVersion);
+  EXPECT_EQ(w->architecture.hybrid_threads, 1);
   EXPECT_THAT(Predictor::FromWeights(*w, path), IsOk());
 }
 
