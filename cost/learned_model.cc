@@ -26,11 +26,17 @@ LearnedModel::LearnedModel(kernels::Predictor predictor, TargetDescription bound
     : predictor_(std::move(predictor)), bound_target_(std::move(bound_target)) {}
 
 absl::Status LearnedModel::InitHybrid() {
+  if (predictor_.architecture().hybrid_threads == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(TargetDescription reference, LoadTargetDescription(DefaultTargetDescriptionPath()));
+  return InitHybrid(reference);
+}
+
+absl::Status LearnedModel::InitHybrid(const TargetDescription& reference) {
   const int threads = predictor_.architecture().hybrid_threads;
   if (threads == 0) return absl::OkStatus();
   AnalyticalModelOptions options;
   options.num_threads = threads;
-  ASSIGN_OR_RETURN(AnalyticalModel analytical, AnalyticalModel::CreateDefault(options));
+  ASSIGN_OR_RETURN(AnalyticalModel analytical, AnalyticalModel::Create(reference, options));
   hybrid_ = std::make_shared<const AnalyticalModel>(std::move(analytical));
   return absl::OkStatus();
 }
@@ -42,7 +48,8 @@ absl::StatusOr<LearnedModel> LearnedModel::Load(absl::string_view weights_path) 
       std::optional<TrainingDistribution> distribution,
       ReadTrainingDistribution(std::filesystem::path(std::string(weights_path)).parent_path().string()));
   LearnedModel model(std::move(predictor), std::move(target));
-  RETURN_IF_ERROR(model.InitHybrid());
+  // The reference description is both the lower-bound target and the hybrid features' source.
+  RETURN_IF_ERROR(model.InitHybrid(*model.bound_target()));
   model.set_distribution(std::move(distribution));
   return model;
 }

@@ -37,9 +37,14 @@ class LearnedModel : public CostModel {
 
   // For a hybrid predictor: creates the analytical model that computes the hybrid config features
   // (the committed reference description at architecture().hybrid_threads threads, as in
-  // training); a no-op for other predictors. Load calls it. Errors: those of
-  // AnalyticalModel::CreateDefault.
+  // training); a no-op for other predictors. Errors: those of LoadTargetDescription and
+  // AnalyticalModel::Create.
   absl::Status InitHybrid();
+  // The same with the reference description already loaded (`reference` must be the committed
+  // one, DefaultTargetDescriptionPath(): the hybrid features the model was trained on); Load calls
+  // it with the description it loaded as the lower-bound target. Errors: those of
+  // AnalyticalModel::Create.
+  absl::Status InitHybrid(const TargetDescription& reference);
 
   // Loads the weights file at `weights_path` (kernels::Predictor::Load: its errors, e.g.
   // kFailedPrecondition for a file of another feature schema, kDataLoss for a corrupt one) with the

@@ -15,6 +15,7 @@
 #include "data/label.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
+#include "gnn/checkpoint.h"
 #include "graph/status_macros.h"
 #include "tiling/tile_config.h"
 
@@ -147,9 +148,9 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
 }
 
 absl::Status AddHybridFeatures(std::vector<KernelExample>& examples, int threads) {
-  if (threads < 1 || threads > 256) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("AddHybridFeatures: threads = ", threads, " is outside [1, 256]"));
+  if (threads < 1 || threads > kMaxHybridThreads) {
+    return absl::InvalidArgumentError(absl::StrCat("AddHybridFeatures: threads = ", threads,
+                                                   " is outside [1, ", kMaxHybridThreads, "]"));
   }
   cost::AnalyticalModelOptions options;
   options.num_threads = threads;
@@ -171,6 +172,11 @@ absl::Status AddHybridFeatures(std::vector<KernelExample>& examples, int threads
     cost::AppendHybridConfigFeatures(*ex.kernel, configs, analytical, &ex.hybrid_feat);
   }
   return absl::OkStatus();
+}
+
+bool HasHybridFeatures(const KernelExample& example) {
+  return example.hybrid_feat.size() ==
+         static_cast<size_t>(example.num_configs) * cost::kNumHybridConfigFeatures;
 }
 
 HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join join, bool hybrid) {

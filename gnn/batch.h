@@ -90,9 +90,11 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
 // Fills every example's hybrid_feat with cost::AppendHybridConfigFeatures of its configs (parsed
 // from config_text), computed by the committed reference target's analytical model at `threads`
 // threads; examples that already hold hybrid features are recomputed. Errors: kInvalidArgument for
-// threads outside [1, 256]; those of cost::AnalyticalModel::CreateDefault (a missing or corrupt
+// threads outside [1, kMaxHybridThreads] (gnn/checkpoint.h); those of cost::AnalyticalModel::CreateDefault (a missing or corrupt
 // reference description); kDataLoss naming the kernel for a config_text that does not parse.
 absl::Status AddHybridFeatures(std::vector<KernelExample>& examples, int threads);
+// Whether `example` holds its hybrid features (hybrid_feat of num_configs rows).
+bool HasHybridFeatures(const KernelExample& example);
 
 // A batch of graphs with their config rows, concatenated with offsets. F = graph::kNumNodeFeatures,
 // C = tiling::kNumConfigFeatures (+ cost::kNumHybridConfigFeatures with `hybrid`). All ids are

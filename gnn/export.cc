@@ -18,6 +18,9 @@ namespace perfgraph::gnn {
 static_assert(kernels::kConfigFeatureSchemaVersion == tiling::kConfigFeatureSchemaVersion,
               "kernels::kConfigFeatureSchemaVersion must mirror tiling::kConfigFeatureSchemaVersion");
 
+static_assert(kernels::kMaxHybridThreads == kMaxHybridThreads,
+              "kernels::kMaxHybridThreads must mirror gnn::kMaxHybridThreads");
+
 namespace {
 
 absl::Status AddTensor(const std::string& name, const torch::Tensor& value,

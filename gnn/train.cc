@@ -481,8 +481,7 @@ absl::StatusOr<TrainResult> TrainOnExamples(const std::vector<KernelExample>& tr
   if (options.model.hybrid_threads > 0) {
     for (const std::vector<KernelExample>* part : {&train, &validation, &test}) {
       for (const KernelExample& e : *part) {
-        if (e.hybrid_feat.size() !=
-            static_cast<size_t>(e.num_configs) * cost::kNumHybridConfigFeatures) {
+        if (!HasHybridFeatures(e)) {
           return absl::InvalidArgumentError(absl::StrCat(
               "TrainOnExamples: a hybrid model (hybrid_threads ", options.model.hybrid_threads,
               ") needs the hybrid features of every example (AddHybridFeatures); kernel '",
@@ -553,12 +552,7 @@ absl::StatusOr<std::vector<std::vector<double>>> LearnedPredictor::PredictNs(
   std::vector<KernelExample> with_hybrid;
   const std::vector<KernelExample>* input = &examples;
   if (hybrid_threads > 0) {
-    bool all = true;
-    for (const KernelExample& e : examples) {
-      all = all && e.hybrid_feat.size() ==
-                       static_cast<size_t>(e.num_configs) * cost::kNumHybridConfigFeatures;
-    }
-    if (!all) {
+    if (!std::all_of(examples.begin(), examples.end(), HasHybridFeatures)) {
       with_hybrid = examples;
       RETURN_IF_ERROR(AddHybridFeatures(with_hybrid, hybrid_threads));
       input = &with_hybrid;
