@@ -10,10 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "data/record_file.h"
 #include "graph/kernel_hash.h"
 #include "graph/status_macros.h"
 #include "pipeline/cost_models.h"
 #include "pipeline/plan.h"
+#include "pipeline/tune.h"
 #include "target/halide_cpu_target.h"
 #include "target/measurement.h"
 #include "tiling/tile_config.h"
@@ -23,8 +25,9 @@ namespace perfgraph::pipeline {
 namespace {
 
 constexpr char kDefaultColumn[] = "default";
+constexpr char kTunedColumn[] = "tuned";
 
-enum class ColumnKind { kDefault, kCostModel, kAutoscheduler };
+enum class ColumnKind { kDefault, kCostModel, kAutoscheduler, kTuned };
 
 // One scheduler column and what it needs across programs.
 struct Column {
@@ -33,6 +36,7 @@ struct Column {
   std::unique_ptr<cost::CostModel> model;      // kCostModel
   std::unique_ptr<tiling::TilingPass> tiling;  // kCostModel (its identical-kernel cache is shared)
   target::Autoscheduler autoscheduler = target::Autoscheduler::kAdams2019;  // kAutoscheduler
+  std::map<uint64_t, tiling::TileConfig> tuned;  // kTuned: best measured config per kernel hash
 };
 
 // One kernel of a column's plan, deduplicated by (hash, schedule) within the program.
@@ -71,6 +75,14 @@ absl::StatusOr<std::vector<Column>> MakeColumns(const CompareOptions& options) {
     column.name = name;
     if (name == kDefaultColumn) {
       column.kind = ColumnKind::kDefault;
+    } else if (name == kTunedColumn) {
+      column.kind = ColumnKind::kTuned;
+      if (options.tuning_log.empty()) {
+        return absl::InvalidArgumentError(
+            "scheduler tuned: needs a tuning log (--tuning-log, written by `perfgraph tune`)");
+      }
+      ASSIGN_OR_RETURN(std::vector<data::Record> records, data::ReadRecordFile(options.tuning_log));
+      ASSIGN_OR_RETURN(column.tuned, BestTunedConfigs(records, options.tuning_log));
     } else if (absl::StatusOr<CostModelKind> kind = ParseCostModelKind(name); kind.ok()) {
       column.kind = ColumnKind::kCostModel;
       CostModelOptions model_options;
@@ -94,7 +106,8 @@ absl::StatusOr<std::vector<Column>> MakeColumns(const CompareOptions& options) {
       if (!scheduler.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "unknown scheduler '", name,
-            "' (expected default, analytical, learned, xgboost, Adams2019, Mullapudi2016 or Li2018)"));
+            "' (expected default, tuned, analytical, learned, xgboost, Adams2019, Mullapudi2016 or "
+            "Li2018)"));
       }
       column.kind = ColumnKind::kAutoscheduler;
       column.autoscheduler = *scheduler;
@@ -132,8 +145,12 @@ absl::StatusOr<ProgramColumnPlans> PlanColumns(const std::string& path,
       plan.fusion = fused_default.fusion;
       for (const graph::Kernel& kernel : fused_default.kernels) {
         // Autoscheduled kernels ignore the config; a default one keeps the dedup key uniform.
-        const tiling::TileConfig config =
-            column.kind == ColumnKind::kDefault ? tiling::Default(kernel) : tiling::TileConfig();
+        tiling::TileConfig config =
+            column.kind == ColumnKind::kAutoscheduler ? tiling::TileConfig() : tiling::Default(kernel);
+        if (column.kind == ColumnKind::kTuned) {
+          auto it = column.tuned.find(graph::CanonicalKernelHash(kernel));
+          if (it != column.tuned.end()) config = it->second;
+        }
         AddKernel(kernel, config, index, plan);
       }
     } else {

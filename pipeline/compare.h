@@ -4,6 +4,9 @@
 //  * "default"     fusion::DefaultFusion kernels, each at tiling::Default (the heuristic baseline);
 //  * "analytical", "learned", "xgboost"   pipeline::PlanProgram's plan with that cost model
 //                  (fusion::FusionPass + tiling::TilingPass over the whole ConfigSpace);
+//  * "tuned"       the default-fusion kernels, each at the fastest config a tuning log (`perfgraph
+//                  tune`, CompareOptions::tuning_log) measured for it, at tiling::Default when the log
+//                  holds no OK measurement of the kernel (pipeline::BestTunedConfigs);
 //  * "Adams2019", "Mullapudi2016", "Li2018"   the default-fusion kernels scheduled by Halide's own
 //                  autoscheduler (target/autoschedule.h): the same kernel boundaries as "default".
 // An optimised HLO file's own fusions are kept by every column (fusion "file").
@@ -43,6 +46,7 @@ struct CompareOptions {
   uint64_t seed = 1;    // seed of the input data
   std::string learned_model_dir;  // "learned" column; "" = the shipped model
   std::string xgboost_model_dir;  // "xgboost" column; "" = the shipped model
+  std::string tuning_log;         // "tuned" column: a dataset written by `perfgraph tune` (required)
   // The tiling pass's default guard for the cost-model columns (tiling::TilingPassOptions::
   // min_predicted_gain); < 0 = each model's pipeline::DefaultGuardBand, as `plan` uses.
   double min_predicted_gain = -1;
@@ -122,7 +126,8 @@ struct CompareProgress {
 // Compares the schedulers on the model files `files` (pipeline/plan.h imports them; a directory must
 // be expanded by the caller). Phase 1 imports, fuses and plans every program and column; phase 2
 // compiles and times them. Errors (before anything is measured): kInvalidArgument for an empty or
-// repeated scheduler, an unknown one (naming it and the known ones), repeats < 1 or num_threads < 1;
+// repeated scheduler, an unknown one (naming it and the known ones), repeats < 1 or num_threads < 1,
+// "tuned" without a tuning log; the tuning log's read errors (data::ReadRecordFile, naming it);
 // a cost model's (MakeCostModel: e.g. kFailedPrecondition for a missing learned model, prefixed with
 // "scheduler NAME: "); an autoscheduler plugin that cannot be loaded; import and default-fusion
 // errors naming the file.

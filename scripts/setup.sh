@@ -18,6 +18,8 @@ PACKAGES=(
   libxgboost-dev
   # GNU time: bench/startup.sh (whole-process wall time and peak memory).
   time
+  # tools/plot_tune_curves.py (the replay benchmark's curves, `perfgraph tune --replay`).
+  python3-matplotlib
 )
 # Only needed to regenerate the committed corpus (data/corpus/export_torchvision.py), not to build.
 CORPUS_PACKAGES=(python3-torch python3-torchvision python3-onnx)

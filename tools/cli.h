@@ -56,6 +56,7 @@ int ThreadsFlag();
 int RunInspect(const std::vector<std::string>& args);
 int RunCalibrate(const std::vector<std::string>& args);
 int RunMeasure(const std::vector<std::string>& args);
+int RunTune(const std::vector<std::string>& args);
 int RunDatasetStats(const std::vector<std::string>& args);
 int RunDatasetRepeat(const std::vector<std::string>& args);
 int RunDatasetMerge(const std::vector<std::string>& args);

@@ -92,6 +92,7 @@ absl::StatusOr<ordered_json> Compare(const std::vector<std::string>& paths,
   options.seed = absl::GetFlag(FLAGS_seed);
   options.learned_model_dir = absl::GetFlag(FLAGS_model);
   options.xgboost_model_dir = absl::GetFlag(FLAGS_xgboost_model);
+  options.tuning_log = absl::GetFlag(FLAGS_tuning_log);
   options.min_predicted_gain = absl::GetFlag(FLAGS_min_predicted_gain);
   options.import_options = import_options;
   if (std::find(options.schedulers.begin(), options.schedulers.end(), "learned") !=

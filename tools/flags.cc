@@ -70,6 +70,38 @@ ABSL_FLAG(std::string, compare_to, "",
 ABSL_FLAG(bool, force, false, "Write the target description even when its constants disagree.");
 
 // measure, dataset repeat.
+// tune (tools/tune.cc, pipeline/tune.h).
+ABSL_FLAG(std::string, strategy, "learned-online",
+          "Tuning strategy: random | analytical | learned | learned-online | xgboost.");
+ABSL_FLAG(std::vector<std::string>, strategies,
+          std::vector<std::string>({"random", "analytical", "learned", "learned-online", "xgboost"}),
+          "Replay: the strategies to benchmark (random is always included as the reference).");
+ABSL_FLAG(int, budget_measurements, 0,
+          "Measurements per kernel (a resumed log's included); 0 = no limit.");
+ABSL_FLAG(double, budget_min, 0,
+          "Minutes of tuning for the whole run, shared evenly by the kernels left (0 = no limit).");
+ABSL_FLAG(int, batch, 8, "Configs measured per round of the tuning loop.");
+ABSL_FLAG(std::string, replay, "",
+          "Replay benchmark: answer measurements from this dataset instead of the hardware.");
+ABSL_FLAG(int, seeds, 10, "Replay: seeds per strategy and kernel.");
+ABSL_FLAG(double, exploration, 0.0,
+          "Fraction of each batch drawn at random from the predicted-valid configs (epsilon-greedy).");
+ABSL_FLAG(bool, validity, true,
+          "Measure configs the validity classifier predicts to be invalid or to time out only "
+          "after every other one; replay: run every strategy with and without it.");
+ABSL_FLAG(double, validity_threshold, 0.5,
+          "P(invalid or timeout) above which the validity classifier predicts a config invalid.");
+ABSL_FLAG(std::string, validity_model, "",
+          "Directory of the validity classifier (default: the shipped models/validity).");
+ABSL_FLAG(bool, train_validity, false,
+          "tune: train the validity classifier on the train programs of --dataset / --split and "
+          "write it to --out.");
+ABSL_FLAG(std::string, measure_command, "",
+          "Measure with this shell command instead of Halide: config text on stdin, runtime in ns "
+          "on stdout, exit status 124 = timeout, other non-zero = invalid.");
+ABSL_FLAG(std::string, tuning_log, "",
+          "compare: the tuning log (`perfgraph tune --out`) whose best configs the tuned column uses.");
+
 ABSL_FLAG(std::vector<std::string>, corpus, {},
           "Model files or directories (comma-separated; further PATH arguments are added).");
 ABSL_FLAG(int, configs_per_kernel, 24, "Configs measured per kernel (tile task), default included.");

@@ -40,6 +40,22 @@ ABSL_DECLARE_FLAG(double, tolerance);
 ABSL_DECLARE_FLAG(std::string, compare_to);
 ABSL_DECLARE_FLAG(bool, force);
 
+// tune.
+ABSL_DECLARE_FLAG(std::string, strategy);
+ABSL_DECLARE_FLAG(std::vector<std::string>, strategies);
+ABSL_DECLARE_FLAG(int, budget_measurements);
+ABSL_DECLARE_FLAG(double, budget_min);
+ABSL_DECLARE_FLAG(int, batch);
+ABSL_DECLARE_FLAG(std::string, replay);
+ABSL_DECLARE_FLAG(int, seeds);
+ABSL_DECLARE_FLAG(double, exploration);
+ABSL_DECLARE_FLAG(bool, validity);
+ABSL_DECLARE_FLAG(double, validity_threshold);
+ABSL_DECLARE_FLAG(std::string, validity_model);
+ABSL_DECLARE_FLAG(bool, train_validity);
+ABSL_DECLARE_FLAG(std::string, measure_command);
+ABSL_DECLARE_FLAG(std::string, tuning_log);
+
 // measure and dataset repeat (the measurement protocol).
 ABSL_DECLARE_FLAG(std::vector<std::string>, corpus);
 ABSL_DECLARE_FLAG(int, configs_per_kernel);

@@ -1,5 +1,5 @@
 // `perfgraph-measure SUBCOMMAND ...`: the subcommands that compile and time kernels with Halide
-// (measure, calibrate, compare, dataset repeat, plan --measure), plus every subcommand of
+// (measure, tune, calibrate, compare, dataset repeat, plan --measure), plus every subcommand of
 // `perfgraph` itself (tools/subcommands.h). `perfgraph` runs it; it can also be run directly.
 #include "pipeline/plan_measure.h"
 #include "tools/cli.h"
@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
         return perfgraph::pipeline::MeasurePlan(plan, progress);
       });
   table["measure"] = RunMeasure;
+  table["tune"] = RunTune;
   table["calibrate"] = RunCalibrate;
   table["compare"] = RunCompare;
   table["dataset repeat"] = RunDatasetRepeat;

@@ -57,6 +57,7 @@
 #include "target/measurement.h"
 #include "tiling/tile_config.h"
 #include "pipeline/measurement_plan.h"
+#include "pipeline/tune_measure.h"
 #include "tools/cli.h"
 #include "tools/flags.h"
 #include "tools/model_files.h"
@@ -354,19 +355,7 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
         const WorkItem& item = *group_items[g][c];
         const target::ConfigMeasurement& m = result.measurement.configs[c];
         data::Record record = base_record(item);
-        for (size_t k = 0; k < m.samples_ns.size(); ++k) {
-          record.add_runtime_ns(m.samples_ns[k]);
-          record.add_sample_round(m.sample_round[k]);
-        }
-        record.set_compile_time_ns(absl::ToInt64Nanoseconds(m.compile_time));
-        record.set_error_message(m.error);
-        record.set_status(to_proto_status(m.status));
-        record.set_runtime_lower_bound_ns(m.lower_bound_ns);
-        record.set_stable(m.stable);
-        for (double canary : result.measurement.canary_ns) record.add_canary_ns(canary);
-        record.set_repeated_rounds(result.measurement.repeated_rounds);
-        record.set_other_load_cores(result.other_load_cores);
-        record.set_load_average(result.load_average);
+        pipeline::FillMeasuredRecord(m, result, &record);
         write_status.Update(append(item, record));
         if (!tile_task) {
           const data::Record& source = fresh_by_hash.emplace(item.hash, record).first->second;

@@ -42,6 +42,22 @@ const std::vector<SubcommandInfo>& Subcommands() {
         "shard",
         "max_kernels_per_program"},
        true, Executable::kMeasure},
+      {"tune",
+       "MODEL|KERNELS.pgd... --out TUNING.pgd [--strategy learned-online|learned|xgboost|\n"
+       "        analytical|random] [--budget-measurements N | --budget-min M] [--batch B] [--seed S]\n"
+       "        [--threads T] [--measure-command CMD] [--json]\n"
+       "    or: --replay DATASET [--strategies S,...] [--seeds N] [--split FILE --split-part P]\n"
+       "        [--out REPORT.json] [--json]\n"
+       "    or: --train-validity --dataset TILE.pgd... --split FILE --out DIR",
+       "autotune tile configs with a cost model as the surrogate, measuring on this CPU (or\n"
+       "with your own command); resumable. --replay: benchmark the strategies on a measured file",
+       {"out", "strategy", "strategies", "budget_measurements", "budget_min", "batch", "seed",
+        "threads", "replay", "seeds", "exploration", "validity", "validity_threshold",
+        "validity_model", "train_validity", "dataset", "measure_command", "split", "split_part",
+        "model", "xgboost_model", "json", "min_rounds",
+        "max_rounds", "stability", "require_idle", "max_other_load", "hang_timeout_s",
+        "max_compile_s"},
+       true, Executable::kMeasure},
       {"dataset stats", "DATASET... [--json]", "summarise measured record files", {"json"}, false,
        Executable::kPerfgraph},
       {"dataset repeat", "DATASET [--sample N] [--seed S] [--json]",
@@ -103,7 +119,7 @@ const std::vector<SubcommandInfo>& Subcommands() {
        "total measured runtime per program: default fusion+tiling, cost-model plans and\n"
        "Halide's autoschedulers, median of N repetitions",
        {"schedulers", "repeats", "threads", "seed", "model", "xgboost_model", "min_predicted_gain",
-        "json"}, true,
+        "tuning_log", "json"}, true,
        Executable::kMeasure},
   };
   return *subcommands;

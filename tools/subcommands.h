@@ -6,7 +6,7 @@
 // split, for work that takes milliseconds):
 //   perfgraph          inspect, plan, predict, eval, dataset stats|merge|import, help: the inference
 //                      library only (no LibTorch, no Halide);
-//   perfgraph-measure  measure, calibrate, compare, dataset repeat, plan --measure: links Halide;
+//   perfgraph-measure  measure, tune, calibrate, compare, dataset repeat, plan --measure: links Halide;
 //   perfgraph-train    train: links LibTorch.
 // `perfgraph` runs the other two (execv, same arguments) for their subcommands, from its own
 // directory (a build tree) or ../libexec/perfgraph (an installed tree); each helper also accepts
