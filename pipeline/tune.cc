@@ -268,6 +268,12 @@ absl::StatusOr<std::vector<data::Record>> CommandMeasurer::Measure(
       record.add_runtime_ns(ns);
     } else if (exit_status == 124) {
       record.set_status(data::Record::MEASURE_STATUS_TIMEOUT);
+      // A harness that knows how long it waited may print that bound (ns) before exiting.
+      double bound = 0;
+      if (absl::SimpleAtod(absl::StripAsciiWhitespace(output), &bound) && std::isfinite(bound) &&
+          bound > 0) {
+        record.set_runtime_lower_bound_ns(bound);
+      }
       record.set_error_message(absl::StrCat("--measure-command timed out (exit status 124): ", shown));
     } else {
       record.set_status(data::Record::MEASURE_STATUS_INVALID);

@@ -89,7 +89,7 @@ ABSL_FLAG(double, exploration, 0.0,
 ABSL_FLAG(bool, validity, true,
           "Measure configs the validity classifier predicts to be invalid or to time out only "
           "after every other one; replay: run every strategy with and without it.");
-ABSL_FLAG(double, validity_threshold, 0.5,
+ABSL_FLAG(double, validity_threshold, 0.3,
           "P(invalid or timeout) above which the validity classifier predicts a config invalid.");
 ABSL_FLAG(std::string, validity_model, "",
           "Directory of the validity classifier (default: the shipped models/validity).");

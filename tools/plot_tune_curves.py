@@ -26,12 +26,17 @@ def main():
     with open(args.report) as f:
         report = json.load(f)
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    colors = {}
     for variant in report["variants"]:
         curve = variant["curve"]
         if args.max_measurements > 0:
             curve = curve[: args.max_measurements]
-        style = "--" if "no validity" in variant["name"] else "-"
-        ax.plot(range(1, len(curve) + 1), curve, style, label=variant["name"], linewidth=1.5)
+        # A strategy and its "+ validity" variant share a colour; the variant is dashed.
+        base = variant["name"].split(" + ")[0]
+        color = colors.setdefault(base, "C%d" % len(colors))
+        style = "--" if " + validity" in variant["name"] else "-"
+        ax.plot(range(1, len(curve) + 1), curve, style, color=color, label=variant["name"],
+                linewidth=1.5)
     for level in (0.95, 0.99):
         ax.axhline(level, color="grey", linewidth=0.6, linestyle=":")
     ax.set_xscale("log")

@@ -530,9 +530,12 @@ absl::StatusOr<int> TuneOnHardware(const CommandLine& command_line) {
     kj["resumed"] = result->prior_trials;
     int bad = 0;
     std::optional<double> default_ns;
+    bool default_censored = false;  // the default timed out: default_ns is its lower bound
     for (const pipeline::Trial& t : result->trials) {
       if (t.status != pipeline::TrialStatus::kOk) ++bad;
-      if (t.candidate == default_index && t.status == pipeline::TrialStatus::kOk) default_ns = t.runtime_ns;
+      if (t.candidate != default_index || t.status == pipeline::TrialStatus::kInvalid) continue;
+      default_ns = t.runtime_ns;
+      default_censored = t.status == pipeline::TrialStatus::kTimeout;
     }
     kj["invalid_or_timeout"] = bad;
     kj["measured_predicted_invalid"] = result->measured_predicted_invalid;
@@ -540,9 +543,14 @@ absl::StatusOr<int> TuneOnHardware(const CommandLine& command_line) {
       const pipeline::Trial& best = result->trials[result->best];
       kj["best_config"] = kernel.candidates[best.candidate].ToString();
       kj["best_ns"] = best.runtime_ns;
-      if (default_ns.has_value()) {
-        kj["default_ns"] = *default_ns;
-        kj["speedup_vs_default"] = *default_ns / best.runtime_ns;
+      if (default_censored && !(*default_ns > 0)) {
+        kj["default_status"] = "timeout";  // censored without a known bound: no speed-up to give
+      } else if (default_ns.has_value()) {
+        // A timed-out default is censored: its runtime and the speedup are lower bounds.
+        kj["default_status"] = default_censored ? "timeout" : "ok";
+        kj[default_censored ? "default_ns_at_least" : "default_ns"] = *default_ns;
+        kj[default_censored ? "speedup_vs_default_at_least" : "speedup_vs_default"] =
+            *default_ns / best.runtime_ns;
         if (best.runtime_ns < *default_ns) ++improved;
       }
     } else {
@@ -571,13 +579,23 @@ absl::StatusOr<int> TuneOnHardware(const CommandLine& command_line) {
     std::cout << absl::StrFormat("%-28s %-40s %9s %12s %12s %8s\n", "program", "kernel", "measured",
                                  "default ns", "best ns", "speedup");
     for (const ordered_json& kj : kernel_json) {
-      const bool has_default = kj.contains("default_ns");
+      const bool censored = kj.contains("default_ns_at_least");
+      const bool has_default = censored || kj.contains("default_ns");
+      const char* bound = censored ? ">" : "";
       std::cout << absl::StrFormat(
           "%-28s %-40s %4d/%-4d %12s %12s %8s\n", kj["program"].get<std::string>(),
           kj["kernel"].get<std::string>(), kj["measured"].get<int>(), kj["candidates"].get<int>(),
-          has_default ? absl::StrFormat("%.0f", kj["default_ns"].get<double>()) : "-",
+          has_default ? absl::StrFormat(
+                            "%s%.0f", bound,
+                            kj[censored ? "default_ns_at_least" : "default_ns"].get<double>())
+                      : "-",
           kj.contains("best_ns") ? absl::StrFormat("%.0f", kj["best_ns"].get<double>()) : "-",
-          has_default ? absl::StrFormat("%.2fx", kj["speedup_vs_default"].get<double>()) : "-");
+          has_default
+              ? absl::StrFormat(
+                    "%s%.2fx", bound,
+                    kj[censored ? "speedup_vs_default_at_least" : "speedup_vs_default"]
+                        .get<double>())
+              : "-");
     }
   }
   return stopped ? kExitRuntimeFailure : kExitOk;

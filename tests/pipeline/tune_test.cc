@@ -433,6 +433,10 @@ TEST(TuneTest, CommandMeasurerReadsRuntimeExitStatusAndEnvironment) {
   EXPECT_DOUBLE_EQ(ok.runtime_ns(0), 1234.5);
   data::Record timeout = run("exit 124");
   EXPECT_EQ(timeout.status(), data::Record::MEASURE_STATUS_TIMEOUT);
+  EXPECT_EQ(timeout.runtime_lower_bound_ns(), 0);  // no bound printed: none recorded
+  data::Record bounded = run("echo 5e6; exit 124");
+  EXPECT_EQ(bounded.status(), data::Record::MEASURE_STATUS_TIMEOUT);
+  EXPECT_DOUBLE_EQ(bounded.runtime_lower_bound_ns(), 5e6);
   data::Record failed = run("echo broken; exit 3");
   EXPECT_EQ(failed.status(), data::Record::MEASURE_STATUS_INVALID);
   EXPECT_THAT(failed.error_message(), HasSubstr("status 3"));

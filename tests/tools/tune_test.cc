@@ -103,6 +103,32 @@ TEST_F(TuneCliTest, TunesWithinTheBudgetResumesAndReplays) {
   EXPECT_TRUE(std::filesystem::exists(Path("report.json")));
 }
 
+TEST_F(TuneCliTest, ATimedOutDefaultIsReportedAsALowerBound) {
+  // The first config measured per kernel (the default) times out after "waiting" 1e9 ns; the
+  // others take at most 101 us, so the speed-up over the default is at least 1e9 / best.
+  const std::string marks = Path("marks");
+  std::filesystem::create_directories(marks);
+  const std::string command =
+      " --measure-command 'm=" + marks +
+      "/$PERFGRAPH_KERNEL_HASH; if [ ! -e $m ]; then touch $m; echo 1e9; exit 124; fi; "
+      "echo $(( $(printf %s \"$PERFGRAPH_CONFIG\" | cksum | cut -d\" \" -f1) % 100000 + 1000 ))' ";
+  CliResult r = RunPerfgraph("tune --json --strategy random --budget-measurements 4" + kShape +
+                             command + "--out " + Path("tuning.pgd") + " " + kTinyCnn);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json tuning = ParseJson(r.out);
+  int checked = 0;
+  for (const nlohmann::json& k : tuning["kernels"]) {
+    if (k["candidates"].get<int>() < 2) continue;
+    EXPECT_EQ(k["default_status"], "timeout") << k.dump();
+    EXPECT_FALSE(k.contains("speedup_vs_default")) << k.dump();
+    EXPECT_DOUBLE_EQ(k["default_ns_at_least"].get<double>(), 1e9) << k.dump();
+    EXPECT_DOUBLE_EQ(k["speedup_vs_default_at_least"].get<double>(),
+                     1e9 / k["best_ns"].get<double>());
+    ++checked;
+  }
+  EXPECT_GE(checked, 1) << r.out;
+}
+
 TEST_F(TuneCliTest, CompareUsesTheLogsBestConfigsInTheTunedColumn) {
   const std::string log = Path("tuning.pgd");
   CliResult r = RunPerfgraph("tune --json --strategy random --budget-measurements 3" + kShape +
