@@ -17,6 +17,7 @@
 #include "cost/tabular_features.h"
 #include "cost/training_distribution.h"
 #include "data/metrics.h"
+#include "gnn/collective.h"
 #include "gnn/model.h"
 #include "graph/atomic_file.h"
 #include "graph/featurize.h"
@@ -119,32 +120,61 @@ EpochReport EpochFromJson(const Json& j) {
   return r;
 }
 
-// Loss of one batch (see train.h). `predicted` receives the predictions.
-torch::Tensor BatchLoss(ModelImpl& model, const TensorBatch& batch, const TrainOptions& o,
-                        torch::Tensor* predicted) {
+// The loss of a batch as sums and the counts they are averaged over (train.h): the mean squared
+// error over OK configs, the pairwise loss over pairs, ListMLE over lists. Data-parallel ranks
+// combine their own sums with the counts of the whole batch.
+struct LossTerms {
+  torch::Tensor mse_sum, pair_sum, list_sum;  // scalars; pair_sum / list_sum 0 when not used
+  double ok = 0, pairs = 0, lists = 0;
+};
+
+LossTerms BatchLossTerms(ModelImpl& model, const TensorBatch& batch, const TrainOptions& o,
+                         torch::Tensor* predicted) {
   torch::Tensor s = model.forward(batch);
   if (predicted != nullptr) *predicted = s;
+  LossTerms t;
   torch::Tensor std = model.label_std_;
   torch::Tensor err = (s - batch.label_log_ns) / std;
   torch::Tensor weight = batch.label_ok * (batch.row_task_fusion * o.fusion_mse_weight +
                                            (1 - batch.row_task_fusion) * o.tile_mse_weight);
-  torch::Tensor loss = (weight * err * err).sum() / batch.label_ok.sum().clamp_min(1);
+  t.mse_sum = (weight * err * err).sum();
+  t.ok = batch.label_ok.sum().item<double>();
+  t.pair_sum = torch::zeros({}, s.options());
+  t.list_sum = torch::zeros({}, s.options());
   if (o.rank_loss == RankLoss::kPairwise && batch.pair_faster.size(0) > 0 && o.rank_weight > 0) {
     torch::Tensor gap = s.index_select(0, batch.pair_slower) - s.index_select(0, batch.pair_faster);
-    loss = loss + o.rank_weight * torch::softplus(-kRankScale * gap).mean() / kRankScale;
+    t.pair_sum = torch::softplus(-kRankScale * gap).sum();
+    t.pairs = static_cast<double>(batch.pair_faster.size(0));
   }
   if (o.rank_loss == RankLoss::kListMle && batch.list_rows.size(0) > 0 && o.rank_weight > 0) {
     // Scores: faster = higher. Padding gets a score whose exp vanishes beside any real one.
-    torch::Tensor t = (-kRankScale * s.index_select(0, batch.list_rows.flatten()))
-                          .view_as(batch.list_valid)
-                          .masked_fill(batch.list_valid == 0, -1e9);
+    torch::Tensor t_scores = (-kRankScale * s.index_select(0, batch.list_rows.flatten()))
+                                 .view_as(batch.list_valid)
+                                 .masked_fill(batch.list_valid == 0, -1e9);
     // log sum_{j >= i} exp(t_j): the Plackett-Luce normaliser of position i.
-    torch::Tensor suffix = t.flip(1).logcumsumexp(1).flip(1);
+    torch::Tensor suffix = t_scores.flip(1).logcumsumexp(1).flip(1);
     torch::Tensor per_list =
-        ((suffix - t) * batch.list_scored).sum(1) / batch.list_scored.sum(1).clamp_min(1);
-    loss = loss + o.rank_weight * per_list.mean() / kRankScale;
+        ((suffix - t_scores) * batch.list_scored).sum(1) / batch.list_scored.sum(1).clamp_min(1);
+    t.list_sum = per_list.sum();
+    t.lists = static_cast<double>(batch.list_rows.size(0));
   }
+  return t;
+}
+
+// The batch loss from `t`'s sums over the counts of the whole batch (`ok`, `pairs`, `lists`).
+torch::Tensor CombineLoss(const LossTerms& t, const TrainOptions& o, double ok, double pairs,
+                          double lists) {
+  torch::Tensor loss = t.mse_sum / std::max(ok, 1.0);
+  if (pairs > 0) loss = loss + o.rank_weight * t.pair_sum / pairs / kRankScale;
+  if (lists > 0) loss = loss + o.rank_weight * t.list_sum / lists / kRankScale;
   return loss;
+}
+
+// Loss of one batch (see train.h). `predicted` receives the predictions.
+torch::Tensor BatchLoss(ModelImpl& model, const TensorBatch& batch, const TrainOptions& o,
+                        torch::Tensor* predicted) {
+  const LossTerms t = BatchLossTerms(model, batch, o, predicted);
+  return CombineLoss(t, o, t.ok, t.pairs, t.lists);
 }
 
 std::vector<std::vector<const KernelExample*>> Batches(const std::vector<const KernelExample*>& all,
@@ -277,6 +307,70 @@ absl::Status CheckTrainOptions(const TrainOptions& o) {
   if (o.resume && o.out_dir.empty()) {
     return absl::InvalidArgumentError("--resume needs the model directory (--out) of the run");
   }
+  const DistributedOptions& d = o.distributed;
+  if (d.world_size < 1 || d.world_size > kMaxWorldSize || d.rank < 0 || d.rank >= d.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat("distributed rank ", d.rank, " of world size ",
+                                                   d.world_size, " (need 0 <= rank < size <= ",
+                                                   kMaxWorldSize, ")"));
+  }
+  if (d.world_size > 1 && (d.master_port < 1 || d.master_port > 65535 || d.master_addr.empty() ||
+                           d.timeout <= absl::ZeroDuration())) {
+    return absl::InvalidArgumentError(absl::StrCat("distributed rendezvous '", d.master_addr, ":",
+                                                   d.master_port, "' with timeout ",
+                                                   absl::FormatDuration(d.timeout)));
+  }
+  return absl::OkStatus();
+}
+
+// FNV-1a, 64 bits: a digest that is the same in every process and on every host (std::hash and
+// absl::Hash need not be), for checking that the ranks were given the same options and data.
+uint64_t Fnv1a(absl::string_view bytes, uint64_t h = 14695981039346656037ull) {
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// What every rank must agree on: the run's options and the training kernels with their labels.
+uint64_t RunDigest(const Json& fingerprint, const std::vector<KernelExample>& train,
+                   const TrainOptions& o) {
+  uint64_t h = Fnv1a(fingerprint.dump());
+  h = Fnv1a(absl::StrCat(o.epochs, "/", o.max_epochs_this_run, "/", o.resume), h);
+  for (const KernelExample& e : train) {
+    h = Fnv1a(absl::StrCat(e.program, "/", e.kernel_name, "/", e.num_configs, "/"), h);
+    for (double v : e.runtime_ns) h = Fnv1a(absl::StrCat(v, ","), h);
+  }
+  return h;
+}
+
+// Rank 0's parameters and buffers on every rank.
+absl::Status BroadcastModel(Collective& collective, ModelImpl& model) {
+  torch::NoGradGuard no_grad;
+  for (torch::Tensor& p : model.parameters()) RETURN_IF_ERROR(collective.Broadcast(p, "broadcast of the weights"));
+  for (torch::Tensor& b : model.buffers()) RETURN_IF_ERROR(collective.Broadcast(b, "broadcast of the normalisation"));
+  return absl::OkStatus();
+}
+
+// Sums every rank's gradients (and `loss`, appended) in one all-reduce; parameters without a
+// gradient on this rank (no kernel in its share of the batch) contribute zeros.
+absl::Status AllReduceGradients(Collective& collective, ModelImpl& model, double* loss) {
+  std::vector<torch::Tensor> parts;
+  std::vector<torch::Tensor> params = model.parameters();
+  for (const torch::Tensor& p : params) {
+    parts.push_back(p.grad().defined() ? p.grad().flatten() : torch::zeros({p.numel()}, p.options()));
+  }
+  parts.push_back(torch::full({1}, *loss, params[0].options()));
+  torch::Tensor flat = torch::cat(parts);
+  RETURN_IF_ERROR(collective.AllReduceSum(flat, "all-reduce of the gradients"));
+  int64_t offset = 0;
+  for (torch::Tensor& p : params) {
+    torch::Tensor g = flat.slice(0, offset, offset + p.numel()).view_as(p);
+    if (p.grad().defined()) {
+      p.mutable_grad().copy_(g);
+    } else {
+      p.mutable_grad() = g.clone();
+    }
+    offset += p.numel();
+  }
+  *loss = flat[offset].item<double>();
   return absl::OkStatus();
 }
 
@@ -287,7 +381,14 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
   torch::manual_seed(o.seed);
   at::set_num_threads(o.threads);
   const std::filesystem::path dir(o.out_dir);
-  const bool write = !o.out_dir.empty();
+  // Data-parallel: rank 0 writes, validates and reads the --resume state (DistributedOptions).
+  std::unique_ptr<Collective> collective;
+  if (o.distributed.world_size > 1) {
+    ASSIGN_OR_RETURN(collective, Collective::Connect(o.distributed));
+  }
+  const bool rank0 = o.distributed.rank == 0;
+  const int world = o.distributed.world_size;
+  const bool write = !o.out_dir.empty() && rank0;
   if (write) {
     std::error_code error;
     std::filesystem::create_directories(dir, error);
@@ -309,8 +410,32 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
   int start_epoch = 0;
 
   const Json fingerprint = RunFingerprint(o);
+  if (collective != nullptr) {
+    // Every rank must train the same run on the same data, or the gradients mean nothing.
+    const uint64_t digest = RunDigest(fingerprint, train, o);
+    torch::Tensor theirs = torch::tensor({static_cast<int64_t>(digest)}, torch::kInt64);
+    RETURN_IF_ERROR(collective->Broadcast(theirs, "check of the options and data"));
+    torch::Tensor differ =
+        torch::tensor({theirs.item<int64_t>() != static_cast<int64_t>(digest) ? 1.0 : 0.0});
+    RETURN_IF_ERROR(collective->AllReduceSum(differ, "check of the options and data"));
+    if (differ.item<double>() > 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "distributed training: ", differ.item<double>(), " of ", world,
+          " ranks were given other options or other training data than rank 0 (this is rank ",
+          o.distributed.rank, "); give every rank the same command and dataset files"));
+    }
+  }
+  std::string state_text, optimizer_bytes;  // the --resume state (rank 0 reads, then sends)
+  if (o.resume && rank0) {
+    ASSIGN_OR_RETURN(state_text, ReadText(dir / "train_state.json"));
+    ASSIGN_OR_RETURN(optimizer_bytes, ReadText(dir / "train_state.pt"));
+  }
+  if (o.resume && collective != nullptr) {
+    RETURN_IF_ERROR(collective->BroadcastBytes(state_text, "broadcast of the --resume state"));
+    RETURN_IF_ERROR(
+        collective->BroadcastBytes(optimizer_bytes, "broadcast of the --resume optimizer state"));
+  }
   if (o.resume) {
-    ASSIGN_OR_RETURN(std::string state_text, ReadText(dir / "train_state.json"));
     Json state = Json::parse(state_text, nullptr, false);
     if (state.is_discarded() || !state.contains("options")) {
       return absl::DataLossError(absl::StrCat("'", (dir / "train_state.json").string(),
@@ -334,8 +459,10 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
           "--resume: the run in '", o.out_dir, "' used other options (", state["options"].dump(),
           ") than this command (", fingerprint.dump(), "); repeat the original options"));
     }
-    ASSIGN_OR_RETURN(std::shared_ptr<ModelImpl> last, LoadModelFile((dir / "last.pgm").string()));
-    model = Model(last);
+    if (rank0) {  // the others receive the weights below
+      ASSIGN_OR_RETURN(std::shared_ptr<ModelImpl> last, LoadModelFile((dir / "last.pgm").string()));
+      model = Model(last);
+    }
     model->train();
     for (const Json& e : state["history"]) result.history.push_back(EpochFromJson(e));
     start_epoch = state["epochs_done"];
@@ -346,11 +473,13 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
     result.early_stopped = state["early_stopped"];
   }
 
+  if (collective != nullptr) RETURN_IF_ERROR(BroadcastModel(*collective, *model));
   torch::optim::Adam optimizer(
       model->parameters(), torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
   if (o.resume) {
     torch::serialize::InputArchive archive;
-    archive.load_from((dir / "train_state.pt").string());
+    std::istringstream optimizer_in(optimizer_bytes);
+    archive.load_from(optimizer_in);
     optimizer.load(archive);
   }
   const auto train_pointers = Pointers(train);
@@ -372,15 +501,49 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
     model->train();
     double loss_sum = 0;
     int batches = 0;
+    double allreduce_seconds = 0;
     for (const auto& chunk : Batches(order, o.batch_kernels)) {
-      TensorBatch batch =
-          ToTensors(MakeHostBatch(chunk, o.model.join, o.model.hybrid_threads > 0));
       optimizer.zero_grad();
-      torch::Tensor loss = BatchLoss(*model, batch, o, nullptr);
-      loss.backward();
+      if (collective == nullptr) {
+        TensorBatch batch =
+            ToTensors(MakeHostBatch(chunk, o.model.join, o.model.hybrid_threads > 0));
+        torch::Tensor loss = BatchLoss(*model, batch, o, nullptr);
+        loss.backward();
+        loss_sum += loss.item<double>();
+      } else {
+        // This rank's share of the batch: kernels rank, rank + W, ... (possibly none).
+        std::vector<const KernelExample*> share;
+        for (size_t i = o.distributed.rank; i < chunk.size(); i += world) share.push_back(chunk[i]);
+        std::optional<LossTerms> terms;
+        if (!share.empty()) {
+          TensorBatch batch =
+              ToTensors(MakeHostBatch(share, o.model.join, o.model.hybrid_threads > 0));
+          terms = BatchLossTerms(*model, batch, o, nullptr);
+        }
+        torch::Tensor counts = terms ? torch::tensor({terms->ok, terms->pairs, terms->lists},
+                                                     torch::kFloat64)
+                                     : torch::zeros({3}, torch::kFloat64);
+        const auto communication_start = std::chrono::steady_clock::now();
+        RETURN_IF_ERROR(collective->AllReduceSum(counts, "all-reduce of the batch counts"));
+        allreduce_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                           communication_start)
+                                 .count();
+        double loss_value = 0;
+        if (terms) {
+          torch::Tensor loss = CombineLoss(*terms, o, counts[0].item<double>(),
+                                           counts[1].item<double>(), counts[2].item<double>());
+          loss.backward();
+          loss_value = loss.item<double>();
+        }
+        const auto gradients_start = std::chrono::steady_clock::now();
+        RETURN_IF_ERROR(AllReduceGradients(*collective, *model, &loss_value));
+        allreduce_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - gradients_start)
+                .count();
+        loss_sum += loss_value;
+      }
       torch::nn::utils::clip_grad_norm_(model->parameters(), kMaxGradNorm);
       optimizer.step();
-      loss_sum += loss.item<double>();
       ++batches;
     }
     EpochReport report;
@@ -388,6 +551,19 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
     report.epochs = o.epochs;
     report.train_loss = loss_sum / std::max(1, batches);
     report.learning_rate = lr;
+    report.steps = batches;
+    report.allreduce_seconds = allreduce_seconds;
+    if (!rank0) {
+      // Rank 0 validates and decides; the others learn only whether to stop.
+      torch::Tensor stop = torch::zeros({1});
+      RETURN_IF_ERROR(collective->Broadcast(stop, "broadcast of the epoch's outcome"));
+      result.early_stopped = stop.item<float>() > 0;
+      report.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      result.history.push_back(report);
+      if (o.on_epoch) o.on_epoch(report);
+      continue;
+    }
     if (!validation.empty()) {
       double val_loss = 0;
       auto predictions = Predict(*model, validation, 64, &o, &val_loss);
@@ -414,10 +590,10 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
       optimizer.save(archive);
       // Written atomically, like every other file of the directory: a run killed while
       // checkpointing leaves the previous epoch's state.
-      std::ostringstream optimizer_bytes;
-      archive.save_to(optimizer_bytes);
+      std::ostringstream optimizer_out;
+      archive.save_to(optimizer_out);
       RETURN_IF_ERROR(graph::WriteFileAtomically((dir / "train_state.pt").string(),
-                                                 optimizer_bytes.str(), "train"));
+                                                 optimizer_out.str(), "train"));
       Json state;
       state["options"] = fingerprint;
       state["epochs_done"] = epoch + 1;
@@ -430,8 +606,13 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
       RETURN_IF_ERROR(WriteText(dir / "train_state.json", state.dump(1) + "\n"));
       RETURN_IF_ERROR(WriteModelJson(dir, o, result));
     }
+    if (collective != nullptr) {
+      torch::Tensor stop = torch::full({1}, result.early_stopped ? 1.0f : 0.0f);
+      RETURN_IF_ERROR(collective->Broadcast(stop, "broadcast of the epoch's outcome"));
+    }
     if (o.on_epoch) o.on_epoch(report);
   }
+  if (!rank0) return result;  // rank 0 reports the figures and writes the files
 
   // Final figures with the best model.
   std::shared_ptr<ModelImpl> best = model.ptr();
@@ -501,8 +682,10 @@ absl::StatusOr<TrainResult> TrainOnExamples(const std::vector<KernelExample>& tr
 
 absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
   RETURN_IF_ERROR(CheckTrainOptions(options));
+  // Only rank 0 of a distributed run writes into the model directory.
+  const std::string out_dir = options.distributed.rank == 0 ? options.out_dir : "";
   ASSIGN_OR_RETURN(SplitExamples split, LoadSplitExamples(options.datasets, options.split_file,
-                                                          options.tasks, options.out_dir));
+                                                          options.tasks, out_dir));
   if (options.model.hybrid_threads > 0) {
     for (std::vector<KernelExample>* part : {&split.train, &split.validation, &split.test}) {
       RETURN_IF_ERROR(AddHybridFeatures(*part, options.model.hybrid_threads));
@@ -510,7 +693,7 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
   }
   ASSIGN_OR_RETURN(TrainResult result,
                    TrainOnExamples(split.train, split.validation, split.test, options));
-  if (!options.out_dir.empty()) {
+  if (!out_dir.empty()) {
     // What the model saw, for out-of-distribution flags in plan and predict.
     cost::TrainingDistribution distribution;
     for (const KernelExample& e : split.train) {

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "data/split.h"
 #include "gnn/batch.h"
 #include "gnn/checkpoint.h"
@@ -112,6 +113,10 @@ struct EpochReport {
   TaskMetrics validation;
   double learning_rate = 0;
   double seconds = 0;   // wall-clock time of this epoch (progress display only)
+  int steps = 0;        // optimizer steps (batches) of this epoch
+  // Distributed runs: wall-clock seconds this rank spent in the per-step all-reduces (batch counts
+  // and gradients), waiting for slower ranks included; 0 in one process (progress display only).
+  double allreduce_seconds = 0;
   bool improved = false;  // best validation loss so far (saved as model.pgm)
 };
 
@@ -120,6 +125,32 @@ enum class RankLoss { kPairwise, kListMle };
 absl::string_view RankLossName(RankLoss loss);  // "pairwise", "listmle"
 // Inverse of RankLossName. Error: kInvalidArgument naming `value` and the accepted names.
 absl::StatusOr<RankLoss> ParseRankLoss(absl::string_view value);
+
+// Data-parallel training over processes and hosts (LibTorch's c10d with Gloo; gnn/collective.h).
+// Every rank loads the same datasets and walks the same shuffled batches; of each batch of
+// TrainOptions::batch_kernels kernels, rank r trains on kernels r, r + W, r + 2W, ... (W =
+// world_size). Each rank's loss uses the whole batch's denominators (OK configs, pairs, lists: one
+// all-reduce of three counts), so the all-reduced sum of the ranks' gradients is the gradient of the
+// single-process batch loss, and every rank takes the same Adam step. Rank 0 starts everyone from
+// its weights, runs validation, writes every file of the model directory and, with --resume, sends
+// the training state it reads to the others (other hosts need no copy of the directory); the other
+// ranks write nothing.
+struct DistributedOptions {
+  int rank = 0;
+  int world_size = 1;  // 1: not distributed
+  std::string master_addr = "127.0.0.1";  // the host of rank 0 (its TCPStore rendezvous)
+  int master_port = 29500;
+  // How long a rank waits for the others, at the rendezvous and in every collective. Rank 0
+  // validates while the others wait, so it must exceed a validation pass.
+  absl::Duration timeout = absl::Minutes(30);
+  std::string interface;  // network interface for Gloo ("" = the one of MASTER_ADDR's route)
+};
+inline constexpr int kMaxWorldSize = 1024;
+
+// From the environment torchrun sets: RANK, WORLD_SIZE (1 .. kMaxWorldSize), MASTER_ADDR,
+// MASTER_PORT, and optionally GLOO_SOCKET_IFNAME. Errors: kInvalidArgument naming a missing or
+// malformed variable and its value.
+absl::StatusOr<DistributedOptions> DistributedOptionsFromEnvironment(absl::Duration timeout);
 
 struct TrainOptions {
   std::vector<std::string> datasets;  // record files (Train only)
@@ -147,6 +178,9 @@ struct TrainOptions {
   double rank_weight = 1.0;
   RankLoss rank_loss = RankLoss::kPairwise;
   std::function<void(const EpochReport&)> on_epoch;  // progress callback (may be empty)
+  // world_size > 1: data-parallel training (DistributedOptions). Not part of the --resume
+  // fingerprint, but every rank must be given the same other options (checked at the start).
+  DistributedOptions distributed;
 };
 inline constexpr double kMinLearningRateFraction = 0.05;
 

@@ -14,6 +14,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libhalide14-0-dev
   libtorch-dev
+  # Gloo's headers: c10d's ProcessGroupGloo (in libtorch) for `train --distributed`.
+  libgloo-dev
   nlohmann-json3-dev
   libxgboost-dev
   # GNU time: bench/startup.sh (whole-process wall time and peak memory).

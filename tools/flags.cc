@@ -206,3 +206,12 @@ ABSL_FLAG(bool, hybrid_features, true,
           "features, computed at the threads the first dataset was measured with "
           "(--nohybrid-features: the ablation without them).");
 ABSL_FLAG(int, patience, 10, "Early stopping after this many epochs without improvement.");
+ABSL_FLAG(int, max_epochs_this_run, 0,
+          "train: stop after this many epochs in this call (0 = no limit), leaving a state that "
+          "--resume continues exactly (time-sliced training).");
+ABSL_FLAG(bool, distributed, false,
+          "train: data-parallel over processes and hosts (c10d / Gloo); reads RANK, WORLD_SIZE, "
+          "MASTER_ADDR, MASTER_PORT (as torchrun sets them) and GLOO_SOCKET_IFNAME.");
+ABSL_FLAG(double, distributed_timeout_s, 1800,
+          "train --distributed: seconds a rank waits for the others (rendezvous and every step; "
+          "must exceed rank 0's validation pass).");

@@ -87,6 +87,7 @@ const std::vector<SubcommandInfo>& Subcommands() {
        {"dataset", "out", "task", "epochs", "seed", "split", "join", "reduction", "rank_weight",
         "tile_mse_weight", "fusion_mse_weight", "resume", "hidden", "opcode_embedding",
         "sage_layers", "batch_kernels", "learning_rate", "patience", "threads", "model_kind",
+        "distributed", "distributed_timeout_s", "max_epochs_this_run",
         "xgb_tile_objective", "xgb_rounds", "xgb_max_depth", "xgb_eta", "xgb_analytical_features",
         "hybrid_features", "rank_loss"},
        false, Executable::kTrain},

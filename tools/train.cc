@@ -2,7 +2,7 @@
 //  [--seed S] [--split FILE] [--join early|late] [--reduction lstm|mean] [--sage-layers L]
 //  [--rank-weight W] [--rank-loss pairwise|listmle] [--tile-mse-weight W] [--fusion-mse-weight W]
 //  [--[no]hybrid-features]
-//  [--resume] [--threads T]`
+//  [--resume] [--max-epochs-this-run N] [--threads T] [--distributed [--distributed-timeout-s S]]`
 //
 // Trains the learned cost model (gnn/train.h) on measured records and writes MODEL_DIR (model.pgm,
 // model.json, metrics.json, split.txt and the --resume state), then weights.pgw (the inference
@@ -14,6 +14,9 @@
 // directory of its own: xgboost.json, xgboost_tile.ubj, xgboost_level.ubj, distribution.json,
 // split.txt, command.txt and metrics.json (validation, test and test_side_by_side figures);
 // --xgb-* flags set its objective and trees.
+// --distributed trains data-parallel (gnn/train.h DistributedOptions): start the same command once
+// per rank with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set (torchrun's variables); rank 0
+// prints the progress and writes MODEL_DIR, the other ranks only a closing line.
 // Ablations of the default model: --reduction mean (no LSTM), --join early, --sage-layers 1|2, and
 // MSE-only training with --rank-weight 0 --tile-mse-weight 1.
 #include <algorithm>
@@ -137,6 +140,19 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
   if (absl::GetFlag(FLAGS_hybrid_features)) {
     ASSIGN_OR_RETURN(o.model.hybrid_threads, MeasuredThreads(o.datasets[0]));
   }
+  o.max_epochs_this_run = absl::GetFlag(FLAGS_max_epochs_this_run);
+  if (o.max_epochs_this_run < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-epochs-this-run must be >= 0, got ", o.max_epochs_this_run));
+  }
+  const double timeout_s = absl::GetFlag(FLAGS_distributed_timeout_s);
+  if (!(timeout_s > 0) || !std::isfinite(timeout_s)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--distributed-timeout-s must be a number of seconds > 0, got ", timeout_s));
+  }
+  if (absl::GetFlag(FLAGS_distributed)) {
+    ASSIGN_OR_RETURN(o.distributed, gnn::DistributedOptionsFromEnvironment(absl::Seconds(timeout_s)));
+  }
   return o;
 }
 
@@ -247,7 +263,14 @@ absl::Status Train(const std::vector<std::string>& args) {
   ASSIGN_OR_RETURN(CommandLine command_line, ParseCommandLine("train", args));
   ASSIGN_OR_RETURN(gnn::TrainOptions options, OptionsFromFlags(args, command_line));
   const std::string kind = absl::GetFlag(FLAGS_model_kind);
-  if (kind == "xgboost") return TrainXgboostModel(args, options);
+  if (kind == "xgboost") {
+    if (options.distributed.world_size > 1) {
+      return absl::InvalidArgumentError(
+          "--distributed trains the GNN; the XGBoost baseline trains in one process "
+          "(drop --model-kind xgboost or --distributed)");
+    }
+    return TrainXgboostModel(args, options);
+  }
   if (kind != "gnn") {
     return absl::InvalidArgumentError(
         absl::StrCat("--model-kind must be gnn or xgboost, got '", kind, "'"));
@@ -258,13 +281,31 @@ absl::Status Train(const std::vector<std::string>& args) {
     elapsed += absl::Seconds(r.seconds);
     ++epochs_this_run;
     const absl::Duration eta = elapsed / epochs_this_run * (r.epochs - r.epoch);
+    const std::string communication =
+        options.distributed.world_size > 1
+            ? absl::StrFormat(" (all-reduce %.2fs, %.1f ms/step)", r.allreduce_seconds,
+                              1e3 * r.allreduce_seconds / std::max(1, r.steps))
+            : "";
     std::cerr << absl::StrFormat(
-        "epoch %d/%d  loss %.4f  val loss %s%s  lr %.2g  %.1fs  ETA %s%s\n", r.epoch, r.epochs,
+        "epoch %d/%d  loss %.4f  val loss %s%s  lr %.2g  %.1fs%s  ETA %s%s\n", r.epoch, r.epochs,
         r.train_loss, r.validation_loss ? absl::StrFormat("%.4f", *r.validation_loss) : "n/a",
-        MetricsLine(r.validation), r.learning_rate, r.seconds, FormatEta(eta),
+        MetricsLine(r.validation), r.learning_rate, r.seconds, communication, FormatEta(eta),
         r.improved ? "  (best, saved)" : "");
   };
+  const int rank = options.distributed.rank;
+  if (rank > 0) options.on_epoch = nullptr;  // rank 0 reports for the run
+  if (options.distributed.world_size > 1) {
+    std::cerr << absl::StrFormat("perfgraph train: rank %d of %d, rendezvous at %s:%d\n", rank,
+                                 options.distributed.world_size, options.distributed.master_addr,
+                                 options.distributed.master_port);
+  }
   ASSIGN_OR_RETURN(gnn::TrainResult result, gnn::Train(options));
+  if (rank > 0) {
+    std::cout << absl::StrFormat("perfgraph train: rank %d of %d done (%d epochs); rank 0 wrote %s\n",
+                                 rank, options.distributed.world_size, result.history.size(),
+                                 options.out_dir);
+    return absl::OkStatus();
+  }
   std::cout << absl::StrFormat(
       "perfgraph train: %d training kernels from %d programs (validation %d, test %d programs); "
       "best epoch %d of %d%s\n",
