@@ -344,8 +344,12 @@ uint64_t RunDigest(const Json& fingerprint, const std::vector<KernelExample>& tr
 // Rank 0's parameters and buffers on every rank.
 absl::Status BroadcastModel(Collective& collective, ModelImpl& model) {
   torch::NoGradGuard no_grad;
-  for (torch::Tensor& p : model.parameters()) RETURN_IF_ERROR(collective.Broadcast(p, "broadcast of the weights"));
-  for (torch::Tensor& b : model.buffers()) RETURN_IF_ERROR(collective.Broadcast(b, "broadcast of the normalisation"));
+  for (torch::Tensor& p : model.parameters()) {
+    RETURN_IF_ERROR(collective.Broadcast(p, "broadcast of the weights"));
+  }
+  for (torch::Tensor& b : model.buffers()) {
+    RETURN_IF_ERROR(collective.Broadcast(b, "broadcast of the normalisation"));
+  }
   return absl::OkStatus();
 }
 
@@ -501,7 +505,14 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
     model->train();
     double loss_sum = 0;
     int batches = 0;
-    double allreduce_seconds = 0;
+    double allreduce_seconds = 0;  // in this epoch's all-reduces (EpochReport)
+    auto timed_allreduce = [&allreduce_seconds](const std::function<absl::Status()>& allreduce) {
+      const auto begin = std::chrono::steady_clock::now();
+      absl::Status status = allreduce();
+      allreduce_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+      return status;
+    };
     for (const auto& chunk : Batches(order, o.batch_kernels)) {
       optimizer.zero_grad();
       if (collective == nullptr) {
@@ -523,11 +534,8 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
         torch::Tensor counts = terms ? torch::tensor({terms->ok, terms->pairs, terms->lists},
                                                      torch::kFloat64)
                                      : torch::zeros({3}, torch::kFloat64);
-        const auto communication_start = std::chrono::steady_clock::now();
-        RETURN_IF_ERROR(collective->AllReduceSum(counts, "all-reduce of the batch counts"));
-        allreduce_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                           communication_start)
-                                 .count();
+        RETURN_IF_ERROR(timed_allreduce(
+            [&] { return collective->AllReduceSum(counts, "all-reduce of the batch counts"); }));
         double loss_value = 0;
         if (terms) {
           torch::Tensor loss = CombineLoss(*terms, o, counts[0].item<double>(),
@@ -535,11 +543,8 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
           loss.backward();
           loss_value = loss.item<double>();
         }
-        const auto gradients_start = std::chrono::steady_clock::now();
-        RETURN_IF_ERROR(AllReduceGradients(*collective, *model, &loss_value));
-        allreduce_seconds +=
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - gradients_start)
-                .count();
+        RETURN_IF_ERROR(
+            timed_allreduce([&] { return AllReduceGradients(*collective, *model, &loss_value); }));
         loss_sum += loss_value;
       }
       torch::nn::utils::clip_grad_norm_(model->parameters(), kMaxGradNorm);
@@ -553,33 +558,24 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
     report.learning_rate = lr;
     report.steps = batches;
     report.allreduce_seconds = allreduce_seconds;
-    if (!rank0) {
-      // Rank 0 validates and decides; the others learn only whether to stop.
-      torch::Tensor stop = torch::zeros({1});
-      RETURN_IF_ERROR(collective->Broadcast(stop, "broadcast of the epoch's outcome"));
-      result.early_stopped = stop.item<float>() > 0;
-      report.seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      result.history.push_back(report);
-      if (o.on_epoch) o.on_epoch(report);
-      continue;
-    }
-    if (!validation.empty()) {
-      double val_loss = 0;
-      auto predictions = Predict(*model, validation, 64, &o, &val_loss);
-      report.validation_loss = val_loss;
-      ASSIGN_OR_RETURN(report.validation, ComputeTaskMetrics(validation, predictions));
-      report.improved = val_loss < best_loss;
-    } else {
-      report.improved = true;  // no validation programs: the latest model is the best we know
-    }
-    if (report.improved) {
-      best_loss = report.validation_loss.value_or(report.train_loss);
-      result.best_epoch = report.epoch;
-      since_best = 0;
-      if (write) RETURN_IF_ERROR(SaveModelFile((dir / "model.pgm").string(), *model));
-    } else if (++since_best >= o.patience) {
-      result.early_stopped = true;
+    if (rank0) {  // rank 0 validates and decides; other ranks learn below whether to stop
+      if (!validation.empty()) {
+        double val_loss = 0;
+        auto predictions = Predict(*model, validation, 64, &o, &val_loss);
+        report.validation_loss = val_loss;
+        ASSIGN_OR_RETURN(report.validation, ComputeTaskMetrics(validation, predictions));
+        report.improved = val_loss < best_loss;
+      } else {
+        report.improved = true;  // no validation programs: the latest model is the best we know
+      }
+      if (report.improved) {
+        best_loss = report.validation_loss.value_or(report.train_loss);
+        result.best_epoch = report.epoch;
+        since_best = 0;
+        if (write) RETURN_IF_ERROR(SaveModelFile((dir / "model.pgm").string(), *model));
+      } else if (++since_best >= o.patience) {
+        result.early_stopped = true;
+      }
     }
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -609,6 +605,7 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
     if (collective != nullptr) {
       torch::Tensor stop = torch::full({1}, result.early_stopped ? 1.0f : 0.0f);
       RETURN_IF_ERROR(collective->Broadcast(stop, "broadcast of the epoch's outcome"));
+      result.early_stopped = stop.item<float>() > 0;
     }
     if (o.on_epoch) o.on_epoch(report);
   }

@@ -579,23 +579,18 @@ absl::StatusOr<int> TuneOnHardware(const CommandLine& command_line) {
     std::cout << absl::StrFormat("%-28s %-40s %9s %12s %12s %8s\n", "program", "kernel", "measured",
                                  "default ns", "best ns", "speedup");
     for (const ordered_json& kj : kernel_json) {
+      // A censored default's runtime and speed-up are lower bounds, shown as ">N".
       const bool censored = kj.contains("default_ns_at_least");
-      const bool has_default = censored || kj.contains("default_ns");
+      const char* default_key = censored ? "default_ns_at_least" : "default_ns";
+      const char* speedup_key = censored ? "speedup_vs_default_at_least" : "speedup_vs_default";
       const char* bound = censored ? ">" : "";
+      const bool has_default = kj.contains(default_key);
       std::cout << absl::StrFormat(
           "%-28s %-40s %4d/%-4d %12s %12s %8s\n", kj["program"].get<std::string>(),
           kj["kernel"].get<std::string>(), kj["measured"].get<int>(), kj["candidates"].get<int>(),
-          has_default ? absl::StrFormat(
-                            "%s%.0f", bound,
-                            kj[censored ? "default_ns_at_least" : "default_ns"].get<double>())
-                      : "-",
+          has_default ? absl::StrFormat("%s%.0f", bound, kj[default_key].get<double>()) : "-",
           kj.contains("best_ns") ? absl::StrFormat("%.0f", kj["best_ns"].get<double>()) : "-",
-          has_default
-              ? absl::StrFormat(
-                    "%s%.2fx", bound,
-                    kj[censored ? "speedup_vs_default_at_least" : "speedup_vs_default"]
-                        .get<double>())
-              : "-");
+          has_default ? absl::StrFormat("%s%.2fx", bound, kj[speedup_key].get<double>()) : "-");
     }
   }
   return stopped ? kExitRuntimeFailure : kExitOk;

@@ -56,13 +56,6 @@ int FreePort() {
   return port;
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class DistributedTrainTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -148,8 +141,8 @@ TEST_F(DistributedTrainTest, TwoProcessesTrainTheSameWeightsAsOneAndResumeTogeth
   const double diff = MaxWeightDifference(single + "/last.pgm", two + "/last.pgm");
   EXPECT_LT(diff, kWeightTolerance);
   RecordProperty("max_weight_difference", std::to_string(diff));
-  const nlohmann::json a = nlohmann::json::parse(ReadText(single + "/train_state.json"));
-  const nlohmann::json b = nlohmann::json::parse(ReadText(two + "/train_state.json"));
+  const nlohmann::json a = nlohmann::json::parse(test::ReadText(single + "/train_state.json"));
+  const nlohmann::json b = nlohmann::json::parse(test::ReadText(two + "/train_state.json"));
   ASSERT_EQ(a["history"].size(), 6u);
   ASSERT_EQ(b["history"].size(), 6u);
   for (size_t e = 0; e < 6; ++e) {

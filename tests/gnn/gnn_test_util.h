@@ -6,9 +6,11 @@
 #define PERFGRAPH_TESTS_GNN_GNN_TEST_UTIL_H_
 
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,14 @@
 #include "tiling/tile_config.h"
 
 namespace perfgraph::gnn::test {
+
+// The whole file at `path` ("" when it cannot be read).
+inline std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 inline graph::Shape F32(std::vector<int64_t> dims) {
   return graph::Shape::Make(graph::PrimitiveType::kF32, std::move(dims));

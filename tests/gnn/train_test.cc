@@ -50,13 +50,6 @@ std::vector<double> LossCurve(const TrainResult& r) {
   return curve;
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 TEST(TrainTest, OverfitsFiveKernelsWithFixedSyntheticLabels) {
   // Five kernels, up to 6 configs each, labels a fixed function of the config features: the
   // optimiser must drive the loss close to zero and reproduce the labels. The loss here is the
@@ -132,7 +125,7 @@ TEST(TrainTest, ResumeContinuesExactlyWhereTheRunStopped) {
   // A state written before ModelOptions had a reduction names none; it is an lstm run and resumes.
   {
     const std::string state_path = o.out_dir + "/train_state.json";
-    nlohmann::ordered_json state = nlohmann::ordered_json::parse(ReadText(state_path));
+    nlohmann::ordered_json state = nlohmann::ordered_json::parse(test::ReadText(state_path));
     ASSERT_EQ(state["options"]["model"]["reduction"], "lstm");
     state["options"]["model"].erase("reduction");
     std::ofstream(state_path, std::ios::trunc) << state.dump(1);
@@ -260,13 +253,13 @@ TEST(TrainTest, ModelDirectoryLoadsForPredictionAndRefusesOtherSchemas) {
   // metrics.json holds the test figures of exactly this model.
   auto metrics = ComputeTaskMetrics(test_set, *predictions);
   ASSERT_OK(metrics);
-  nlohmann::json written = nlohmann::json::parse(ReadText(o.out_dir + "/metrics.json"));
+  nlohmann::json written = nlohmann::json::parse(test::ReadText(o.out_dir + "/metrics.json"));
   EXPECT_NEAR(written["test"]["tile"]["kendall_tau"].get<double>(), metrics->tile_kendall_tau.value(),
               1e-6);
 
   // model.json records the config feature schema; a model.json written before the key existed is
   // config schema 1 and loads; another config schema is refused, naming the file and both versions.
-  const nlohmann::json original = nlohmann::json::parse(ReadText(o.out_dir + "/model.json"));
+  const nlohmann::json original = nlohmann::json::parse(test::ReadText(o.out_dir + "/model.json"));
   EXPECT_EQ(original["config_feature_schema_version"], tiling::kConfigFeatureSchemaVersion);
   EXPECT_EQ((*predictor)->info().config_feature_schema_version, tiling::kConfigFeatureSchemaVersion);
   nlohmann::json model_json = original;
@@ -469,7 +462,7 @@ TEST(TrainCliTest, AblationFlagsReachTheModelFilesAndBadValuesAreUsageErrors) {
   // weights file serves the mean reduction.
   auto ok = RunPerfgraph(common + " --reduction mean --rank-weight 0 --tile-mse-weight 1");
   ASSERT_EQ(ok.exit_code, 0) << ok.out;
-  nlohmann::json j = nlohmann::json::parse(ReadText(model + "/model.json"), nullptr, false);
+  nlohmann::json j = nlohmann::json::parse(test::ReadText(model + "/model.json"), nullptr, false);
   ASSERT_FALSE(j.is_discarded());
   EXPECT_EQ(j["model"]["reduction"], "mean");
   EXPECT_EQ(j["training"]["rank_weight"].get<double>(), 0.0);
@@ -485,7 +478,7 @@ TEST(TrainCliTest, AblationFlagsReachTheModelFilesAndBadValuesAreUsageErrors) {
 
   auto plain = RunPerfgraph(common + " --nohybrid-features");
   ASSERT_EQ(plain.exit_code, 0) << plain.out;
-  j = nlohmann::json::parse(ReadText(model + "/model.json"), nullptr, false);
+  j = nlohmann::json::parse(test::ReadText(model + "/model.json"), nullptr, false);
   EXPECT_EQ(j["model"]["hybrid_threads"], 0);
   weights = kernels::ReadWeightsFile(model + "/weights.pgw");
   ASSERT_OK(weights);
