@@ -301,9 +301,9 @@ absl::Status Train(const std::vector<std::string>& args) {
   }
   ASSIGN_OR_RETURN(gnn::TrainResult result, gnn::Train(options));
   if (rank > 0) {
-    std::cout << absl::StrFormat("perfgraph train: rank %d of %d done (%d epochs); rank 0 wrote %s\n",
-                                 rank, options.distributed.world_size, result.history.size(),
-                                 options.out_dir);
+    std::cout << absl::StrFormat("perfgraph train: rank %d of %d done (%d epochs); rank 0 wrote the "
+                                 "model to its own --out\n",
+                                 rank, options.distributed.world_size, result.history.size());
     return absl::OkStatus();
   }
   std::cout << absl::StrFormat(
