@@ -149,12 +149,15 @@ std::string MeasuringMachineDifference(const MachineFingerprint& a, const Machin
                     absl::string_view suffix) {
     if (x != y) diffs.push_back(absl::StrCat(name, " ", x / unit, suffix, " vs ", y / unit, suffix));
   };
+  auto cache = [&](absl::string_view name, int64_t x, int64_t y) {
+    if (x > 0 && y > 0) number(name, x, y, 1024, " KiB");  // 0: not known on that machine
+  };
   text("cpu model", a.cpu_model, b.cpu_model);
   number("physical cores", a.physical_cores, b.physical_cores, 1, "");
   number("logical cores", a.logical_cores, b.logical_cores, 1, "");
-  number("L1d", a.l1d_cache_bytes, b.l1d_cache_bytes, 1024, " KiB");
-  number("L2", a.l2_cache_bytes, b.l2_cache_bytes, 1024, " KiB");
-  number("L3", a.l3_cache_bytes, b.l3_cache_bytes, 1024, " KiB");
+  cache("L1d", a.l1d_cache_bytes, b.l1d_cache_bytes);
+  cache("L2", a.l2_cache_bytes, b.l2_cache_bytes);
+  cache("L3", a.l3_cache_bytes, b.l3_cache_bytes);
   if (!a.isa.empty() && !b.isa.empty()) text("isa", a.isa, b.isa);
   number("threads used", a.num_threads, b.num_threads, 1, "");
   text("Halide", a.halide_version, b.halide_version);
@@ -206,6 +209,19 @@ CpuidCaches ReadCpuidCaches() {
     if (level == 1 && type == 1) caches.l1d_bytes = bytes;
     if (level == 2) caches.l2_bytes = bytes;
     if (level == 3) caches.l3_bytes = bytes;
+  }
+  // Hypervisors may leave leaf 0x8000001D empty (all zeros) while filling AMD's older per-core
+  // leaves (AMD APM vol. 3, CPUID Fn8000_0005 ECX[31:24] = L1d KiB, Fn8000_0006 ECX[31:16] = L2
+  // KiB), as on the reference VM (AMD EPYC, no sysfs cache entries). Fn8000_0006's L3 field is not
+  // used: that VM reports the whole socket's L3 there (508 MiB), not the share of one core complex
+  // that the roofline needs, so L3 stays unknown.
+  if (amd && (caches.l1d_bytes == 0 || caches.l2_bytes == 0)) {
+    if (__get_cpuid(0x80000005u, &eax, &ebx, &ecx, &edx) != 0 && caches.l1d_bytes == 0) {
+      caches.l1d_bytes = int64_t{ecx >> 24} * 1024;
+    }
+    if (__get_cpuid(0x80000006u, &eax, &ebx, &ecx, &edx) != 0 && caches.l2_bytes == 0) {
+      caches.l2_bytes = int64_t{ecx >> 16} * 1024;
+    }
   }
 #endif
   return caches;

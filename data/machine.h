@@ -45,7 +45,9 @@ struct MachineFingerprint {
 };
 
 // Whether runtimes measured on `a` and on `b` are comparable: same CPU model, physical and logical
-// cores, cache sizes, vector ISA (compared only when both know it), threads used and Halide version.
+// cores, cache sizes and vector ISA (each compared only when both know it: a cache size of 0, as
+// files written before the CPUID fallback of AMD's older leaves hold, is unknown), threads used and
+// Halide version.
 // The OS string (a VM's kernel build changes under a running fleet) and the compiler that built
 // perfgraph (it does not compile the kernels: Halide's LLVM does) may differ. RecordWriter appends,
 // `dataset merge` and `dataset stats` use this rather than operator==.
@@ -64,8 +66,10 @@ inline constexpr absl::string_view kIsaFlags[] = {
 std::string IsaFromCpuFlags(absl::string_view flags);
 
 // Cache sizes from the CPUID instruction (x86 only: Intel leaf 4, AMD leaf 0x8000001D, the
-// "deterministic cache parameters" of the Intel SDM vol. 2A and AMD APM vol. 3), for machines whose
-// sysfs has no cache entries (some containers and VMs). Fields it cannot determine stay 0.
+// "deterministic cache parameters" of the Intel SDM vol. 2A and AMD APM vol. 3; on AMD, where a
+// hypervisor leaves that leaf empty, L1d and L2 from the older leaves 0x80000005 / 0x80000006), for
+// machines whose sysfs has no cache entries (some containers and VMs). Fields it cannot determine
+// stay 0 (the older leaves' L3 field is not used: on a VM it can describe the whole socket).
 struct CpuidCaches {
   int64_t l1d_bytes = 0;
   int64_t l2_bytes = 0;

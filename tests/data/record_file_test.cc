@@ -4,11 +4,13 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "data/dataset_stats.h"
 #include "data/kernel_proto.h"
 #include "graph/kernel_hash.h"
@@ -558,6 +560,42 @@ TEST(MachineTest, MeasuringMachineDifferenceNamesEveryDifferingField) {
   EXPECT_EQ(MeasuringMachineDifference(a, b),
             "L2 1024 KiB vs 2048 KiB; threads used 1 vs 2; Halide '14.0.0' vs '16.0.0'");
   EXPECT_FALSE(SameMeasuringMachine(a, b));
+}
+
+TEST(MachineTest, UnknownCacheSizesDoNotMakeMachinesDiffer) {
+  // Files written where neither sysfs nor CPUID's newer leaves gave cache sizes hold 0 (unknown).
+  MachineFingerprint known;
+  known.cpu_model = "AMD EPYC";
+  known.l1d_cache_bytes = 48 << 10;
+  known.l2_cache_bytes = 1 << 20;
+  known.l3_cache_bytes = int64_t{508} << 20;
+  known.num_threads = 1;
+  MachineFingerprint unknown = known;
+  unknown.l1d_cache_bytes = unknown.l2_cache_bytes = unknown.l3_cache_bytes = 0;
+  EXPECT_TRUE(SameMeasuringMachine(known, unknown));
+  unknown.l2_cache_bytes = 512 << 10;  // known on both sides and different: still a difference
+  EXPECT_EQ(MeasuringMachineDifference(known, unknown), "L2 1024 KiB vs 512 KiB");
+}
+
+TEST(MachineTest, CurrentMachineKnowsItsCachesOnX86) {
+#if defined(__x86_64__) || defined(__i386__)
+  // AMD's older cache leaves 0x80000005/6 exist on every AMD x86-64 CPU, so there one of sysfs, the
+  // deterministic cache leaf or those answers, VMs included (the reference VM has neither sysfs
+  // cache entries nor a filled leaf 0x8000001D). Elsewhere only sysfs or leaf 4 can answer.
+  const MachineFingerprint machine = CurrentMachine(1, "14.0.0");
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::stringstream cpuinfo_text;
+  cpuinfo_text << cpuinfo.rdbuf();
+  const bool amd = absl::StrContains(cpuinfo_text.str(), "AuthenticAMD");
+  if (!amd && ReadCpuidCaches().l1d_bytes == 0 &&
+      !std::filesystem::exists("/sys/devices/system/cpu/cpu0/cache/index0/size")) {
+    GTEST_SKIP() << "neither sysfs nor CPUID leaf 4 gives cache sizes here";
+  }
+  EXPECT_GT(machine.l1d_cache_bytes, 0) << machine.ToString();
+  EXPECT_GT(machine.l2_cache_bytes, machine.l1d_cache_bytes) << machine.ToString();
+#else
+  GTEST_SKIP() << "CPUID is x86 only";
+#endif
 }
 
 TEST(MachineTest, CpuidCachesAgreeWithSysfsWhereBothAreKnown) {
