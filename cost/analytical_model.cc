@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "graph/analysis.h"
 #include "graph/hlo_opcode.h"
+#include "graph/status_macros.h"
 
 namespace perfgraph::cost {
 namespace {
@@ -721,6 +722,7 @@ double CacheFills(const std::vector<Subnest>& subnests, double usable) {
 }  // namespace
 
 std::string CostBreakdown::ToString() const {
+  if (!collective.empty()) return absl::StrCat("total ", total_ns, " ns = ", collective);
   return absl::StrFormat(
       "total %.0f ns = launch %.0f + tiles %.0f + parallel launches %.0f + max(compute %.0f "
       "[reduction %.0f, output %.0f serial], memory %.0f [L2 %.3g B, L3 %.3g B, DRAM %.3g B]); "
@@ -776,9 +778,21 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
     return absl::InvalidArgumentError(absl::StrCat("AnalyticalModel: ", valid.message()));
   }
   const Instruction& root = kernel.root_instruction();
+  if (IsCollectiveKernel(kernel)) {  // communication, not a loop nest (cost/collective_cost.h)
+    ASSIGN_OR_RETURN(CollectiveCost collective, EstimateCollective(kernel, target_.interconnect));
+    CostBreakdown b;
+    b.total_ns = collective.total_ns;
+    b.communication_ns = collective.total_ns;
+    b.collective = collective.ToString();
+    return b;
+  }
   if (root.shape.IsTuple()) {
     return absl::InvalidArgumentError(absl::StrCat("AnalyticalModel: kernel '", kernel.name,
                                                    "' has a tuple root, which the target does not lower"));
+  }
+  if (absl::Status opaque = UnknownCustomCall(kernel); !opaque.ok()) {
+    return absl::Status(opaque.code(), absl::StrCat("AnalyticalModel: kernel '", kernel.name,
+                                                    "': ", opaque.message()));
   }
   for (const Instruction& inst : kernel.instructions) {
     if (HasNoCostFormula(inst.opcode)) {

@@ -19,6 +19,16 @@ std::vector<absl::StatusOr<double>> CostBatch::Evaluate(CostModel& model) const 
   return model.EstimateNs(queries_);
 }
 
+absl::Status UnknownCustomCall(const graph::Kernel& kernel) {
+  for (const graph::Instruction& inst : kernel.instructions) {
+    if (inst.opcode != graph::HloOpcode::kCustomCall) continue;
+    return absl::UnimplementedError(absl::StrCat("unknown custom-call '",
+                                                 inst.attrs.custom_call_target, "' ('", inst.name,
+                                                 "'): no cost formula, counted, not estimated"));
+  }
+  return absl::OkStatus();
+}
+
 std::vector<KernelQueries> GroupValidQueries(
     absl::Span<const CostQuery> queries, absl::string_view context,
     const std::function<absl::Status(const graph::Kernel&)>& check_kernel,
@@ -35,7 +45,13 @@ std::vector<KernelQueries> GroupValidQueries(
     auto [it, inserted] = kernel_status.emplace(kernel, absl::OkStatus());
     if (inserted) {
       it->second = kernel->Validate();
+      if (it->second.ok()) it->second = UnknownCustomCall(*kernel);
       if (it->second.ok() && check_kernel) it->second = check_kernel(*kernel);
+    }
+    if (absl::IsUnimplemented(it->second)) {
+      results[i] = absl::UnimplementedError(
+          absl::StrCat(context, ": query ", i, ": kernel '", kernel->name, "': ", it->second.message()));
+      continue;
     }
     if (!it->second.ok()) {
       results[i] = absl::InvalidArgumentError(absl::StrCat(

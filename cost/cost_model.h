@@ -71,6 +71,11 @@ class CostBatch {
   std::vector<CostQuery> queries_;
 };
 
+// kUnimplemented "unknown custom-call 'TARGET' ('NAME'): no cost formula, counted, not estimated"
+// for the first custom-call of `kernel`, OK when it holds none. Every cost model reports opaque
+// library calls this way; `predict` counts them per program.
+absl::Status UnknownCustomCall(const graph::Kernel& kernel);
+
 // The valid queries of one kernel in a batch (GroupValidQueries).
 struct KernelQueries {
   const graph::Kernel* kernel = nullptr;
@@ -82,8 +87,10 @@ struct KernelQueries {
 // kernel failing graph::Kernel::Validate or `check_kernel` (when set; e.g. "its root is a tuple"),
 // or a config failing tiling::Validate is left out and gets its kInvalidArgument error in
 // `results[i]` ("<context>: query i has no kernel", "<context>: query i: kernel 'K' is invalid:
-// ...", "<context>: query i: <validation error>"). `results` must have queries.size() entries; the
-// entries of valid queries are not touched. Each kernel is validated once.
+// ...", "<context>: query i: <validation error>"), and a kernel holding a custom-call gets
+// UnknownCustomCall's kUnimplemented (a learned model must not invent the runtime of an opaque
+// library call). `results` must have queries.size() entries; the entries of valid queries are not
+// touched. Each kernel is validated once.
 std::vector<KernelQueries> GroupValidQueries(
     absl::Span<const CostQuery> queries, absl::string_view context,
     const std::function<absl::Status(const graph::Kernel&)>& check_kernel,

@@ -69,8 +69,23 @@ std::vector<absl::StatusOr<double>> LearnedModel::EstimateNs(absl::Span<const Co
   std::vector<tiling::TileConfig> configs;
   std::vector<float> out_ns;
   const int width = predictor_.architecture().config_width();
+  // Collectives are communication, which the network never saw: the alpha-beta model of the
+  // reference target's interconnect costs them (cost/collective_cost.h).
+  const InterconnectDescription interconnect =
+      bound_target_ ? bound_target_->interconnect : DefaultInterconnect();
+  std::vector<KernelQueries> compute_groups;
+  for (const KernelQueries& group : groups) {
+    if (!IsCollectiveKernel(*group.kernel)) {
+      compute_groups.push_back(group);
+      continue;
+    }
+    const absl::StatusOr<CollectiveCost> cost = EstimateCollective(*group.kernel, interconnect);
+    for (size_t row : group.rows) {
+      results[row] = cost.ok() ? absl::StatusOr<double>(cost->total_ns) : cost.status();
+    }
+  }
   if (predictor_.architecture().hybrid_threads > 0 && hybrid_ == nullptr) {
-    for (const KernelQueries& group : groups) {
+    for (const KernelQueries& group : compute_groups) {
       for (size_t row : group.rows) {
         results[row] = absl::InvalidArgumentError(
             "LearnedModel: the predictor reads hybrid config features but InitHybrid() was not "
@@ -79,7 +94,7 @@ std::vector<absl::StatusOr<double>> LearnedModel::EstimateNs(absl::Span<const Co
     }
     return results;
   }
-  for (const KernelQueries& group : groups) {
+  for (const KernelQueries& group : compute_groups) {
     const graph::Kernel* kernel = group.kernel;
     const std::vector<size_t>& rows = group.rows;
     const graph::KernelTensors tensors = graph::Featurize(*kernel);

@@ -8,6 +8,11 @@
 // Physically possible: with a lower-bound target (Load sets the committed reference description),
 // every estimate is at least the kernel's roofline lower bound (cost/roofline_bound.h), however the
 // network extrapolates.
+//
+// Collectives (kernels rooted at all-reduce, all-gather, ...; cost/collective_cost.h) are not
+// predicted by the network, which was trained on single-device kernels: they get the alpha-beta
+// estimate of the lower-bound target's interconnect (DefaultInterconnect without one), the same the
+// analytical model gives (XgboostModel defers to its analytical model likewise).
 #ifndef PERFGRAPH_COST_LEARNED_MODEL_H_
 #define PERFGRAPH_COST_LEARNED_MODEL_H_
 

@@ -109,6 +109,11 @@ absl::Status ValidateTargetDescription(const TargetDescription& t) {
     absl::Status s = CheckNonNegative(field, value);
     if (!s.ok()) return s;
   }
+  absl::Status interconnect = ValidateInterconnect(t.interconnect);
+  if (!interconnect.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target description: ", interconnect.message()));
+  }
   if (!(t.parallel_scaling > 0 && t.parallel_scaling <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "target description: parallel_scaling must be in (0, 1], got ", t.parallel_scaling));
@@ -160,6 +165,12 @@ std::string TargetDescriptionToText(const TargetDescription& t) {
   p.set_parallel_scaling(t.parallel_scaling);
   p.set_created_unix_seconds(t.created_unix_seconds);
   p.set_notes(t.notes);
+  InterconnectProto* ip = p.mutable_interconnect();
+  ip->set_name(t.interconnect.name);
+  ip->set_link_bandwidth_bytes_per_s(t.interconnect.link_bandwidth_bytes_per_s);
+  ip->set_latency_ns(t.interconnect.latency_ns);
+  ip->set_devices(t.interconnect.devices);
+  ip->set_source(t.interconnect.source);
   for (const CalibratedConstant& c : t.calibration) {
     CalibratedConstantProto* cp = p.add_calibration();
     cp->set_name(c.name);
@@ -224,6 +235,14 @@ absl::StatusOr<TargetDescription> ParseTargetDescription(absl::string_view text,
   t.parallel_scaling = p.parallel_scaling();
   t.created_unix_seconds = p.created_unix_seconds();
   t.notes = p.notes();
+  if (p.has_interconnect()) {
+    const InterconnectProto& ip = p.interconnect();
+    t.interconnect.name = ip.name();
+    t.interconnect.link_bandwidth_bytes_per_s = ip.link_bandwidth_bytes_per_s();
+    t.interconnect.latency_ns = ip.latency_ns();
+    t.interconnect.devices = ip.devices();
+    t.interconnect.source = ip.source();
+  }
   for (const CalibratedConstantProto& cp : p.calibration()) {
     CalibratedConstant c;
     c.name = cp.name();

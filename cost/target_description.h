@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "cost/collective_cost.h"
 #include "data/machine.h"
 
 namespace perfgraph::cost {
@@ -81,6 +82,9 @@ struct TargetDescription {
   int64_t created_unix_seconds = 0;
   std::string notes;
   std::vector<CalibratedConstant> calibration;  // calibrate's report (may be empty)
+  // Between the devices of a multi-device program: costs collectives (not measured by calibrate;
+  // a file without the section gets DefaultInterconnect()).
+  InterconnectDescription interconnect = DefaultInterconnect();
 };
 
 // OK when every constant is in the documented range (positive bandwidths and FLOP rates, lanes and

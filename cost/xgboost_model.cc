@@ -240,6 +240,13 @@ std::vector<absl::StatusOr<double>> XgboostModel::EstimateNs(absl::Span<const Co
                                                status.message()));
       }
     };
+    if (IsCollectiveKernel(*kernel)) {  // communication: the analytical alpha-beta model decides
+      for (size_t r : rows) {
+        absl::StatusOr<CostBreakdown> b = analytical_->Explain(*kernel, queries[r].config);
+        results[r] = b.ok() ? absl::StatusOr<double>(b->total_ns) : b.status();
+      }
+      continue;
+    }
     // Row 0: the default config (level and tile reference); rows 1..: the queries.
     configs.assign(1, tiling::Default(*kernel));
     for (size_t r : rows) configs.push_back(queries[r].config);

@@ -94,6 +94,7 @@ void AttributesToProto(const Attributes& attrs, AttributesProto* proto) {
   if (attrs.constant_value.has_value()) proto->set_constant_value(*attrs.constant_value);
   proto->set_fusion_kind(attrs.fusion_kind);
   AssignRepeated(attrs.called_computations, proto->mutable_called_computations());
+  proto->set_replica_group_size(attrs.replica_group_size);
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -238,6 +239,11 @@ absl::StatusOr<Attributes> AttributesFromProto(const AttributesProto& proto,
   attrs.fusion_kind = proto.fusion_kind();
   attrs.called_computations.assign(proto.called_computations().begin(),
                                    proto.called_computations().end());
+  if (proto.replica_group_size() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": replica_group_size ",
+                                                   proto.replica_group_size(), " is negative"));
+  }
+  attrs.replica_group_size = proto.replica_group_size();
   return attrs;
 }
 

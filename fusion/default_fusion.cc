@@ -81,11 +81,22 @@ bool IsNeverFusedOp(graph::HloOpcode opcode) {
     case graph::HloOpcode::kGather: case graph::HloOpcode::kScatter: case graph::HloOpcode::kSort:
     case graph::HloOpcode::kTuple: case graph::HloOpcode::kGetTupleElement: case graph::HloOpcode::kWhile:
     case graph::HloOpcode::kConditional: case graph::HloOpcode::kCall: case graph::HloOpcode::kFusion:
-    case graph::HloOpcode::kUnknown:
+    case graph::HloOpcode::kUnknown: case graph::HloOpcode::kRng:
+    case graph::HloOpcode::kRngBitGenerator: case graph::HloOpcode::kSend:
+    case graph::HloOpcode::kRecv: case graph::HloOpcode::kInfeed: case graph::HloOpcode::kOutfeed:
       return true;
     default:
-      return false;
+      return graph::IsCollective(opcode) ||
+             (!graph::IsKernelWork(opcode) && opcode != graph::HloOpcode::kBitcast);
   }
+}
+
+bool FormsNoKernel(graph::HloOpcode opcode) {
+  return !graph::IsKernelWork(opcode) && opcode != graph::HloOpcode::kBitcast;
+}
+
+bool AbsorbsNoProducer(graph::HloOpcode opcode) {
+  return FormsNoKernel(opcode) || graph::IsCollective(opcode);
 }
 
 bool DefaultHeuristic(const Program& program, const FusionCandidate& candidate) {
@@ -218,6 +229,15 @@ absl::StatusOr<std::vector<graph::Kernel>> DefaultFusion(const Program& program,
       illegal = "no users to fuse into";
     } else if (IsNeverFusedOp(inst.opcode)) {
       illegal = absl::StrCat(graph::HloOpcodeName(inst.opcode), " is never fused");
+    } else {
+      for (const auto& [root, consumer] : consumers) {
+        const HloOpcode root_opcode = program.at(root).opcode;
+        if (!AbsorbsNoProducer(root_opcode)) continue;
+        illegal = absl::StrCat("the consumer ", InstructionName(program, root), " is a ",
+                               graph::HloOpcodeName(root_opcode),
+                               ", which absorbs no producer");
+        break;
+      }
     }
     FusionCandidate candidate{id, {}};
     for (auto& [root, consumer] : consumers) {
@@ -268,6 +288,7 @@ absl::StatusOr<std::vector<graph::Kernel>> DefaultFusion(const Program& program,
   std::vector<graph::Kernel> kernels;
   kernels.reserve(groups.size());
   for (auto& [root, group] : groups) {
+    if (FormsNoKernel(program.at(root).opcode)) continue;  // tuple, get-tuple-element, while, ...
     ASSIGN_OR_RETURN(graph::Kernel kernel,
                      BuildGroupKernel(program, group.members, root,
                                       absl::StrCat("fusion.", kernels.size())));

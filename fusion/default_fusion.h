@@ -9,7 +9,16 @@
 // compile as one kernel):
 //  - parameters and constants are never fused as producers; non-splat constants and parameters become
 //    kernel parameters, splat constants are copied into every kernel that reads them;
-//  - custom-call, gather, scatter, sort, tuple ops are never fused;
+//  - custom-call, gather, scatter, sort, rng, send/recv, infeed/outfeed, collectives (all-reduce,
+//    all-gather, reduce-scatter, all-to-all, collective-permute) and the ops that are no kernel
+//    work (graph::IsKernelWork: tuple, get-tuple-element, opt-barrier, while, conditional, call,
+//    ...) are never fused as producers;
+//  - collectives and ops that are no kernel work absorb no producer either: a collective is a kernel
+//    of its own (its cost is communication), and tuple, get-tuple-element, opt-barrier, while,
+//    conditional, call, after-all, partition-id, ... form no kernel at all (they cost nothing; the
+//    kernels of while / conditional bodies come from ImportedModel::called_programs). bitcast is the
+//    exception: it fuses into consumers like a reshape, and a bitcast left as a root still forms a
+//    kernel (a copy here, since the target does not alias buffers);
 //  - a producer that is a program output is materialised;
 //  - the consumer kernel may not grow beyond FusionOptions::max_kernel_instructions;
 //  - a kernel holds at most one "heavy" op (convolution, dot, reduce, reduce-window);
@@ -64,8 +73,8 @@ struct FusionOptions {
   // Called, when set, for every visited instruction (not parameters or constants) that a legality
   // rule keeps out of its consumers, instead of should_fuse: the candidate as it stands (its consumer
   // kernels, possibly none) and the rule, in the order of the file comment: "a program output is
-  // materialised as a kernel root", "no users to fuse into", "<opcode> is never fused", "the
-  // consumer kernel rooted at <name> already has N instructions (max_kernel_instructions M)", "at
+  // materialised as a kernel root", "no users to fuse into", "<opcode> is never fused", "the consumer
+  // <name> is a <opcode>, which absorbs no producer", "the consumer kernel rooted at <name> already has N instructions (max_kernel_instructions M)", "at
   // most one heavy op per kernel: <opcode> cannot join the kernel rooted at <name>, which holds
   // <opcode> <name>". Together with should_fuse it sees every decision DefaultFusion takes, in visit
   // order (XLA's FusionDecision); fusion::FusionPass reports them.
@@ -75,8 +84,9 @@ struct FusionOptions {
 
 // Convolution, dot, reduce and reduce-window: at most one per kernel.
 bool IsHeavyOp(graph::HloOpcode opcode);
-// Ops never fused with anything (parameters and constants as producers, custom-call, gather, scatter,
-// sort, tuples, control flow, fusion, unknown): each forms its own kernel.
+// Ops never fused into a consumer (parameters and constants, custom-call, gather, scatter, sort, rng,
+// send/recv, infeed/outfeed, collectives, fusion, unknown, and every op that is no kernel work except
+// bitcast): each forms its own kernel, or none when it is no kernel work.
 bool IsNeverFusedOp(graph::HloOpcode opcode);
 
 // The kernel DefaultFusion materialises for a group of program instructions: `members` (Program ids

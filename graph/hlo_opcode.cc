@@ -110,4 +110,32 @@ bool IsDataMovement(HloOpcode opcode) {
   }
 }
 
+bool IsKernelWork(HloOpcode opcode) {
+  switch (opcode) {
+    case HloOpcode::kParameter: case HloOpcode::kConstant: case HloOpcode::kTuple:
+    case HloOpcode::kGetTupleElement: case HloOpcode::kBitcast: case HloOpcode::kFusion:
+    case HloOpcode::kWhile: case HloOpcode::kConditional: case HloOpcode::kCall:
+    case HloOpcode::kAfterAll: case HloOpcode::kAddDependency: case HloOpcode::kPartitionId:
+    case HloOpcode::kReplicaId: case HloOpcode::kOptBarrier: case HloOpcode::kDomain:
+    case HloOpcode::kAsyncStart: case HloOpcode::kAsyncUpdate: case HloOpcode::kAsyncDone:
+    case HloOpcode::kCopyDone: case HloOpcode::kSendDone: case HloOpcode::kRecvDone:
+    case HloOpcode::kAllReduceDone: case HloOpcode::kAllGatherDone:
+    case HloOpcode::kCollectivePermuteDone:
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool IsCollective(HloOpcode opcode) {
+  switch (opcode) {
+    case HloOpcode::kAllReduce: case HloOpcode::kAllReduceStart: case HloOpcode::kAllGather:
+    case HloOpcode::kAllGatherStart: case HloOpcode::kReduceScatter: case HloOpcode::kAllToAll:
+    case HloOpcode::kCollectivePermute: case HloOpcode::kCollectivePermuteStart:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace perfgraph::graph

@@ -174,6 +174,20 @@ bool IsTranscendental(HloOpcode opcode);
 // concatenate, pad, reverse, copy, iota, ...): zero FLOPs.
 bool IsDataMovement(HloOpcode opcode);
 
+// Whether the op is work a kernel does. Not kernel work (XLA emits no kernel for them; they cost
+// zero): parameter, constant, tuple, get-tuple-element, bitcast (a reinterpretation of the same
+// buffer), opt-barrier, after-all, add-dependency, partition-id, replica-id, domain, and the
+// instructions whose cost is that of other computations or of their *-start (fusion, while,
+// conditional, call, async-start/update/done, copy-done, send-done, recv-done, all-reduce-done,
+// all-gather-done, collective-permute-done). The HLO importer makes kernels of the others only, and
+// fusion::DefaultFusion neither fuses nor roots a kernel at these.
+bool IsKernelWork(HloOpcode opcode);
+
+// Cross-device collectives (all-reduce, all-gather, reduce-scatter, all-to-all, collective-permute and
+// their -start forms): each is a kernel of its own (fusion::DefaultFusion never fuses them) whose cost
+// is communication, costed by cost::CollectiveCost.
+bool IsCollective(HloOpcode opcode);
+
 }  // namespace perfgraph::graph
 
 #endif  // PERFGRAPH_GRAPH_HLO_OPCODE_H_

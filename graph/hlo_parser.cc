@@ -42,6 +42,9 @@ struct RawInstruction {
   // reduce_computation.
   absl::string_view reduce_computation_name;
   bool has_kind = false;
+  // while: backend_config's known_trip_count ({"known_trip_count":{"n":"80"}}), as XLA's
+  // WhileLoopTripCountAnnotator writes it.
+  std::optional<int64_t> known_trip_count;
   Attributes attrs;
   // Resolved after the computation is read: indices into RawComputation::instructions.
   std::vector<int> operands;
@@ -897,6 +900,41 @@ class Parser {
     return absl::OkStatus();
   }
 
+  // replica_groups: "{}" (every device: 0), "{{0,1,2,3},{4,5,6,7}}" (the largest group's size) or
+  // the iota form "[G,S]<=[N]" / "[G,S]<=[a,b]T(1,0)" (S, the devices per group).
+  absl::StatusOr<int64_t> ReplicaGroupSize() {
+    SkipSpace();
+    if (TryConsume('[')) {
+      std::vector<int64_t> dims;
+      do {
+        ASSIGN_OR_RETURN(int64_t d, Int("a replica group dimension"));
+        if (d < 1) return Error("replica group dimensions >= 1");
+        dims.push_back(d);
+      } while (TryConsume(','));
+      RETURN_IF_ERROR(Expect(']', "']' after the replica group dimensions"));
+      RETURN_IF_ERROR(SkipValue());  // "<=[N]" and an optional transpose
+      return dims.back();
+    }
+    RETURN_IF_ERROR(Expect('{', "'{' or '[' starting replica_groups"));
+    int64_t largest = 0;
+    if (TryConsume('}')) return largest;
+    do {
+      RETURN_IF_ERROR(Expect('{', "'{' starting a replica group"));
+      int64_t size = 0;
+      if (!TryConsume('}')) {
+        do {
+          ASSIGN_OR_RETURN(int64_t device, Int("a device id in a replica group"));
+          if (device < 0) return Error("device ids >= 0 in a replica group");
+          ++size;
+        } while (TryConsume(','));
+        RETURN_IF_ERROR(Expect('}', "'}' or ',' in a replica group"));
+      }
+      largest = std::max(largest, size);
+    } while (TryConsume(','));
+    RETURN_IF_ERROR(Expect('}', "'}' closing replica_groups"));
+    return largest;
+  }
+
   absl::Status ParseAttribute(RawInstruction* inst) {
     SkipSpace();
     const size_t key_offset = pos_;
@@ -904,8 +942,27 @@ class Parser {
     if (key.empty()) return Error("an attribute name");
     RETURN_IF_ERROR(Expect('=', absl::StrCat("'=' after attribute name '", key, "'")));
     Attributes& a = inst->attrs;
-    if (key == "metadata" || key == "sharding" || key == "backend_config" ||
-        key == "frontend_attributes") {
+    if (key == "backend_config") {
+      const size_t start = pos_;
+      RETURN_IF_ERROR(SkipValue());
+      const absl::string_view config = text_.substr(start, pos_ - start);
+      const size_t at = config.find("known_trip_count");
+      if (at != absl::string_view::npos) {
+        size_t digit = config.find_first_of("0123456789", at);
+        size_t end = config.find_first_not_of("0123456789", digit);
+        int64_t n = 0;
+        if (digit == absl::string_view::npos ||
+            !absl::SimpleAtoi(config.substr(digit, end == absl::string_view::npos
+                                                       ? absl::string_view::npos
+                                                       : end - digit),
+                              &n)) {
+          return ErrorAt(start + at, "expected a number in known_trip_count");
+        }
+        inst->known_trip_count = n;
+      }
+      return absl::OkStatus();
+    }
+    if (key == "metadata" || key == "sharding" || key == "frontend_attributes") {
       return SkipValue();
     }
     if (key == "dimensions") {
@@ -1002,6 +1059,8 @@ class Parser {
       } else {
         a.custom_call_target = std::move(target);
       }
+    } else if (key == "replica_groups") {
+      ASSIGN_OR_RETURN(a.replica_group_size, ReplicaGroupSize());
     } else if (key == "index" && inst->opcode == HloOpcode::kGetTupleElement) {
       ASSIGN_OR_RETURN(a.tuple_index, Int("a tuple index"));
       if (a.tuple_index < 0) return ErrorAt(key_offset, "expected a tuple index >= 0");
@@ -1167,38 +1226,6 @@ class Parser {
 // ------------------------------------------------------------------------------------------------
 // Conversion of a raw module to the IR.
 
-bool IsKernelWork(HloOpcode opcode) {
-  switch (opcode) {
-    case HloOpcode::kParameter:
-    case HloOpcode::kConstant:
-    case HloOpcode::kTuple:
-    case HloOpcode::kGetTupleElement:
-    case HloOpcode::kBitcast:
-    case HloOpcode::kFusion:
-    case HloOpcode::kWhile:
-    case HloOpcode::kConditional:
-    case HloOpcode::kCall:
-    case HloOpcode::kAfterAll:
-    case HloOpcode::kAddDependency:
-    case HloOpcode::kPartitionId:
-    case HloOpcode::kReplicaId:
-    case HloOpcode::kOptBarrier:
-    case HloOpcode::kDomain:
-    case HloOpcode::kAsyncStart:
-    case HloOpcode::kAsyncUpdate:
-    case HloOpcode::kAsyncDone:
-    case HloOpcode::kCopyDone:
-    case HloOpcode::kSendDone:
-    case HloOpcode::kRecvDone:
-    case HloOpcode::kAllReduceDone:
-    case HloOpcode::kAllGatherDone:
-    case HloOpcode::kCollectivePermuteDone:
-      return false;
-    default:
-      return true;
-  }
-}
-
 FusionKind SingleInstructionKind(HloOpcode opcode) {
   switch (opcode) {
     case HloOpcode::kDot:
@@ -1238,6 +1265,13 @@ class Converter {
 
   absl::StatusOr<ParsedHloModule> Run() {
     RETURN_IF_ERROR(ApplyInputShapes());
+    for (const RawComputation& comp : m_.computations) {
+      for (const RawInstruction& inst : comp.instructions) {
+        if (inst.known_trip_count.has_value()) {
+          known_trip_counts_[std::string(inst.name)] = *inst.known_trip_count;
+        }
+      }
+    }
     ParsedHloModule result;
     Program& program = result.model.program;
     program.name = m_.name;
@@ -1416,6 +1450,7 @@ class Converter {
       }
       if (inst.opcode == HloOpcode::kWhile || inst.opcode == HloOpcode::kConditional ||
           inst.opcode == HloOpcode::kAsyncStart) {
+        std::vector<std::pair<std::string, Program>> bodies;
         for (const std::string& callee : inst.attrs.called_computations) {
           if (!visited_.insert(callee).second) continue;
           Program body;
@@ -1424,6 +1459,12 @@ class Converter {
                                           &body.instructions));
           body.outputs = {root};
           RETURN_IF_ERROR(Annotate(body.Validate()));
+          bodies.emplace_back(callee, std::move(body));
+        }
+        for (const auto& [callee, body] : bodies) {  // before any body is moved out below
+          result->model.call_sites[callee] = CallSiteOf(inst, insts, callee, body, bodies, prefix);
+        }
+        for (auto& [callee, body] : bodies) {
           RETURN_IF_ERROR(ExtractKernels(body.instructions, absl::StrCat(callee, "/"), false,
                                          depth + 1, result));
           result->model.called_programs.emplace(callee, std::move(body));
@@ -1439,6 +1480,130 @@ class Converter {
     return absl::OkStatus();
   }
 
+  // The call site of `callee` (one of `bodies`, the computations `inst` calls), in the computation
+  // whose instructions are `insts` and whose kernels are prefixed `prefix` ("" = the entry).
+  CallSite CallSiteOf(const Instruction& inst, const std::vector<Instruction>& insts,
+                      const std::string& callee, const Program& body,
+                      const std::vector<std::pair<std::string, Program>>& bodies,
+                      const std::string& prefix) const {
+    CallSite site;
+    site.caller = prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1);
+    site.instruction = inst.name;
+    if (inst.opcode == HloOpcode::kConditional) {
+      site.role = "conditional branch";
+      site.executions = 1;
+      site.how = "branch";
+      return site;
+    }
+    if (inst.opcode == HloOpcode::kAsyncStart) {
+      site.role = "async";
+      site.executions = 1;
+      site.how = "async";
+      return site;
+    }
+    // A while's condition returns pred[] (HloVerifier); the other computation is the body.
+    auto is_condition = [](const Program& p) {
+      if (p.outputs.empty()) return false;
+      const Shape& s = p.at(p.outputs[0]).shape;
+      return !s.IsTuple() && s.element_type == PrimitiveType::kPred && s.rank() == 0;
+    };
+    const bool condition = is_condition(body);
+    site.role = condition ? "while condition" : "while body";
+    const Program* cond = nullptr;
+    const Program* loop = nullptr;
+    for (const auto& [name, program] : bodies) (is_condition(program) ? cond : loop) = &program;
+    std::optional<int64_t> trips;
+    auto known = known_trip_counts_.find(inst.name);
+    if (known != known_trip_counts_.end()) {
+      trips = known->second;
+      site.how = "known_trip_count backend config";
+    } else if (cond == nullptr || loop == nullptr) {
+      site.how = "the condition or the body is called from elsewhere too (not analysed)";
+    } else {
+      trips = InductionTripCount(inst, insts, *cond, *loop, &site.how);
+    }
+    if (trips.has_value()) site.executions = condition ? *trips + 1 : *trips;
+    return site;
+  }
+
+  // XLA's ComputeWhileLoopTripCount pattern: the condition is compare(get-tuple-element(param, k),
+  // constant N) (LT, LE, or GT / GE with the operands swapped), the body's root tuple sets element k
+  // to add(get-tuple-element(param, k), constant c) with c > 0, and the while's init tuple holds
+  // constant i0 at k. Trip count max(0, ceil((N - i0) / c)) (+ 1 for LE). nullopt with the reason in
+  // `how` otherwise.
+  static std::optional<int64_t> InductionTripCount(const Instruction& inst,
+                                                   const std::vector<Instruction>& insts,
+                                                   const Program& cond, const Program& loop,
+                                                   std::string* how) {
+    auto constant = [](const std::vector<Instruction>& in, int id) -> std::optional<double> {
+      const Instruction& c = in[id];
+      if (c.opcode != HloOpcode::kConstant || c.shape.rank() != 0) return std::nullopt;
+      return c.attrs.constant_value;
+    };
+    auto gte_index = [](const std::vector<Instruction>& in, int id) -> int64_t {
+      const Instruction& g = in[id];
+      if (g.opcode != HloOpcode::kGetTupleElement || g.operands.size() != 1) return -1;
+      return in[g.operands[0]].opcode == HloOpcode::kParameter ? g.attrs.tuple_index : -1;
+    };
+    const Instruction& compare = cond.at(cond.outputs[0]);
+    if (compare.opcode != HloOpcode::kCompare || compare.operands.size() != 2 ||
+        !compare.attrs.comparison_direction.has_value()) {
+      *how = "the condition is not a compare of the induction variable with a constant";
+      return std::nullopt;
+    }
+    ComparisonDirection direction = *compare.attrs.comparison_direction;
+    int lhs = compare.operands[0], rhs = compare.operands[1];
+    if (direction == ComparisonDirection::kGt || direction == ComparisonDirection::kGe) {
+      std::swap(lhs, rhs);
+      direction = direction == ComparisonDirection::kGt ? ComparisonDirection::kLt
+                                                        : ComparisonDirection::kLe;
+    }
+    const int64_t k = gte_index(cond.instructions, lhs);
+    const std::optional<double> limit = constant(cond.instructions, rhs);
+    if ((direction != ComparisonDirection::kLt && direction != ComparisonDirection::kLe) || k < 0 ||
+        !limit.has_value()) {
+      *how = "the condition is not 'induction variable < constant'";
+      return std::nullopt;
+    }
+    const Instruction& root = loop.at(loop.outputs[0]);
+    std::optional<double> step;
+    if (root.opcode == HloOpcode::kTuple && k < static_cast<int64_t>(root.operands.size())) {
+      const Instruction& add = loop.at(root.operands[k]);
+      if (add.opcode == HloOpcode::kAdd && add.operands.size() == 2) {
+        for (int side = 0; side < 2 && !step.has_value(); ++side) {
+          if (gte_index(loop.instructions, add.operands[side]) == k) {
+            step = constant(loop.instructions, add.operands[1 - side]);
+          }
+        }
+      }
+    }
+    if (!step.has_value() || !(*step > 0)) {
+      *how = absl::StrCat("the body does not add a positive constant to tuple element ", k);
+      return std::nullopt;
+    }
+    std::optional<double> init;
+    if (!inst.operands.empty()) {
+      const Instruction& tuple = insts[inst.operands[0]];
+      if (tuple.opcode == HloOpcode::kTuple && k < static_cast<int64_t>(tuple.operands.size())) {
+        init = constant(insts, tuple.operands[k]);
+      }
+    }
+    if (!init.has_value()) {
+      *how = absl::StrCat("the init value of tuple element ", k, " is not a constant");
+      return std::nullopt;
+    }
+    const double span = *limit - *init + (direction == ComparisonDirection::kLe ? 1 : 0);
+    const double trips = std::max(0.0, std::ceil(span / *step));
+    if (trips > 1e15) {
+      *how = "trip count above 1e15";
+      return std::nullopt;
+    }
+    *how = absl::StrCat("induction variable: ", *init, " to ", *limit, " step ", *step, " (",
+                        ComparisonDirectionName(direction), ")");
+    return static_cast<int64_t>(trips);
+  }
+
+  absl::flat_hash_map<std::string, int64_t> known_trip_counts_;
   RawModule m_;
   absl::string_view file_name_;
   const ImportOptions& options_;

@@ -47,6 +47,31 @@ absl::StatusOr<std::pair<std::string, int64_t>> ParseDimFlag(absl::string_view v
   return std::make_pair(std::string(value.substr(0, eq)), dim);
 }
 
+std::optional<int64_t> ExecutionsPerRun(const ImportedModel& model, const std::string& computation,
+                                        std::string* unknown_reason) {
+  int64_t executions = 1;
+  std::string current = computation;
+  // Call chains are acyclic (HLO has no recursion); the bound guards against a corrupt map.
+  for (size_t depth = 0; !current.empty() && depth <= model.call_sites.size(); ++depth) {
+    auto it = model.call_sites.find(current);
+    if (it == model.call_sites.end()) return executions;  // not called: treated as the entry
+    const CallSite& site = it->second;
+    if (!site.executions.has_value()) {
+      if (unknown_reason != nullptr) {
+        *unknown_reason = absl::StrCat(site.role, " of '", site.instruction, "': ", site.how);
+      }
+      return std::nullopt;
+    }
+    if (*site.executions > 0 && executions > (int64_t{1} << 62) / *site.executions) {
+      if (unknown_reason != nullptr) *unknown_reason = "executions overflow int64";
+      return std::nullopt;
+    }
+    executions *= *site.executions;
+    current = site.caller;
+  }
+  return executions;
+}
+
 absl::StatusOr<ImportedModel> ImportModelFile(const std::string& path, const ImportOptions& options) {
   std::error_code error;
   if (!std::filesystem::exists(path, error)) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -32,6 +33,22 @@ struct UnsupportedOp {
   std::vector<std::string> node_names;  // in graph order
 };
 
+// How a called program (ImportedModel::called_programs) runs: the instruction that calls it and how
+// often per execution of the computation holding that instruction.
+struct CallSite {
+  std::string caller;       // computation holding the instruction; "" = the entry program
+  std::string instruction;  // the while / conditional / async-start instruction's name
+  // "while body", "while condition", "conditional branch" or "async".
+  std::string role;
+  // Executions per execution of the caller: a while body runs trip-count times, its condition
+  // trip-count + 1 times, a branch or async computation once; nullopt when the trip count is not
+  // known (then callers count the body once, per iteration, and say so).
+  std::optional<int64_t> executions;
+  // How `executions` was found: "known_trip_count backend config", "induction variable: 0 to 80
+  // step 1 (LT)", "branch", "async", or why the trip count is unknown.
+  std::string how;
+};
+
 struct ImportedModel {
   Program program;
   // Empty unless ImportOptions::allow_unsupported was set and some ops were kept as custom-calls.
@@ -44,7 +61,16 @@ struct ImportedModel {
   // name without `%`. They run an unknown number of times, so they are not part of `program`;
   // `inspect` fuses and lists them separately ("<computation>/<kernel>") instead of dropping them.
   std::map<std::string, Program> called_programs;
+  // HLO only: the call site of every called program, keyed like called_programs (the first call
+  // site when a computation is called from several).
+  std::map<std::string, CallSite> call_sites;
 };
+
+// Executions of `computation` per execution of the entry program: the product of CallSite::
+// executions along its chain of callers (1 for the entry ""). nullopt when a link's trip count is
+// unknown; `unknown_reason`, when given, then names that while and why.
+std::optional<int64_t> ExecutionsPerRun(const ImportedModel& model, const std::string& computation,
+                                        std::string* unknown_reason = nullptr);
 
 // Parses one `--input-shape` value "NAME=d0,d1,..." (dims >= 1; "NAME=" is a scalar).
 // Error (kInvalidArgument) names the flag value and what is wrong.

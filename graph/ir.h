@@ -99,6 +99,10 @@ struct Attributes {
   std::optional<double> constant_value;
   std::string fusion_kind;         // fusion instructions of parsed HLO ("kLoop", ...)
   std::vector<std::string> called_computations;  // to_apply / calls / body / condition / branches
+  // Collectives (graph::IsCollective): devices per replica group, from replica_groups (the largest
+  // group of "{{0,1},{2,3}}", S of the iota form "[G,S]<=[N]"); 0 when not given or "{}", which
+  // means every device of the system (cost::InterconnectDescription::devices).
+  int64_t replica_group_size = 0;
 };
 
 struct Instruction {

@@ -121,6 +121,10 @@ void HashAttributes(const Attributes& a, Fnv1a64& h) {
                : absl::string_view());
   h.Tag('r');
   h.I64(OpcodeId(a.reduce_computation));
+  if (a.replica_group_size != 0) {  // only then, so kernels without it keep their earlier hashes
+    h.Tag('R');
+    h.I64(a.replica_group_size);
+  }
   h.Tag('t');
   h.String(a.custom_call_target);
   h.I64(a.parameter_number);

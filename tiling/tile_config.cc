@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "graph/hlo_opcode.h"
 #include "graph/status_macros.h"
 
 namespace perfgraph::tiling {
@@ -252,6 +253,9 @@ absl::StatusOr<std::vector<TileConfig>> ConfigSpace(const Kernel& kernel) {
   if (kernel.root_instruction().shape.IsTuple()) {
     return absl::InvalidArgumentError(absl::StrCat("tiling::ConfigSpace: kernel '", kernel.name,
                                                    "' has a tuple-shaped root"));
+  }
+  if (graph::IsCollective(kernel.root_instruction().opcode)) {
+    return std::vector<TileConfig>{Default(kernel)};  // communication: no loop nest to tile
   }
   const std::vector<int> dims = TiledDims(kernel);
   const graph::Shape& shape = kernel.root_instruction().shape;

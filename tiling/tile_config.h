@@ -97,7 +97,8 @@ absl::Status Validate(const graph::Kernel& kernel, const TileConfig& config);
 // Then every vector width of kVectorWidths that is <= tile[0], every split of kReductionSplits below
 // the primary reduction's SplitReductionExtent (only 1 when there is none), and parallel_loop -1 or
 // any used slot. At most 8^3 * 4 * 4 * 4 = 32768 configs. Every returned config passes Validate.
-// Error: kernel.Validate()'s error, or kInvalidArgument when the root is a tuple.
+// A kernel rooted at a collective (graph::IsCollective) has one config, Default(kernel): its cost is
+// communication, which no tiling changes. Error: kernel.Validate()'s error, or kInvalidArgument when the root is a tuple.
 absl::StatusOr<std::vector<TileConfig>> ConfigSpace(const graph::Kernel& kernel);
 
 // What a simple heuristic picks (always a member of ConfigSpace for a valid kernel): tile the slots

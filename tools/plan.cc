@@ -19,16 +19,20 @@
 // total_default_predicted_ns, kernels_without_estimate, kernels_out_of_distribution,
 // min_predicted_gain and kernels_kept_default (the tiling pass's default guard:
 // tiling::TilingPassOptions::min_predicted_gain, --min-predicted-gain or the cost model's
-// pipeline::DefaultGuardBand); with
+// pipeline::DefaultGuardBand); coverage {kernels, estimated_kernels, flops, estimated_flops,
+// estimated_flop_share, missing {"<fusion kind> <root opcode>": kernels without an estimate}}
+// (graph::KernelCost FLOPs; the table prints it as one line); with
 // --fusion cost a decisions summary {fused, declined_cost, declined_no_estimate,
 // declined_legality} and fusion_decisions [{producer, opcode, decision, reason}].
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <optional>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "graph/analysis.h"
 #include "graph/import.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -82,8 +86,20 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
   report["fusion"] = plan.fusion;
   report["threads"] = plan.num_threads;
   nlohmann::ordered_json kernels = nlohmann::ordered_json::array();
+  double flops = 0, estimated_flops = 0;
+  int estimated = 0;
+  std::map<std::string, int> missing;  // "<fusion kind> <root opcode>" -> kernels
   for (const pipeline::KernelPlan& kp : plan.kernels) {
     const graph::Kernel& kernel = kp.kernel;
+    const double kernel_flops = graph::KernelCost(kernel).flops;
+    flops += kernel_flops;
+    if (kp.tiling.ok()) {
+      ++estimated;
+      estimated_flops += kernel_flops;
+    } else {
+      ++missing[absl::StrCat(graph::FusionKindName(kernel.kind), " ",
+                             graph::HloOpcodeName(kernel.root_instruction().opcode))];
+    }
     nlohmann::ordered_json k;
     k["name"] = kernel.name;
     k["fusion_kind"] = std::string(graph::FusionKindName(kernel.kind));
@@ -147,6 +163,15 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
     report["kernels_measured"] = measured->kernels_measured;
   }
   report["kernels_without_estimate"] = plan.kernels_without_estimate;
+  nlohmann::ordered_json coverage;
+  coverage["kernels"] = plan.kernels.size();
+  coverage["estimated_kernels"] = estimated;
+  coverage["flops"] = flops;
+  coverage["estimated_flops"] = estimated_flops;
+  coverage["estimated_flop_share"] = flops > 0 ? estimated_flops / flops : 1.0;
+  coverage["missing"] = nlohmann::ordered_json::object();
+  for (const auto& [kind, count] : missing) coverage["missing"][kind] = count;
+  report["coverage"] = std::move(coverage);
   report["kernels_out_of_distribution"] = plan.kernels_out_of_distribution;
   report["min_predicted_gain"] = options.tiling.min_predicted_gain;
   report["kernels_kept_default"] = plan.kernels_kept_default;
@@ -213,10 +238,18 @@ void PrintTable(const nlohmann::ordered_json& report) {
         "(--min-predicted-gain)\n",
         report["kernels_kept_default"].get<int>(), 100 * report["min_predicted_gain"].get<double>());
   }
-  if (report["kernels_without_estimate"].get<int>() > 0) {
-    std::cout << absl::StrFormat("%d kernels could not be estimated (left out of the totals)\n",
-                                 report["kernels_without_estimate"].get<int>());
+  const auto& coverage = report["coverage"];
+  std::string missing;
+  for (const auto& [kind, count] : coverage["missing"].items()) {
+    absl::StrAppend(&missing, missing.empty() ? "; without an estimate (left out of the totals): "
+                                              : ", ",
+                    count.get<int>(), " ", kind);
   }
+  std::cout << absl::StrFormat("coverage: %d of %d kernels estimated, %.1f %% of %.3g FLOP%s\n",
+                               coverage["estimated_kernels"].get<int>(),
+                               coverage["kernels"].get<int>(),
+                               100 * coverage["estimated_flop_share"].get<double>(),
+                               coverage["flops"].get<double>(), missing);
   if (report["kernels_out_of_distribution"].get<int>() > 0) {
     std::cout << absl::StrFormat(
         "%d kernels lie outside the cost model's training distribution (--json: "

@@ -12,17 +12,29 @@
 //    measured label (the minimum sample; only for status ok).
 // Output (stdout): one row per kernel, then one per program, in input order:
 //   csv   header row,file,program,variant,kernel,kernel_hash,fusion_kind,root_opcode,config,
-//         predicted_ns,measured_ns,measure_status,kernels,error,out_of_distribution
+//         predicted_ns,measured_ns,measure_status,kernels,error,out_of_distribution,
+//         estimated_kernel_share,estimated_flop_share,missing,executions,executions_note
 //   jsonl one object per line with the same keys (null for absent values)
 // `out_of_distribution` is empty for a kernel inside the learned cost model's training distribution
 // (and for every kernel with the analytical model, or a learned model without distribution.json),
 // else the reason (cost/training_distribution.h); on a program row, "N of M kernels".
 // `row` is "kernel" or "program". `variant`: model files: the fusion ("default", "cost", or "file"
 // for an HLO module's own fusions); datasets: "tile" or "fusion#<variant>" (programs are totalled per
-// variant). A program row sums predicted_ns (and, for datasets, measured_ns) over the same kernels:
+// variant). A program row sums predicted_ns x executions (and, for datasets, measured_ns) over the same kernels:
 // those with an estimate (and a measured label); `kernels` counts them and `error` says "partial"
 // when some kernel rows were left out. A kernel with no estimate has an empty predicted_ns and the
-// cause in `error`.
+// cause in `error`. Program rows also give the coverage of the estimate: the share of the program's
+// kernels with an estimate (`estimated_kernel_share`, 0..1), the share of its FLOPs in them
+// (`estimated_flop_share`, graph::KernelCost x executions; 1 for a program without FLOPs) and the kernels
+// without one by "<fusion kind> <root opcode>" (`missing`, e.g. "2 kCustom custom-call"); the same
+// is printed on stderr per program.
+// Control flow (HLO): a kernel of a while body counts `executions` times (graph::ExecutionsPerRun:
+// the trip count from XLA's known_trip_count or the induction-variable pattern, times the trip
+// counts of enclosing loops); when a trip count is unknown the kernel counts once and
+// `executions_note` says which while (the program row lists them: "per iteration"). Kernels of a
+// conditional's branches enter the program total only through the costliest branch of each
+// conditional (named in the program row's `executions_note`; nested conditionals are each reduced
+// on their own). Kernel rows' predicted_ns stay per execution.
 // Files are processed in parallel with --threads worker threads (0 = all logical cores), then
 // kernels in parallel; each worker has its own cost model instance (models are not assumed to be
 // thread-safe). A file that fails to import, fuse or read is reported on stderr and skipped; the
@@ -35,6 +47,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "absl/flags/declare.h"
@@ -50,6 +63,7 @@
 #include "data/label.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
+#include "graph/analysis.h"
 #include "graph/import.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -82,6 +96,12 @@ struct KernelJob {
   double predicted_ns = 0;
   absl::Status error;
   std::string out_of_distribution;  // CostModel::OutOfDistribution ("" = inside)
+  // Executions per run of the program (graph::ExecutionsPerRun of the kernel's computation): a
+  // while body's trip count; nullopt when unknown (counted once, per iteration, `executions_note`).
+  std::optional<int64_t> executions = 1;
+  std::string executions_note;
+  // For kernels inside a conditional's branch: "<conditional>" and the branch computation.
+  std::string conditional, branch;
 };
 
 struct Source {
@@ -146,6 +166,26 @@ absl::Status LoadModelFile(Source& source, const graph::ImportOptions& import_op
     KernelJob job;
     job.program = model.program.name;
     job.variant = fused.fusion;
+    // Kernels of called computations are named "<computation>/<kernel>" (pipeline::FuseModel, the
+    // HLO importer's prefused kernels).
+    const size_t slash = kernel.name.find('/');
+    const std::string computation =
+        slash == std::string::npos ? std::string() : kernel.name.substr(0, slash);
+    if (!computation.empty() && model.call_sites.count(computation) > 0) {
+      job.executions = graph::ExecutionsPerRun(model, computation, &job.executions_note);
+      // The nearest conditional branch above the kernel, if any.
+      std::string current = computation;
+      for (size_t depth = 0; !current.empty() && depth <= model.call_sites.size(); ++depth) {
+        const graph::CallSite& site = model.call_sites.at(current);
+        if (site.role == "conditional branch") {
+          job.conditional = site.instruction;
+          job.branch = current;
+          break;
+        }
+        if (model.call_sites.count(site.caller) == 0) break;
+        current = site.caller;
+      }
+    }
     job.hash = graph::CanonicalKernelHash(kernel);
     job.kernel = std::move(kernel);
     job.target_threads = LogicalCores();
@@ -260,12 +300,19 @@ struct Row {
   std::optional<int> kernels;
   std::string error;
   std::string out_of_distribution;
+  // Program rows: coverage of the estimate (kernels, FLOPs) and the kinds of kernels without one.
+  std::optional<double> estimated_kernel_share, estimated_flop_share;
+  std::string missing;
+  std::optional<int64_t> executions;  // kernel rows: runs per program execution
+  std::string executions_note;        // why executions is unknown / how a total was formed
 };
 
-constexpr const char* kColumns[] = {"row",          "file",        "program",        "variant",
-                                    "kernel",       "kernel_hash", "fusion_kind",    "root_opcode",
-                                    "config",       "predicted_ns", "measured_ns",   "measure_status",
-                                    "kernels",      "error",       "out_of_distribution"};
+constexpr const char* kColumns[] = {
+    "row",           "file",         "program",        "variant",
+    "kernel",        "kernel_hash",  "fusion_kind",    "root_opcode",
+    "config",        "predicted_ns", "measured_ns",    "measure_status",
+    "kernels",       "error",        "out_of_distribution", "estimated_kernel_share",
+    "estimated_flop_share", "missing", "executions", "executions_note"};
 
 // RFC 4180 quoting when the field holds a comma, quote or line break.
 std::string CsvField(const std::string& value) {
@@ -277,13 +324,19 @@ std::string Number(const std::optional<double>& value) {
   return value.has_value() ? absl::StrFormat("%.3f", *value) : std::string();
 }
 
+std::string Share(const std::optional<double>& value) {
+  return value.has_value() ? absl::StrFormat("%.4f", *value) : std::string();
+}
+
 void WriteRow(const Row& r, bool csv) {
   if (csv) {
     std::vector<std::string> fields = {
         r.row, r.file, r.program, r.variant, r.kernel, r.kernel_hash, r.fusion_kind, r.root_opcode,
         r.config, Number(r.predicted_ns), Number(r.measured_ns), r.measure_status,
         r.kernels.has_value() ? absl::StrCat(*r.kernels) : std::string(), r.error,
-        r.out_of_distribution};
+        r.out_of_distribution, Share(r.estimated_kernel_share), Share(r.estimated_flop_share),
+        r.missing, r.executions.has_value() ? absl::StrCat(*r.executions) : std::string(),
+        r.executions_note};
     for (std::string& f : fields) f = CsvField(f);
     std::cout << absl::StrJoin(fields, ",") << "\n";
     return;
@@ -310,6 +363,11 @@ void WriteRow(const Row& r, bool csv) {
   j["kernels"] = num(r.kernels);
   j["error"] = str(r.error);
   j["out_of_distribution"] = str(r.out_of_distribution);
+  j["estimated_kernel_share"] = num(r.estimated_kernel_share);
+  j["estimated_flop_share"] = num(r.estimated_flop_share);
+  j["missing"] = str(r.missing);
+  j["executions"] = num(r.executions);
+  j["executions_note"] = str(r.executions_note);
   std::cout << j.dump() << "\n";
 }
 
@@ -318,6 +376,12 @@ void WriteSource(const Source& source, bool csv) {
   struct Total {
     double predicted_ns = 0, measured_ns = 0;
     int kernels = 0, left_out = 0, out_of_distribution = 0;
+    int estimated = 0;                         // kernels with an estimate (labels aside)
+    double flops = 0, estimated_flops = 0;     // graph::KernelCost FLOPs
+    std::map<std::string, int> missing;        // "<fusion kind> <root opcode>" -> kernels
+    std::set<std::string> per_iteration;       // whiles whose trip count is unknown
+    // Conditionals: predicted ns per branch; only the costliest branch enters the total.
+    std::map<std::string, std::map<std::string, double>> branches;
   };
   std::vector<std::pair<std::string, std::string>> order;
   std::map<std::pair<std::string, std::string>, Total> totals;
@@ -339,15 +403,31 @@ void WriteSource(const Source& source, bool csv) {
     r.measure_status = job.measure_status;
     r.error = std::string(job.error.message());
     r.out_of_distribution = job.out_of_distribution;
+    r.executions = job.executions;
+    r.executions_note = job.executions_note;
     WriteRow(r, csv);
 
     const auto key = std::make_pair(job.program, job.variant);
     auto [it, inserted] = totals.try_emplace(key);
     if (inserted) order.push_back(key);
     if (!job.out_of_distribution.empty()) ++it->second.out_of_distribution;
+    const double flops =
+        graph::KernelCost(job.kernel).flops * static_cast<double>(job.executions.value_or(1));
+    it->second.flops += flops;
+    if (job.error.ok()) {
+      ++it->second.estimated;
+      it->second.estimated_flops += flops;
+    } else {
+      ++it->second.missing[absl::StrCat(r.fusion_kind, " ", r.root_opcode)];
+    }
     const bool complete = job.error.ok() && (!source.dataset || job.measured_ns.has_value());
+    if (!job.executions.has_value()) it->second.per_iteration.insert(job.executions_note);
+    const double runs = static_cast<double>(job.executions.value_or(1));
+    if (complete && !job.conditional.empty()) {
+      it->second.branches[job.conditional][job.branch] += job.predicted_ns * runs;
+    }
     if (complete) {
-      it->second.predicted_ns += job.predicted_ns;
+      if (job.conditional.empty()) it->second.predicted_ns += job.predicted_ns * runs;
       if (job.measured_ns.has_value()) it->second.measured_ns += *job.measured_ns;
       ++it->second.kernels;
     } else {
@@ -361,7 +441,21 @@ void WriteSource(const Source& source, bool csv) {
     r.file = source.path;
     r.program = key.first;
     r.variant = key.second;
-    r.predicted_ns = t.predicted_ns;
+    double predicted_ns = t.predicted_ns;
+    std::vector<std::string> notes;
+    for (const auto& [conditional, branches] : t.branches) {
+      auto costliest = std::max_element(
+          branches.begin(), branches.end(),
+          [](const auto& a, const auto& b) { return a.second < b.second; });
+      predicted_ns += costliest->second;
+      notes.push_back(absl::StrCat("conditional '", conditional, "': costliest branch '",
+                                   costliest->first, "'"));
+    }
+    for (const std::string& note : t.per_iteration) {
+      notes.push_back(absl::StrCat("per iteration (trip count unknown): ", note));
+    }
+    r.executions_note = absl::StrJoin(notes, "; ");
+    r.predicted_ns = predicted_ns;
     if (source.dataset) r.measured_ns = t.measured_ns;
     r.kernels = t.kernels;
     if (t.left_out > 0) {
@@ -373,7 +467,17 @@ void WriteSource(const Source& source, bool csv) {
       r.out_of_distribution =
           absl::StrCat(t.out_of_distribution, " of ", t.kernels + t.left_out, " kernels");
     }
+    const int all = t.kernels + t.left_out;
+    if (all > 0) r.estimated_kernel_share = static_cast<double>(t.estimated) / all;
+    r.estimated_flop_share = t.flops > 0 ? t.estimated_flops / t.flops : 1.0;
+    std::vector<std::string> missing;
+    for (const auto& [kind, count] : t.missing) missing.push_back(absl::StrCat(count, " ", kind));
+    r.missing = absl::StrJoin(missing, "; ");
     WriteRow(r, csv);
+    std::cerr << absl::StrFormat(
+        "perfgraph predict: %s (%s): %d of %d kernels estimated (%.1f%% of %.3g FLOP)%s\n",
+        key.first, key.second, t.estimated, all, 100 * *r.estimated_flop_share, t.flops,
+        missing.empty() ? "" : absl::StrCat("; without an estimate: ", r.missing));
   }
 }
 

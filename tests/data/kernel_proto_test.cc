@@ -129,6 +129,7 @@ Kernel EveryAttributeKernel() {
   attrs.constant_value = -0.25;
   attrs.fusion_kind = "kLoop";
   attrs.called_computations = {"max.1", "body.2"};
+  attrs.replica_group_size = 64;
   Shape element = Shape::Make(PrimitiveType::kBF16, {4, 5, 6});
   element.minor_to_major = {0, 2, 1};
   element.memory_space = 1;
@@ -196,6 +197,7 @@ void ExpectAttributesEqual(const Attributes& a, const Attributes& b) {
   EXPECT_EQ(a.constant_value, b.constant_value);
   EXPECT_EQ(a.fusion_kind, b.fusion_kind);
   EXPECT_EQ(a.called_computations, b.called_computations);
+  EXPECT_EQ(a.replica_group_size, b.replica_group_size);
 }
 
 void ExpectKernelsEqual(const Kernel& a, const Kernel& b) {

@@ -595,6 +595,51 @@ TEST(HloParserTest, ParsesEverySharedXlaModule) {
   EXPECT_GE(files, 20);
 }
 
+// tests/testdata/hlo/loops.hlo: a counted loop (init 0, i < 12, i += 3: 4 trips) around a
+// conditional, the same loop with XLA's known_trip_count annotation, and one whose bound is a
+// parameter (unknown trip count).
+std::string LoopsText() { return ReadText(absl::StrCat(kTestData, "loops.hlo")); }
+
+TEST(HloParserTest, WhileTripCountsAndCallSites) {
+  const ImportedModel model = ParseOne(LoopsText());
+  ASSERT_EQ(model.call_sites.count("body"), 1u);
+  const CallSite& body = model.call_sites.at("body");
+  EXPECT_EQ(body.caller, "");
+  EXPECT_EQ(body.instruction, "w");  // the first call site; `annotated` reuses the computations
+  EXPECT_EQ(body.role, "while body");
+  EXPECT_EQ(body.executions, std::optional<int64_t>(4));  // 0, 3, 6, 9
+  EXPECT_THAT(body.how, HasSubstr("0 to 12 step 3"));
+  EXPECT_EQ(model.call_sites.at("cond").role, "while condition");
+  EXPECT_EQ(model.call_sites.at("cond").executions, std::optional<int64_t>(5));
+  // The branches run once per iteration of the body: 4 times per run.
+  EXPECT_EQ(model.call_sites.at("then").role, "conditional branch");
+  EXPECT_EQ(model.call_sites.at("then").caller, "body");
+  EXPECT_EQ(ExecutionsPerRun(model, "then"), std::optional<int64_t>(4));
+  EXPECT_EQ(ExecutionsPerRun(model, ""), std::optional<int64_t>(1));
+  // A bound read from a parameter: unknown, and the reason names the while.
+  std::string why;
+  EXPECT_EQ(ExecutionsPerRun(model, "body2", &why), std::nullopt);
+  EXPECT_THAT(why, HasSubstr("while body of 'w2'"));
+  EXPECT_THAT(why, HasSubstr("not 'induction variable < constant'"));
+}
+
+TEST(HloParserTest, KnownTripCountBackendConfigWins) {
+  std::string text = LoopsText();
+  // Make `annotated` the first call site of cond/body.
+  const std::string annotated =
+      "  annotated = (s32[], f32[256]) while(init), condition=cond, body=body, "
+      "backend_config={\"known_trip_count\":{\"n\":\"7\"}}\n";
+  const size_t at = text.find("  annotated =");
+  ASSERT_NE(at, std::string::npos);
+  text.erase(at, text.find('\n', at) + 1 - at);
+  text.insert(text.find("  w = "), annotated);
+  const ImportedModel model = ParseOne(text);
+  const CallSite& body = model.call_sites.at("body");
+  EXPECT_EQ(body.instruction, "annotated");
+  EXPECT_EQ(body.executions, std::optional<int64_t>(7));
+  EXPECT_EQ(body.how, "known_trip_count backend config");
+}
+
 TEST(HloParserTest, ParsesLlama31TrainingStep) {
   const std::string path =
       std::string(PERFGRAPH_SOURCE_DIR) + "/../shared/hlo/hlo_llama31_70b_bf16_16x8.hlo";
@@ -619,6 +664,12 @@ TEST(HloParserTest, ParsesLlama31TrainingStep) {
   EXPECT_TRUE(m.model.prefused_kernels.empty());
   ASSERT_EQ(m.model.called_programs.count("region_3.423_spmd"), 1u);
   ASSERT_EQ(m.model.called_programs.count("region_14.1138_spmd"), 1u);
+  // Both layer loops run 80 times (induction variable 0 to 80, step 1): one per layer.
+  for (const char* loop : {"region_3.423_spmd", "region_14.1138_spmd"}) {
+    ASSERT_EQ(m.model.call_sites.count(loop), 1u) << loop;
+    EXPECT_EQ(m.model.call_sites.at(loop).executions, std::optional<int64_t>(80))
+        << loop << ": " << m.model.call_sites.at(loop).how;
+  }
   const Program& body = m.model.called_programs.at("region_14.1138_spmd");
   EXPECT_GT(count(body, [](const Instruction& i) { return i.opcode == HloOpcode::kDot; }), 0);
   EXPECT_GT(count(body,

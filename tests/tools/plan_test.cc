@@ -74,6 +74,26 @@ TEST(PlanTest, MeasureAddsPositiveMeasuredTimes) {
   }
 }
 
+TEST(PlanTest, CoverageCountsKernelsWithoutAnEstimateByKind) {
+  // The classifier head's argmax is a variadic (tuple-shaped) reduce: no config space, no estimate.
+  const std::string argmax =
+      std::string(PERFGRAPH_SOURCE_DIR) + "/tests/testdata/hlo/argmax_head.hlo";
+  CliResult r = RunPerfgraph("plan --json --fusion default --cost-model analytical " + argmax);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json report = ParseJson(r.out);
+  const nlohmann::json& coverage = report["coverage"];
+  EXPECT_EQ(coverage["kernels"], 2);
+  EXPECT_EQ(coverage["estimated_kernels"], 1);
+  EXPECT_EQ(coverage["missing"]["kInput reduce"], 1);
+  // The dot + exponential kernel holds every FLOP but the argmax's comparisons.
+  EXPECT_GT(coverage["estimated_flop_share"].get<double>(), 0.5);
+  EXPECT_LT(coverage["estimated_flop_share"].get<double>(), 1.0);
+  CliResult table = RunPerfgraph("plan --fusion default --cost-model analytical " + argmax);
+  ASSERT_EQ(table.exit_code, 0) << table.out;
+  EXPECT_THAT(table.out, HasSubstr("coverage: 1 of 2 kernels estimated"));
+  EXPECT_THAT(table.out, HasSubstr("1 kInput reduce"));
+}
+
 TEST(PlanTest, DefaultFusionTableListsKernelsAndTotals) {
   CliResult r = RunPerfgraph("plan --fusion default --cost-model analytical" + kShape + kTinyCnn);
   ASSERT_EQ(r.exit_code, 0) << r.out;

@@ -2,6 +2,7 @@
 // of them broken), over a dataset file, in both output formats.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -143,7 +144,8 @@ TEST(PredictTest, CsvRowsHaveBestConfigsAndProgramTotals) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
             "row,file,program,variant,kernel,kernel_hash,fusion_kind,root_opcode,config,"
-            "predicted_ns,measured_ns,measure_status,kernels,error,out_of_distribution");
+            "predicted_ns,measured_ns,measure_status,kernels,error,out_of_distribution,"
+            "estimated_kernel_share,estimated_flop_share,missing,executions,executions_note");
   const auto rows = ParseCsv(r.out);
   ASSERT_GE(rows.size(), 2u);
   double sum = 0;
@@ -165,6 +167,93 @@ TEST(PredictTest, CsvRowsHaveBestConfigsAndProgramTotals) {
   EXPECT_EQ(std::stoi(total.at("kernels")), kernels);
   // Rows print ns with 3 decimals.
   EXPECT_NEAR(std::stod(total.at("predicted_ns")), sum, 1e-3 * kernels + 1e-9 * sum);
+}
+
+TEST(PredictTest, ProgramRowsReportCoverageAndTheKindsWithoutAnEstimate) {
+  // A dot, an all-reduce (costed by the interconnect's alpha-beta model), an unknown custom-call
+  // (no estimate: counted by kind) and a tuple (no kernel at all).
+  const fs::path module = TempDir("coverage") / "step.hlo";
+  {
+    std::ofstream out(module);
+    out << R"(HloModule step
+sum {
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT add = f32[] add(a, b)
+}
+ENTRY main {
+  x = f32[64,64] parameter(0)
+  w = f32[64,64] parameter(1)
+  d = f32[64,64] dot(x, w), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  ar = f32[64,64] all-reduce(d), replica_groups={{0,1,2,3}}, to_apply=sum
+  c = f32[64,64] custom-call(ar), custom_call_target="MyVendorKernel"
+  ROOT t = (f32[64,64], f32[64,64]) tuple(ar, c)
+}
+)";
+  }
+  for (const std::string model : {"analytical", "learned"}) {
+    Output r = RunCli("predict --format csv --cost-model " + model + " " + module.string());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto rows = ParseCsv(r.out);
+    std::map<std::string, std::map<std::string, std::string>> by_root;
+    for (const auto& row : rows) {
+      if (row.at("row") == "kernel") by_root[row.at("root_opcode")] = row;
+    }
+    ASSERT_EQ(by_root.size(), 3u) << r.out;  // dot, all-reduce, custom-call; no tuple kernel
+    EXPECT_GT(std::stod(by_root["all-reduce"].at("predicted_ns")), 0) << model;
+    EXPECT_EQ(by_root["custom-call"].at("predicted_ns"), "") << model;
+    EXPECT_THAT(by_root["custom-call"].at("error"), HasSubstr("MyVendorKernel")) << model;
+    const auto& total = rows.back();
+    ASSERT_EQ(total.at("row"), "program");
+    EXPECT_NEAR(std::stod(total.at("estimated_kernel_share")), 2.0 / 3, 1e-3) << model;
+    EXPECT_EQ(std::stod(total.at("estimated_flop_share")), 1.0) << model;  // the dot's FLOPs
+    EXPECT_EQ(total.at("missing"), "1 kCustom custom-call") << model;
+    EXPECT_THAT(r.err, HasSubstr("2 of 3 kernels estimated")) << model;
+  }
+}
+
+TEST(PredictTest, LoopBodiesCountTheirTripCountAndUnknownOnesAreFlagged) {
+  const std::string module = kSource + "/tests/testdata/hlo/loops.hlo";
+  Output r = RunCli("predict --format jsonl --cost-model analytical " + module);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream in(r.out);
+  std::string line;
+  double weighted = 0;
+  std::map<std::string, double> branch_ns;  // the conditional's branches: only the costliest counts
+  std::map<std::string, nlohmann::json> by_root;
+  nlohmann::json program;
+  while (std::getline(in, line)) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (j["row"] == "program") {
+      program = j;
+      continue;
+    }
+    // "<computation>:<root opcode>", the entry's computation being "".
+    const std::string name = j["kernel"].get<std::string>();
+    const size_t slash = name.find('/');
+    by_root[(slash == std::string::npos ? "" : name.substr(0, slash)) + ":" +
+            j["root_opcode"].get<std::string>()] = j;
+    const double ns = j["predicted_ns"].get<double>() *
+                      (j["executions"].is_null() ? 1.0 : j["executions"].get<double>());
+    if (slash != std::string::npos && (name.substr(0, slash) == "then" ||
+                                       name.substr(0, slash) == "else")) {
+      branch_ns[name.substr(0, slash)] += ns;
+    } else {
+      weighted += ns;
+    }
+  }
+  ASSERT_EQ(branch_ns.size(), 2u) << r.out;
+  weighted += std::max(branch_ns["then"], branch_ns["else"]);
+  ASSERT_EQ(by_root.count("body:sine"), 1u) << r.out;
+  EXPECT_EQ(by_root[":exponential"]["executions"], 1);
+  EXPECT_EQ(by_root["body:sine"]["executions"], 4);    // 0 to 12 step 3
+  EXPECT_EQ(by_root["cond:compare"]["executions"], 5);  // the condition: trips + 1
+  EXPECT_EQ(by_root["then:log"]["executions"], 4);      // a branch, once per iteration
+  EXPECT_TRUE(by_root["body2:cosine"]["executions"].is_null());  // bound from a parameter
+  EXPECT_THAT(by_root["body2:cosine"]["executions_note"].get<std::string>(), HasSubstr("'w2'"));
+  EXPECT_NEAR(program["predicted_ns"].get<double>(), weighted, 1e-3 * by_root.size() + 1e-9 * weighted);
+  EXPECT_THAT(program["executions_note"].get<std::string>(), HasSubstr("per iteration"));
+  EXPECT_THAT(program["executions_note"].get<std::string>(), HasSubstr("costliest branch"));
 }
 
 TEST(PredictTest, JsonlHasOneObjectPerRowAndMatchesCsv) {
