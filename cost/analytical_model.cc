@@ -753,6 +753,7 @@ absl::StatusOr<AnalyticalModel> AnalyticalModel::CreateDefault(const AnalyticalM
 }
 
 std::vector<absl::StatusOr<double>> AnalyticalModel::EstimateNs(absl::Span<const CostQuery> queries) {
+  if (auto multi = EstimateMultiOutput(queries, *this)) return *std::move(multi);
   std::vector<absl::StatusOr<double>> results;
   results.reserve(queries.size());
   for (size_t i = 0; i < queries.size(); ++i) {

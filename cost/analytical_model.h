@@ -103,6 +103,8 @@ class AnalyticalModel : public CostModel {
   static absl::StatusOr<AnalyticalModel> CreateDefault(const AnalyticalModelOptions& options = {});
 
   std::string name() const override { return "analytical"; }
+  // Explain's total_ns per query; a multi-output kernel is the sum over its outputs
+  // (EstimateMultiOutput), which Explain itself rejects (a tuple root).
   std::vector<absl::StatusOr<double>> EstimateNs(absl::Span<const CostQuery> queries) override;
 
   // All terms of the estimate of one pair. Errors (kInvalidArgument naming the kernel and config):

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "graph/multi_output.h"
 
 namespace perfgraph::cost {
 
@@ -17,6 +18,69 @@ int CostBatch::Enqueue(const graph::Kernel& kernel, const tiling::TileConfig& co
 
 std::vector<absl::StatusOr<double>> CostBatch::Evaluate(CostModel& model) const {
   return model.EstimateNs(queries_);
+}
+
+std::optional<std::vector<absl::StatusOr<double>>> EstimateMultiOutput(
+    absl::Span<const CostQuery> queries, CostModel& model) {
+  bool any = false;
+  for (const CostQuery& q : queries) any |= q.kernel != nullptr && graph::IsMultiOutput(*q.kernel);
+  if (!any) return std::nullopt;
+  // Output kernels per distinct multi-output kernel (kept alive until model.EstimateNs returns).
+  std::map<const graph::Kernel*, absl::StatusOr<std::vector<graph::Kernel>>> outputs_of;
+  std::vector<CostQuery> expanded;
+  std::vector<std::vector<size_t>> rows_of(queries.size());  // query -> rows of `expanded`
+  std::vector<absl::Status> failed(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const CostQuery& q = queries[i];
+    if (q.kernel == nullptr || !graph::IsMultiOutput(*q.kernel)) {
+      rows_of[i].push_back(expanded.size());
+      expanded.push_back(q);
+      continue;
+    }
+    auto it = outputs_of.find(q.kernel);
+    if (it == outputs_of.end()) it = outputs_of.emplace(q.kernel, graph::OutputKernels(*q.kernel)).first;
+    if (!it->second.ok()) {
+      failed[i] = it->second.status();
+      continue;
+    }
+    for (const graph::Kernel& output : *it->second) {
+      tiling::TileConfig config = q.config;
+      if (!tiling::Validate(output, config).ok()) config = tiling::Default(output);
+      rows_of[i].push_back(expanded.size());
+      expanded.push_back({&output, config});
+    }
+  }
+  const std::vector<absl::StatusOr<double>> estimates = model.EstimateNs(expanded);
+  std::vector<absl::StatusOr<double>> results;
+  results.reserve(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    if (!failed[i].ok()) {
+      results.push_back(failed[i]);
+      continue;
+    }
+    const bool multi = queries[i].kernel != nullptr && graph::IsMultiOutput(*queries[i].kernel);
+    if (!multi) {
+      results.push_back(estimates[rows_of[i][0]]);
+      continue;
+    }
+    double total = 0;
+    absl::Status status;
+    for (size_t row : rows_of[i]) {
+      if (!estimates[row].ok()) {
+        status = estimates[row].status();
+        break;
+      }
+      total += *estimates[row];
+    }
+    if (status.ok()) {
+      results.push_back(total);
+    } else {
+      results.push_back(absl::Status(
+          status.code(), absl::StrCat("multi-output kernel '", queries[i].kernel->name, "': ",
+                                      status.message())));
+    }
+  }
+  return results;
 }
 
 absl::Status UnknownCustomCall(const graph::Kernel& kernel) {

@@ -10,6 +10,7 @@
 #define PERFGRAPH_COST_COST_MODEL_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,18 @@ class CostBatch {
 // for the first custom-call of `kernel`, OK when it holds none. Every cost model reports opaque
 // library calls this way; `predict` counts them per program.
 absl::Status UnknownCustomCall(const graph::Kernel& kernel);
+
+// For the EstimateNs of models that cost single-output kernels: nullopt when no query's kernel is
+// multi-output (graph::IsMultiOutput; the caller goes on as usual). Otherwise every query's
+// estimate, with each multi-output query expanded into its outputs (graph::OutputKernels), each at
+// the query's config when it is valid for that output (outputs of the largest output's shape, as
+// in a multi-output loop fusion) and at tiling::Default of the output otherwise, through
+// model.EstimateNs; the multi-output estimate is the sum over its outputs, i.e. the outputs as
+// separate kernels: an upper bound, since the fused kernel computes shared producers once and
+// launches once. A query whose expansion fails gets that error (kInvalidArgument naming the
+// kernel), and one whose output fails gets the output's error. Other queries pass through.
+std::optional<std::vector<absl::StatusOr<double>>> EstimateMultiOutput(
+    absl::Span<const CostQuery> queries, CostModel& model);
 
 // The valid queries of one kernel in a batch (GroupValidQueries).
 struct KernelQueries {

@@ -61,6 +61,7 @@ std::string LearnedModel::OutOfDistribution(const graph::Kernel& kernel) const {
 }
 
 std::vector<absl::StatusOr<double>> LearnedModel::EstimateNs(absl::Span<const CostQuery> queries) {
+  if (auto multi = EstimateMultiOutput(queries, *this)) return *std::move(multi);
   std::vector<absl::StatusOr<double>> results(queries.size(), absl::UnknownError("not evaluated"));
   const std::vector<KernelQueries> groups =
       GroupValidQueries(queries, "LearnedModel::EstimateNs", nullptr, results);

@@ -12,7 +12,8 @@
 // Collectives (kernels rooted at all-reduce, all-gather, ...; cost/collective_cost.h) are not
 // predicted by the network, which was trained on single-device kernels: they get the alpha-beta
 // estimate of the lower-bound target's interconnect (DefaultInterconnect without one), the same the
-// analytical model gives (XgboostModel defers to its analytical model likewise).
+// analytical model gives (XgboostModel defers to its analytical model likewise). Multi-output
+// kernels are predicted through their outputs (cost::EstimateMultiOutput), as in every model.
 #ifndef PERFGRAPH_COST_LEARNED_MODEL_H_
 #define PERFGRAPH_COST_LEARNED_MODEL_H_
 

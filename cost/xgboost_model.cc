@@ -218,6 +218,7 @@ absl::Status XgboostModel::Save(const std::string& model_dir) const {
 }
 
 std::vector<absl::StatusOr<double>> XgboostModel::EstimateNs(absl::Span<const CostQuery> queries) {
+  if (auto multi = EstimateMultiOutput(queries, *this)) return *std::move(multi);
   std::vector<absl::StatusOr<double>> results(queries.size(), absl::UnknownError("not evaluated"));
   const std::vector<KernelQueries> groups = GroupValidQueries(
       queries, "XgboostModel::EstimateNs",

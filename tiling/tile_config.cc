@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "graph/hlo_opcode.h"
+#include "graph/multi_output.h"
 #include "graph/status_macros.h"
 
 namespace perfgraph::tiling {
@@ -184,6 +185,11 @@ int64_t SplitReductionExtent(const Kernel& kernel, int instruction) {
 
 absl::Status Validate(const Kernel& kernel, const TileConfig& config) {
   RETURN_IF_ERROR(kernel.Validate());
+  if (graph::IsMultiOutput(kernel)) {
+    absl::StatusOr<std::vector<Kernel>> outputs = graph::OutputKernels(kernel);
+    if (!outputs.ok()) return ConfigError(kernel, config, outputs.status().message());
+    return Validate((*outputs)[graph::PrimaryOutput(*outputs)], config);
+  }
   const graph::Shape& shape = kernel.root_instruction().shape;
   if (shape.IsTuple()) return ConfigError(kernel, config, "the root has a tuple shape");
   int used = 0;
@@ -250,6 +256,10 @@ absl::Status Validate(const Kernel& kernel, const TileConfig& config) {
 
 absl::StatusOr<std::vector<TileConfig>> ConfigSpace(const Kernel& kernel) {
   RETURN_IF_ERROR(kernel.Validate());
+  if (graph::IsMultiOutput(kernel)) {  // tiled over its largest output's loop nest
+    ASSIGN_OR_RETURN(std::vector<Kernel> outputs, graph::OutputKernels(kernel));
+    return ConfigSpace(outputs[graph::PrimaryOutput(outputs)]);
+  }
   if (kernel.root_instruction().shape.IsTuple()) {
     return absl::InvalidArgumentError(absl::StrCat("tiling::ConfigSpace: kernel '", kernel.name,
                                                    "' has a tuple-shaped root"));
@@ -296,6 +306,10 @@ absl::StatusOr<std::vector<TileConfig>> ConfigSpace(const Kernel& kernel) {
 
 TileConfig Default(const Kernel& kernel) {
   TileConfig config;
+  if (kernel.Validate().ok() && graph::IsMultiOutput(kernel)) {
+    absl::StatusOr<std::vector<Kernel>> outputs = graph::OutputKernels(kernel);
+    return outputs.ok() ? Default((*outputs)[graph::PrimaryOutput(*outputs)]) : config;
+  }
   if (!kernel.Validate().ok() || kernel.root_instruction().shape.IsTuple()) return config;
   const std::vector<int> dims = TiledDims(kernel);
   const graph::Shape& shape = kernel.root_instruction().shape;

@@ -98,7 +98,9 @@ absl::Status Validate(const graph::Kernel& kernel, const TileConfig& config);
 // the primary reduction's SplitReductionExtent (only 1 when there is none), and parallel_loop -1 or
 // any used slot. At most 8^3 * 4 * 4 * 4 = 32768 configs. Every returned config passes Validate.
 // A kernel rooted at a collective (graph::IsCollective) has one config, Default(kernel): its cost is
-// communication, which no tiling changes. Error: kernel.Validate()'s error, or kInvalidArgument when the root is a tuple.
+// communication, which no tiling changes. A multi-output kernel (graph::IsMultiOutput) has the
+// config space of its largest output (graph::PrimaryOutput of graph::OutputKernels), and Validate
+// and Default treat it the same way. Error: kernel.Validate()'s error, or kInvalidArgument when the root is a tuple.
 absl::StatusOr<std::vector<TileConfig>> ConfigSpace(const graph::Kernel& kernel);
 
 // What a simple heuristic picks (always a member of ConfigSpace for a valid kernel): tile the slots

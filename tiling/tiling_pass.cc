@@ -68,6 +68,12 @@ absl::StatusOr<KernelTiling> TilingPass::Run(const graph::Kernel& kernel) {
   }
   auto space = ConfigSpace(kernel);
   if (!space.ok()) {
+    // An opaque library call (often tuple-shaped, e.g. a fused attention) is reported as what it
+    // is, the way the cost models report it, rather than by the config space's complaint.
+    if (absl::Status opaque = cost::UnknownCustomCall(kernel); !opaque.ok()) {
+      return absl::Status(opaque.code(),
+                          absl::StrCat("TilingPass: kernel ", kernel.name, ": ", opaque.message()));
+    }
     return absl::Status(space.status().code(),
                         absl::StrCat("TilingPass: kernel ", kernel.name, ": ",
                                      space.status().message()));
