@@ -45,6 +45,9 @@ struct RawInstruction {
   // while: backend_config's known_trip_count ({"known_trip_count":{"n":"80"}}), as XLA's
   // WhileLoopTripCountAnnotator writes it.
   std::optional<int64_t> known_trip_count;
+  // custom-call: backend_config's dot_dimension_numbers (cuBLAS gemm configs), for the rewrite of
+  // __cublas$gemm / __cublas$lt$matmul into a dot.
+  std::optional<DotDimensionNumbers> gemm_dimensions;
   Attributes attrs;
   // Resolved after the computation is read: indices into RawComputation::instructions.
   std::vector<int> operands;
@@ -78,6 +81,15 @@ bool IsNameChar(char c) {
 
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// A cuBLAS GEMM custom-call with its dot dimensions and one array result (older XLA; newer ones
+// return a (result, workspace) tuple, which stays an opaque custom-call).
+bool IsCublasGemm(const RawInstruction& raw) {
+  return raw.opcode == HloOpcode::kCustomCall &&
+         (raw.attrs.custom_call_target == "__cublas$gemm" ||
+          raw.attrs.custom_call_target == "__cublas$lt$matmul") &&
+         raw.gemm_dimensions.has_value() && !raw.shape.IsTuple();
 }
 
 // Opcodes whose to_apply (or scatter=) computation is a reduction combiner / comparator.
@@ -960,6 +972,31 @@ class Parser {
         }
         inst->known_trip_count = n;
       }
+      if (config.find("dot_dimension_numbers") != absl::string_view::npos) {
+        // "lhs_contracting_dimensions":["1"], ... (quoted or bare integers in a JSON list).
+        auto list = [&](absl::string_view name) -> std::optional<std::vector<int64_t>> {
+          const size_t key = config.find(name);
+          if (key == absl::string_view::npos) return std::nullopt;
+          const size_t open = config.find('[', key);
+          const size_t close = config.find(']', open);
+          if (open == absl::string_view::npos || close == absl::string_view::npos) return std::nullopt;
+          std::vector<int64_t> values;
+          size_t digit = config.find_first_of("0123456789", open);
+          while (digit != absl::string_view::npos && digit < close) {
+            const size_t end = config.find_first_not_of("0123456789", digit);
+            int64_t v = 0;
+            if (!absl::SimpleAtoi(config.substr(digit, end - digit), &v)) return std::nullopt;
+            values.push_back(v);
+            digit = config.find_first_of("0123456789", end);
+          }
+          return values;
+        };
+        auto lc = list("lhs_contracting_dimensions"), rc = list("rhs_contracting_dimensions");
+        auto lb = list("lhs_batch_dimensions"), rb = list("rhs_batch_dimensions");
+        if (lc && rc && lb && rb) {
+          inst->gemm_dimensions = DotDimensionNumbers{*lb, *rb, *lc, *rc};
+        }
+      }
       return absl::OkStatus();
     }
     if (key == "metadata" || key == "sharding" || key == "frontend_attributes") {
@@ -1369,6 +1406,13 @@ class Converter {
       inst.shape = raw.shape;
       inst.operands = std::move(operands);
       inst.attrs = raw.attrs;
+      if (IsCublasGemm(raw) && inst.operands.size() == 2) {
+        // XLA's GemmRewriter in reverse: a plain GEMM (no bias operand, one array result) is the
+        // dot its backend config describes, so it fuses, tiles and gets estimates like one.
+        inst.opcode = HloOpcode::kDot;
+        inst.attrs.dot_dimension_numbers = raw.gemm_dimensions;
+        inst.attrs.custom_call_target.clear();
+      }
       local[index] = inst.id;
       out->push_back(std::move(inst));
     }

@@ -28,8 +28,13 @@
 // / called_computations (attrs.called_computations, in text order), control-predecessors (used only
 // for ordering). Constants: attrs.constant_value is set when every element of the literal is equal
 // (a scalar, or a splat array such as `{0, 0}`); literals XLA elides as `{...}` leave it unset.
-// Every other attribute (metadata, sharding, backend_config, frontend_attributes, replica_groups,
-// ...) and every module header attribute (entry_computation_layout, is_scheduled,
+// replica_groups gives attrs.replica_group_size (collectives). backend_config is read for two
+// things only: a while's known_trip_count (ImportedModel::call_sites) and a cuBLAS GEMM's
+// dot_dimension_numbers: a `__cublas$gemm` / `__cublas$lt$matmul` custom-call with two operands and
+// an array result becomes the `dot` it describes (XLA's GemmRewriter in reverse; with a bias
+// operand or a (result, workspace) tuple it stays a custom-call).
+// Every other attribute (metadata, sharding, frontend_attributes, ...) and every module header
+// attribute (entry_computation_layout, is_scheduled,
 // input_output_alias, ...) is skipped, whatever its value: balanced (), [], {} and quoted strings
 // with escapes.
 //

@@ -640,6 +640,35 @@ TEST(HloParserTest, KnownTripCountBackendConfigWins) {
   EXPECT_EQ(body.how, "known_trip_count backend config");
 }
 
+TEST(HloParserTest, CublasGemmCustomCallsBecomeTheDotTheyDescribe) {
+  const ImportedModel model = ParseOne(R"(
+HloModule gemms
+ENTRY main {
+  a = f32[5,7] parameter(0)
+  b = f32[3,7] parameter(1)
+  g = f32[5,3] custom-call(a, b), custom_call_target="__cublas$gemm", backend_config="{\"gemm_backend_config\":{\"alpha_real\":1,\"dot_dimension_numbers\":{\"lhs_contracting_dimensions\":[\"1\"],\"rhs_contracting_dimensions\":[\"1\"],\"lhs_batch_dimensions\":[],\"rhs_batch_dimensions\":[]}}}"
+  c = f32[5,3] parameter(2)
+  h = f32[5,3] custom-call(a, b, c), custom_call_target="__cublas$gemm", backend_config="{\"gemm_backend_config\":{\"beta\":1,\"dot_dimension_numbers\":{\"lhs_contracting_dimensions\":[\"1\"],\"rhs_contracting_dimensions\":[\"1\"],\"lhs_batch_dimensions\":[],\"rhs_batch_dimensions\":[]}}}"
+  ROOT r = f32[5,3] add(g, h)
+}
+)");
+  const Program& p = model.program;
+  auto find = [&](const std::string& name) -> const Instruction& {
+    return *std::find_if(p.instructions.begin(), p.instructions.end(),
+                         [&](const Instruction& i) { return i.name == name; });
+  };
+  const Instruction& g = find("g");
+  EXPECT_EQ(g.opcode, HloOpcode::kDot);
+  ASSERT_TRUE(g.attrs.dot_dimension_numbers.has_value());
+  EXPECT_THAT(g.attrs.dot_dimension_numbers->lhs_contracting_dimensions, ElementsAre(1));
+  EXPECT_THAT(g.attrs.dot_dimension_numbers->rhs_contracting_dimensions, ElementsAre(1));
+  EXPECT_TRUE(g.attrs.dot_dimension_numbers->lhs_batch_dimensions.empty());
+  EXPECT_EQ(g.attrs.custom_call_target, "");
+  // With a bias (beta != 0) operand it stays an opaque custom-call.
+  EXPECT_EQ(find("h").opcode, HloOpcode::kCustomCall);
+  EXPECT_EQ(find("h").attrs.custom_call_target, "__cublas$gemm");
+}
+
 TEST(HloParserTest, ParsesLlama31TrainingStep) {
   const std::string path =
       std::string(PERFGRAPH_SOURCE_DIR) + "/../shared/hlo/hlo_llama31_70b_bf16_16x8.hlo";
