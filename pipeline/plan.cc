@@ -105,18 +105,20 @@ absl::StatusOr<ProgramPlan> PlanProgram(const std::string& path, const graph::Im
   }
 
   plan.kernels.reserve(fused.kernels.size());
+  ProgramTotal predicted, by_default;
   for (size_t i = 0; i < fused.kernels.size(); ++i) {
     KernelPlan k;
     k.kernel = std::move(fused.kernels[i]);
     k.tiling = std::move(best[i]);
     k.default_config = tiling::Default(k.kernel);
     k.out_of_distribution = cost_model.OutOfDistribution(k.kernel);
+    k.runs = KernelRunsOf(model, k.kernel.name);
     if (k.tiling.ok()) {
-      plan.total_predicted_ns += k.tiling->predicted_ns;
+      predicted.Add(k.runs, k.tiling->predicted_ns);
       if (k.tiling->kept_default) ++plan.kernels_kept_default;
       if (default_ns[i].ok()) {
         k.default_predicted_ns = *default_ns[i];
-        plan.total_default_predicted_ns += *default_ns[i];
+        by_default.Add(k.runs, *default_ns[i]);
       }
     } else {
       ++plan.kernels_without_estimate;
@@ -124,6 +126,9 @@ absl::StatusOr<ProgramPlan> PlanProgram(const std::string& path, const graph::Im
     if (!k.out_of_distribution.empty()) ++plan.kernels_out_of_distribution;
     plan.kernels.push_back(std::move(k));
   }
+  plan.total_predicted_ns = predicted.total_ns();
+  plan.total_default_predicted_ns = by_default.total_ns();
+  plan.total_notes = predicted.Notes();
   if (plan.fusion == "cost") {
     for (const fusion::FusionDecision& d : fused.decisions) {
       switch (d.kind) {

@@ -21,6 +21,7 @@
 #include "fusion/fusion_pass.h"
 #include "graph/import.h"
 #include "graph/ir.h"
+#include "pipeline/program_total.h"
 #include "tiling/tile_config.h"
 #include "tiling/tiling_pass.h"
 
@@ -73,6 +74,8 @@ struct KernelPlan {
   // Non-empty when the cost model was not trained on kernels like this one
   // (cost::CostModel::OutOfDistribution): the reason.
   std::string out_of_distribution;
+  // How often the kernel runs per program run (while trip counts; KernelRunsOf).
+  KernelRuns runs;
 };
 
 struct FusionDecisionCounts {
@@ -91,8 +94,12 @@ struct ProgramPlan {
   std::vector<KernelPlan> kernels;  // in fusion order
   std::vector<fusion::FusionDecision> decisions;  // fusion "cost" only
   FusionDecisionCounts decision_counts;           // fusion "cost" only
-  double total_predicted_ns = 0;          // sum of the chosen configs' estimates
-  double total_default_predicted_ns = 0;  // sum of tiling::Default's, over the same kernels
+  // Sum of the chosen configs' estimates x executions (ProgramTotal: once when a trip count is
+  // unknown; a conditional's costliest branch), and the same for tiling::Default's, over the same
+  // kernels; total_notes says how control flow entered them (ProgramTotal::Notes).
+  double total_predicted_ns = 0;
+  double total_default_predicted_ns = 0;
+  std::vector<std::string> total_notes;
   int kernels_without_estimate = 0;
   int kernels_out_of_distribution = 0;
   // Kernels whose argmin lost to tiling::Default under the default guard

@@ -19,7 +19,10 @@
 // total_default_predicted_ns, kernels_without_estimate, kernels_out_of_distribution,
 // min_predicted_gain and kernels_kept_default (the tiling pass's default guard:
 // tiling::TilingPassOptions::min_predicted_gain, --min-predicted-gain or the cost model's
-// pipeline::DefaultGuardBand); coverage {kernels, estimated_kernels, flops, estimated_flops,
+// pipeline::DefaultGuardBand); per kernel executions (runs per program run: while trip counts;
+// null with executions_note when unknown) and total_notes (how control flow entered the totals:
+// totals count each kernel x executions and a conditional's costliest branch,
+// pipeline::ProgramTotal); coverage {kernels, estimated_kernels, flops, estimated_flops,
 // estimated_flop_share, missing {"<fusion kind> <root opcode>": kernels without an estimate}}
 // (graph::KernelCost FLOPs; the table prints it as one line); with
 // --fusion cost a decisions summary {fused, declined_cost, declined_no_estimate,
@@ -117,6 +120,12 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
       std::cerr << "perfgraph plan: warning: " << path << ": " << kp.tiling.status().message()
                 << "\n";
     }
+    if (kp.runs.executions.has_value()) {
+      k["executions"] = *kp.runs.executions;
+    } else {
+      k["executions"] = nullptr;
+      k["executions_note"] = kp.runs.note;
+    }
     // Learned models flag kernels outside what they were trained on (cost/training_distribution.h).
     k["out_of_distribution"] = !kp.out_of_distribution.empty();
     if (!kp.out_of_distribution.empty()) {
@@ -158,6 +167,7 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
   report["kernels"] = std::move(kernels);
   report["total_predicted_ns"] = plan.total_predicted_ns;
   report["total_default_predicted_ns"] = plan.total_default_predicted_ns;
+  report["total_notes"] = plan.total_notes;
   if (measured.has_value()) {
     report["total_measured_ns"] = measured->total_measured_ns;
     report["kernels_measured"] = measured->kernels_measured;
@@ -237,6 +247,9 @@ void PrintTable(const nlohmann::ordered_json& report) {
         "%d kernels kept tiling::Default: no config was predicted at least %.0f %% faster "
         "(--min-predicted-gain)\n",
         report["kernels_kept_default"].get<int>(), 100 * report["min_predicted_gain"].get<double>());
+  }
+  for (const auto& note : report["total_notes"]) {
+    std::cout << "total: " << note.get<std::string>() << "\n";
   }
   const auto& coverage = report["coverage"];
   std::string missing;

@@ -69,6 +69,7 @@
 #include "nlohmann/json.hpp"
 #include "tiling/tiling_pass.h"
 #include "pipeline/plan.h"
+#include "pipeline/program_total.h"
 #include "tools/cli.h"
 #include "tools/flags.h"
 #include "tools/model_files.h"
@@ -96,12 +97,7 @@ struct KernelJob {
   double predicted_ns = 0;
   absl::Status error;
   std::string out_of_distribution;  // CostModel::OutOfDistribution ("" = inside)
-  // Executions per run of the program (graph::ExecutionsPerRun of the kernel's computation): a
-  // while body's trip count; nullopt when unknown (counted once, per iteration, `executions_note`).
-  std::optional<int64_t> executions = 1;
-  std::string executions_note;
-  // For kernels inside a conditional's branch: "<conditional>" and the branch computation.
-  std::string conditional, branch;
+  pipeline::KernelRuns runs;  // executions per program run, enclosing conditional (model files)
 };
 
 struct Source {
@@ -166,26 +162,7 @@ absl::Status LoadModelFile(Source& source, const graph::ImportOptions& import_op
     KernelJob job;
     job.program = model.program.name;
     job.variant = fused.fusion;
-    // Kernels of called computations are named "<computation>/<kernel>" (pipeline::FuseModel, the
-    // HLO importer's prefused kernels).
-    const size_t slash = kernel.name.find('/');
-    const std::string computation =
-        slash == std::string::npos ? std::string() : kernel.name.substr(0, slash);
-    if (!computation.empty() && model.call_sites.count(computation) > 0) {
-      job.executions = graph::ExecutionsPerRun(model, computation, &job.executions_note);
-      // The nearest conditional branch above the kernel, if any.
-      std::string current = computation;
-      for (size_t depth = 0; !current.empty() && depth <= model.call_sites.size(); ++depth) {
-        const graph::CallSite& site = model.call_sites.at(current);
-        if (site.role == "conditional branch") {
-          job.conditional = site.instruction;
-          job.branch = current;
-          break;
-        }
-        if (model.call_sites.count(site.caller) == 0) break;
-        current = site.caller;
-      }
-    }
+    job.runs = pipeline::KernelRunsOf(model, kernel.name);
     job.hash = graph::CanonicalKernelHash(kernel);
     job.kernel = std::move(kernel);
     job.target_threads = LogicalCores();
@@ -374,14 +351,12 @@ void WriteRow(const Row& r, bool csv) {
 void WriteSource(const Source& source, bool csv) {
   // Program totals keyed by (program, variant), in order of first appearance.
   struct Total {
-    double predicted_ns = 0, measured_ns = 0;
+    double measured_ns = 0;
     int kernels = 0, left_out = 0, out_of_distribution = 0;
     int estimated = 0;                         // kernels with an estimate (labels aside)
     double flops = 0, estimated_flops = 0;     // graph::KernelCost FLOPs
     std::map<std::string, int> missing;        // "<fusion kind> <root opcode>" -> kernels
-    std::set<std::string> per_iteration;       // whiles whose trip count is unknown
-    // Conditionals: predicted ns per branch; only the costliest branch enters the total.
-    std::map<std::string, std::map<std::string, double>> branches;
+    pipeline::ProgramTotal predicted;          // control flow: trip counts, costliest branches
   };
   std::vector<std::pair<std::string, std::string>> order;
   std::map<std::pair<std::string, std::string>, Total> totals;
@@ -403,8 +378,8 @@ void WriteSource(const Source& source, bool csv) {
     r.measure_status = job.measure_status;
     r.error = std::string(job.error.message());
     r.out_of_distribution = job.out_of_distribution;
-    r.executions = job.executions;
-    r.executions_note = job.executions_note;
+    r.executions = job.runs.executions;
+    r.executions_note = job.runs.note;
     WriteRow(r, csv);
 
     const auto key = std::make_pair(job.program, job.variant);
@@ -412,7 +387,7 @@ void WriteSource(const Source& source, bool csv) {
     if (inserted) order.push_back(key);
     if (!job.out_of_distribution.empty()) ++it->second.out_of_distribution;
     const double flops =
-        graph::KernelCost(job.kernel).flops * static_cast<double>(job.executions.value_or(1));
+        graph::KernelCost(job.kernel).flops * static_cast<double>(job.runs.executions.value_or(1));
     it->second.flops += flops;
     if (job.error.ok()) {
       ++it->second.estimated;
@@ -421,13 +396,8 @@ void WriteSource(const Source& source, bool csv) {
       ++it->second.missing[absl::StrCat(r.fusion_kind, " ", r.root_opcode)];
     }
     const bool complete = job.error.ok() && (!source.dataset || job.measured_ns.has_value());
-    if (!job.executions.has_value()) it->second.per_iteration.insert(job.executions_note);
-    const double runs = static_cast<double>(job.executions.value_or(1));
-    if (complete && !job.conditional.empty()) {
-      it->second.branches[job.conditional][job.branch] += job.predicted_ns * runs;
-    }
     if (complete) {
-      if (job.conditional.empty()) it->second.predicted_ns += job.predicted_ns * runs;
+      it->second.predicted.Add(job.runs, job.predicted_ns);
       if (job.measured_ns.has_value()) it->second.measured_ns += *job.measured_ns;
       ++it->second.kernels;
     } else {
@@ -441,21 +411,8 @@ void WriteSource(const Source& source, bool csv) {
     r.file = source.path;
     r.program = key.first;
     r.variant = key.second;
-    double predicted_ns = t.predicted_ns;
-    std::vector<std::string> notes;
-    for (const auto& [conditional, branches] : t.branches) {
-      auto costliest = std::max_element(
-          branches.begin(), branches.end(),
-          [](const auto& a, const auto& b) { return a.second < b.second; });
-      predicted_ns += costliest->second;
-      notes.push_back(absl::StrCat("conditional '", conditional, "': costliest branch '",
-                                   costliest->first, "'"));
-    }
-    for (const std::string& note : t.per_iteration) {
-      notes.push_back(absl::StrCat("per iteration (trip count unknown): ", note));
-    }
-    r.executions_note = absl::StrJoin(notes, "; ");
-    r.predicted_ns = predicted_ns;
+    r.executions_note = absl::StrJoin(t.predicted.Notes(), "; ");
+    r.predicted_ns = t.predicted.total_ns();
     if (source.dataset) r.measured_ns = t.measured_ns;
     r.kernels = t.kernels;
     if (t.left_out > 0) {

@@ -1,5 +1,7 @@
 // End-to-end tests of `perfgraph plan`: runs the real binary on a small real ONNX model and checks the
 // exit status, the JSON contract keys (DESIGN.md) and --measure.
+#include <algorithm>
+#include <map>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -92,6 +94,38 @@ TEST(PlanTest, CoverageCountsKernelsWithoutAnEstimateByKind) {
   ASSERT_EQ(table.exit_code, 0) << table.out;
   EXPECT_THAT(table.out, HasSubstr("coverage: 1 of 2 kernels estimated"));
   EXPECT_THAT(table.out, HasSubstr("1 kInput reduce"));
+}
+
+TEST(PlanTest, TotalsCountLoopBodiesByTheirTripCount) {
+  const std::string loops = std::string(PERFGRAPH_SOURCE_DIR) + "/tests/testdata/hlo/loops.hlo";
+  CliResult r = RunPerfgraph("plan --json --fusion default --cost-model analytical " + loops);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json report = ParseJson(r.out);
+  double outside = 0;
+  std::map<std::string, double> branch;
+  int unknown = 0;
+  for (const auto& k : report["kernels"]) {
+    const std::string name = k["name"].get<std::string>();
+    const std::string computation = name.substr(0, name.find('/'));
+    if (computation == "body") EXPECT_EQ(k["executions"], 4) << name;  // 0 to 12 step 3
+    if (k["executions"].is_null()) {
+      ++unknown;
+      EXPECT_THAT(k["executions_note"].get<std::string>(), HasSubstr("'w2'"));
+    }
+    const double ns =
+        k["predicted_ns"].get<double>() * (k["executions"].is_null() ? 1 : k["executions"].get<int>());
+    if (computation == "then" || computation == "else") {
+      branch[computation] += ns;
+    } else {
+      outside += ns;
+    }
+  }
+  EXPECT_GT(unknown, 0);
+  ASSERT_EQ(branch.size(), 2u);
+  const double expected = outside + std::max(branch["then"], branch["else"]);
+  EXPECT_NEAR(report["total_predicted_ns"].get<double>(), expected, 1e-9 * expected);
+  EXPECT_THAT(report["total_notes"].dump(), HasSubstr("costliest branch"));
+  EXPECT_THAT(report["total_notes"].dump(), HasSubstr("per iteration"));
 }
 
 TEST(PlanTest, DefaultFusionTableListsKernelsAndTotals) {
