@@ -74,6 +74,12 @@ struct CollectiveCost {
   std::string ToString() const;  // "ring all-reduce of 1.0 MB over 64 devices: 12.3 us"
 };
 
+// The out-of-distribution reason learned models give for a collective kernel, whose estimate they
+// take from EstimateCollective instead of their own prediction.
+inline constexpr char kDeferredCollective[] =
+    "collective: estimated by the alpha-beta model of the interconnect (cost/collective_cost.h), "
+    "not by this model";
+
 // Whether the kernel's root is a collective (graph::IsCollective). Collective kernels hold the
 // collective and its parameters only (fusion::DefaultFusion never fuses them).
 bool IsCollectiveKernel(const graph::Kernel& kernel);

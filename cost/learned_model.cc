@@ -57,6 +57,7 @@ absl::StatusOr<LearnedModel> LearnedModel::Load(absl::string_view weights_path) 
 std::string LearnedModel::name() const { return "learned"; }
 
 std::string LearnedModel::OutOfDistribution(const graph::Kernel& kernel) const {
+  if (IsCollectiveKernel(kernel)) return std::string(kDeferredCollective);
   return distribution_ ? distribution_->OutOfDistribution(kernel) : std::string();
 }
 

@@ -204,6 +204,7 @@ absl::StatusOr<std::unique_ptr<XgboostModel>> XgboostModel::Create(XgboostModelI
 std::string XgboostModel::name() const { return "xgboost"; }
 
 std::string XgboostModel::OutOfDistribution(const graph::Kernel& kernel) const {
+  if (IsCollectiveKernel(kernel)) return std::string(kDeferredCollective);
   return distribution_ ? distribution_->OutOfDistribution(kernel) : std::string();
 }
 

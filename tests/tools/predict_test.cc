@@ -201,6 +201,9 @@ ENTRY main {
     }
     ASSERT_EQ(by_root.size(), 3u) << r.out;  // dot, all-reduce, custom-call; no tuple kernel
     EXPECT_GT(std::stod(by_root["all-reduce"].at("predicted_ns")), 0) << model;
+    if (model == "learned") {  // it defers to the alpha-beta formula, and says so
+      EXPECT_THAT(by_root["all-reduce"].at("out_of_distribution"), HasSubstr("alpha-beta"));
+    }
     EXPECT_EQ(by_root["custom-call"].at("predicted_ns"), "") << model;
     EXPECT_THAT(by_root["custom-call"].at("error"), HasSubstr("MyVendorKernel")) << model;
     const auto& total = rows.back();
