@@ -797,12 +797,10 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
   }
   for (const Instruction& inst : kernel.instructions) {
     if (HasNoCostFormula(inst.opcode)) {
-      std::string what = std::string(graph::HloOpcodeName(inst.opcode));
-      if (inst.opcode == HloOpcode::kCustomCall) {
-        absl::StrAppend(&what, " to '", inst.attrs.custom_call_target, "'");
-      }
+      // Custom-calls were reported above (UnknownCustomCall).
       return absl::UnimplementedError(absl::StrCat(
-          "AnalyticalModel: kernel '", kernel.name, "' instruction '", inst.name, "' (", what,
+          "AnalyticalModel: kernel '", kernel.name, "' instruction '", inst.name, "' (",
+          graph::HloOpcodeName(inst.opcode),
           ") has no cost formula: an opaque call, control flow or data-dependent op"));
     }
     absl::Status ok = CheckReduction(kernel, inst);

@@ -68,6 +68,17 @@ bool HeuristicAcceptsConsumer(const Program& program, const Instruction& produce
   return !IsHeavyOp(producer.opcode);  // reduce / reduce-window stay kernel roots
 }
 
+// Ops that are no kernel work (graph::IsKernelWork) form no kernel; bitcast fuses like a reshape
+// and, left as a root, still forms one.
+bool FormsNoKernel(graph::HloOpcode opcode) {
+  return !graph::IsKernelWork(opcode) && opcode != graph::HloOpcode::kBitcast;
+}
+
+// Collectives are kernels of their own; ops that form no kernel absorb nothing either.
+bool AbsorbsNoProducer(graph::HloOpcode opcode) {
+  return FormsNoKernel(opcode) || graph::IsCollective(opcode);
+}
+
 }  // namespace
 
 bool IsHeavyOp(graph::HloOpcode opcode) {
@@ -79,24 +90,13 @@ bool IsNeverFusedOp(graph::HloOpcode opcode) {
   switch (opcode) {
     case graph::HloOpcode::kParameter: case graph::HloOpcode::kConstant: case graph::HloOpcode::kCustomCall:
     case graph::HloOpcode::kGather: case graph::HloOpcode::kScatter: case graph::HloOpcode::kSort:
-    case graph::HloOpcode::kTuple: case graph::HloOpcode::kGetTupleElement: case graph::HloOpcode::kWhile:
-    case graph::HloOpcode::kConditional: case graph::HloOpcode::kCall: case graph::HloOpcode::kFusion:
     case graph::HloOpcode::kUnknown: case graph::HloOpcode::kRng:
     case graph::HloOpcode::kRngBitGenerator: case graph::HloOpcode::kSend:
     case graph::HloOpcode::kRecv: case graph::HloOpcode::kInfeed: case graph::HloOpcode::kOutfeed:
       return true;
-    default:
-      return graph::IsCollective(opcode) ||
-             (!graph::IsKernelWork(opcode) && opcode != graph::HloOpcode::kBitcast);
+    default:  // tuple, get-tuple-element, while, conditional, call, fusion, ...: FormsNoKernel
+      return graph::IsCollective(opcode) || FormsNoKernel(opcode);
   }
-}
-
-bool FormsNoKernel(graph::HloOpcode opcode) {
-  return !graph::IsKernelWork(opcode) && opcode != graph::HloOpcode::kBitcast;
-}
-
-bool AbsorbsNoProducer(graph::HloOpcode opcode) {
-  return FormsNoKernel(opcode) || graph::IsCollective(opcode);
 }
 
 bool DefaultHeuristic(const Program& program, const FusionCandidate& candidate) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "graph/analysis.h"
 
 namespace perfgraph::pipeline {
 
@@ -60,6 +61,20 @@ std::vector<std::string> ProgramTotal::Notes() const {
     notes.push_back(absl::StrCat("per iteration (trip count unknown): ", note));
   }
   return notes;
+}
+
+void ProgramCoverage::Add(const graph::Kernel& kernel, const KernelRuns& runs, bool estimated) {
+  const double flops =
+      graph::KernelCost(kernel).flops * static_cast<double>(runs.executions.value_or(1));
+  ++kernels_;
+  flops_ += flops;
+  if (estimated) {
+    ++estimated_kernels_;
+    estimated_flops_ += flops;
+  } else {
+    ++missing_[absl::StrCat(graph::FusionKindName(kernel.kind), " ",
+                            graph::HloOpcodeName(kernel.root_instruction().opcode))];
+  }
 }
 
 }  // namespace perfgraph::pipeline

@@ -46,6 +46,25 @@ class ProgramTotal {
   std::set<std::string> per_iteration_;
 };
 
+// How much of a program an estimate covers: its kernels and FLOPs (graph::KernelCost x
+// executions, once when unknown) with an estimate, and the kernels without one by kind.
+class ProgramCoverage {
+ public:
+  void Add(const graph::Kernel& kernel, const KernelRuns& runs, bool estimated);
+  int kernels() const { return kernels_; }
+  int estimated_kernels() const { return estimated_kernels_; }
+  double flops() const { return flops_; }
+  double estimated_flops() const { return estimated_flops_; }
+  double estimated_flop_share() const { return flops_ > 0 ? estimated_flops_ / flops_ : 1.0; }
+  // Kernels without an estimate by "<fusion kind> <root opcode>" ("kCustom custom-call").
+  const std::map<std::string, int>& missing() const { return missing_; }
+
+ private:
+  int kernels_ = 0, estimated_kernels_ = 0;
+  double flops_ = 0, estimated_flops_ = 0;
+  std::map<std::string, int> missing_;
+};
+
 }  // namespace perfgraph::pipeline
 
 #endif  // PERFGRAPH_PIPELINE_PROGRAM_TOTAL_H_

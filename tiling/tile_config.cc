@@ -183,12 +183,19 @@ int64_t SplitReductionExtent(const Kernel& kernel, int instruction) {
   }
 }
 
+// The kernel of a multi-output kernel's largest output (graph::PrimaryOutput): the loop nest the
+// multi-output kernel is tiled over.
+absl::StatusOr<Kernel> PrimaryOutputKernel(const Kernel& kernel) {
+  ASSIGN_OR_RETURN(std::vector<Kernel> outputs, graph::OutputKernels(kernel));
+  return std::move(outputs[graph::PrimaryOutput(outputs)]);
+}
+
 absl::Status Validate(const Kernel& kernel, const TileConfig& config) {
   RETURN_IF_ERROR(kernel.Validate());
   if (graph::IsMultiOutput(kernel)) {
-    absl::StatusOr<std::vector<Kernel>> outputs = graph::OutputKernels(kernel);
-    if (!outputs.ok()) return ConfigError(kernel, config, outputs.status().message());
-    return Validate((*outputs)[graph::PrimaryOutput(*outputs)], config);
+    absl::StatusOr<Kernel> primary = PrimaryOutputKernel(kernel);
+    if (!primary.ok()) return ConfigError(kernel, config, primary.status().message());
+    return Validate(*primary, config);
   }
   const graph::Shape& shape = kernel.root_instruction().shape;
   if (shape.IsTuple()) return ConfigError(kernel, config, "the root has a tuple shape");
@@ -257,8 +264,8 @@ absl::Status Validate(const Kernel& kernel, const TileConfig& config) {
 absl::StatusOr<std::vector<TileConfig>> ConfigSpace(const Kernel& kernel) {
   RETURN_IF_ERROR(kernel.Validate());
   if (graph::IsMultiOutput(kernel)) {  // tiled over its largest output's loop nest
-    ASSIGN_OR_RETURN(std::vector<Kernel> outputs, graph::OutputKernels(kernel));
-    return ConfigSpace(outputs[graph::PrimaryOutput(outputs)]);
+    ASSIGN_OR_RETURN(Kernel primary, PrimaryOutputKernel(kernel));
+    return ConfigSpace(primary);
   }
   if (kernel.root_instruction().shape.IsTuple()) {
     return absl::InvalidArgumentError(absl::StrCat("tiling::ConfigSpace: kernel '", kernel.name,
@@ -306,11 +313,12 @@ absl::StatusOr<std::vector<TileConfig>> ConfigSpace(const Kernel& kernel) {
 
 TileConfig Default(const Kernel& kernel) {
   TileConfig config;
-  if (kernel.Validate().ok() && graph::IsMultiOutput(kernel)) {
-    absl::StatusOr<std::vector<Kernel>> outputs = graph::OutputKernels(kernel);
-    return outputs.ok() ? Default((*outputs)[graph::PrimaryOutput(*outputs)]) : config;
+  if (!kernel.Validate().ok()) return config;
+  if (graph::IsMultiOutput(kernel)) {
+    absl::StatusOr<Kernel> primary = PrimaryOutputKernel(kernel);
+    return primary.ok() ? Default(*primary) : config;
   }
-  if (!kernel.Validate().ok() || kernel.root_instruction().shape.IsTuple()) return config;
+  if (kernel.root_instruction().shape.IsTuple()) return config;
   const std::vector<int> dims = TiledDims(kernel);
   const graph::Shape& shape = kernel.root_instruction().shape;
   constexpr int64_t kPreferred[kMaxTiledDims] = {64, 8, 4};

@@ -24,18 +24,17 @@
 // totals count each kernel x executions and a conditional's costliest branch,
 // pipeline::ProgramTotal); coverage {kernels, estimated_kernels, flops, estimated_flops,
 // estimated_flop_share, missing {"<fusion kind> <root opcode>": kernels without an estimate}}
-// (graph::KernelCost FLOPs; the table prints it as one line); with
+// (pipeline::ProgramCoverage: graph::KernelCost FLOPs x executions; the table prints it as one
+// line); with
 // --fusion cost a decisions summary {fused, declined_cost, declined_no_estimate,
 // declined_legality} and fusion_decisions [{producer, opcode, decision, reason}].
 #include <algorithm>
 #include <iostream>
-#include <map>
 #include <optional>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "graph/analysis.h"
 #include "graph/import.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -89,20 +88,10 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
   report["fusion"] = plan.fusion;
   report["threads"] = plan.num_threads;
   nlohmann::ordered_json kernels = nlohmann::ordered_json::array();
-  double flops = 0, estimated_flops = 0;
-  int estimated = 0;
-  std::map<std::string, int> missing;  // "<fusion kind> <root opcode>" -> kernels
+  pipeline::ProgramCoverage covered;
   for (const pipeline::KernelPlan& kp : plan.kernels) {
     const graph::Kernel& kernel = kp.kernel;
-    const double kernel_flops = graph::KernelCost(kernel).flops;
-    flops += kernel_flops;
-    if (kp.tiling.ok()) {
-      ++estimated;
-      estimated_flops += kernel_flops;
-    } else {
-      ++missing[absl::StrCat(graph::FusionKindName(kernel.kind), " ",
-                             graph::HloOpcodeName(kernel.root_instruction().opcode))];
-    }
+    covered.Add(kernel, kp.runs, kp.tiling.ok());
     nlohmann::ordered_json k;
     k["name"] = kernel.name;
     k["fusion_kind"] = std::string(graph::FusionKindName(kernel.kind));
@@ -174,13 +163,13 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
   }
   report["kernels_without_estimate"] = plan.kernels_without_estimate;
   nlohmann::ordered_json coverage;
-  coverage["kernels"] = plan.kernels.size();
-  coverage["estimated_kernels"] = estimated;
-  coverage["flops"] = flops;
-  coverage["estimated_flops"] = estimated_flops;
-  coverage["estimated_flop_share"] = flops > 0 ? estimated_flops / flops : 1.0;
+  coverage["kernels"] = covered.kernels();
+  coverage["estimated_kernels"] = covered.estimated_kernels();
+  coverage["flops"] = covered.flops();
+  coverage["estimated_flops"] = covered.estimated_flops();
+  coverage["estimated_flop_share"] = covered.estimated_flop_share();
   coverage["missing"] = nlohmann::ordered_json::object();
-  for (const auto& [kind, count] : missing) coverage["missing"][kind] = count;
+  for (const auto& [kind, count] : covered.missing()) coverage["missing"][kind] = count;
   report["coverage"] = std::move(coverage);
   report["kernels_out_of_distribution"] = plan.kernels_out_of_distribution;
   report["min_predicted_gain"] = options.tiling.min_predicted_gain;

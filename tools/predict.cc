@@ -47,7 +47,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <thread>
 
 #include "absl/flags/declare.h"
@@ -63,7 +62,6 @@
 #include "data/label.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
-#include "graph/analysis.h"
 #include "graph/import.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -353,9 +351,7 @@ void WriteSource(const Source& source, bool csv) {
   struct Total {
     double measured_ns = 0;
     int kernels = 0, left_out = 0, out_of_distribution = 0;
-    int estimated = 0;                         // kernels with an estimate (labels aside)
-    double flops = 0, estimated_flops = 0;     // graph::KernelCost FLOPs
-    std::map<std::string, int> missing;        // "<fusion kind> <root opcode>" -> kernels
+    pipeline::ProgramCoverage coverage;        // estimates, labels aside
     pipeline::ProgramTotal predicted;          // control flow: trip counts, costliest branches
   };
   std::vector<std::pair<std::string, std::string>> order;
@@ -386,15 +382,7 @@ void WriteSource(const Source& source, bool csv) {
     auto [it, inserted] = totals.try_emplace(key);
     if (inserted) order.push_back(key);
     if (!job.out_of_distribution.empty()) ++it->second.out_of_distribution;
-    const double flops =
-        graph::KernelCost(job.kernel).flops * static_cast<double>(job.runs.executions.value_or(1));
-    it->second.flops += flops;
-    if (job.error.ok()) {
-      ++it->second.estimated;
-      it->second.estimated_flops += flops;
-    } else {
-      ++it->second.missing[absl::StrCat(r.fusion_kind, " ", r.root_opcode)];
-    }
+    it->second.coverage.Add(job.kernel, job.runs, job.error.ok());
     const bool complete = job.error.ok() && (!source.dataset || job.measured_ns.has_value());
     if (complete) {
       it->second.predicted.Add(job.runs, job.predicted_ns);
@@ -425,15 +413,20 @@ void WriteSource(const Source& source, bool csv) {
           absl::StrCat(t.out_of_distribution, " of ", t.kernels + t.left_out, " kernels");
     }
     const int all = t.kernels + t.left_out;
-    if (all > 0) r.estimated_kernel_share = static_cast<double>(t.estimated) / all;
-    r.estimated_flop_share = t.flops > 0 ? t.estimated_flops / t.flops : 1.0;
+    if (all > 0) {
+      r.estimated_kernel_share = static_cast<double>(t.coverage.estimated_kernels()) / all;
+    }
+    r.estimated_flop_share = t.coverage.estimated_flop_share();
     std::vector<std::string> missing;
-    for (const auto& [kind, count] : t.missing) missing.push_back(absl::StrCat(count, " ", kind));
+    for (const auto& [kind, count] : t.coverage.missing()) {
+      missing.push_back(absl::StrCat(count, " ", kind));
+    }
     r.missing = absl::StrJoin(missing, "; ");
     WriteRow(r, csv);
     std::cerr << absl::StrFormat(
         "perfgraph predict: %s (%s): %d of %d kernels estimated (%.1f%% of %.3g FLOP)%s\n",
-        key.first, key.second, t.estimated, all, 100 * *r.estimated_flop_share, t.flops,
+        key.first, key.second, t.coverage.estimated_kernels(), all,
+        100 * *r.estimated_flop_share, t.coverage.flops(),
         missing.empty() ? "" : absl::StrCat("; without an estimate: ", r.missing));
   }
 }
