@@ -9,8 +9,10 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cost/library_cost.h"
 #include "graph/analysis.h"
 #include "graph/hlo_opcode.h"
+#include "graph/library_ops.h"
 #include "graph/status_macros.h"
 
 namespace perfgraph::cost {
@@ -265,12 +267,11 @@ bool HasNoCostFormula(HloOpcode opcode) {
     case HloOpcode::kCustomCall: case HloOpcode::kSort: case HloOpcode::kScatter:
     case HloOpcode::kWhile: case HloOpcode::kConditional: case HloOpcode::kCall:
     case HloOpcode::kFft: case HloOpcode::kRng: case HloOpcode::kRngBitGenerator:
-    case HloOpcode::kTriangularSolve: case HloOpcode::kCholesky: case HloOpcode::kAllGather:
-    case HloOpcode::kAllReduce: case HloOpcode::kAllToAll: case HloOpcode::kCollectivePermute:
+    case HloOpcode::kTriangularSolve: case HloOpcode::kCholesky:
     case HloOpcode::kSend: case HloOpcode::kRecv: case HloOpcode::kInfeed: case HloOpcode::kOutfeed:
       return true;
     default:
-      return false;
+      return graph::IsCollective(opcode);  // fused with other work (alone: EstimateCollective)
   }
 }
 
@@ -723,6 +724,10 @@ double CacheFills(const std::vector<Subnest>& subnests, double usable) {
 
 std::string CostBreakdown::ToString() const {
   if (!collective.empty()) return absl::StrCat("total ", total_ns, " ns = ", collective);
+  if (!library.empty()) {
+    return absl::StrFormat("total %.0f ns = launch %.0f + compute %.0f + memory %.0f (library: %s)",
+                           total_ns, launch_ns, compute_ns, memory_ns, library);
+  }
   return absl::StrFormat(
       "total %.0f ns = launch %.0f + tiles %.0f + parallel launches %.0f + max(compute %.0f "
       "[reduction %.0f, output %.0f serial], memory %.0f [L2 %.3g B, L3 %.3g B, DRAM %.3g B]); "
@@ -785,6 +790,17 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
     b.total_ns = collective.total_ns;
     b.communication_ns = collective.total_ns;
     b.collective = collective.ToString();
+    return b;
+  }
+  if (graph::IsLibraryKernel(kernel)) {  // sort, scatter, fused attention, ...: cost/library_cost.h
+    ASSIGN_OR_RETURN(LibraryCost library, EstimateLibraryKernel(target_, kernel));
+    CostBreakdown b;
+    b.total_ns = library.total_ns;
+    b.compute_ns = library.compute_ns;
+    b.memory_ns = library.memory_ns;
+    b.launch_ns = library.launch_ns;
+    b.executed_flops = library.flops;
+    b.library = library.formula;
     return b;
   }
   if (root.shape.IsTuple()) {

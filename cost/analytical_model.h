@@ -89,6 +89,9 @@ struct CostBreakdown {
   // every other term is 0.
   double communication_ns = 0;
   std::string collective;
+  // Library kernels (cost/library_cost.h) only: each library op's work formula ("sort: 1048576
+  // elements x ceil(log2 1024) comparisons"); total = compute_ns + memory_ns + launch_ns.
+  std::string library;
   std::string ToString() const;  // one line, "total 12.3 us = launch ... "
 };
 
@@ -110,9 +113,11 @@ class AnalyticalModel : public CostModel {
   // All terms of the estimate of one pair. Errors (kInvalidArgument naming the kernel and config):
   // kernel.Validate() or tiling::Validate(kernel, config) fails, the root is a tuple, or a reduction's
   // attributes are inconsistent with its operand shapes; kUnimplemented naming the instruction when
-  // the kernel holds an op without a cost formula (custom-call, sort, scatter, control flow, calls,
-  // rng, a collective fused with other work: none of them is lowered by the target either).
-  // A kernel rooted at a collective is costed by EstimateCollective over target().interconnect.
+  // the kernel holds an op without a cost formula (an unknown custom-call, fft, control flow, calls,
+  // a collective fused with other work: none of them is lowered by the target either).
+  // A kernel rooted at a collective is costed by EstimateCollective over target().interconnect, a
+  // library kernel (graph::IsLibraryKernel: sort, scatter, rng, fused attention, ...) by
+  // EstimateLibraryKernel (cost/library_cost.h).
   absl::StatusOr<CostBreakdown> Explain(const graph::Kernel& kernel,
                                         const tiling::TileConfig& config) const;
 

@@ -73,8 +73,9 @@ class CostBatch {
 };
 
 // kUnimplemented "unknown custom-call 'TARGET' ('NAME'): no cost formula, counted, not estimated"
-// for the first custom-call of `kernel`, OK when it holds none. Every cost model reports opaque
-// library calls this way; `predict` counts them per program.
+// for the first custom-call of `kernel` whose target is not a known library op (graph/library_ops.h:
+// fused attention, cuDNN convolutions, TopK have formulas), OK when it holds none. Every cost model
+// reports opaque library calls this way; `predict` counts them per program.
 absl::Status UnknownCustomCall(const graph::Kernel& kernel);
 
 // For the EstimateNs of models that cost single-output kernels: nullopt when no query's kernel is

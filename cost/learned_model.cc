@@ -6,9 +6,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "cost/library_cost.h"
 #include "cost/roofline_bound.h"
 #include "cost/tabular_features.h"
 #include "graph/featurize.h"
+#include "graph/library_ops.h"
 #include "graph/status_macros.h"
 #include "tiling/tile_config.h"
 
@@ -58,6 +60,7 @@ std::string LearnedModel::name() const { return "learned"; }
 
 std::string LearnedModel::OutOfDistribution(const graph::Kernel& kernel) const {
   if (IsCollectiveKernel(kernel)) return std::string(kDeferredCollective);
+  if (graph::IsLibraryKernel(kernel)) return std::string(kDeferredLibrary);
   return distribution_ ? distribution_->OutOfDistribution(kernel) : std::string();
 }
 
@@ -86,6 +89,24 @@ std::vector<absl::StatusOr<double>> LearnedModel::EstimateNs(absl::Span<const Co
       results[row] = cost.ok() ? absl::StatusOr<double>(cost->total_ns) : cost.status();
     }
   }
+  // Library ops (sort, scatter, fused attention, ...) neither: the analytical library-op formulas
+  // on the reference target cost them (cost/library_cost.h).
+  std::vector<KernelQueries> network_groups;
+  for (KernelQueries& group : compute_groups) {
+    if (!graph::IsLibraryKernel(*group.kernel)) {
+      network_groups.push_back(std::move(group));
+      continue;
+    }
+    const absl::StatusOr<LibraryCost> cost =
+        bound_target_ ? EstimateLibraryKernel(*bound_target_, *group.kernel)
+                      : absl::StatusOr<LibraryCost>(absl::FailedPreconditionError(absl::StrCat(
+                            "LearnedModel: library kernel '", group.kernel->name,
+                            "' needs the reference target description to be costed")));
+    for (size_t row : group.rows) {
+      results[row] = cost.ok() ? absl::StatusOr<double>(cost->total_ns) : cost.status();
+    }
+  }
+  compute_groups = std::move(network_groups);
   if (predictor_.architecture().hybrid_threads > 0 && hybrid_ == nullptr) {
     for (const KernelQueries& group : compute_groups) {
       for (size_t row : group.rows) {

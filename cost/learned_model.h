@@ -12,7 +12,10 @@
 // Collectives (kernels rooted at all-reduce, all-gather, ...; cost/collective_cost.h) are not
 // predicted by the network, which was trained on single-device kernels: they get the alpha-beta
 // estimate of the lower-bound target's interconnect (DefaultInterconnect without one), the same the
-// analytical model gives (XgboostModel defers to its analytical model likewise). Multi-output
+// analytical model gives (XgboostModel defers to its analytical model likewise). Library kernels
+// (graph::IsLibraryKernel: sort, scatter, rng, fused attention, cuDNN convolutions, TopK), which no
+// dataset can hold, get EstimateLibraryKernel on the lower-bound target (kFailedPrecondition without
+// one); OutOfDistribution says so for both (kDeferredCollective, kDeferredLibrary). Multi-output
 // kernels are predicted through their outputs (cost::EstimateMultiOutput), as in every model.
 #ifndef PERFGRAPH_COST_LEARNED_MODEL_H_
 #define PERFGRAPH_COST_LEARNED_MODEL_H_

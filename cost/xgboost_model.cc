@@ -10,10 +10,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "cost/library_cost.h"
 #include "cost/roofline_bound.h"
 #include "cost/tabular_features.h"
 #include "graph/atomic_file.h"
 #include "graph/featurize.h"
+#include "graph/library_ops.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tiling/tile_config.h"
@@ -205,6 +207,7 @@ std::string XgboostModel::name() const { return "xgboost"; }
 
 std::string XgboostModel::OutOfDistribution(const graph::Kernel& kernel) const {
   if (IsCollectiveKernel(kernel)) return std::string(kDeferredCollective);
+  if (graph::IsLibraryKernel(kernel)) return std::string(kDeferredLibrary);
   return distribution_ ? distribution_->OutOfDistribution(kernel) : std::string();
 }
 
@@ -224,7 +227,7 @@ std::vector<absl::StatusOr<double>> XgboostModel::EstimateNs(absl::Span<const Co
   const std::vector<KernelQueries> groups = GroupValidQueries(
       queries, "XgboostModel::EstimateNs",
       [](const graph::Kernel& kernel) {
-        return kernel.root_instruction().shape.IsTuple()
+        return kernel.root_instruction().shape.IsTuple() && !graph::IsLibraryKernel(kernel)
                    ? absl::InvalidArgumentError("its root is a tuple (no config space)")
                    : absl::OkStatus();
       },
@@ -242,7 +245,8 @@ std::vector<absl::StatusOr<double>> XgboostModel::EstimateNs(absl::Span<const Co
                                                status.message()));
       }
     };
-    if (IsCollectiveKernel(*kernel)) {  // communication: the analytical alpha-beta model decides
+    // Communication and library ops: the analytical alpha-beta and library-op models decide.
+    if (IsCollectiveKernel(*kernel) || graph::IsLibraryKernel(*kernel)) {
       for (size_t r : rows) {
         absl::StatusOr<CostBreakdown> b = analytical_->Explain(*kernel, queries[r].config);
         results[r] = b.ok() ? absl::StatusOr<double>(b->total_ns) : b.status();

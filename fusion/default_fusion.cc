@@ -92,6 +92,8 @@ bool IsNeverFusedOp(graph::HloOpcode opcode) {
     case graph::HloOpcode::kGather: case graph::HloOpcode::kScatter: case graph::HloOpcode::kSort:
     case graph::HloOpcode::kUnknown: case graph::HloOpcode::kRng:
     case graph::HloOpcode::kRngBitGenerator: case graph::HloOpcode::kSend:
+    case graph::HloOpcode::kCholesky: case graph::HloOpcode::kTriangularSolve:
+    case graph::HloOpcode::kFft:
     case graph::HloOpcode::kRecv: case graph::HloOpcode::kInfeed: case graph::HloOpcode::kOutfeed:
       return true;
     default:  // tuple, get-tuple-element, while, conditional, call, fusion, ...: FormsNoKernel

@@ -85,6 +85,7 @@ struct FusionOptions {
 // Convolution, dot, reduce and reduce-window: at most one per kernel.
 bool IsHeavyOp(graph::HloOpcode opcode);
 // Ops never fused into a consumer (parameters and constants, custom-call, gather, scatter, sort, rng,
+// cholesky, triangular-solve, fft (library calls on every XLA backend),
 // send/recv, infeed/outfeed, collectives, fusion, unknown, and every op that is no kernel work except
 // bitcast): each forms its own kernel, or none when it is no kernel work.
 bool IsNeverFusedOp(graph::HloOpcode opcode);

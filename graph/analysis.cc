@@ -1,5 +1,7 @@
 #include "graph/analysis.h"
 
+#include "graph/library_ops.h"
+
 namespace perfgraph::graph {
 namespace {
 
@@ -72,6 +74,10 @@ OpCost InstructionCost(const Instruction& inst, const std::vector<const Shape*>&
       break;
     }
     default:
+      if (LibraryOpOf(inst) != LibraryOp::kNone) {  // sort, scatter, fused attention, ...
+        absl::StatusOr<LibraryWork> work = LibraryOpWork(inst, operand_shapes);
+        if (work.ok()) cost.flops = work->flops;
+      }
       break;  // data movement and opaque ops: bytes only
   }
   return cost;

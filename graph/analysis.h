@@ -35,7 +35,10 @@ struct OpCost {
 //  - reduce-window: flops = output elements * window size (product of window dim sizes).
 //  - data movement (reshape, transpose, broadcast, slice, pad, concatenate, copy, iota, ...),
 //    parameter, constant: 0 flops.
-//  - anything else (custom-call, gather, sort, ...): 0 flops; bytes still counted.
+//  - library ops (graph/library_ops.h: sort, scatter, rng, cholesky, triangular-solve, fused
+//    attention / cuDNN convolution / TopK custom-calls): graph::LibraryOpWork's FLOP (comparisons
+//    and integer ops count 1); 0 when their operands contradict them.
+//  - anything else (other custom-calls, gather, ...): 0 flops; bytes still counted.
 // Parameters and constants read and write 0 bytes (they are inputs, counted by their users).
 OpCost InstructionCost(const Instruction& inst, const std::vector<const Shape*>& operand_shapes);
 

@@ -48,6 +48,9 @@ struct RawInstruction {
   // custom-call: backend_config's dot_dimension_numbers (cuBLAS gemm configs), for the rewrite of
   // __cublas$gemm / __cublas$lt$matmul into a dot.
   std::optional<DotDimensionNumbers> gemm_dimensions;
+  // custom-call: a TransformerEngine fused attention's dims from its backend config, in the order
+  // of graph/library_ops.h (set when every one of them is present).
+  std::optional<std::vector<int64_t>> attention_dimensions;
   Attributes attrs;
   // Resolved after the computation is read: indices into RawComputation::instructions.
   std::vector<int> operands;
@@ -90,6 +93,43 @@ bool IsCublasGemm(const RawInstruction& raw) {
          (raw.attrs.custom_call_target == "__cublas$gemm" ||
           raw.attrs.custom_call_target == "__cublas$lt$matmul") &&
          raw.gemm_dimensions.has_value() && !raw.shape.IsTuple();
+}
+
+// The integer value of `key` in a backend config, written `key = 64 : i64` (MLIR attribute
+// dictionary, as TransformerEngine's typed-FFI calls print it) or `"key":"64"` / `"key":64` (JSON).
+std::optional<int64_t> ConfigInteger(absl::string_view config, absl::string_view key) {
+  for (size_t at = config.find(key); at != absl::string_view::npos; at = config.find(key, at + 1)) {
+    const bool starts = at == 0 || !IsNameChar(config[at - 1]);
+    const size_t after = at + key.size();
+    if (!starts || (after < config.size() && IsNameChar(config[after]))) continue;
+    size_t pos = config.find_first_not_of(" \t\"", after);
+    if (pos == absl::string_view::npos || (config[pos] != '=' && config[pos] != ':')) continue;
+    pos = config.find_first_not_of(" \t\"", pos + 1);
+    if (pos == absl::string_view::npos) return std::nullopt;
+    size_t end = pos;
+    if (end < config.size() && config[end] == '-') ++end;
+    while (end < config.size() && absl::ascii_isdigit(static_cast<unsigned char>(config[end]))) ++end;
+    int64_t value = 0;
+    if (!absl::SimpleAtoi(config.substr(pos, end - pos), &value)) return std::nullopt;
+    return value;
+  }
+  return std::nullopt;
+}
+
+// {B, H, H_kv, S_q, S_kv, d_qk, d_v, mask_type, window_left, window_right} (graph/library_ops.h)
+// from a TransformerEngine fused-attention backend config; nullopt when one of the first eight is
+// missing (the windows default to -1, unbounded).
+std::optional<std::vector<int64_t>> AttentionDimensions(absl::string_view config) {
+  std::vector<int64_t> dims;
+  for (absl::string_view key : {"input_batch", "attn_heads", "num_gqa_groups", "q_max_seqlen",
+                                "kv_max_seqlen", "qk_head_dim", "v_head_dim", "mask_type"}) {
+    std::optional<int64_t> value = ConfigInteger(config, key);
+    if (!value.has_value()) return std::nullopt;
+    dims.push_back(*value);
+  }
+  dims.push_back(ConfigInteger(config, "window_size_left").value_or(-1));
+  dims.push_back(ConfigInteger(config, "window_size_right").value_or(-1));
+  return dims;
 }
 
 // Opcodes whose to_apply (or scatter=) computation is a reduction combiner / comparator.
@@ -997,6 +1037,9 @@ class Parser {
           inst->gemm_dimensions = DotDimensionNumbers{*lb, *rb, *lc, *rc};
         }
       }
+      if (config.find("attn_heads") != absl::string_view::npos) {
+        inst->attention_dimensions = AttentionDimensions(config);
+      }
       return absl::OkStatus();
     }
     if (key == "metadata" || key == "sharding" || key == "frontend_attributes") {
@@ -1412,6 +1455,10 @@ class Converter {
         inst.opcode = HloOpcode::kDot;
         inst.attrs.dot_dimension_numbers = raw.gemm_dimensions;
         inst.attrs.custom_call_target.clear();
+      }
+      if (raw.attention_dimensions.has_value() &&
+          absl::StartsWith(raw.attrs.custom_call_target, "te_fused_attn_")) {
+        inst.attrs.dimensions = *raw.attention_dimensions;  // graph/library_ops.h
       }
       local[index] = inst.id;
       out->push_back(std::move(inst));

@@ -28,8 +28,10 @@
 // / called_computations (attrs.called_computations, in text order), control-predecessors (used only
 // for ordering). Constants: attrs.constant_value is set when every element of the literal is equal
 // (a scalar, or a splat array such as `{0, 0}`); literals XLA elides as `{...}` leave it unset.
-// replica_groups gives attrs.replica_group_size (collectives). backend_config is read for two
-// things only: a while's known_trip_count (ImportedModel::call_sites) and a cuBLAS GEMM's
+// replica_groups gives attrs.replica_group_size (collectives). backend_config is read for three
+// things only: a TransformerEngine fused attention's dims (te_fused_attn_* custom-calls:
+// attrs.dimensions as graph/library_ops.h lists them), a while's known_trip_count
+// (ImportedModel::call_sites) and a cuBLAS GEMM's
 // dot_dimension_numbers: a `__cublas$gemm` / `__cublas$lt$matmul` custom-call with two operands and
 // an array result becomes the `dot` it describes (XLA's GemmRewriter in reverse; with a bias
 // operand or a (result, workspace) tuple it stays a custom-call).

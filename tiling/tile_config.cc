@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "graph/hlo_opcode.h"
+#include "graph/library_ops.h"
 #include "graph/multi_output.h"
 #include "graph/status_macros.h"
 
@@ -197,6 +198,12 @@ absl::Status Validate(const Kernel& kernel, const TileConfig& config) {
     if (!primary.ok()) return ConfigError(kernel, config, primary.status().message());
     return Validate(*primary, config);
   }
+  if (graph::IsLibraryKernel(kernel)) {  // one config: the library call decides its own schedule
+    if (config == Default(kernel)) return absl::OkStatus();
+    return ConfigError(kernel, config,
+                       absl::StrCat("a library kernel (graph/library_ops.h) has one config, ",
+                                    Default(kernel).ToString()));
+  }
   const graph::Shape& shape = kernel.root_instruction().shape;
   if (shape.IsTuple()) return ConfigError(kernel, config, "the root has a tuple shape");
   int used = 0;
@@ -266,6 +273,9 @@ absl::StatusOr<std::vector<TileConfig>> ConfigSpace(const Kernel& kernel) {
   if (graph::IsMultiOutput(kernel)) {  // tiled over its largest output's loop nest
     ASSIGN_OR_RETURN(Kernel primary, PrimaryOutputKernel(kernel));
     return ConfigSpace(primary);
+  }
+  if (graph::IsLibraryKernel(kernel)) {
+    return std::vector<TileConfig>{Default(kernel)};  // a library call: nothing of ours to tile
   }
   if (kernel.root_instruction().shape.IsTuple()) {
     return absl::InvalidArgumentError(absl::StrCat("tiling::ConfigSpace: kernel '", kernel.name,

@@ -98,9 +98,12 @@ absl::Status Validate(const graph::Kernel& kernel, const TileConfig& config);
 // the primary reduction's SplitReductionExtent (only 1 when there is none), and parallel_loop -1 or
 // any used slot. At most 8^3 * 4 * 4 * 4 = 32768 configs. Every returned config passes Validate.
 // A kernel rooted at a collective (graph::IsCollective) has one config, Default(kernel): its cost is
-// communication, which no tiling changes. A multi-output kernel (graph::IsMultiOutput) has the
-// config space of its largest output (graph::PrimaryOutput of graph::OutputKernels), and Validate
-// and Default treat it the same way. Error: kernel.Validate()'s error, or kInvalidArgument when the root is a tuple.
+// communication, which no tiling changes. So has a library kernel (graph::IsLibraryKernel: sort,
+// scatter, fused attention, ...; Validate accepts only Default(kernel), which for a tuple-shaped
+// root uses no slot): the library call schedules itself. A multi-output kernel
+// (graph::IsMultiOutput) has the config space of its largest output (graph::PrimaryOutput of graph::OutputKernels), and Validate
+// and Default treat it the same way. Error: kernel.Validate()'s error, or kInvalidArgument when the
+// root is a tuple (other than a library kernel's).
 absl::StatusOr<std::vector<TileConfig>> ConfigSpace(const graph::Kernel& kernel);
 
 // What a simple heuristic picks (always a member of ConfigSpace for a valid kernel): tile the slots
