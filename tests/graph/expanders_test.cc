@@ -256,7 +256,6 @@ TEST(ExpandersTest, NoBatchNormRemainsAndShapesMatch) {
   ASSERT_THAT(p.outputs, SizeIs(1));
   EXPECT_EQ(p.at(p.outputs[0]).name, "out");
   EXPECT_EQ(p.at(p.outputs[0]).shape, original.at(original.outputs[0]).shape);
-  // Untouched instructions keep names, opcodes and shapes: same count of non-batch-norm, non-gte.
   EXPECT_NE(Find(p.instructions, "x"), nullptr);
   EXPECT_EQ(Find(p.instructions, "bn_train"), nullptr);  // no tuple kept: read only via gte
 }
@@ -546,7 +545,8 @@ TEST(ExpandersTest, InvalidBatchNormIsAClearError) {
   EXPECT_THAT(ParseBatchNorm("ROOT bn = (f32[8,16,4,4], f32[16], f32[16]) batch-norm-training(x, "
                              "s8, s), epsilon=0.001, feature_index=1"),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("'bn'"), HasSubstr("scale 's8' is f32[8], expected f32[16]"))));
+                       AllOf(HasSubstr("'bn'"),
+                             HasSubstr("scale 's8' is f32[8], expected f32[16]"))));
   EXPECT_THAT(ParseBatchNorm("ROOT bn = f32[8,16,4,4] batch-norm-inference(x, s, s, s, s8), "
                              "epsilon=0.001, feature_index=1"),
               StatusIs(absl::StatusCode::kInvalidArgument,
