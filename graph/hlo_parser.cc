@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "graph/expanders.h"
 #include "graph/status_macros.h"
 
 namespace perfgraph::graph {
@@ -1147,6 +1148,21 @@ class Parser {
     } else if (key == "iota_dimension") {
       ASSIGN_OR_RETURN(int64_t d, Int("iota_dimension"));
       a.dimensions = {d};
+    } else if (key == "feature_index" && IsBatchNorm(inst->opcode)) {
+      ASSIGN_OR_RETURN(int64_t d, Int("feature_index"));
+      a.dimensions = {d};
+    } else if (key == "epsilon" && IsBatchNorm(inst->opcode)) {
+      SkipSpace();
+      const size_t at = pos_;
+      while (pos_ < end_ && (absl::ascii_isalnum(static_cast<unsigned char>(text_[pos_])) ||
+                             text_[pos_] == '.' || text_[pos_] == '-' || text_[pos_] == '+')) {
+        ++pos_;
+      }
+      double epsilon = 0;
+      if (!absl::SimpleAtod(text_.substr(at, pos_ - at), &epsilon) || !std::isfinite(epsilon)) {
+        return ErrorAt(at, absl::StrCat("expected a finite number as epsilon, got ", TokenAt(at)));
+      }
+      a.constant_value = epsilon;
     } else {
       return SkipValue();
     }
@@ -1358,6 +1374,7 @@ class Converter {
     ASSIGN_OR_RETURN(int root, Emit(m_.entry, nullptr, "", false, 0, &program.instructions));
     program.outputs = {root};
     RETURN_IF_ERROR(Annotate(program.Validate()));
+    if (options_.expand_batch_norm) RETURN_IF_ERROR(Annotate(ExpandBatchNorm(&program)));
     result.model.unsupported_ops = m_.unsupported_ops;
     RETURN_IF_ERROR(ExtractKernels(program.instructions, "", true, 0, &result));
     return result;
@@ -1535,6 +1552,7 @@ class Converter {
         if (m_.has_fusion) {
           ASSIGN_OR_RETURN(Kernel kernel, FusionKernel(inst, prefix, with_origin, depth));
           RETURN_IF_ERROR(Annotate(kernel.Validate()));
+          if (options_.expand_batch_norm) RETURN_IF_ERROR(Annotate(ExpandBatchNorm(&kernel)));
           result->model.prefused_kernels.push_back(std::move(kernel));
         }
         continue;
@@ -1550,6 +1568,7 @@ class Converter {
                                           &body.instructions));
           body.outputs = {root};
           RETURN_IF_ERROR(Annotate(body.Validate()));
+          if (options_.expand_batch_norm) RETURN_IF_ERROR(Annotate(ExpandBatchNorm(&body)));
           bodies.emplace_back(callee, std::move(body));
         }
         for (const auto& [callee, body] : bodies) {  // before any body is moved out below

@@ -26,8 +26,10 @@
 // contracting dims, direction, index (get-tuple-element), kind (fusion), custom_call_target,
 // to_apply / calls / body / condition / true_computation / false_computation / branch_computations
 // / called_computations (attrs.called_computations, in text order), control-predecessors (used only
-// for ordering). Constants: attrs.constant_value is set when every element of the literal is equal
-// (a scalar, or a splat array such as `{0, 0}`); literals XLA elides as `{...}` leave it unset.
+// for ordering), feature_index and epsilon of batch-norm-* (attrs.dimensions = {feature_index},
+// attrs.constant_value = epsilon). Constants: attrs.constant_value is set when every element of
+// the literal is equal (a scalar, or a splat array such as `{0, 0}`); literals XLA elides as
+// `{...}` leave it unset.
 // replica_groups gives attrs.replica_group_size (collectives). backend_config is read for three
 // things only: a TransformerEngine fused attention's dims (te_fused_attn_* custom-calls:
 // attrs.dimensions as graph/library_ops.h lists them), a while's known_trip_count
@@ -51,6 +53,12 @@
 //    select-and-scatter, sort, all-reduce, reduce-scatter and map, attrs.reduce_computation is the
 //    opcode of the ROOT of the to_apply computation (kAdd for a sum). Fusion instructions keep
 //    their kind in attrs.fusion_kind.
+//  - batch-norm-training / -inference / -grad are expanded into primitive HLO (graph::
+//    ExpandBatchNorm, graph/expanders.h: XLA's BatchNormExpander) in `program`, in every called
+//    program and inside every prefused kernel, before kernels are extracted, unless
+//    ImportOptions::expand_batch_norm is false. An invalid batch-norm (feature_index out of range,
+//    mismatched scale / mean / variance shape, ...) is then a kInvalidArgument error naming the
+//    file, module and instruction.
 //  - prefused_kernels, only when the module contains at least one fusion instruction (an optimised
 //    module), in program order:
 //      * each fusion becomes a Kernel named after the fusion instruction, kind from `kind=`; its

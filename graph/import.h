@@ -25,6 +25,11 @@ struct ImportOptions {
   // `--allow-unsupported`: keep ops without a lowering as custom-call instructions (target = op type)
   // instead of failing with kUnimplemented.
   bool allow_unsupported = false;
+  // HLO only: rewrite batch-norm-training / -inference / -grad into primitive HLO at import
+  // (graph::ExpandBatchNorm, XLA's BatchNormExpander), in the entry program, every called program
+  // and every prefused kernel, so they fuse, tile and get estimates. false keeps them as written
+  // (for tests of the expander and for looking at the module as parsed).
+  bool expand_batch_norm = true;
 };
 
 // An op type the importer has no lowering for, with the nodes that use it.

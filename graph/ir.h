@@ -82,7 +82,7 @@ struct Attributes {
   std::optional<ConvolutionDimensionNumbers> convolution_dimension_numbers;
   std::optional<DotDimensionNumbers> dot_dimension_numbers;
   // reduce: reduced operand dims; broadcast: operand dim -> output dim map; transpose: permutation;
-  // concatenate, reverse, iota, sort: {dimension}(s).
+  // concatenate, reverse, iota, sort: {dimension}(s); batch-norm-*: {feature_index}.
   std::vector<int64_t> dimensions;
   std::vector<SliceDimension> slice;      // slice
   std::vector<PaddingDimension> padding;  // pad
@@ -96,6 +96,7 @@ struct Attributes {
   int64_t parameter_number = -1;   // parameter
   int64_t tuple_index = -1;        // get-tuple-element
   // constant: the value when the constant is a splat (every element equal), e.g. the zero of a ReLU.
+  // batch-norm-*: epsilon (graph/expanders.h expands them at HLO import).
   std::optional<double> constant_value;
   std::string fusion_kind;         // fusion instructions of parsed HLO ("kLoop", ...)
   std::vector<std::string> called_computations;  // to_apply / calls / body / condition / branches
