@@ -160,8 +160,8 @@ class Checker {
     }
     if (Result().dims != expected) {
       return Bad("result dims ", Dims(Result().dims), " but bitcast-convert of ",
-                 Op(0).ToString(false), " to ", PrimitiveTypeName(Result().element_type),
-                 " gives ", Dims(expected));
+                 Op(0).ToString(false), " to ", PrimitiveTypeName(Result().element_type), " gives ",
+                 Dims(expected));
     }
     return absl::OkStatus();
   }
@@ -207,7 +207,8 @@ class Checker {
     RETURN_IF_ERROR(ExpectArray(0, "lhs"));
     RETURN_IF_ERROR(ExpectArray(1, "rhs"));
     RETURN_IF_ERROR(ExpectArrayResult());
-    const DotDimensionNumbers dn = inst_.attrs.dot_dimension_numbers.value_or(DotDimensionNumbers{});
+    const DotDimensionNumbers dn =
+        inst_.attrs.dot_dimension_numbers.value_or(DotDimensionNumbers{});
     if (dn.lhs_batch_dimensions.size() != dn.rhs_batch_dimensions.size()) {
       return Bad("lhs_batch_dims ", Dims(dn.lhs_batch_dimensions), " and rhs_batch_dims ",
                  Dims(dn.rhs_batch_dimensions), " differ in length");
@@ -229,17 +230,18 @@ class Checker {
             return Bad(name, " ", kind, " dim ", d, " is out of range for ", name, " ",
                        s.ToString(false), " of rank ", s.rank());
           }
-          if ((*used)[d]) return Bad(name, " dim ", d, " is named twice as a batch/contracting dim");
+          if ((*used)[d])
+            return Bad(name, " dim ", d, " is named twice as a batch/contracting dim");
           (*used)[d] = true;
         }
       }
       return absl::OkStatus();
     };
     std::vector<bool> lhs_used, rhs_used;
-    RETURN_IF_ERROR(side("lhs", Op(0), dn.lhs_batch_dimensions, dn.lhs_contracting_dimensions,
-                          &lhs_used));
-    RETURN_IF_ERROR(side("rhs", Op(1), dn.rhs_batch_dimensions, dn.rhs_contracting_dimensions,
-                          &rhs_used));
+    RETURN_IF_ERROR(
+        side("lhs", Op(0), dn.lhs_batch_dimensions, dn.lhs_contracting_dimensions, &lhs_used));
+    RETURN_IF_ERROR(
+        side("rhs", Op(1), dn.rhs_batch_dimensions, dn.rhs_contracting_dimensions, &rhs_used));
     auto pairs = [&](absl::string_view kind, const std::vector<int64_t>& l,
                      const std::vector<int64_t>& r) -> absl::Status {
       for (size_t i = 0; i < l.size(); ++i) {
@@ -305,18 +307,19 @@ class Checker {
     const Shape& kernel = Op(1);
     const Shape& out = Result();
     const int64_t rank = static_cast<int64_t>(ns) + 2;
-    for (const auto& [name, s] :
-         {std::pair<absl::string_view, const Shape*>{"input", &in}, {"kernel", &kernel},
-          {"result", &out}}) {
+    for (const auto& [name, s] : {std::pair<absl::string_view, const Shape*>{"input", &in},
+                                  {"kernel", &kernel},
+                                  {"result", &out}}) {
       if (s->rank() != rank) {
         return Bad(name, " ", s->ToString(false), " has rank ", s->rank(), " but dim_labels have ",
                    ns, " spatial dims (rank ", rank, ")");
       }
     }
     auto in_range = [&](int64_t d) { return d >= 0 && d < rank; };
-    std::vector<int64_t> all = {dn.input_batch_dimension,         dn.input_feature_dimension,
-                                dn.kernel_input_feature_dimension, dn.kernel_output_feature_dimension,
-                                dn.output_batch_dimension,        dn.output_feature_dimension};
+    std::vector<int64_t> all = {
+        dn.input_batch_dimension,          dn.input_feature_dimension,
+        dn.kernel_input_feature_dimension, dn.kernel_output_feature_dimension,
+        dn.output_batch_dimension,         dn.output_feature_dimension};
     for (size_t i = 0; i < ns; ++i) {
       all.push_back(dn.input_spatial_dimensions[i]);
       all.push_back(dn.kernel_spatial_dimensions[i]);
@@ -384,8 +387,8 @@ class Checker {
       }
     }
     for (size_t i = n; i < ops_.size(); ++i) {
-      if (Op(i).rank() != 0) return Bad("init value (operand ", i, ") ", Op(i).ToString(false),
-                                        " is not a scalar");
+      if (Op(i).rank() != 0)
+        return Bad("init value (operand ", i, ") ", Op(i).ToString(false), " is not a scalar");
     }
     const Shape& in = Op(0);
     std::vector<int64_t> expected;
@@ -401,7 +404,8 @@ class Checker {
           return Bad("dimensions ", Dims(inst_.attrs.dimensions), ": ", d,
                      " is out of range for input ", in.ToString(false), " of rank ", in.rank());
         }
-        if (reduced[d]) return Bad("dimensions ", Dims(inst_.attrs.dimensions), " name ", d, " twice");
+        if (reduced[d])
+          return Bad("dimensions ", Dims(inst_.attrs.dimensions), " name ", d, " twice");
         reduced[d] = true;
       }
       for (int64_t d = 0; d < in.rank(); ++d) {
@@ -557,9 +561,9 @@ class Checker {
       }
       for (int64_t d = 0; d < out.rank(); ++d) {
         if (d != axis && s.dims[d] != out.dims[d]) {
-          return Bad("operand ", i, " ", s.ToString(false), " has size ", s.dims[d], " in dim ",
-                     d, " but the result ", out.ToString(false), " has ", out.dims[d],
-                     " (only dim ", axis, " is concatenated)");
+          return Bad("operand ", i, " ", s.ToString(false), " has size ", s.dims[d], " in dim ", d,
+                     " but the result ", out.ToString(false), " has ", out.dims[d], " (only dim ",
+                     axis, " is concatenated)");
         }
       }
       sum += s.dims[axis];
@@ -641,7 +645,8 @@ class Checker {
 int64_t WindowedOutputSize(int64_t input, const WindowDimension& w) {
   const Wide dilated = input <= 0 ? 0 : Wide{input - 1} * std::max<int64_t>(w.base_dilation, 1) + 1;
   const Wide padded = dilated + w.padding_low + w.padding_high;
-  const Wide window = Wide{std::max<int64_t>(w.size, 1) - 1} * std::max<int64_t>(w.window_dilation, 1) + 1;
+  const Wide window =
+      Wide{std::max<int64_t>(w.size, 1) - 1} * std::max<int64_t>(w.window_dilation, 1) + 1;
   if (padded <= 0 || window > padded) return 0;
   const Wide out = (padded - window) / std::max<int64_t>(w.stride, 1) + 1;
   return out > kMaxDimension ? kMaxDimension + 1 : static_cast<int64_t>(out);

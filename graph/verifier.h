@@ -1,6 +1,7 @@
-// Shape verification of one instruction against its operands, as XLA's HloVerifier (its ShapeVerifier
-// and InstructionVerifier, xla/service/hlo_verifier.cc) and ShapeInference (xla/service/
-// shape_inference.cc) check them. Semantics: https://openxla.org/xla/operation_semantics.
+// Shape verification of one instruction against its operands, as XLA's HloVerifier (its
+// ShapeVerifier and InstructionVerifier, xla/service/hlo_verifier.cc) and ShapeInference
+// (xla/service/shape_inference.cc) check them. Semantics:
+// https://openxla.org/xla/operation_semantics.
 //
 // The HLO text importer (graph/hlo_parser.h) runs VerifyInstruction on every instruction of every
 // computation it reads and reports a failure with the instruction's file:line:column, so an
@@ -31,8 +32,8 @@ namespace perfgraph::graph {
 //    min and max are scalars or of the operand's dims.
 //  - dot(lhs, rhs): as many lhs as rhs batch dims and contracting dims; every index in range of its
 //    operand's rank, no index twice on a side; paired batch and contracting dims of equal size;
-//    result dims = batch dims, then lhs free dims, then rhs free dims (each in operand order). A dot
-//    with 3 operands (sparse dot with metadata) is not checked.
+//    result dims = batch dims, then lhs free dims, then rhs free dims (each in operand order). A
+//    dot with 3 operands (sparse dot with metadata) is not checked.
 //  - convolution(input, kernel): dim_labels present, input / kernel / result rank = number of
 //    spatial dims + 2, every dimension number in range; window rank = spatial rank; window size =
 //    kernel spatial dim size, stride and dilations >= 1; feature_group_count and batch_group_count
@@ -43,8 +44,8 @@ namespace perfgraph::graph {
 //  - reduce(inputs..., inits...): an even number >= 2 of operands; the N inputs share dims; the N
 //    init values are scalars; dimensions in range and unique; result dims = input dims without the
 //    reduced ones (kept order); a tuple of N such shapes when N > 1.
-//  - reduce-window(inputs..., inits...): as reduce for the operands; window rank = input rank; size,
-//    stride, dilations >= 1; result dim i = WindowedOutputSize(input dim i, window[i]).
+//  - reduce-window(inputs..., inits...): as reduce for the operands; window rank = input rank;
+//    size, stride, dilations >= 1; result dim i = WindowedOutputSize(input dim i, window[i]).
 //  - broadcast: dimensions has one entry per operand dim, each in range of the result rank, no
 //    entry twice; operand dim i == result dim dimensions[i] (XLA requires equality, no size-1
 //    stretching).
@@ -55,8 +56,8 @@ namespace perfgraph::graph {
 //    >= 1; result dim = ceil((limit - start) / stride).
 //  - concatenate: one dimension, in range; every operand of the result's rank with the result's
 //    dims except along the dimension, where the result dim is their sum.
-//  - pad(operand, value): value scalar; one low_high[_interior] entry per operand dim, interior >= 0;
-//    result dim = low + high + dim + interior * max(dim - 1, 0).
+//  - pad(operand, value): value scalar; one low_high[_interior] entry per operand dim,
+//    interior >= 0; result dim = low + high + dim + interior * max(dim - 1, 0).
 //  - get-tuple-element: operand is a tuple, index in [0, elements); result = that element (dims and
 //    element types, recursively).
 //  - iota: one iota_dimension, in range of the result rank.

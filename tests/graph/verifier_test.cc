@@ -96,7 +96,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"SelectPredShape",
              Module("  b = pred[3] parameter(0)\n  p = f32[2] parameter(1)\n"
                     "  ROOT s = f32[2] select(b, p, p)\n"),
-             "s = f32", "select 's': pred pred[3] is neither a scalar nor of the result's dims [2]"},
+             "s = f32",
+             "select 's': pred pred[3] is neither a scalar nor of the result's dims [2]"},
         Case{"ClampMinShape",
              Module("  lo = f32[3] parameter(0)\n  p = f32[2] parameter(1)\n"
                     "  ROOT c = f32[2] clamp(lo, p, lo)\n"),
@@ -126,7 +127,8 @@ INSTANTIATE_TEST_SUITE_P(
              Module("  a = f32[8,64] parameter(0)\n  b = f32[64,16] parameter(1)\n"
                     "  ROOT d = f32[16,8] dot(a, b), lhs_contracting_dims={1}, "
                     "rhs_contracting_dims={0}\n"),
-             "d = f32", "dot 'd': result dims [16,8] but lhs f32[8,64] x rhs f32[64,16] gives [8,16]"},
+             "d = f32",
+             "dot 'd': result dims [16,8] but lhs f32[8,64] x rhs f32[64,16] gives [8,16]"},
         Case{"DotCountMismatch",
              Module("  a = f32[8,64] parameter(0)\n  b = f32[64,16] parameter(1)\n"
                     "  ROOT d = f32[8,16] dot(a, b), lhs_contracting_dims={1}, "
@@ -201,12 +203,16 @@ INSTANTIATE_TEST_SUITE_P(
              "r = f32",
              "reduce-window 'r': result dims [2,8] but input f32[4,8] with this window gives "
              "[2,4]"},
-        Case{"BroadcastSizeMismatch",
-             Module("  p = f32[3] parameter(0)\n  ROOT b = f32[2,4] broadcast(p), dimensions={1}\n"),
-             "b = f32", "broadcast 'b': operand dim 0 has size 3 but maps to result dim 1 of size 4"},
-        Case{"BroadcastDegenerateDimIsNotStretched",
-             Module("  p = f32[1] parameter(0)\n  ROOT b = f32[2,4] broadcast(p), dimensions={1}\n"),
-             "b = f32", "broadcast 'b': operand dim 0 has size 1 but maps to result dim 1 of size 4"},
+        Case{
+            "BroadcastSizeMismatch",
+            Module("  p = f32[3] parameter(0)\n  ROOT b = f32[2,4] broadcast(p), dimensions={1}\n"),
+            "b = f32",
+            "broadcast 'b': operand dim 0 has size 3 but maps to result dim 1 of size 4"},
+        Case{
+            "BroadcastDegenerateDimIsNotStretched",
+            Module("  p = f32[1] parameter(0)\n  ROOT b = f32[2,4] broadcast(p), dimensions={1}\n"),
+            "b = f32",
+            "broadcast 'b': operand dim 0 has size 1 but maps to result dim 1 of size 4"},
         Case{"BroadcastMapLength",
              Module("  p = f32[2,3] parameter(0)\n  ROOT b = f32[2,3,4] broadcast(p), "
                     "dimensions={0}\n"),
@@ -269,15 +275,13 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"GetTupleElementIndex",
              Module("  p = (f32[2], s32[]) parameter(0)\n  ROOT g = f32[2] get-tuple-element(p), "
                     "index=2\n"),
-             "g = f32",
-             "get-tuple-element 'g': index 2 is out of range for a tuple of 2 elements"},
+             "g = f32", "get-tuple-element 'g': index 2 is out of range for a tuple of 2 elements"},
         Case{"GetTupleElementShape",
              Module("  p = (f32[2], s32[]) parameter(0)\n  ROOT g = f32[3] get-tuple-element(p), "
                     "index=0\n"),
              "g = f32",
              "get-tuple-element 'g': result f32[3] but element 0 of the operand is f32[2]"},
-        Case{"IotaDimension",
-             Module("  ROOT i = s32[4,8] iota(), iota_dimension=2\n"), "i = s32",
+        Case{"IotaDimension", Module("  ROOT i = s32[4,8] iota(), iota_dimension=2\n"), "i = s32",
              "iota 'i': iota_dimension [2] must be one dim in range of the result s32[4,8]"},
         Case{"InsideAFusedComputation",
              Module("  a = f32[8,64] parameter(0)\n  b = f32[32,16] parameter(1)\n"
@@ -296,16 +300,18 @@ INSTANTIATE_TEST_SUITE_P(
                     "body {\n  c = (s32[], f32[4]) parameter(0)\n  i = s32[] "
                     "get-tuple-element(c), index=0\n  v = f32[4] get-tuple-element(c), index=1\n"
                     "  e = f32[2,2] exponential(v)\n  ROOT t = (s32[], f32[4]) tuple(i, v)\n}\n\n"),
-             "e = f32[2,2]", "exponential 'e': operand 0 has shape f32[4] but the result has f32[2,2]"},
-        Case{"CublasGemmAsItsDot",
-             Module("  a = f32[5,7] parameter(0)\n  b = f32[3,6] parameter(1)\n"
-                    "  ROOT g = f32[5,3] custom-call(a, b), custom_call_target=\"__cublas$gemm\", "
-                    "backend_config=\"{\\\"gemm_backend_config\\\":{\\\"dot_dimension_numbers\\\":"
-                    "{\\\"lhs_contracting_dimensions\\\":[\\\"1\\\"],"
-                    "\\\"rhs_contracting_dimensions\\\":[\\\"1\\\"],\\\"lhs_batch_dimensions\\\":[],"
-                    "\\\"rhs_batch_dimensions\\\":[]}}}\"\n"),
-             "g = f32",
-             "dot 'g': lhs contracting dim 1 has size 7 but rhs contracting dim 1 has size 6"},
+             "e = f32[2,2]",
+             "exponential 'e': operand 0 has shape f32[4] but the result has f32[2,2]"},
+        Case{
+            "CublasGemmAsItsDot",
+            Module("  a = f32[5,7] parameter(0)\n  b = f32[3,6] parameter(1)\n"
+                   "  ROOT g = f32[5,3] custom-call(a, b), custom_call_target=\"__cublas$gemm\", "
+                   "backend_config=\"{\\\"gemm_backend_config\\\":{\\\"dot_dimension_numbers\\\":"
+                   "{\\\"lhs_contracting_dimensions\\\":[\\\"1\\\"],"
+                   "\\\"rhs_contracting_dimensions\\\":[\\\"1\\\"],\\\"lhs_batch_dimensions\\\":[],"
+                   "\\\"rhs_batch_dimensions\\\":[]}}}\"\n"),
+            "g = f32",
+            "dot 'g': lhs contracting dim 1 has size 7 but rhs contracting dim 1 has size 6"},
         Case{"LayoutOfAnUnboundedShapeIsAPermutation",
              Module("  p = f32[?,3]{0,0} parameter(0)\n  ROOT n = f32[2,3] negate(p)\n"),
              "f32[?,3]{0,0}", "invalid shape: layout {0,0} is not a permutation of its 2 dims"},
@@ -317,7 +323,8 @@ INSTANTIATE_TEST_SUITE_P(
              "f32[2,3]{0}", "expected a layout with 2 entries, got 1"},
         Case{"LayoutNotAPermutation",
              Module("  p = f32[2,3]{2,0} parameter(0)\n  ROOT n = f32[2,3] negate(p)\n"),
-             "f32[2,3]{2,0}", "invalid shape: layout {2,0} of shape f32[2,3] is not a permutation"}));
+             "f32[2,3]{2,0}",
+             "invalid shape: layout {2,0} of shape f32[2,3] is not a permutation"}));
 
 // Valid counterparts of the cases above: they import.
 class AcceptsTest : public ::testing::TestWithParam<Case> {};
@@ -330,9 +337,8 @@ TEST_P(AcceptsTest, Imports) {
 INSTANTIATE_TEST_SUITE_P(
     Verifier, AcceptsTest,
     ::testing::Values(
-        Case{"Binary",
-             Module("  p = f32[2,3] parameter(0)\n  q = f32[2,3]{0,1} parameter(1)\n"
-                    "  ROOT a = f32[2,3] add(p, q)\n")},
+        Case{"Binary", Module("  p = f32[2,3] parameter(0)\n  q = f32[2,3]{0,1} parameter(1)\n"
+                              "  ROOT a = f32[2,3] add(p, q)\n")},
         Case{"CompareAndConvert",
              Module("  p = f32[2] parameter(0)\n  c = pred[2] compare(p, p), direction=LT\n"
                     "  ROOT v = s32[2] convert(c)\n")},
@@ -340,9 +346,8 @@ INSTANTIATE_TEST_SUITE_P(
              Module("  b = pred[] parameter(0)\n  bb = pred[2] parameter(1)\n"
                     "  p = f32[2] parameter(2)\n  s = f32[2] select(b, p, p)\n"
                     "  ROOT t = f32[2] select(bb, s, p)\n")},
-        Case{"ClampScalarBounds",
-             Module("  lo = f32[] parameter(0)\n  p = f32[2] parameter(1)\n"
-                    "  ROOT c = f32[2] clamp(lo, p, lo)\n")},
+        Case{"ClampScalarBounds", Module("  lo = f32[] parameter(0)\n  p = f32[2] parameter(1)\n"
+                                         "  ROOT c = f32[2] clamp(lo, p, lo)\n")},
         Case{"BitcastConvertWidths",
              Module("  p = f32[4] parameter(0)\n  b = u8[4,4] bitcast-convert(p)\n"
                     "  ROOT w = f32[4] bitcast-convert(b)\n")},
@@ -350,9 +355,8 @@ INSTANTIATE_TEST_SUITE_P(
              Module("  a = f32[4,8,64] parameter(0)\n  b = f32[4,16,64] parameter(1)\n"
                     "  ROOT d = f32[4,8,16] dot(a, b), lhs_batch_dims={0}, rhs_batch_dims={0}, "
                     "lhs_contracting_dims={2}, rhs_contracting_dims={2}\n")},
-        Case{"OuterProductDot",
-             Module("  a = f32[3] parameter(0)\n  b = f32[5] parameter(1)\n"
-                    "  ROOT d = f32[3,5] dot(a, b)\n")},
+        Case{"OuterProductDot", Module("  a = f32[3] parameter(0)\n  b = f32[5] parameter(1)\n"
+                                       "  ROOT d = f32[3,5] dot(a, b)\n")},
         Case{"ConvolutionsPaddedStridedDepthwise",
              Module("  x = f32[1,8,8,3] parameter(0)\n  k = f32[3,3,3,16] parameter(1)\n"
                     "  c = f32[1,8,8,16] convolution(x, k), window={size=3x3 pad=1_1x1_1}, "
@@ -393,10 +397,10 @@ INSTANTIATE_TEST_SUITE_P(
 // An unbounded dim (`?`) is not checked while unknown; --input-shape resolves it and the module
 // imports.
 TEST(VerifierTest, UnboundedDimsWaitForInputShapes) {
-  const std::string text =
-      Module("  p = f32[?,3]{1,0} parameter(0)\n  z = f32[] constant(0)\n"
-             "  ROOT r = f32[3] reduce(p, z), dimensions={0}, to_apply=add\n",
-             kAdd);
+  const std::string text = Module(
+      "  p = f32[?,3]{1,0} parameter(0)\n  z = f32[] constant(0)\n"
+      "  ROOT r = f32[3] reduce(p, z), dimensions={0}, to_apply=add\n",
+      kAdd);
   ImportOptions options;
   options.input_shapes["p"] = {5, 3};
   EXPECT_OK(ParseHloText(text, kFile, options));
@@ -409,7 +413,8 @@ TEST(VerifierTest, FileErrorsNameThePathAndLine) {
   {
     std::ofstream out(path);
     out << "HloModule m\n\nENTRY e {\n  a = f32[8,64] parameter(0)\n  b = f32[32,16] parameter(1)\n"
-           "  ROOT d = f32[8,16] dot(a, b), lhs_contracting_dims={1}, rhs_contracting_dims={0}\n}\n";
+           "  ROOT d = f32[8,16] dot(a, b), lhs_contracting_dims={1}, "
+           "rhs_contracting_dims={0}\n}\n";
   }
   auto parsed = ParseHloFile(path.string(), {});
   std::filesystem::remove(path);
