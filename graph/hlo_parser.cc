@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "graph/expanders.h"
 #include "graph/status_macros.h"
+#include "graph/verifier.h"
 
 namespace perfgraph::graph {
 namespace {
@@ -455,13 +456,24 @@ class Parser {
       }
     }
     if (Peek() == '{' && !AtEnd()) RETURN_IF_ERROR(ParseLayout(shape));
-    if (local_unbounded) {
-      *unbounded = true;
-      return absl::OkStatus();
-    }
     if (!shape->minor_to_major.empty() && shape->minor_to_major.size() != shape->dims.size()) {
       return ErrorAt(start, absl::StrCat("expected a layout with ", shape->dims.size(),
                                          " entries, got ", shape->minor_to_major.size()));
+    }
+    if (local_unbounded) {
+      // Dims are checked once --input-shape resolves them; the layout can be checked now.
+      std::vector<int64_t> sorted = shape->minor_to_major;
+      std::sort(sorted.begin(), sorted.end());
+      for (size_t i = 0; i < sorted.size(); ++i) {
+        if (sorted[i] != static_cast<int64_t>(i)) {
+          return ErrorAt(start, absl::StrCat("invalid shape: layout {",
+                                             absl::StrJoin(shape->minor_to_major, ","),
+                                             "} is not a permutation of its ",
+                                             shape->dims.size(), " dims"));
+        }
+      }
+      *unbounded = true;
+      return absl::OkStatus();
     }
     absl::Status status = shape->Validate();
     if (!status.ok()) return ErrorAt(start, absl::StrCat("invalid shape: ", status.message()));
@@ -551,6 +563,7 @@ class Parser {
     }
     RETURN_IF_ERROR(SkipAttributes());  // e.g. execution_thread="..."
     RETURN_IF_ERROR(FinishComputation(&comp));
+    RETURN_IF_ERROR(VerifyComputation(comp));
     if (!module->by_name.emplace(comp.name, static_cast<int>(module->computations.size())).second) {
       return ErrorAt(comp.offset, absl::StrCat("duplicate computation name '", comp.name, "'"));
     }
@@ -1255,6 +1268,29 @@ class Parser {
           stack.pop_back();
         }
       }
+    }
+    return absl::OkStatus();
+  }
+
+  // Verification (graph/verifier.h): every instruction of a finished computation against its
+  // operands' shapes, as written in the text; a failure is reported at the instruction's name. A
+  // cuBLAS GEMM custom-call is checked as the dot the converter makes of it.
+  absl::Status VerifyComputation(const RawComputation& comp) const {
+    std::vector<const Shape*> operand_shapes;
+    for (const RawInstruction& raw : comp.instructions) {
+      operand_shapes.clear();
+      for (int op : raw.operands) operand_shapes.push_back(&comp.instructions[op].shape);
+      Instruction inst;
+      inst.name = std::string(raw.name);
+      inst.opcode = raw.opcode;
+      inst.shape = raw.shape;
+      inst.attrs = raw.attrs;
+      if (IsCublasGemm(raw) && raw.operands.size() == 2) {
+        inst.opcode = HloOpcode::kDot;
+        inst.attrs.dot_dimension_numbers = raw.gemm_dimensions;
+      }
+      absl::Status status = VerifyInstruction(inst, operand_shapes);
+      if (!status.ok()) return ErrorAt(raw.offset, status.message());
     }
     return absl::OkStatus();
   }

@@ -91,11 +91,23 @@
 //    with attrs.custom_call_target = the opcode text (followed by ":<target>" when it also has a
 //    custom_call_target attribute), and listed in ImportedModel::unsupported_ops.
 //
+// Verification: every instruction of every computation (entry, called, fused, to_apply) is checked
+// against its operands' shapes as written, with graph::VerifyInstruction (graph/verifier.h: XLA's
+// HloVerifier shape rules for elementwise ops, select, clamp, dot, convolution, reduce,
+// reduce-window, broadcast, transpose, reverse, reshape, slice, concatenate, pad,
+// get-tuple-element, iota; a cuBLAS GEMM custom-call is checked as the dot it becomes). A failure
+// is kInvalidArgument "FILE:LINE:COLUMN: <opcode> '<name>': <what contradicts what>" at the
+// instruction's name, e.g. "m.hlo:6:8: dot 'd': lhs contracting dim 1 has size 64 but rhs
+// contracting dim 0 has size 32". Instructions touching a `?` dim are not checked (the text does
+// not give their dims; --input-shape supplies them later). Every layout `{...}` must have one
+// entry per dim and be a permutation of [0, rank) (error at the shape).
+//
 // Errors: malformed text is kInvalidArgument with a message "FILE:LINE:COLUMN: expected X, got 'Y'"
 // (LINE and COLUMN 1-based, COLUMN in bytes, counted in the whole file); semantic errors (unknown
 // operand or computation, duplicate name, wrong operand count of a fused computation, cycle,
-// invalid shape or layout) name the file, line and the offending name. The parser never crashes or
-// hangs on arbitrary bytes: nesting is bounded (kMaxHloNestingDepth) and every loop consumes input.
+// invalid shape or layout, failed verification) name the file, line and the offending name. The
+// parser never crashes or hangs on arbitrary bytes: nesting is bounded (kMaxHloNestingDepth) and
+// every loop consumes input.
 #ifndef PERFGRAPH_GRAPH_HLO_PARSER_H_
 #define PERFGRAPH_GRAPH_HLO_PARSER_H_
 

@@ -319,7 +319,7 @@ TEST(HloParserTest, ConvolutionWindowWithDilationAndGroups) {
 ENTRY e {
   x = f32[1,16,9,9] parameter(0)
   k = f32[16,1,3,3] parameter(1)
-  ROOT c = f32[1,16,5,5] convolution(x, k), window={size=3x3 stride=2x2 pad=1_2x0_-1 lhs_dilate=1x2 rhs_dilate=2x1 rhs_reversal=0x1}, dim_labels=bf01_oi01->bf01, feature_group_count=16, batch_group_count=1
+  ROOT c = f32[1,16,4,7] convolution(x, k), window={size=3x3 stride=2x2 pad=1_2x0_-1 lhs_dilate=1x2 rhs_dilate=2x1 rhs_reversal=0x1}, dim_labels=bf01_oi01->bf01, feature_group_count=16, batch_group_count=1
 })");
   const Instruction& c = Get(m.program, "c");
   ASSERT_THAT(c.attrs.window, SizeIs(2));
