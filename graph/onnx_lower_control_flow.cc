@@ -658,13 +658,15 @@ absl::Status NodeLowering::LowerLoop() {
   // true or cond_in itself.)
   int cond_out = body.elements[1];
   bool stays_true = !has_cond;
+  bool body_keeps = true;  // the body returns a constant true or cond_in itself
   if (has_cond) {
     const Value* out = body.lowerer->FindValue(graph->output(0).name());
     const bool literal_true = out != nullptr && out->literal.has_value() &&
                               out->literal->size() == 1 && out->literal->GetInt(0) != 0;
     const bool passthrough = out != nullptr && !out->literal.has_value() &&
                              (out->id == bound[1] || out->id == body.elements[1]);
-    stays_true = cond_init == true && (literal_true || passthrough);
+    body_keeps = literal_true || passthrough;
+    stays_true = cond_init == true && body_keeps;
     ASSIGN_OR_RETURN(cond_out, BodyOutput(body, 0, "cond_out"));
     if (!IsSingleBool(body.ShapeOf(cond_out))) {
       return absl::InvalidArgumentError(absl::StrCat("body output 0 '", graph->output(0).name(),
@@ -686,7 +688,12 @@ absl::Status NodeLowering::LowerLoop() {
     how = "ONNX Loop without a trip count M whose condition never becomes false";
   } else if (m_id >= 0) {
     how = absl::StrCat("ONNX Loop trip count M ('", node_.input(0), "') computed at run time",
-                       stays_true ? "" : ", with a data-dependent condition");
+                       stays_true   ? ""
+                       : body_keeps ? ", as is its initial condition"
+                                    : ", with a data-dependent condition");
+  } else if (body_keeps && max_trips.has_value()) {
+    how = absl::StrCat("ONNX Loop whose initial condition '", node_.input(1),
+                       "' is computed at run time (M = ", *max_trips, " iterations when true)");
   } else if (max_trips.has_value()) {
     how = absl::StrCat("ONNX Loop with a data-dependent condition (at most M = ", *max_trips,
                        " iterations)");

@@ -2,10 +2,12 @@
 // called programs with call sites, on small models built here with the ONNX protobuf API (the
 // project has no Python onnx to generate .onnx files), serialized and imported with ImportOnnxBytes
 // exactly like a file's bytes.
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "fusion/default_fusion.h"
 #include "gmock/gmock.h"
 #include "graph/import.h"
@@ -545,6 +547,128 @@ TEST(OnnxControlFlowTest, ScanBeforeOpset9IsUnimplemented) {
   EXPECT_THAT(model, StatusIs(absl::StatusCode::kUnimplemented,
                               AllOf(HasSubstr("scan8.onnx"), HasSubstr("node 'scan8' (Scan)"),
                                     HasSubstr("Scan before opset 9"))));
+}
+
+// IfModel with then_branch's exp replaced by Hardmax (no lowering) and, optionally, wrapped in a
+// nested If (then: Hardmax(x), else: x) so that then_branch calls a computation of its own.
+onnx::GraphProto IfModelWithHardmax(bool nested, const std::vector<int64_t>& else_dims = {4}) {
+  onnx::GraphProto g = IfModel(else_dims);
+  onnx::GraphProto* then_g = g.mutable_node(0)->mutable_attribute(0)->mutable_g();
+  onnx::NodeProto* first = then_g->mutable_node(0);
+  if (!nested) {
+    first->set_op_type("Hardmax");
+    first->set_name("then_hardmax");
+    return g;
+  }
+  onnx::GraphProto inner_then, inner_else;
+  AddNode(&inner_then, "Hardmax", {"x"}, {"h"}, "inner_hardmax");
+  *inner_then.add_output() = Info("h", kF32, {4});
+  AddNode(&inner_else, "Identity", {"x"}, {"h2"}, "inner_identity");
+  *inner_else.add_output() = Info("h2", kF32, {4});
+  onnx::NodeProto inner;
+  inner.set_op_type("If");
+  inner.set_name("inner");
+  inner.add_input("c");
+  inner.add_output("t0");
+  SetGraph(&inner, "then_branch", inner_then);
+  SetGraph(&inner, "else_branch", inner_else);
+  *first = inner;
+  // The If's second output keeps a declared static shape, so --allow-unsupported can keep the
+  // whole If as a custom-call when its branches disagree.
+  *g.add_value_info() = Info("b", kF32, {4});
+  *g.add_value_info() = Info("a", kF32, {4});
+  return g;
+}
+
+TEST(OnnxControlFlowTest, UnsupportedOpInsideABranch) {
+  const onnx::GraphProto g = IfModelWithHardmax(/*nested=*/false);
+  // Listed with its path through the If.
+  EXPECT_THAT(Import(g, "if_hardmax.onnx"),
+              StatusIs(absl::StatusCode::kUnimplemented,
+                       AllOf(HasSubstr("if_hardmax.onnx"), HasSubstr("Hardmax x1"),
+                             HasSubstr("/model/choose/then_branch/then_hardmax"))));
+  ImportOptions options;
+  options.allow_unsupported = true;
+  auto model = ImportOnnxBytes(Serialize(g), "if_hardmax.onnx", options);
+  ASSERT_OK(model);
+  ASSERT_THAT(model->unsupported_ops, SizeIs(1));
+  EXPECT_EQ(model->unsupported_ops[0].op_type, "Hardmax");
+  EXPECT_THAT(model->unsupported_ops[0].node_names, ElementsAre("then_hardmax"));
+  const Instruction* call =
+      Find(model->called_programs.at("model.choose.then_branch"), HloOpcode::kCustomCall);
+  ASSERT_NE(call, nullptr);
+  EXPECT_EQ(call->attrs.custom_call_target, "Hardmax");
+}
+
+TEST(OnnxControlFlowTest, IfKeptAsCustomCallDropsItsNestedComputations) {
+  ImportOptions options;
+  options.allow_unsupported = true;
+  // Consistent branches: the nested If's branches are called from then_branch.
+  auto good = ImportOnnxBytes(Serialize(IfModelWithHardmax(true)), "nested.onnx", options);
+  ASSERT_OK(good);
+  EXPECT_THAT(good->called_programs, SizeIs(4));
+  EXPECT_EQ(good->call_sites.at("inner.then_branch").caller, "model.choose.then_branch");
+  EXPECT_EQ(Root(good->called_programs.at("inner.then_branch")).opcode, HloOpcode::kCustomCall);
+  // Branch results of different shapes: the If becomes a custom-call, and the computations (and the
+  // unsupported Hardmax) of its branches go with it.
+  auto bad = ImportOnnxBytes(Serialize(IfModelWithHardmax(true, {2})), "nested_bad.onnx", options);
+  ASSERT_OK(bad);
+  EXPECT_THAT(bad->called_programs, SizeIs(0));
+  EXPECT_THAT(bad->call_sites, SizeIs(0));
+  ASSERT_THAT(bad->unsupported_ops, SizeIs(1));
+  EXPECT_EQ(bad->unsupported_ops[0].op_type, "If");
+  const Instruction* call = Find(bad->program, HloOpcode::kCustomCall);
+  ASSERT_NE(call, nullptr);
+  EXPECT_EQ(call->attrs.custom_call_target, "If");
+}
+
+// ONNX's own backend test models (Debian's libonnx-testdata), when installed.
+constexpr char kNodeTests[] = "/usr/share/libonnx-testdata/data/node/";
+
+absl::StatusOr<ImportedModel> ImportNodeTest(const std::string& name) {
+  return ImportOnnxFile(absl::StrCat(kNodeTests, name, "/model.onnx"), {});
+}
+
+TEST(OnnxControlFlowTest, BackendIfAndScanModelsImport) {
+  if (!std::filesystem::is_directory(absl::StrCat(kNodeTests, "test_if"))) {
+    GTEST_SKIP() << kNodeTests << " is absent (libonnx-testdata)";
+  }
+  // test_if: If(cond) then Constant [5] else Constant [5]; the branches capture nothing.
+  auto if_model = ImportNodeTest("test_if");
+  ASSERT_OK(if_model);
+  const Instruction* cond = Find(if_model->program, HloOpcode::kConditional);
+  ASSERT_NE(cond, nullptr);
+  EXPECT_EQ(cond->shape.ToString(false), "f32[5]");
+  EXPECT_EQ(if_model->program.at(cond->operands[1]).shape.ToString(false), "()");
+  ASSERT_THAT(if_model->called_programs, SizeIs(2));
+  for (const auto& [name, branch] : if_model->called_programs) {
+    EXPECT_EQ(branch.at(0).shape.ToString(false), "()") << name;
+    EXPECT_EQ(Root(branch).opcode, HloOpcode::kConstant) << name;
+    EXPECT_EQ(if_model->call_sites.at(name).role, "conditional branch");
+  }
+  // test_scan9_sum: Scan over x [3, 2] summing rows into the state.
+  auto scan = ImportNodeTest("test_scan9_sum");
+  ASSERT_OK(scan);
+  ASSERT_THAT(scan->call_sites, SizeIs(2));
+  for (const auto& [name, site] : scan->call_sites) {
+    EXPECT_EQ(site.executions, std::optional<int64_t>(site.role == "while body" ? 3 : 4)) << name;
+    EXPECT_EQ(site.how, "ONNX Scan over 3 slices (axis 0 of 'x')");
+  }
+  FuseAll(*scan);
+}
+
+TEST(OnnxControlFlowTest, BackendRangeLoopNeedsItsRunTimeTripCount) {
+  const std::string name = "test_range_float_type_positive_delta_expanded";
+  if (!std::filesystem::is_directory(absl::StrCat(kNodeTests, name))) {
+    GTEST_SKIP() << kNodeTests << " is absent (libonnx-testdata)";
+  }
+  // Range expanded into a Loop whose M and initial condition come from the inputs start, limit and
+  // delta: its stacked output has no static length.
+  EXPECT_THAT(ImportNodeTest(name),
+              StatusIs(absl::StatusCode::kUnimplemented,
+                       AllOf(HasSubstr(name), HasSubstr("(Loop)"),
+                             HasSubstr("needs a static trip count"),
+                             HasSubstr("computed at run time, as is its initial condition"))));
 }
 
 }  // namespace
