@@ -27,6 +27,9 @@
 //    attrs.dimensions = {axis}. ScatterND/ScatterElements: `scatter` (attrs.dimensions = {axis} for
 //    ScatterElements, reduce_computation for reduction != none).
 //  - Reshape/Flatten/Squeeze/Unsqueeze with unchanged dims and Identity/Dropout emit nothing.
+//  - If / Loop / Scan (onnx_lower_control_flow.cc): conditional / while whose subgraphs are lowered
+//    by a nested GraphLowerer into their own Program (ImportedModel::called_programs, call_sites),
+//    sharing one ControlFlowContext; the form is documented in graph/onnx_import.h.
 //  - Ops with an unsupported form (MaxPool Indices output, training-mode BatchNormalization, pads or
 //    axes computed at run time, ...) report kUnimplemented, which --allow-unsupported turns into a
 //    custom-call like ops without any lowering.
