@@ -723,7 +723,7 @@ absl::Status NodeLowering::LowerLoop() {
     const Shape acc_shape = Shape::Make(elem_shape.element_type, Inserted(elem_shape.dims, 0, *trips));
     RETURN_IF_ERROR(acc_shape.Validate());
     state.outputs.emplace_back(n + s, static_cast<int>(body.elements.size()));
-    const int acc = body.AddElement(acc_shape, absl::StrCat(graph->output(1 + n).name(), ".stacked"));
+    const int acc = body.AddElement(acc_shape, absl::StrCat(graph->output(1 + n + s).name(), ".stacked"));
     state.next.push_back(body.StackInto(acc, elem, 0, body.elements[0]));
     state.init.push_back(SplatConst(acc_shape.element_type, 0, acc_shape.dims));
   }
