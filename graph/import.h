@@ -50,7 +50,8 @@ struct CallSite {
   // known (then callers count the body once, per iteration, and say so).
   std::optional<int64_t> executions;
   // How `executions` was found: "known_trip_count backend config", "induction variable: 0 to 80
-  // step 1 (LT)", "branch", "async", or why the trip count is unknown.
+  // step 1 (LT)", "branch", "async", "ONNX Loop trip count M = 16", "ONNX Scan over 7 slices (axis
+  // 0 of 'x')", or why the trip count is unknown ("ONNX Loop with a data-dependent condition ...").
   std::string how;
 };
 
@@ -61,13 +62,16 @@ struct ImportedModel {
   // Kernels given by the file itself (fusion instructions of an optimised HLO module). When non-empty,
   // callers use them instead of running a fusion pass over `program`.
   std::vector<Kernel> prefused_kernels;
-  // HLO only: every computation reachable from the ENTRY through while (condition, body),
-  // conditional (branches) and async-start, converted like the entry program, keyed by computation
-  // name without `%`. They run an unknown number of times, so they are not part of `program`;
-  // `inspect` fuses and lists them separately ("<computation>/<kernel>") instead of dropping them.
+  // HLO: every computation reachable from the ENTRY through while (condition, body), conditional
+  // (branches) and async-start, converted like the entry program, keyed by computation name without
+  // `%`. ONNX: the subgraphs of If (branches) and Loop / Scan (body, plus a generated condition),
+  // lowered like the main graph and named "<node>.then_branch", "<node>.else_branch", "<node>.body",
+  // "<node>.condition" (see graph/onnx_import.h). They run a number of times given by call_sites, so
+  // they are not part of `program`; `inspect` fuses and lists them separately
+  // ("<computation>/<kernel>"), which is why computation names never contain '/'.
   std::map<std::string, Program> called_programs;
-  // HLO only: the call site of every called program, keyed like called_programs (the first call
-  // site when a computation is called from several).
+  // The call site of every called program, keyed like called_programs (HLO: the first call site when
+  // a computation is called from several; ONNX subgraphs have exactly one).
   std::map<std::string, CallSite> call_sites;
 };
 

@@ -4,6 +4,7 @@
 #include "graph/onnx_import.h"
 
 #include <exception>
+#include <functional>
 #include <limits>
 #include <filesystem>
 #include <fstream>
@@ -56,9 +57,30 @@ std::string DimString(const onnx::TensorShapeProto::Dimension& d) {
   return d.dim_param().empty() ? "?" : d.dim_param();
 }
 
-// Reorders graph nodes topologically (stable: keeps the file order when it is already valid).
-// Errors name the node that uses an undefined tensor or lies on a cycle.
-absl::Status SortNodes(onnx::GraphProto& graph, absl::string_view name) {
+// Tensors a node reads: its inputs and what its subgraphs (If / Loop / Scan) capture from outside.
+std::vector<std::string> NodeReads(const onnx::NodeProto& node) {
+  std::vector<std::string> reads(node.input().begin(), node.input().end());
+  for (const auto& a : node.attribute()) {
+    if (a.has_g()) {
+      for (std::string& r : onnx_internal::OuterReferences(a.g())) reads.push_back(std::move(r));
+    }
+    for (const auto& g : a.graphs()) {
+      for (std::string& r : onnx_internal::OuterReferences(g)) reads.push_back(std::move(r));
+    }
+  }
+  return reads;
+}
+
+// Reorders graph nodes topologically (stable: keeps the file order when it is already valid), and
+// the nodes of every subgraph likewise. A node depends on the producers of its inputs and of the
+// tensors its subgraphs capture; `outer` holds the names enclosing graphs define (empty for the
+// main graph). Errors name the node that uses an undefined tensor or lies on a cycle.
+absl::Status SortNodes(onnx::GraphProto& graph, absl::string_view name,
+                       const absl::flat_hash_set<std::string>& outer, int depth) {
+  if (depth > onnx_internal::kMaxSubgraphDepth) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": subgraphs nested deeper than ",
+                                                   onnx_internal::kMaxSubgraphDepth, " levels"));
+  }
   absl::flat_hash_set<std::string> available;
   for (const auto& in : graph.input()) available.insert(in.name());
   for (const auto& init : graph.initializer()) available.insert(init.name());
@@ -75,17 +97,22 @@ absl::Status SortNodes(onnx::GraphProto& graph, absl::string_view name) {
   }
   std::vector<std::vector<int>> users(n);
   std::vector<int> pending(n, 0);
+  bool has_subgraphs = false;
   for (int i = 0; i < n; ++i) {
-    for (const std::string& in : graph.node(i).input()) {
+    absl::flat_hash_set<int> deps;
+    for (const std::string& in : NodeReads(graph.node(i))) {
       if (in.empty() || available.contains(in)) continue;
       auto it = producer.find(in);
       if (it == producer.end()) {
+        if (outer.contains(in)) continue;
         return absl::InvalidArgumentError(absl::StrCat(name, ": ", NodeLabel(graph.node(i), i),
                                                        " uses undefined tensor '", in, "'"));
       }
+      if (!deps.insert(it->second).second) continue;
       users[it->second].push_back(i);
       ++pending[i];
     }
+    for (const auto& a : graph.node(i).attribute()) has_subgraphs |= a.has_g() || a.graphs_size() > 0;
   }
   std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
   for (int i = 0; i < n; ++i) {
@@ -116,7 +143,60 @@ absl::Status SortNodes(onnx::GraphProto& graph, absl::string_view name) {
     for (int i : order) *nodes.Add() = graph.node(i);
     graph.mutable_node()->Swap(&nodes);
   }
+  if (!has_subgraphs) return absl::OkStatus();
+  // Subgraphs see every name of this graph and of the graphs around it.
+  absl::flat_hash_set<std::string> visible = outer;
+  visible.insert(available.begin(), available.end());
+  for (const auto& [tensor, index] : producer) visible.insert(tensor);
+  for (int i = 0; i < n; ++i) {
+    onnx::NodeProto& node = *graph.mutable_node(i);
+    for (auto& a : *node.mutable_attribute()) {
+      const std::string where = absl::StrCat(name, ": ", NodeLabel(node, i), ": ", a.name());
+      if (a.has_g()) RETURN_IF_ERROR(SortNodes(*a.mutable_g(), where, visible, depth + 1));
+      for (auto& g : *a.mutable_graphs()) RETURN_IF_ERROR(SortNodes(g, where, visible, depth + 1));
+    }
+  }
   return absl::OkStatus();
+}
+
+// Calls fn on every subgraph of `graph` (If branches, Loop / Scan bodies), recursively.
+void ForEachSubgraph(onnx::GraphProto& graph,
+                     const std::function<void(onnx::GraphProto&)>& fn) {
+  for (auto& node : *graph.mutable_node()) {
+    for (auto& a : *node.mutable_attribute()) {
+      if (a.has_g()) {
+        fn(*a.mutable_g());
+        ForEachSubgraph(*a.mutable_g(), fn);
+      }
+      for (auto& g : *a.mutable_graphs()) {
+        fn(g);
+        ForEachSubgraph(g, fn);
+      }
+    }
+  }
+}
+
+// Nodes without a lowering, by op type (with the domain when not ai.onnx), in the graph and all its
+// subgraphs (subgraph nodes named "<If/Loop node>/<attribute>/<node>").
+void CollectUnsupported(const onnx::GraphProto& graph, const std::string& path,
+                        std::map<std::string, std::vector<std::string>>* missing) {
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const auto& node = graph.node(i);
+    const std::string label =
+        absl::StrCat(path, node.name().empty() ? absl::StrCat("#", i) : node.name());
+    if (!onnx_internal::HasLowering(node.domain(), node.op_type())) {
+      std::string op = node.domain().empty() || node.domain() == "ai.onnx"
+                           ? node.op_type()
+                           : absl::StrCat(node.domain(), ".", node.op_type());
+      (*missing)[op].push_back(label);
+    }
+    for (const auto& a : node.attribute()) {
+      if (a.has_g()) CollectUnsupported(a.g(), absl::StrCat(label, "/", a.name(), "/"), missing);
+      for (const auto& g : a.graphs()) {
+        CollectUnsupported(g, absl::StrCat(label, "/", a.name(), "/"), missing);
+      }
+    }
+  }
 }
 
 void StripExternal(onnx::TensorProto& t) {
@@ -290,7 +370,20 @@ absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_
     overridden = true;
   }
   if (overridden) {
-    // Stored intermediate/output shapes describe the old input shapes: let inference recompute them.
+    // Stored intermediate/output shapes describe the old input shapes: let inference recompute them
+    // (in subgraphs too, whose input shapes may follow from the graph inputs).
+    ForEachSubgraph(graph, [](onnx::GraphProto& sub) {
+      sub.clear_value_info();
+      for (auto* list : {sub.mutable_input(), sub.mutable_output()}) {
+        for (auto& v : *list) {
+          if (!v.type().has_tensor_type() || !v.type().tensor_type().has_shape()) continue;
+          for (auto& d : *v.mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim()) {
+            d.clear_dim_value();
+            d.clear_dim_param();
+          }
+        }
+      }
+    });
     graph.clear_value_info();
     for (auto& out : *graph.mutable_output()) {
       if (!out.type().has_tensor_type() || !out.type().tensor_type().has_shape()) continue;
@@ -316,7 +409,7 @@ absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_
     }
   }
 
-  RETURN_IF_ERROR(SortNodes(graph, name));
+  RETURN_IF_ERROR(SortNodes(graph, name, {}, 0));
 
   // libonnx may predate kMaxOnnxOpset (1.12 knows opset 17): for newer models its schemas are
   // the wrong versions, so the checker is skipped and inference runs leniently (node-level errors
@@ -365,6 +458,15 @@ absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_
   for (const auto& v : graph.value_info()) {
     if (v.type().tensor_type().has_shape()) declared.insert(v.name());
   }
+  // Subgraphs' declared shapes (one name space: ONNX names are unique across a model's graphs).
+  ForEachSubgraph(graph, [&](onnx::GraphProto& sub) {
+    for (const auto& v : sub.output()) {
+      if (v.type().tensor_type().has_shape()) declared.insert(v.name());
+    }
+    for (const auto& v : sub.value_info()) {
+      if (v.type().tensor_type().has_shape()) declared.insert(v.name());
+    }
+  });
 
   std::unordered_map<std::string, onnx::TensorShapeProto> shape_data;
   try {
@@ -386,14 +488,7 @@ absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_
   // Ops without a lowering: fail early with the full list unless they may become custom-calls.
   if (!options.allow_unsupported) {
     std::map<std::string, std::vector<std::string>> missing;
-    for (int i = 0; i < graph.node_size(); ++i) {
-      const auto& node = graph.node(i);
-      if (onnx_internal::HasLowering(node.domain(), node.op_type())) continue;
-      std::string op = node.domain().empty() || node.domain() == "ai.onnx"
-                           ? node.op_type()
-                           : absl::StrCat(node.domain(), ".", node.op_type());
-      missing[op].push_back(node.name().empty() ? absl::StrCat("#", i) : node.name());
-    }
+    CollectUnsupported(graph, "", &missing);
     if (!missing.empty()) {
       std::vector<std::string> parts;
       for (const auto& [op, nodes] : missing) {
@@ -410,7 +505,13 @@ absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_
   ImportedModel result;
   Program& program = result.program;
   program.name = std::string(program_name);
+  std::vector<std::pair<std::string, std::string>> unsupported;
+  onnx_internal::ControlFlowContext control_flow;
+  control_flow.model = &result;
+  control_flow.allow_unsupported = options.allow_unsupported;
+  control_flow.unsupported = &unsupported;
   GraphLowerer lowerer(&program, opset, &inferred, &shape_data, &declared);
+  lowerer.SetControlFlow(&control_flow, "", 0);
   for (const auto& [input_name, shape] : inputs) lowerer.AddInput(input_name, shape);
   std::vector<const onnx::TensorProto*> all_initializers;
   for (const auto& init : graph.initializer()) all_initializers.push_back(&init);
@@ -438,7 +539,6 @@ absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_
     }
   }
 
-  std::vector<std::pair<std::string, std::string>> unsupported;
   for (int i = 0; i < graph.node_size(); ++i) {
     const auto& node = graph.node(i);
     absl::Status status = lowerer.LowerNode(node, options.allow_unsupported, &unsupported);

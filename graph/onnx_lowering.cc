@@ -258,6 +258,15 @@ void GraphLowerer::AddInitializer(const std::string& name, const Shape& shape,
   values_[name] = std::move(v);
 }
 
+int GraphLowerer::AddInstruction(HloOpcode opcode, Shape shape, std::vector<int> operands,
+                                 Attributes attrs, absl::string_view name) {
+  std::string unique(name);
+  for (int k = 1; used_names_.contains(unique); ++k) unique = absl::StrCat(name, ".", k);
+  used_names_.insert(unique);
+  names_in_node_.push_back(unique);
+  return program_->Add(opcode, std::move(shape), std::move(operands), std::move(attrs), unique);
+}
+
 absl::StatusOr<int> GraphLowerer::Materialize(const std::string& name) {
   auto it = values_.find(name);
   if (it == values_.end()) {
@@ -381,6 +390,9 @@ const absl::flat_hash_map<std::string, NodeLowering::LowerFn>& NodeLowering::Tab
     add({"SpaceToDepth"}, &NodeLowering::LowerSpaceToDepth);
     add({"TopK"}, &NodeLowering::LowerTopK);
     add({"Trilu"}, &NodeLowering::LowerTrilu);
+    add({"If"}, &NodeLowering::LowerIf);
+    add({"Loop"}, &NodeLowering::LowerLoop);
+    add({"Scan"}, &NodeLowering::LowerScan);
     return t;
   }();
   return *table;
@@ -412,6 +424,8 @@ absl::Status GraphLowerer::LowerNode(const onnx::NodeProto& node, bool allow_uns
                                      std::vector<std::pair<std::string, std::string>>* unsupported) {
   int start_size = program_->size();
   int start_parameter = next_parameter_;
+  const size_t start_unsupported = unsupported->size();
+  const size_t start_computations = control_flow_ != nullptr ? control_flow_->taken.size() : 0;
   materialized_in_node_.clear();
   names_in_node_.clear();
   NodeLowering lowering(*this, node);
@@ -429,6 +443,15 @@ absl::Status GraphLowerer::LowerNode(const onnx::NodeProto& node, bool allow_uns
     for (const std::string& name : materialized_in_node_) values_[name].id = -1;
     names_in_node_.clear();
     materialized_in_node_.clear();
+    // Computations (and unsupported nodes) of the node's subgraphs go with it.
+    unsupported->resize(start_unsupported);
+    while (control_flow_ != nullptr && control_flow_->taken.size() > start_computations) {
+      const std::string name = control_flow_->taken.back();
+      control_flow_->taken.pop_back();
+      control_flow_->computation_names.erase(name);
+      control_flow_->model->called_programs.erase(name);
+      control_flow_->model->call_sites.erase(name);
+    }
     std::string op = node.domain().empty() || node.domain() == "ai.onnx"
                          ? node.op_type()
                          : absl::StrCat(node.domain(), ".", node.op_type());

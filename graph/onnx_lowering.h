@@ -27,6 +27,9 @@
 //    attrs.dimensions = {axis}. ScatterND/ScatterElements: `scatter` (attrs.dimensions = {axis} for
 //    ScatterElements, reduce_computation for reduction != none).
 //  - Reshape/Flatten/Squeeze/Unsqueeze with unchanged dims and Identity/Dropout emit nothing.
+//  - If / Loop / Scan (onnx_lower_control_flow.cc): conditional / while whose subgraphs are lowered
+//    by a nested GraphLowerer into their own Program (ImportedModel::called_programs, call_sites),
+//    sharing one ControlFlowContext; the form is documented in graph/onnx_import.h.
 //  - Ops with an unsupported form (MaxPool Indices output, training-mode BatchNormalization, pads or
 //    axes computed at run time, ...) report kUnimplemented, which --allow-unsupported turns into a
 //    custom-call like ops without any lowering.
@@ -43,6 +46,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "graph/import.h"
 #include "graph/ir.h"
 #include "onnx/onnx_pb.h"
 
@@ -90,6 +94,27 @@ absl::StatusOr<std::optional<Literal>> LiteralFromTensor(const onnx::TensorProto
 // True when a lowering exists for op `op_type` of `domain` ("" is ai.onnx).
 bool HasLowering(const std::string& domain, const std::string& op_type);
 
+// Names a subgraph (an If branch, a Loop / Scan body) reads from enclosing scopes (ONNX's implicit
+// captures): tensor names used by its nodes, or by subgraphs nested in them, that the subgraph
+// itself does not define (as input, initializer or node output). In first-use order, no repeats.
+std::vector<std::string> OuterReferences(const onnx::GraphProto& graph);
+
+// Deepest nesting of If / Loop / Scan subgraphs the importer lowers (bounds the recursion).
+inline constexpr int kMaxSubgraphDepth = 32;
+
+// State shared by the lowerers of a model's main graph and of all its subgraphs (onnx_lower_
+// control_flow.cc): subgraphs become called programs of `model`, with their call sites.
+struct ControlFlowContext {
+  ImportedModel* model = nullptr;  // receives called_programs and call_sites
+  bool allow_unsupported = false;  // passed on to the lowering of subgraph nodes
+  // Unsupported subgraph nodes kept as custom-calls (op type, node name), like the main graph's.
+  std::vector<std::pair<std::string, std::string>>* unsupported = nullptr;
+  // Called computation names taken so far (unique within the model), and the order they were taken
+  // in, so that a node whose lowering is rolled back also drops the computations it created.
+  absl::flat_hash_set<std::string> computation_names;
+  std::vector<std::string> taken;
+};
+
 // Lowers one graph, node by node. The driver (onnx_import.cc) adds inputs and initializers, then calls
 // LowerNode for each node in topological order.
 class GraphLowerer {
@@ -127,6 +152,22 @@ class GraphLowerer {
   // Instruction id of the value `name`, materializing constants and weights.
   absl::StatusOr<int> Materialize(const std::string& name);
 
+  // Appends an instruction named `name` (made unique within the program) and returns its id; used
+  // by the control-flow lowering for the instructions of called programs.
+  int AddInstruction(HloOpcode opcode, Shape shape, std::vector<int> operands, Attributes attrs,
+                     absl::string_view name);
+  // Binds the ONNX tensor `name` to `value` (a subgraph's inputs and captured values).
+  void Bind(const std::string& name, Value value) { values_[name] = std::move(value); }
+
+  // Enables If / Loop / Scan: this lowerer fills computation `computation` ("" = the entry program)
+  // at subgraph nesting depth `depth`; the subgraphs it meets are lowered into `context->model`.
+  // Without it those ops fail with kInternal.
+  void SetControlFlow(ControlFlowContext* context, std::string computation, int depth) {
+    control_flow_ = context;
+    computation_ = std::move(computation);
+    depth_ = depth;
+  }
+
  private:
   friend class NodeLowering;
   absl::Status EmitCustomCall(const onnx::NodeProto& node);
@@ -145,6 +186,9 @@ class GraphLowerer {
   std::vector<std::string> materialized_in_node_;
   // Instruction names taken while lowering the current node (rolled back with its instructions).
   std::vector<std::string> names_in_node_;
+  ControlFlowContext* control_flow_ = nullptr;
+  std::string computation_;
+  int depth_ = 0;
 };
 
 }  // namespace perfgraph::graph::onnx_internal

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <utility>
 
@@ -585,6 +586,10 @@ class NodeLowering {
   absl::Status LowerSpaceToDepth();
   absl::Status LowerTopK();
   absl::Status LowerTrilu();
+  // Control flow (onnx_lower_control_flow.cc): subgraphs become called programs.
+  absl::Status LowerIf();
+  absl::Status LowerLoop();
+  absl::Status LowerScan();
 
   // Shared helpers of the lowerings.
   absl::StatusOr<Dims> ReshapeTarget(const Dims& in, const Dims& shape, bool allow_zero);
@@ -593,6 +598,36 @@ class NodeLowering {
   absl::StatusOr<std::vector<WindowDimension>> ConvWindow(const Dims& in_spatial,
                                                           const Dims& kernel, bool pool);
   absl::StatusOr<int> ResizeDim(int x, int64_t dim, int64_t out, const std::string& mode);
+  // Control-flow helpers (onnx_lower_control_flow.cc; Body is defined there).
+  struct Body;
+  // One element of a called program's parameter: bound to ONNX tensor `onnx_name` inside the
+  // subgraph unless empty; the instruction is named `label` (default: onnx_name, else "param.K").
+  struct BodyParam {
+    std::string onnx_name;
+    std::string label;
+    Shape shape;
+  };
+  absl::StatusOr<const onnx::GraphProto*> GraphAttr(absl::string_view name) const;
+  absl::Status CaptureOuter(const onnx::GraphProto& graph, absl::string_view attr,
+                            std::vector<std::string>* runtime,
+                            std::vector<std::pair<std::string, Value>>* literal);
+  std::string TakeComputationName(absl::string_view suffix);
+  absl::StatusOr<std::unique_ptr<Body>> StartBody(
+      absl::string_view attr, const onnx::GraphProto& graph, absl::string_view suffix,
+      const std::vector<BodyParam>& params, bool tuple,
+      const std::vector<std::pair<std::string, Value>>& literal_captures);
+  absl::Status CheckDeclaredInput(const Body& body, int index, const Shape& actual) const;
+  absl::Status LowerBodyNodes(Body& body);
+  absl::StatusOr<int> BodyOutput(Body& body, int index, absl::string_view what);
+  absl::Status Register(Program program, int root, const std::string& instruction,
+                        absl::string_view role, std::optional<int64_t> executions,
+                        const std::string& how);
+  struct WhileState;
+  absl::Status EmitWhile(Body& body, WhileState& state, std::optional<int64_t> trips,
+                         const std::string& how);
+  absl::Status CheckCarried(Body& body, int body_output, const Shape& initial,
+                            absl::string_view initial_name, int* out);
+  int Tuple(const std::vector<int>& elements);
 
   GraphLowerer& g_;
   const onnx::NodeProto& node_;
