@@ -291,6 +291,12 @@ absl::StatusOr<std::vector<graph::Kernel>> DefaultFusion(const Program& program,
   kernels.reserve(groups.size());
   for (auto& [root, group] : groups) {
     if (FormsNoKernel(program.at(root).opcode)) continue;  // tuple, get-tuple-element, while, ...
+    // Bitcasts alone reinterpret a buffer in place: no kernel, as in XLA (zero cost).
+    if (std::all_of(group.members.begin(), group.members.end(), [&](int id) {
+          return program.at(id).opcode == HloOpcode::kBitcast;
+        })) {
+      continue;
+    }
     ASSIGN_OR_RETURN(graph::Kernel kernel,
                      BuildGroupKernel(program, group.members, root,
                                       absl::StrCat("fusion.", kernels.size())));

@@ -17,8 +17,9 @@
 //    of its own (its cost is communication), and tuple, get-tuple-element, opt-barrier, while,
 //    conditional, call, after-all, partition-id, ... form no kernel at all (they cost nothing; the
 //    kernels of while / conditional bodies come from ImportedModel::called_programs). bitcast is the
-//    exception: it fuses into consumers like a reshape, and a bitcast left as a root still forms a
-//    kernel (a copy here, since the target does not alias buffers);
+//    exception: it fuses into consumers like a reshape, and a bitcast left as a root forms a kernel
+//    when producers fused into it (their work); a group of bitcasts alone forms none (a bitcast
+//    reinterprets its operand's buffer in place: zero cost, as XLA emits no kernel for it);
 //  - a producer that is a program output is materialised;
 //  - the consumer kernel may not grow beyond FusionOptions::max_kernel_instructions;
 //  - a kernel holds at most one "heavy" op (convolution, dot, reduce, reduce-window);

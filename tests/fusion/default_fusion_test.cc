@@ -90,6 +90,23 @@ TEST(DefaultFusionTest, ExpensiveProducerWithSeveralConsumerKernelsIsMaterialise
   EXPECT_EQ(kernels->size(), 3u);
 }
 
+TEST(DefaultFusionTest, BitcastsAloneFormNoKernelButKeepTheWorkFusedIntoThem) {
+  Program p;
+  p.name = "bitcasts";
+  int x = test::Param(p, {16, 16}, "x");
+  // A bitcast of a parameter: a buffer reinterpreted in place, no kernel.
+  int alone = p.Add(HloOpcode::kBitcast, test::F32({256}), {x});
+  // Work fused into a bitcast root stays a kernel: exponential -> bitcast.
+  int e = p.Add(HloOpcode::kExponential, test::F32({16, 16}), {x});
+  int fused = p.Add(HloOpcode::kBitcast, test::F32({256}), {e});
+  p.outputs = {alone, fused};
+  auto kernels = DefaultFusion(p);
+  ASSERT_OK(kernels);
+  ASSERT_EQ(kernels->size(), 1u);
+  EXPECT_EQ((*kernels)[0].root_instruction().opcode, HloOpcode::kBitcast);
+  EXPECT_EQ((*kernels)[0].size(), 3);  // parameter, exponential, bitcast
+}
+
 TEST(DefaultFusionTest, ShouldFuseOverrideControlsDecisionsButNotLegality) {
   FusionOptions never;
   never.should_fuse = [](const Program&, const FusionCandidate&) { return false; };
