@@ -498,6 +498,19 @@ struct NodeLowering::WhileState {
   std::vector<std::pair<int, int>> outputs;  // (node output, state element)
 };
 
+absl::Status NodeLowering::CaptureIntoState(
+    const onnx::GraphProto& body, WhileState& state, std::vector<BodyParam>& params,
+    std::vector<std::pair<std::string, Value>>& literal) {
+  std::vector<std::string> runtime;
+  RETURN_IF_ERROR(CaptureOuter(body, "body", &runtime, &literal));
+  for (const std::string& name : runtime) {
+    ASSIGN_OR_RETURN(int id, g_.Materialize(name));
+    state.init.push_back(id);
+    params.push_back(BodyParam{name, "", ShapeOf(id)});
+  }
+  return absl::OkStatus();
+}
+
 absl::Status NodeLowering::CheckCarried(Body& body, int body_output, const Shape& initial,
                                         absl::string_view initial_name, int* out) {
   ASSIGN_OR_RETURN(*out, BodyOutput(body, body_output, "loop-carried value"));
@@ -616,14 +629,8 @@ absl::Status NodeLowering::LowerLoop() {
     state.init.push_back(id);
     params.push_back(BodyParam{graph->input(2 + j).name(), "", ShapeOf(id)});
   }
-  std::vector<std::string> runtime;
   std::vector<std::pair<std::string, Value>> literal;
-  RETURN_IF_ERROR(CaptureOuter(*graph, "body", &runtime, &literal));
-  for (const std::string& name : runtime) {
-    ASSIGN_OR_RETURN(int id, g_.Materialize(name));
-    state.init.push_back(id);
-    params.push_back(BodyParam{name, "", ShapeOf(id)});
-  }
+  RETURN_IF_ERROR(CaptureIntoState(*graph, state, params, literal));
   if (m_id >= 0) {
     state.limit_index = static_cast<int>(state.init.size());
     state.init.push_back(m_id);
@@ -810,14 +817,8 @@ absl::Status NodeLowering::LowerScan() {
     state.init.push_back(id);
     params.push_back(BodyParam{"", absl::StrCat(node_.input(n + j), ".all"), ShapeOf(id)});
   }
-  std::vector<std::string> runtime;
   std::vector<std::pair<std::string, Value>> literal;
-  RETURN_IF_ERROR(CaptureOuter(*graph, "body", &runtime, &literal));
-  for (const std::string& name : runtime) {
-    ASSIGN_OR_RETURN(int id, g_.Materialize(name));
-    state.init.push_back(id);
-    params.push_back(BodyParam{name, "", ShapeOf(id)});
-  }
+  RETURN_IF_ERROR(CaptureIntoState(*graph, state, params, literal));
   ASSIGN_OR_RETURN(std::unique_ptr<Body> b, StartBody("body", *graph, "body", params,
                                                       /*tuple=*/true, literal));
   Body& body = *b;

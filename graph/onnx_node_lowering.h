@@ -623,6 +623,11 @@ class NodeLowering {
                         absl::string_view role, std::optional<int64_t> executions,
                         const std::string& how);
   struct WhileState;
+  // The outer values a loop body reads: run-time ones appended to the loop state (and the body's
+  // parameters), constants to `literal` (folded into the body).
+  absl::Status CaptureIntoState(const onnx::GraphProto& body, WhileState& state,
+                                std::vector<BodyParam>& params,
+                                std::vector<std::pair<std::string, Value>>& literal);
   absl::Status EmitWhile(Body& body, WhileState& state, std::optional<int64_t> trips,
                          const std::string& how);
   absl::Status CheckCarried(Body& body, int body_output, const Shape& initial,
