@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -26,10 +27,16 @@ using test::RunPerfgraph;
 const std::string kModel = std::string(PERFGRAPH_SOURCE_DIR) +
                            "/tests/testdata/cli/tiny_cnn_dynamic_batch.onnx --input-shape input=1,3,16,16";
 
+// A file in this test process's own temporary directory (concurrent runs, e.g. two checkouts'
+// suites on one machine, never share one).
 std::string TempPath(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / "perfgraph_measure_test";
-  std::filesystem::create_directories(dir);
-  auto path = dir / name;
+  static const std::string dir = [] {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "perfgraph_measure_test.XXXXXX").string();
+    return std::string(mkdtemp(pattern.data()) != nullptr ? pattern : "");
+  }();
+  EXPECT_FALSE(dir.empty()) << "mkdtemp failed";
+  auto path = std::filesystem::path(dir) / name;
   std::filesystem::remove(path);
   return path.string();
 }
@@ -147,14 +154,26 @@ TEST(MeasureTest, InterruptLeavesAValidFileThatResumes) {
           static_cast<char*>(nullptr));
     _exit(127);
   }
-  // Wait for the first records, then Ctrl-C.
-  for (int i = 0; i < 600 && (!std::filesystem::exists(out) || std::filesystem::file_size(out) < 2000);
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  kill(pid, SIGINT);
+  // Wait for the first records (however long a loaded machine takes), then Ctrl-C. A child that
+  // finished everything first leaves nothing to interrupt; the resume checks still hold.
+  auto size = [&] {
+    std::error_code error;
+    const auto bytes = std::filesystem::file_size(out, error);
+    return error ? uintmax_t{0} : bytes;
+  };
   int status = 0;
-  waitpid(pid, &status, 0);
+  bool exited = false;
+  while (size() < 2000) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!exited) {
+    kill(pid, SIGINT);
+    waitpid(pid, &status, 0);
+  }
   ASSERT_TRUE(WIFEXITED(status));
   nlohmann::json partial = Stats(out);
   const int partial_records = partial["records"].get<int>();
@@ -170,8 +189,9 @@ TEST(MeasureTest, InterruptLeavesAValidFileThatResumes) {
 
 TEST(MeasureTest, BadArgumentsExitWithTwo) {
   EXPECT_EQ(RunPerfgraph("measure --corpus " + kModel).exit_code, 2);  // no --out
-  EXPECT_EQ(RunPerfgraph("measure --task nope --out /tmp/x.pgd --corpus " + kModel).exit_code, 2);
-  EXPECT_EQ(RunPerfgraph("measure --out /tmp/x.pgd --corpus /nonexistent/dir").exit_code, 2);
+  const std::string out = TempPath("never_written.pgd");
+  EXPECT_EQ(RunPerfgraph("measure --task nope --out " + out + " --corpus " + kModel).exit_code, 2);
+  EXPECT_EQ(RunPerfgraph("measure --out " + out + " --corpus /nonexistent/dir").exit_code, 2);
   EXPECT_EQ(RunPerfgraph("dataset stats /nonexistent.pgd").exit_code, 2);
   EXPECT_EQ(RunPerfgraph("dataset stats " + std::string(PERFGRAPH_SOURCE_DIR) + "/README.md").exit_code, 2);
 }
