@@ -178,6 +178,45 @@ TEST_F(DistributedTrainTest, AKilledRankMakesTheOtherFailWithAClearError) {
   EXPECT_TRUE(std::filesystem::exists(out + "/train_state.json"));
 }
 
+// The reliability issue's crash case on one process: `perfgraph train` killed with SIGKILL in the
+// middle of a run (after its second checkpoint, while later epochs run) resumes with --resume to
+// the same weights and loss curve as a run nobody interrupted.
+TEST_F(DistributedTrainTest, ASingleProcessKilledMidRunResumesToTheUninterruptedResult) {
+  constexpr int kEpochs = 12;
+  const std::string whole = dir_ + "/whole";
+  CliResult one = RunShell(TrainArgs(whole, kEpochs));
+  ASSERT_EQ(one.exit_code, 0) << one.out;
+
+  // Start the run, wait (on the condition, however long it takes) until two epochs are
+  // checkpointed, then SIGKILL it: the kill lands inside epoch 3 or later, never between runs.
+  const std::string killed = dir_ + "/killed";
+  const std::string script =
+      "(" + TrainArgs(killed, kEpochs) + " > " + dir_ + "/killed.log 2>&1 & p=$!; "
+      "while kill -0 $p 2> /dev/null && [ \"$(cat " + killed +
+      "/train_state.json 2> /dev/null | grep -c '\"train_loss\"')\" -lt 2 ]; do sleep 0.01; done; "
+      "kill -9 $p 2> /dev/null && echo killed; wait $p; echo \"exit $?\")";
+  CliResult r = RunShell(script);
+  ASSERT_THAT(r.out, HasSubstr("killed")) << "the run ended before it could be killed: " << r.out;
+  EXPECT_THAT(r.out, HasSubstr("exit 137")) << r.out;  // 128 + SIGKILL
+  const nlohmann::json partial =
+      nlohmann::json::parse(test::ReadText(killed + "/train_state.json"));
+  ASSERT_GE(partial["history"].size(), 2u);
+  ASSERT_LT(partial["history"].size(), static_cast<size_t>(kEpochs));
+  RecordProperty("epochs_before_kill", static_cast<int>(partial["history"].size()));
+
+  CliResult resumed = RunShell(TrainArgs(killed, kEpochs, "--resume"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out;
+  EXPECT_EQ(MaxWeightDifference(whole + "/last.pgm", killed + "/last.pgm"), 0.0);
+  const nlohmann::json a = nlohmann::json::parse(test::ReadText(whole + "/train_state.json"));
+  const nlohmann::json b = nlohmann::json::parse(test::ReadText(killed + "/train_state.json"));
+  ASSERT_EQ(a["history"].size(), static_cast<size_t>(kEpochs));
+  ASSERT_EQ(b["history"].size(), static_cast<size_t>(kEpochs));
+  for (int e = 0; e < kEpochs; ++e) {
+    EXPECT_EQ(a["history"][e]["train_loss"], b["history"][e]["train_loss"]) << "epoch " << e + 1;
+  }
+  EXPECT_EQ(a["best_epoch"], b["best_epoch"]);
+}
+
 TEST_F(DistributedTrainTest, ARendezvousNobodyJoinsTimesOut) {
   CliResult r = RunShell(Env(0, 2, FreePort()) +
                          TrainArgs(dir_ + "/alone", 2, "--distributed --distributed-timeout-s 3"));
