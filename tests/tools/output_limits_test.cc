@@ -1,0 +1,178 @@
+// Outputs (README "Limits"): one writer per `measure` / `train` output (graph::OutputLock, with
+// real processes), data paths that stay inside their root (`dataset import --hlo`), and writers
+// that fail cleanly on an unwritable directory or a full disk (RLIMIT_FSIZE in a forked child):
+// an error naming the path and no truncated file left behind.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "data/perfgraph.pb.h"
+#include "data/record_file.h"
+#include "graph/featurize.h"
+#include "gmock/gmock.h"
+#include "graph/atomic_file.h"
+#include "graph/output_lock.h"
+#include "gtest/gtest.h"
+#include "kernels/weights.h"
+#include "tests/child_process.h"
+#include "tests/status_matchers.h"
+#include "tests/tools/cli_runner.h"
+#include "tools/dataset_import.h"
+
+namespace perfgraph::tools {
+namespace {
+
+using ::perfgraph::testing::ChildLimits;
+using ::perfgraph::testing::ChildResult;
+using ::perfgraph::testing::RunInChild;
+using ::perfgraph::testing::StatusIs;
+using test::CliResult;
+using test::RunPerfgraph;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+namespace fs = std::filesystem;
+
+const std::string kByo = std::string(PERFGRAPH_SOURCE_DIR) + "/tests/testdata/byo";
+constexpr unsigned kNobody = 65534;
+
+std::string Describe(const absl::Status& status) {
+  return absl::StrCat(absl::StatusCodeToString(status.code()), "|", status.message());
+}
+
+// Files in `dir` whose name starts with `prefix`.
+std::vector<std::string> FilesStartingWith(const fs::path& dir, const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) names.push_back(name);
+  }
+  return names;
+}
+
+class OutputLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           absl::StrCat("output_limits_test_", ::getpid(), "_",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "hlo");
+    fs::create_directories(dir_ / "elsewhere");
+    fs::permissions(dir_, fs::perms::all);  // the unprivileged child must get in
+    fs::permissions(dir_ / "hlo", fs::perms::all);
+    fs::copy_file(kByo + "/mlp_block.hlo", dir_ / "hlo" / "mlp_block.hlo");
+    fs::copy_file(kByo + "/mlp_block.hlo", dir_ / "elsewhere" / "x.hlo");
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::permissions(dir_, fs::perms::all, ignored);
+    fs::remove_all(dir_, ignored);
+  }
+  std::string Csv(const std::string& name, const std::string& rows) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path) << "module,kernel,config,runtime_ns\n" << rows;
+    return path;
+  }
+  DatasetImportOptions Import(const std::string& csv, const std::string& out) {
+    DatasetImportOptions options;
+    options.hlo_dir = (dir_ / "hlo").string();
+    options.runtimes_csv = csv;
+    options.out = out;
+    return options;
+  }
+
+  fs::path dir_;
+};
+
+// ----- Locks -----
+
+TEST_F(OutputLimitsTest, SecondLockOnTheSameOutputNamesTheOwnerPid) {
+  const std::string out = (dir_ / "data.pgd").string();
+  {
+    auto first = graph::OutputLock::Acquire(out, "--out DATASET");
+    ASSERT_OK(first);
+    EXPECT_EQ(first->lock_path(), out + ".lock");
+    EXPECT_EQ(graph::OutputLockOwner(out), ::getpid());
+    EXPECT_THAT(graph::OutputLock::Acquire(out, "--out DATASET"),
+                StatusIs(absl::StatusCode::kUnavailable,
+                         AllOf(HasSubstr(out), HasSubstr(absl::StrCat("in use by pid ", ::getpid())))));
+    // Another output is independent.
+    EXPECT_OK(graph::OutputLock::Acquire((dir_ / "other.pgd").string(), "--out DATASET"));
+  }
+  EXPECT_FALSE(fs::exists(out + ".lock"));  // released and removed
+  EXPECT_OK(graph::OutputLock::Acquire(out, "--out DATASET"));
+  // A directory output with a trailing slash locks "<dir>.lock".
+  EXPECT_EQ(graph::OutputLockPath((dir_ / "model").string() + "/"), (dir_ / "model").string() + ".lock");
+}
+
+// Two real processes: a child holds the lock; the parent is refused with the child's pid; once the
+// child is gone (exited without releasing: the file stays, the flock does not) the parent gets it.
+TEST_F(OutputLimitsTest, LockHeldByAnotherProcessIsReportedWithItsPidAndTakenOverWhenItDies) {
+  const std::string out = (dir_ / "model").string();
+  int ready[2], release[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(release), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(ready[0]);
+    close(release[1]);
+    auto lock = graph::OutputLock::Acquire(out, "--out MODEL_DIR");
+    const char ok = lock.ok() ? '1' : '0';
+    if (write(ready[1], &ok, 1) != 1) _exit(1);
+    char byte;
+    (void)!read(release[0], &byte, 1);  // until the parent closes its end
+    _exit(0);                          // no destructor: the lock file is left behind
+  }
+  close(ready[1]);
+  close(release[0]);
+  char ok = 0;
+  ASSERT_EQ(read(ready[0], &ok, 1), 1);
+  ASSERT_EQ(ok, '1');
+  EXPECT_THAT(graph::OutputLock::Acquire(out, "--out MODEL_DIR"),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr(absl::StrCat("'", out, "' is in use by pid ", child))));
+  close(release[1]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  close(ready[0]);
+  EXPECT_TRUE(fs::exists(out + ".lock"));
+  auto taken_over = graph::OutputLock::Acquire(out, "--out MODEL_DIR");
+  ASSERT_OK(taken_over);
+  EXPECT_EQ(graph::OutputLockOwner(out), ::getpid());
+}
+
+// The real binaries: `perfgraph train` and `perfgraph measure` refuse an output this test process
+// holds. Both are pointed at inputs that do not exist, so even without the lock they could only
+// fail (differently): no training and no hardware measurement can start.
+TEST_F(OutputLimitsTest, TrainAndMeasureRefuseAnOutputInUse) {
+  const std::string model = (dir_ / "model").string();
+  const std::string dataset = (dir_ / "data.pgd").string();
+  auto model_lock = graph::OutputLock::Acquire(model, "test");
+  auto dataset_lock = graph::OutputLock::Acquire(dataset, "test");
+  ASSERT_OK(model_lock);
+  ASSERT_OK(dataset_lock);
+  const std::string pid = absl::StrCat("in use by pid ", ::getpid());
+  CliResult train =
+      RunPerfgraph(absl::StrCat("train --dataset ", (dir_ / "missing.pgd").string(), " --out ", model));
+  EXPECT_NE(train.exit_code, 0) << train.out;
+  EXPECT_THAT(train.out, AllOf(HasSubstr(model), HasSubstr(pid))) << train.out;
+  CliResult measure = RunPerfgraph(
+      absl::StrCat("measure --corpus ", (dir_ / "missing_corpus").string(), " --out ", dataset));
+  EXPECT_NE(measure.exit_code, 0) << measure.out;
+  EXPECT_THAT(measure.out, AllOf(HasSubstr(dataset), HasSubstr(pid))) << measure.out;
+  EXPECT_FALSE(fs::exists(dataset));
+}
+
+}  // namespace
+}  // namespace perfgraph::tools
