@@ -174,5 +174,64 @@ TEST_F(OutputLimitsTest, TrainAndMeasureRefuseAnOutputInUse) {
   EXPECT_FALSE(fs::exists(dataset));
 }
 
+// ----- dataset import: module paths stay inside --hlo -----
+
+TEST_F(OutputLimitsTest, ImportRejectsModulePathsEscapingTheHloRoot) {
+  const std::string root = fs::canonical(dir_ / "hlo").string();
+  const std::string outside = (dir_ / "elsewhere" / "x.hlo").string();
+  fs::create_symlink(outside, dir_ / "hlo" / "link.hlo");
+  fs::create_directories(dir_ / "hlo" / "sub");
+  const std::string csv = Csv("escape.csv",
+                              "../elsewhere/x.hlo,module,default,100\n"       // line 2
+                              "sub/../../elsewhere/x.hlo,module,default,100\n"  // 3
+                              + outside + ",module,default,100\n"             // 4: absolute
+                              "link.hlo,module,default,100\n"                 // 5: symlink out
+                              "mlp_block.hlo,dense,default,100\n");            // 6: fine
+  const std::string out = (dir_ / "escape.pgd").string();
+  auto summary = ImportRuntimes(Import(csv, out));
+  ASSERT_THAT(summary, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("4 bad row(s)")));
+  const std::string message(summary.status().message());
+  EXPECT_THAT(message, HasSubstr(absl::StrCat(csv, ":2: module '../elsewhere/x.hlo' is outside the "
+                                              "--hlo root '", root, "': it has a '..' component")));
+  EXPECT_THAT(message, HasSubstr(absl::StrCat(csv, ":3: module 'sub/../../elsewhere/x.hlo'")));
+  EXPECT_THAT(message, HasSubstr(absl::StrCat(csv, ":4: module '", outside, "' is outside")));
+  EXPECT_THAT(message, HasSubstr("an absolute path"));
+  EXPECT_THAT(message, HasSubstr(absl::StrCat(csv, ":5: module 'link.hlo' is outside the --hlo root '",
+                                              root, "': it resolves (through a symlink) to '",
+                                              fs::canonical(outside).string())));
+  EXPECT_THAT(message, Not(HasSubstr(csv + ":6:")));
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(OutputLimitsTest, ImportAcceptsASymlinkThatStaysInsideTheRoot) {
+  fs::create_directories(dir_ / "hlo" / "sub");
+  fs::create_symlink("../mlp_block.hlo", dir_ / "hlo" / "sub" / "alias.hlo");
+  const std::string out = (dir_ / "inside.pgd").string();
+  auto summary =
+      ImportRuntimes(Import(Csv("inside.csv", "sub/alias.hlo,dense,default,100\n"), out));
+  ASSERT_OK(summary);
+  EXPECT_EQ(summary->records, 1);
+  EXPECT_TRUE(fs::exists(out));
+  EXPECT_THAT(FilesStartingWith(dir_, "inside.pgd.tmp"), ::testing::IsEmpty());
+}
+
+// A 2 GB line (a sparse file: a binary blob given as the CSV) stops the import at once, in
+// bounded memory.
+TEST_F(OutputLimitsTest, ImportRejectsAnOverlongCsvLineWithoutReadingIt) {
+  const std::string csv = Csv("huge.csv", "mlp_block.hlo,dense,default,100\n");
+  const int64_t header_and_row = static_cast<int64_t>(fs::file_size(csv));
+  ASSERT_EQ(::truncate(csv.c_str(), header_and_row + (int64_t{2} << 30)), 0);
+  const std::string out = (dir_ / "huge.pgd").string();
+  ChildLimits limits;
+  limits.extra_address_space_bytes = int64_t{1} << 30;
+  ChildResult child =
+      RunInChild([&] { return Describe(ImportRuntimes(Import(csv, out)).status()); }, limits);
+  ASSERT_TRUE(child.exited) << "killed by signal " << child.signal;
+  ASSERT_EQ(child.exit_code, 0);
+  EXPECT_THAT(child.text, AllOf(HasSubstr("INVALID_ARGUMENT|"), HasSubstr(csv + ":3: line longer than"),
+                                HasSubstr(absl::StrCat(kMaxCsvLineBytes))));
+  EXPECT_FALSE(fs::exists(out));
+}
+
 }  // namespace
 }  // namespace perfgraph::tools
