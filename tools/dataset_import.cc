@@ -17,6 +17,7 @@
 #include "data/machine.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
+#include "graph/atomic_file.h"
 #include "graph/featurize.h"
 #include "graph/hlo_parser.h"
 #include "graph/status_macros.h"
@@ -306,7 +307,11 @@ absl::StatusOr<DatasetImportSummary> ImportRuntimes(const DatasetImportOptions& 
   machine.cpu_model = options.machine;
   writer_options.machine = machine;
   writer_options.writer = "perfgraph dataset import";
-  ASSIGN_OR_RETURN(data::RecordWriter writer, data::RecordWriter::Open(options.out, writer_options));
+  // Written under a temporary name and published when complete: a failed write (full disk, file
+  // size limit) leaves no truncated dataset behind.
+  ASSIGN_OR_RETURN(graph::NewFile out, graph::NewFile::Begin(options.out, "dataset import"));
+  ASSIGN_OR_RETURN(data::RecordWriter writer,
+                   data::RecordWriter::Open(out.temp_path(), writer_options));
   for (const auto& [key, m] : measurements) {
     const graph::Kernel& kernel = kernels.at({m.module, m.kernel});
     data::Record record;
@@ -324,6 +329,7 @@ absl::StatusOr<DatasetImportSummary> ImportRuntimes(const DatasetImportOptions& 
     ++summary.records;
   }
   RETURN_IF_ERROR(writer.Close());
+  RETURN_IF_ERROR(out.Commit());
   summary.kernels = static_cast<int64_t>(kernels.size());
   return summary;
 }

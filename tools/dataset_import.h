@@ -18,7 +18,9 @@
 // Every row is checked before anything is written; bad rows (wrong field count, unknown module or
 // kernel, invalid config for the kernel, bad runtime) are all reported with their line numbers and
 // nothing is written (kInvalidArgument), so no row is ever dropped silently. A line longer than
-// kMaxCsvLineBytes stops the import at once (kInvalidArgument naming the line).
+// kMaxCsvLineBytes stops the import at once (kInvalidArgument naming the line). The dataset is
+// written as "<out>.tmp.<pid>" and renamed to --out when complete (graph::NewFile): a failed write
+// (full disk, file size limit) is an error naming the path and leaves no file at --out.
 #ifndef PERFGRAPH_TOOLS_DATASET_IMPORT_H_
 #define PERFGRAPH_TOOLS_DATASET_IMPORT_H_
 

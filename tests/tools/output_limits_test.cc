@@ -233,5 +233,143 @@ TEST_F(OutputLimitsTest, ImportRejectsAnOverlongCsvLineWithoutReadingIt) {
   EXPECT_FALSE(fs::exists(out));
 }
 
+// ----- Writers: unwritable directory, full disk -----
+
+TEST_F(OutputLimitsTest, ImportUnderAFileSizeLimitFailsNamingThePathAndLeavesNoFile) {
+  const std::string csv = Csv("rows.csv",
+                              "mlp_block.hlo,dense,default,100\n"
+                              "mlp_block.hlo,rowsum,default,50\n"
+                              "mlp_block.hlo,module,default,150\n");
+  const std::string out = (dir_ / "full.pgd").string();
+  ChildLimits limits;
+  limits.file_size_bytes = 700;  // the header fits, the records do not
+  ChildResult child =
+      RunInChild([&] { return Describe(ImportRuntimes(Import(csv, out)).status()); }, limits);
+  ASSERT_TRUE(child.exited) << "killed by signal " << child.signal;
+  EXPECT_THAT(child.text, AllOf(Not(HasSubstr("OK|")), HasSubstr(out), HasSubstr("File too large")));
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_THAT(FilesStartingWith(dir_, "full.pgd"), ::testing::IsEmpty());
+  // Without the limit the same import succeeds (so the limit was what failed it).
+  EXPECT_OK(ImportRuntimes(Import(csv, out)));
+  EXPECT_GT(fs::file_size(out), 700u);
+}
+
+TEST_F(OutputLimitsTest, ImportIntoAnUnwritableDirectoryFailsNamingThePath) {
+  fs::create_directories(dir_ / "readonly");
+  fs::permissions(dir_ / "readonly", fs::perms::owner_read | fs::perms::owner_exec |
+                                         fs::perms::group_read | fs::perms::group_exec |
+                                         fs::perms::others_read | fs::perms::others_exec);
+  const std::string csv = Csv("rows.csv", "mlp_block.hlo,dense,default,100\n");
+  fs::permissions(csv, fs::perms::all);
+  const std::string out = (dir_ / "readonly" / "x.pgd").string();
+  ChildLimits limits;
+  limits.uid = kNobody;  // root ignores directory permissions: drop to nobody in the child
+  ChildResult child =
+      RunInChild([&] { return Describe(ImportRuntimes(Import(csv, out)).status()); }, limits);
+  ASSERT_TRUE(child.exited) << "killed by signal " << child.signal;
+  ASSERT_EQ(child.exit_code, 0);
+  EXPECT_THAT(child.text, AllOf(HasSubstr("PERMISSION_DENIED|"), HasSubstr(out),
+                                HasSubstr("Permission denied")));
+  EXPECT_TRUE(fs::is_empty(dir_ / "readonly"));
+  // A directory that does not exist.
+  const std::string missing = (dir_ / "no_such_dir" / "x.pgd").string();
+  EXPECT_THAT(ImportRuntimes(Import(csv, missing)),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(missing)));
+}
+
+// Whole-file writers (model files, weights, plan / report JSON, target descriptions) go through
+// graph::WriteFileAtomically: under a file size limit the write fails naming the path, the old file
+// is untouched and no temporary is left.
+TEST_F(OutputLimitsTest, WholeFileWritersUnderAFileSizeLimitKeepTheOldFile) {
+  const std::string path = (dir_ / "plan.json").string();
+  std::ofstream(path) << "{\"old\": true}\n";
+  ChildLimits limits;
+  limits.file_size_bytes = 4096;
+  ChildResult child = RunInChild(
+      [&] {
+        return Describe(graph::WriteFileAtomically(path, std::string(1 << 20, ' '), "plan"));
+      },
+      limits);
+  ASSERT_TRUE(child.exited) << "killed by signal " << child.signal;
+  EXPECT_THAT(child.text, AllOf(HasSubstr("UNAVAILABLE|plan: cannot write '" + path + "'"),
+                                HasSubstr("File too large")));
+  std::ifstream in(path);
+  std::stringstream content;
+  content << in.rdbuf();
+  EXPECT_EQ(content.str(), "{\"old\": true}\n");
+  EXPECT_THAT(FilesStartingWith(dir_, "plan.json."), ::testing::IsEmpty());
+
+  // A weights file (a model) the same way.
+  kernels::WeightsFile weights;
+  kernels::NamedTensor tensor;
+  tensor.name = "w";
+  tensor.dims = {1024, 16};
+  tensor.values.assign(1024 * 16, 0.5f);
+  weights.tensors.push_back(tensor);
+  const std::string weights_path = (dir_ / "weights.pgw").string();
+  ChildResult weights_child = RunInChild(
+      [&] { return Describe(kernels::WriteWeightsFile(weights, weights_path)); }, limits);
+  ASSERT_TRUE(weights_child.exited);
+  EXPECT_THAT(weights_child.text, AllOf(HasSubstr(weights_path), HasSubstr("File too large")));
+  EXPECT_FALSE(fs::exists(weights_path));
+  EXPECT_THAT(FilesStartingWith(dir_, "weights.pgw"), ::testing::IsEmpty());
+}
+
+// `measure` appends record by record (it must resume): under a file size limit an Append fails
+// naming the file, and the partial frame is cut off again, so the file holds exactly the records
+// written before and reads back cleanly (no torn tail).
+TEST_F(OutputLimitsTest, AppendUnderAFileSizeLimitFailsNamingTheFileAndLeavesNoTornRecord) {
+  const std::string path = (dir_ / "measured.pgd").string();
+  auto record = [](int i) {
+    data::Record r;
+    r.set_program("p");
+    r.set_kernel_hash(1000 + i);
+    r.set_task(data::Record::TASK_FUSION);
+    r.set_status(data::Record::MEASURE_STATUS_OK);
+    r.set_feature_schema_version(graph::kFeatureSchemaVersion);
+    r.set_compile_time_ns(1);
+    for (int k = 0; k < 40; ++k) r.add_runtime_ns(1000.0 + k);  // ~360 bytes per record
+    return r;
+  };
+  ChildLimits limits;
+  limits.file_size_bytes = 2000;
+  ChildResult child = RunInChild(
+      [&] {
+        auto writer = data::RecordWriter::Open(path);
+        if (!writer.ok()) return Describe(writer.status());
+        for (int i = 0; i < 100; ++i) {
+          absl::Status appended = writer->Append(record(i));
+          if (!appended.ok()) return absl::StrCat(i, "|", Describe(appended));
+        }
+        return std::string("all appended");
+      },
+      limits);
+  ASSERT_TRUE(child.exited) << "killed by signal " << child.signal;
+  EXPECT_THAT(child.text, AllOf(HasSubstr(path), HasSubstr("File too large")));
+  const int written = std::stoi(child.text.substr(0, child.text.find('|')));
+  EXPECT_GT(written, 0);
+  int64_t dropped = -1;
+  auto records = data::ReadRecordFile(path, &dropped);
+  ASSERT_OK(records);
+  EXPECT_EQ(static_cast<int>(records->size()), written);
+  EXPECT_EQ(dropped, 0);
+  EXPECT_LE(fs::file_size(path), 2000u);
+}
+
+TEST_F(OutputLimitsTest, WholeFileWriterIntoAnUnwritableDirectoryNamesThePath) {
+  fs::create_directories(dir_ / "readonly");
+  fs::permissions(dir_ / "readonly", fs::perms::owner_read | fs::perms::owner_exec |
+                                         fs::perms::others_read | fs::perms::others_exec);
+  const std::string path = (dir_ / "readonly" / "metrics.json").string();
+  ChildLimits limits;
+  limits.uid = kNobody;
+  ChildResult child = RunInChild(
+      [&] { return Describe(graph::WriteFileAtomically(path, "{}\n", "train")); }, limits);
+  ASSERT_TRUE(child.exited);
+  EXPECT_THAT(child.text, AllOf(HasSubstr("PERMISSION_DENIED|train: cannot write '" + path + "'"),
+                                HasSubstr("Permission denied")));
+  EXPECT_TRUE(fs::is_empty(dir_ / "readonly"));
+}
+
 }  // namespace
 }  // namespace perfgraph::tools
