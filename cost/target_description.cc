@@ -13,6 +13,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "cost/shipped_files.h"
+#include "graph/atomic_file.h"
 #include "data/machine.h"
 
 
@@ -261,12 +262,8 @@ absl::StatusOr<TargetDescription> ParseTargetDescription(absl::string_view text,
 absl::Status SaveTargetDescription(const TargetDescription& target, const std::string& path) {
   absl::Status valid = ValidateTargetDescription(target);
   if (!valid.ok()) return valid;
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) return absl::InternalError(absl::StrCat("SaveTargetDescription: cannot open ", path));
-  out << TargetDescriptionToText(target);
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("SaveTargetDescription: cannot write ", path));
-  return absl::OkStatus();
+  // Atomically (temp file + rename): a failed write never leaves a truncated description.
+  return graph::WriteFileAtomically(path, TargetDescriptionToText(target), "SaveTargetDescription");
 }
 
 std::string MachineMismatch(const TargetDescription& target, const data::MachineFingerprint& current,

@@ -99,8 +99,10 @@ std::string TargetDescriptionToText(const TargetDescription& target);
 absl::StatusOr<TargetDescription> ParseTargetDescription(absl::string_view text,
                                                          absl::string_view source);
 
-// Writes the text proto to `path`. kInvalidArgument for an invalid description, kInternal (naming the
-// path) when the file cannot be written.
+// Writes the text proto to `path` atomically (graph::WriteFileAtomically: temp file + rename, so a
+// failed write leaves the previous file or none, never a truncated one). kInvalidArgument for an
+// invalid description; kPermissionDenied / kUnavailable (naming the path and the OS error) when the
+// file cannot be written.
 absl::Status SaveTargetDescription(const TargetDescription& target, const std::string& path);
 
 // Reads and parses `path` (kNotFound when missing, else ParseTargetDescription's errors). When the

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <system_error>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -77,8 +79,14 @@ struct RawModule {
   absl::flat_hash_map<absl::string_view, int> by_name;
   int entry = -1;
   bool has_fusion = false;
+  int64_t instruction_count = 0;  // over all computations, checked against the limit
   std::vector<UnsupportedOp> unsupported_ops;
 };
+
+// The instruction limit in effect (ImportOptions::max_instructions, at most kMaxInstructions).
+int64_t MaxInstructions(const ImportOptions& options) {
+  return std::min(options.max_instructions, kMaxInstructions);
+}
 
 bool IsNameChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
@@ -634,6 +642,12 @@ class Parser {
                                                  "' in computation '", comp->name, "'"));
       }
       comp->root = static_cast<int>(comp->instructions.size());
+    }
+    if (++module->instruction_count > MaxInstructions(options_)) {
+      return ErrorAt(inst.offset,
+                     absl::StrCat("module '", module->name, "' has more than ",
+                                  MaxInstructions(options_),
+                                  " instructions (graph::kMaxInstructions, the import limit)"));
     }
     comp->instructions.push_back(std::move(inst));
     return absl::OkStatus();
@@ -1514,6 +1528,13 @@ class Converter {
         inst.attrs.dimensions = *raw.attention_dimensions;  // graph/library_ops.h
       }
       local[index] = inst.id;
+      if (++emitted_ > MaxInstructions(options_)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            file_name_, ": module '", m_.name, "' expands to more than ",
+            MaxInstructions(options_), " instructions once calls and nested fusions are inlined "
+            "(graph::kMaxInstructions, the import limit; reached in computation '", comp.name,
+            "')"));
+      }
       out->push_back(std::move(inst));
     }
     in_progress_[comp_index] = false;
@@ -1755,6 +1776,7 @@ class Converter {
   const ImportOptions& options_;
   std::vector<bool> in_progress_;
   absl::flat_hash_set<std::string> visited_;
+  int64_t emitted_ = 0;  // instructions emitted by Emit, over the whole module
 };
 
 // Splits the text at `// -----` lines (lit's --split-input-file separator) into [begin, end)
@@ -1780,6 +1802,14 @@ std::vector<std::pair<size_t, size_t>> SplitModules(absl::string_view text) {
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
+  // Checked before reading, so an absurd file costs neither the memory nor the time.
+  std::error_code error;
+  const uintmax_t size = std::filesystem::file_size(path, error);
+  if (!error && size > static_cast<uintmax_t>(kMaxHloTextBytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": HLO text of ", size, " bytes exceeds the ", kMaxHloTextBytes,
+                     "-byte limit (graph::kMaxHloTextBytes)"));
+  }
   std::ostringstream buffer;
   buffer << in.rdbuf();
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));

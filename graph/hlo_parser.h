@@ -107,7 +107,11 @@
 // operand or computation, duplicate name, wrong operand count of a fused computation, cycle,
 // invalid shape or layout, failed verification) name the file, line and the offending name. The
 // parser never crashes or hangs on arbitrary bytes: nesting is bounded (kMaxHloNestingDepth) and
-// every loop consumes input.
+// every loop consumes input. Sizes are bounded too (graph/import.h): a module with more than
+// options.max_instructions (at most kMaxInstructions) instructions as written, or expanding to more
+// once calls and nested fusions are inlined (e.g. computations each calling the next twice), is
+// kInvalidArgument naming the file and the module; a file above kMaxHloTextBytes is rejected before
+// it is read.
 #ifndef PERFGRAPH_GRAPH_HLO_PARSER_H_
 #define PERFGRAPH_GRAPH_HLO_PARSER_H_
 
@@ -147,7 +151,8 @@ absl::StatusOr<std::vector<ImportedModel>> ParseHloText(absl::string_view text,
 
 // Reads `path` and parses it. Returns the FIRST module of the file (lit-test files may hold
 // several; use ParseHloFileAll to get them all). Errors: kNotFound when the file cannot be opened,
-// otherwise as ParseHloText; every message starts with `path`.
+// kInvalidArgument (naming its size) for a file above kMaxHloTextBytes, otherwise as ParseHloText;
+// every message starts with `path`.
 absl::StatusOr<ImportedModel> ParseHloFile(const std::string& path, const ImportOptions& options);
 
 // Reads `path` and returns every module of the file, in order.

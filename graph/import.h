@@ -14,6 +14,27 @@
 
 namespace perfgraph::graph {
 
+// Input limits shared by the importers (README "Limits"). Inputs beyond them are rejected with
+// kInvalidArgument naming the file and the value, before the memory they would need is allocated,
+// instead of an out-of-memory kill or a hang.
+//
+// Most instructions in one module: HLO instructions as written (every computation of a module,
+// counted while parsing) and as emitted after calls and nested fusions are inlined (a chain of
+// computations each calling the next twice would otherwise emit 2^depth instructions); ONNX nodes
+// of the model, its subgraphs and its local functions (counted on the wire before the protobuf is
+// parsed). Memory is what bounds it: an instruction costs about 1 KB once imported and about 2.5 KB
+// through fusion and featurization (measured: a 10^5-instruction module peaks at 240 MB), so a
+// module at the limit needs about 1.3 GB. Real modules are far smaller (the largest in
+// ../shared/hlo, a Llama 3.1 70B step, has about 1,900 lines with instructions). Parsing takes
+// about 30 us per instruction on the reference machine under load.
+inline constexpr int64_t kMaxInstructions = int64_t{1} << 19;
+// Largest HLO text file read (1 GiB; checked with stat before reading). XLA's dumps with metadata
+// are about 300 bytes per instruction, so kMaxInstructions fits in a third of it.
+inline constexpr int64_t kMaxHloTextBytes = int64_t{1} << 30;
+// Largest ONNX file read: protobuf cannot parse a message of 2 GiB or more (models with more
+// weights use ONNX external data, whose files the importer does not read). Checked before reading.
+inline constexpr int64_t kMaxOnnxFileBytes = (int64_t{1} << 31) - 1;
+
 struct ImportOptions {
   // `--input-shape NAME=d0,d1,...`: full static shape for the graph input NAME, replacing dynamic (and
   // static) dims of that input. Inputs not named keep their declared dims.
@@ -30,6 +51,10 @@ struct ImportOptions {
   // and every prefused kernel, so they fuse, tile and get estimates. false keeps them as written
   // (for tests of the expander and for looking at the module as parsed).
   bool expand_batch_norm = true;
+  // Most instructions accepted per module (see kMaxInstructions, which is the default and the
+  // documented limit). Only tests lower it, to exercise the limit without generating 10^6
+  // instructions; values above kMaxInstructions are treated as kMaxInstructions.
+  int64_t max_instructions = kMaxInstructions;
 };
 
 // An op type the importer has no lowering for, with the nodes that use it.

@@ -3,6 +3,9 @@
 // checker and shape inference (with data propagation), then lower node by node (onnx_lowering.cc).
 #include "graph/onnx_import.h"
 
+#include <algorithm>
+#include <optional>
+
 #include <exception>
 #include <functional>
 #include <limits>
@@ -20,6 +23,8 @@
 #include "absl/strings/str_join.h"
 #include "graph/onnx_lowering.h"
 #include "graph/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "onnx/checker.h"
 #include "onnx/onnx_pb.h"
 #include "onnx/shape_inference/implementation.h"
@@ -569,6 +574,87 @@ absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_
   return result;
 }
 
+// ----- Limits checked on the wire, before protobuf allocates the model -----
+
+// The messages the node scan descends into (onnx/onnx.proto field numbers).
+enum class WireMessage { kModel, kGraph, kNode, kAttribute, kFunction, kTrainingInfo };
+
+struct NodeScan {
+  absl::string_view name;     // the file, for messages
+  int64_t max_nodes = 0;      // ImportOptions::max_instructions
+  int64_t nodes = 0;          // NodeProtos seen so far (all graphs, subgraphs and functions)
+  bool malformed = false;     // bytes protobuf will reject: stop and let the parser report it
+};
+
+// The message type of field `field` of a `kind` message when it is one the scan descends into.
+std::optional<WireMessage> ScannedField(WireMessage kind, int field) {
+  switch (kind) {
+    case WireMessage::kModel:
+      if (field == 7) return WireMessage::kGraph;          // ModelProto.graph
+      if (field == 25) return WireMessage::kFunction;      // ModelProto.functions
+      if (field == 20) return WireMessage::kTrainingInfo;  // ModelProto.training_info
+      return std::nullopt;
+    case WireMessage::kGraph:
+      if (field == 1) return WireMessage::kNode;  // GraphProto.node
+      return std::nullopt;
+    case WireMessage::kFunction:
+      if (field == 7) return WireMessage::kNode;  // FunctionProto.node
+      return std::nullopt;
+    case WireMessage::kTrainingInfo:
+      if (field == 1 || field == 2) return WireMessage::kGraph;  // initialization, algorithm
+      return std::nullopt;
+    case WireMessage::kNode:
+      if (field == 5) return WireMessage::kAttribute;  // NodeProto.attribute
+      return std::nullopt;
+    case WireMessage::kAttribute:
+      if (field == 6 || field == 11) return WireMessage::kGraph;  // AttributeProto.g, .graphs
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// Counts the NodeProtos of one `kind` message read from `in` (up to its limit), descending into
+// subgraphs. `graph_depth` is the subgraph nesting of the message (0 = the main graph). Iterative
+// over fields, recursive over messages with the depth bounded by kMaxSubgraphDepth.
+absl::Status ScanNodes(google::protobuf::io::CodedInputStream& in, WireMessage kind,
+                       int graph_depth, NodeScan& scan) {
+  using google::protobuf::internal::WireFormatLite;
+  while (!scan.malformed) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) return absl::OkStatus();  // end of the message (or bad bytes: the parser says)
+    const int field = static_cast<int>(WireFormatLite::GetTagFieldNumber(tag));
+    const std::optional<WireMessage> sub = ScannedField(kind, field);
+    if (!sub.has_value() ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::SkipField(&in, tag)) scan.malformed = true;
+      continue;
+    }
+    int length = 0;
+    if (!in.ReadVarintSizeAsInt(&length)) {
+      scan.malformed = true;
+      break;
+    }
+    int depth = graph_depth;
+    if (*sub == WireMessage::kGraph && kind == WireMessage::kAttribute) ++depth;
+    if (depth > onnx_internal::kMaxSubgraphDepth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(scan.name, ": subgraphs nested deeper than ",
+                       onnx_internal::kMaxSubgraphDepth,
+                       " levels (If / Loop / Scan bodies; onnx_internal::kMaxSubgraphDepth)"));
+    }
+    if (*sub == WireMessage::kNode && ++scan.nodes > scan.max_nodes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          scan.name, ": the model has more than ", scan.max_nodes,
+          " nodes (counting subgraphs and functions; graph::kMaxInstructions, the import limit)"));
+    }
+    const auto limit = in.PushLimit(length);
+    RETURN_IF_ERROR(ScanNodes(in, *sub, depth, scan));
+    if (!in.ConsumedEntireMessage()) scan.malformed = true;
+    in.PopLimit(limit);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ImportedModel> ImportOnnxBytes(absl::string_view bytes, absl::string_view name,
@@ -576,6 +662,16 @@ absl::StatusOr<ImportedModel> ImportOnnxBytes(absl::string_view bytes, absl::str
   if (bytes.empty()) return NotAModel(name, "the file is empty");
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": larger than 2 GiB (protobuf limit)"));
+  }
+  {
+    // Bounded memory: count nodes and subgraph nesting before protobuf builds the model (a 200 MB
+    // file can hold 10^7 tiny nodes, several GB once parsed).
+    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                              static_cast<int>(bytes.size()));
+    NodeScan scan;
+    scan.name = name;
+    scan.max_nodes = std::min(options.max_instructions, kMaxInstructions);
+    RETURN_IF_ERROR(ScanNodes(in, WireMessage::kModel, 0, scan));
   }
   onnx::ModelProto model;
   if (!model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -597,6 +693,13 @@ absl::StatusOr<ImportedModel> ImportOnnxFile(const std::string& path, const Impo
   }
   if (std::filesystem::is_directory(path, ec)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": is a directory, not an ONNX model"));
+  }
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > static_cast<uintmax_t>(kMaxOnnxFileBytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ONNX file of ", size, " bytes exceeds the ", kMaxOnnxFileBytes,
+        "-byte limit (graph::kMaxOnnxFileBytes: protobuf cannot parse 2 GiB; store large weights "
+        "as ONNX external data)"));
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) return absl::NotFoundError(absl::StrCat(path, ": cannot be opened for reading"));

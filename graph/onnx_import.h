@@ -64,7 +64,10 @@ inline constexpr int kMaxOnnxOpset = 18;
 //  - kInvalidArgument: empty file, not an ONNX protobuf, truncated, a graph with a cycle, an unknown
 //    element type, a dynamic dim that `options.input_shapes` does not resolve (the message names the
 //    input, the dim index and the flag to use), an absurd shape, an input_shapes entry naming no input
-//    or with the wrong rank.
+//    or with the wrong rank; a file above kMaxOnnxFileBytes (checked before reading); more than
+//    options.max_instructions (at most kMaxInstructions) nodes in the graph, its subgraphs and its
+//    functions together, or subgraphs nested deeper than onnx_internal::kMaxSubgraphDepth (both
+//    counted on the protobuf wire format before the model is parsed, so neither costs memory).
 //  - kUnimplemented: ops without a lowering (message lists op types, counts and node names, subgraph
 //    nodes as "<node>/<attribute>/<node>"), unless options.allow_unsupported; control flow the
 //    static-shape IR cannot express (see above).

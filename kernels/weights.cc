@@ -353,6 +353,13 @@ absl::StatusOr<WeightsFile> ReadWeightsFile(absl::string_view path) {
     return absl::NotFoundError(
         absl::StrCat("ReadWeightsFile: cannot open '", path, "': ", std::strerror(errno)));
   }
+  std::error_code error;
+  const uintmax_t size = std::filesystem::file_size(std::string(path), error);
+  if (!error && size > static_cast<uintmax_t>(kMaxWeightsFileBytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ReadWeightsFile: '", path, "' has ", size, " bytes, above the ",
+                     kMaxWeightsFileBytes, "-byte limit (kernels::kMaxWeightsFileBytes)"));
+  }
   std::stringstream buffer;
   buffer << in.rdbuf();
   const std::string bytes = buffer.str();

@@ -63,6 +63,10 @@ inline constexpr int kNumHybridConfigFeatures = 16;
 inline constexpr int kMaxHybridThreads = 256;
 inline constexpr int kMaxTensorNameBytes = 256;
 inline constexpr int kMaxTensorRank = 4;
+// Largest weights file read (1 GiB, checked with stat before reading). The largest architecture the
+// header allows in practice (hidden 4096, a few layers) is a few hundred MB; the default model is
+// under 1 MB. Every tensor's value count is also checked against the bytes left before allocating.
+inline constexpr int64_t kMaxWeightsFileBytes = int64_t{1} << 30;
 
 // Where the config features join the model (mirrors gnn::Join; values are the file encoding).
 enum class WeightsJoin : uint32_t { kEarly = 0, kLate = 1 };
@@ -134,7 +138,8 @@ absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_v
 absl::Status WriteWeightsFile(const WeightsFile& weights, absl::string_view path);
 
 // Reads `path` and ParseWeights it. Errors: kNotFound when the file cannot be opened (naming it and
-// the OS reason); those of ParseWeights.
+// the OS reason); kInvalidArgument (naming it and its size) for a file above kMaxWeightsFileBytes,
+// before reading it; those of ParseWeights.
 absl::StatusOr<WeightsFile> ReadWeightsFile(absl::string_view path);
 
 }  // namespace perfgraph::kernels

@@ -17,6 +17,7 @@
 #include "data/machine.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
+#include "graph/atomic_file.h"
 #include "graph/featurize.h"
 #include "graph/hlo_parser.h"
 #include "graph/status_macros.h"
@@ -92,6 +93,63 @@ absl::StatusOr<graph::Kernel> WholeModuleKernel(const graph::Program& program) {
   return kernel;
 }
 
+// Reads one line (without its '\n') of at most kMaxCsvLineBytes bytes. false at end of input, or
+// with *too_long set when the line is longer (then nothing more is read: bounded memory and time).
+bool ReadCsvLine(std::istream& in, std::string* line, bool* too_long) {
+  line->clear();
+  *too_long = false;
+  std::streambuf* buffer = in.rdbuf();
+  bool any = false;
+  while (true) {
+    const int c = buffer->sbumpc();
+    if (c == std::char_traits<char>::eof()) return any;
+    any = true;
+    if (c == '\n') return true;
+    if (line->size() >= static_cast<size_t>(kMaxCsvLineBytes)) {
+      *too_long = true;
+      return false;
+    }
+    line->push_back(static_cast<char>(c));
+  }
+}
+
+// The module file of a CSV row, which must lie inside the --hlo root (as archive tools refuse
+// entries that climb out of their destination): no absolute path, no '..' component, and after
+// resolving symlinks still under the root. `root` is the canonical root. The error (without the
+// row prefix) names the value and the root.
+absl::StatusOr<std::filesystem::path> ModuleInsideRoot(const std::filesystem::path& root,
+                                                       const std::string& module) {
+  namespace fs = std::filesystem;
+  auto escapes = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("module '", module,
+                                                   "' is outside the --hlo root '",
+                                                   root.string(), "': ", why));
+  };
+  if (module.empty()) return absl::InvalidArgumentError("module is empty");
+  const fs::path relative(module);
+  if (relative.is_absolute() || relative.has_root_name() || relative.has_root_directory()) {
+    return escapes("an absolute path (module paths are relative to --hlo)");
+  }
+  for (const fs::path& part : relative) {
+    if (part == "..") return escapes("it has a '..' component");
+  }
+  std::error_code error;
+  const fs::path resolved = fs::weakly_canonical(root / relative, error);
+  if (error) {
+    return absl::NotFoundError(
+        absl::StrCat("module '", module, "': cannot resolve it: ", error.message()));
+  }
+  // Component-wise prefix test (so "/data/hlo2" is not inside "/data/hlo").
+  auto r = root.begin();
+  auto p = resolved.begin();
+  for (; r != root.end() && !r->empty(); ++r, ++p) {
+    if (p == resolved.end() || *p != *r) {
+      return escapes(absl::StrCat("it resolves (through a symlink) to '", resolved.string(), "'"));
+    }
+  }
+  return resolved;
+}
+
 struct Measurement {
   std::string module;
   std::string kernel;
@@ -114,6 +172,11 @@ absl::StatusOr<DatasetImportSummary> ImportRuntimes(const DatasetImportOptions& 
   if (!fs::is_directory(options.hlo_dir, error)) {
     return absl::NotFoundError(absl::StrCat("--hlo ", options.hlo_dir, ": not a directory"));
   }
+  const fs::path root = fs::canonical(options.hlo_dir, error);
+  if (error) {
+    return absl::NotFoundError(
+        absl::StrCat("--hlo ", options.hlo_dir, ": cannot resolve: ", error.message()));
+  }
   std::ifstream csv(options.runtimes_csv);
   if (!csv) return absl::NotFoundError(absl::StrCat(options.runtimes_csv, ": cannot open"));
 
@@ -129,7 +192,8 @@ absl::StatusOr<DatasetImportSummary> ImportRuntimes(const DatasetImportOptions& 
   auto bad = [&](const std::string& why) {
     bad_rows.push_back(absl::StrCat(options.runtimes_csv, ":", line_number, ": ", why));
   };
-  while (std::getline(csv, line)) {
+  bool too_long = false;
+  while (ReadCsvLine(csv, &line, &too_long)) {
     ++line_number;
     const absl::string_view stripped = absl::StripAsciiWhitespace(line);
     if (stripped.empty() || stripped[0] == '#') continue;
@@ -159,9 +223,12 @@ absl::StatusOr<DatasetImportSummary> ImportRuntimes(const DatasetImportOptions& 
     }
     auto module_it = modules.find(module);
     if (module_it == modules.end()) {
-      module_it = modules.emplace(module, graph::ParseHloFile(
-                                              (fs::path(options.hlo_dir) / module).string(), {}))
-                      .first;
+      absl::StatusOr<fs::path> file = ModuleInsideRoot(root, module);
+      if (!file.ok()) {
+        bad(std::string(file.status().message()));
+        continue;
+      }
+      module_it = modules.emplace(module, graph::ParseHloFile(file->string(), {})).first;
     }
     if (!module_it->second.ok()) {
       bad(absl::StrCat("module '", module, "': ", module_it->second.status().message()));
@@ -215,6 +282,12 @@ absl::StatusOr<DatasetImportSummary> ImportRuntimes(const DatasetImportOptions& 
     m.config_text = config.ToString();
     m.samples.push_back(runtime_ns);
   }
+  if (too_long) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.runtimes_csv, ":", line_number + 1, ": line longer than ", kMaxCsvLineBytes,
+        " bytes (tools::kMaxCsvLineBytes; a row is a path, a kernel name, a config and a number); "
+        "nothing written"));
+  }
   if (!header_seen) {
     bad_rows.push_back(absl::StrCat(options.runtimes_csv, ": no header line"));
   }
@@ -234,7 +307,11 @@ absl::StatusOr<DatasetImportSummary> ImportRuntimes(const DatasetImportOptions& 
   machine.cpu_model = options.machine;
   writer_options.machine = machine;
   writer_options.writer = "perfgraph dataset import";
-  ASSIGN_OR_RETURN(data::RecordWriter writer, data::RecordWriter::Open(options.out, writer_options));
+  // Written under a temporary name and published when complete: a failed write (full disk, file
+  // size limit) leaves no truncated dataset behind.
+  ASSIGN_OR_RETURN(graph::NewFile out, graph::NewFile::Begin(options.out, "dataset import"));
+  ASSIGN_OR_RETURN(data::RecordWriter writer,
+                   data::RecordWriter::Open(out.temp_path(), writer_options));
   for (const auto& [key, m] : measurements) {
     const graph::Kernel& kernel = kernels.at({m.module, m.kernel});
     data::Record record;
@@ -252,6 +329,7 @@ absl::StatusOr<DatasetImportSummary> ImportRuntimes(const DatasetImportOptions& 
     ++summary.records;
   }
   RETURN_IF_ERROR(writer.Close());
+  RETURN_IF_ERROR(out.Commit());
   summary.kernels = static_cast<int64_t>(kernels.size());
   return summary;
 }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
+#include "graph/atomic_file.h"
 #include "graph/featurize.h"
 #include "graph/status_macros.h"
 
@@ -143,12 +144,16 @@ absl::StatusOr<DatasetMergeSummary> MergeDatasets(const DatasetMergeOptions& opt
   writer_options.machine = summary.mixed_machines ? std::nullopt : machine;
   writer_options.writer = "perfgraph dataset merge";
   writer_options.protocol_version = std::max(0, protocol_version);
-  ASSIGN_OR_RETURN(data::RecordWriter writer, data::RecordWriter::Open(options.out, writer_options));
+  // Published under --out only when complete (graph::NewFile): no truncated file on failure.
+  ASSIGN_OR_RETURN(graph::NewFile out, graph::NewFile::Begin(options.out, "dataset merge"));
+  ASSIGN_OR_RETURN(data::RecordWriter writer,
+                   data::RecordWriter::Open(out.temp_path(), writer_options));
   for (const data::Record& record : merged) {
     RETURN_IF_ERROR(writer.Append(record));
     ++summary.output_records;
   }
   RETURN_IF_ERROR(writer.Close());
+  RETURN_IF_ERROR(out.Commit());
   return summary;
 }
 

@@ -21,6 +21,8 @@
 // the same plan (same flags and seed) and `perfgraph dataset merge` joins their files.
 // Resumable: (task, kernel hash, config) pairs already in --out are skipped; records are appended and
 // flushed one by one, so Ctrl-C or kill leaves a valid file (the reader drops a torn tail).
+// One process per --out: measure holds graph::OutputLock on it ("DATASET.lock", with its pid) for
+// the whole run, so a second measure on the same file fails at once with "... is in use by pid N".
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -44,6 +46,7 @@
 #include "data/config_proto.h"
 #include "data/kernel_proto.h"
 #include "graph/kernel_hash.h"
+#include "graph/output_lock.h"
 #include "data/machine.h"
 #include "data/perfgraph.pb.h"
 #include "data/record_file.h"
@@ -74,6 +77,9 @@ absl::StatusOr<int> Measure(const CommandLine& command_line) {
   const std::string out = absl::GetFlag(FLAGS_out);
   const std::string task = absl::GetFlag(FLAGS_task);
   if (out.empty()) return absl::InvalidArgumentError("--out DATASET is required");
+  // One measuring process per dataset (graph/output_lock.h), taken before the resume scan and held
+  // until the last record is written: a second `measure` on the same --out stops here.
+  ASSIGN_OR_RETURN(graph::OutputLock lock, graph::OutputLock::Acquire(out, "--out DATASET"));
   if (task != "tile" && task != "fusion") {
     return absl::InvalidArgumentError(absl::StrCat("--task must be tile or fusion, got '", task, "'"));
   }

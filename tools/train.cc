@@ -19,12 +19,17 @@
 // prints the progress and writes MODEL_DIR, the other ranks only a closing line.
 // Ablations of the default model: --reduction mean (no LSTM), --join early, --sage-layers 1|2, and
 // MSE-only training with --rank-weight 0 --tile-mse-weight 1.
+// One trainer per MODEL_DIR: train (rank 0) holds graph::OutputLock on it ("MODEL_DIR.lock", with
+// its pid) until the model is written, so a second train on the same --out fails at once with
+// "... is in use by pid N" (exit status 1) instead of overwriting the first one's files.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <system_error>
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
@@ -37,6 +42,7 @@
 #include "gnn/train.h"
 #include "gnn/xgboost_train.h"
 #include "graph/atomic_file.h"
+#include "graph/output_lock.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/cost_models.h"
@@ -261,6 +267,27 @@ absl::Status TrainXgboostModel(const std::vector<std::string>& args, const gnn::
 
 absl::Status Train(const std::vector<std::string>& args) {
   ASSIGN_OR_RETURN(CommandLine command_line, ParseCommandLine("train", args));
+  // One trainer per model directory (graph/output_lock.h), taken before anything is read and held
+  // until the model is written. Ranks above 0 of a distributed run write nothing, so they may share
+  // rank 0's --out (a bad distributed environment is reported by OptionsFromFlags below).
+  std::optional<graph::OutputLock> lock;
+  if (const std::string out_dir = absl::GetFlag(FLAGS_out); !out_dir.empty()) {
+    int rank = 0;
+    if (absl::GetFlag(FLAGS_distributed)) {
+      absl::StatusOr<gnn::DistributedOptions> distributed =
+          gnn::DistributedOptionsFromEnvironment(absl::Seconds(1));
+      rank = distributed.ok() ? distributed->rank : -1;
+    }
+    if (rank == 0) {
+      const std::filesystem::path parent =
+          std::filesystem::path(graph::OutputLockPath(out_dir)).parent_path();
+      std::error_code error;
+      if (!parent.empty()) std::filesystem::create_directories(parent, error);
+      ASSIGN_OR_RETURN(graph::OutputLock acquired,
+                       graph::OutputLock::Acquire(out_dir, "--out MODEL_DIR"));
+      lock.emplace(std::move(acquired));
+    }
+  }
   ASSIGN_OR_RETURN(gnn::TrainOptions options, OptionsFromFlags(args, command_line));
   const std::string kind = absl::GetFlag(FLAGS_model_kind);
   if (kind == "xgboost") {

@@ -49,6 +49,7 @@
 #include "data/machine.h"
 #include "data/record_file.h"
 #include "data/split.h"
+#include "graph/atomic_file.h"
 #include "graph/kernel_hash.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -291,9 +292,7 @@ absl::StatusOr<int> Replay(const CommandLine& command_line) {
   json["variants"] = std::move(variants);
   const std::string out = absl::GetFlag(FLAGS_out);
   if (!out.empty()) {
-    std::ofstream file(out);
-    file << json.dump(1) << "\n";
-    if (!file) return absl::UnavailableError(absl::StrCat("cannot write the report to ", out));
+    RETURN_IF_ERROR(graph::WriteFileAtomically(out, json.dump(1) + "\n", "tune report"));
   }
   if (absl::GetFlag(FLAGS_json)) {
     std::cout << json.dump(2) << "\n";
