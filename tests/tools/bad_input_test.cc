@@ -3,6 +3,8 @@
 // binary on a real bad file generated from the project's own inputs (a truncated model, a dataset
 // with a flipped checksum byte, a header claiming a future format, ...). The README table lists the
 // same rows; a change to a message fails here first.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -105,6 +107,7 @@ class BadInputTest : public ::testing::Test {
     WriteBytes(d + "/no_module.csv", header + "missing.hlo,dense,default,100\n");
     WriteBytes(d + "/columns.csv", "module,kernel\nmlp_block.hlo,dense\n");
     WriteBytes(d + "/bad_config.csv", header + "mlp_block.hlo,dense,tile=banana,100\n");
+    WriteBytes(d + "/escaping.csv", header + "../../elsewhere/x.hlo,dense,default,100\n");
 
     // Model directories: truncated weights; weights of another feature schema and of another
     // node-feature width (checksums fixed up: the schema check must be what refuses them).
@@ -217,6 +220,15 @@ TEST_F(BadInputTest, EveryCommandSaysWhatIsWrongWithItsInput) {
        "no_module.csv:2: module 'missing.hlo'"},
       {"CSV with the wrong columns", import + "{d}/columns.csv", 2,
        "header must be 'module,kernel,config,runtime_ns'"},
+      {"CSV module escaping --hlo (`..`)", import + "{d}/escaping.csv", 2,
+       "escaping.csv:2: module '../../elsewhere/x.hlo'"},
+      {"output directory that cannot exist",
+       "dataset import --hlo " + kByo + " --out {d}/empty.onnx/x.pgd --runtimes " + kByo +
+           "/runtimes.csv",
+       2, "{d}/empty.onnx/x.pgd"},
+      {"output another process is writing",
+       "measure --corpus " + kModel + dim + " --out {d}/busy.pgd --configs-per-kernel 1", 1,
+       "--out DATASET '{d}/busy.pgd' is in use by pid"},
       {"CSV with a malformed config", import + "{d}/bad_config.csv", 2,
        "bad_config.csv:2: TileConfig::Parse: 'tile=banana'"},
       // train / measure / eval options
@@ -231,6 +243,12 @@ TEST_F(BadInputTest, EveryCommandSaysWhatIsWrongWithItsInput) {
        " --split-part validation", 2, "--split-part needs --split FILE"},
   };
   ASSERT_GE(rows.size(), 25u);
+  // This process holds {d}/busy.pgd's output lock (graph/output_lock.h) while the rows run.
+  const int lock_fd = open(Path("busy.pgd.lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  ASSERT_GE(lock_fd, 0);
+  ASSERT_EQ(flock(lock_fd, LOCK_EX | LOCK_NB), 0);
+  const std::string pid = std::to_string(getpid());
+  ASSERT_EQ(write(lock_fd, pid.data(), pid.size()), static_cast<ssize_t>(pid.size()));
   for (const Row& row : rows) {
     SCOPED_TRACE(row.what);
     const CliResult r = RunPerfgraph(Expand(row.command, *dir_));
@@ -248,6 +266,7 @@ TEST_F(BadInputTest, EveryCommandSaysWhatIsWrongWithItsInput) {
       std::printf("| %s | %d | %s |\n", row.what.c_str(), r.exit_code, line.c_str());
     }
   }
+  close(lock_fd);
   // Nothing was written by the refused imports.
   EXPECT_FALSE(std::filesystem::exists(Path("imported.pgd")));
 }
