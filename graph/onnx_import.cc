@@ -554,8 +554,10 @@ absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_
     program.outputs.push_back(*id);
   }
   for (const auto& [op, node_name] : unsupported) {
+    // (A named copy: C++17 lambdas cannot capture structured bindings, which clang enforces.)
+    const std::string& op_type = op;
     auto it = std::find_if(result.unsupported_ops.begin(), result.unsupported_ops.end(),
-                           [&](const UnsupportedOp& u) { return u.op_type == op; });
+                           [&](const UnsupportedOp& u) { return u.op_type == op_type; });
     if (it == result.unsupported_ops.end()) {
       result.unsupported_ops.push_back(UnsupportedOp{op, {}});
       it = result.unsupported_ops.end() - 1;
