@@ -11,7 +11,28 @@
 #include <fstream>
 #include <string>
 
+#include <zlib.h>
+
 namespace perfgraph::fuzz {
+
+// zlib's CRC-32 of `size` bytes (the checksum of record files and weights files).
+inline uint32_t Crc32(const uint8_t* data, size_t size) {
+  uLong value = crc32(0L, Z_NULL, 0);
+  while (size > 0) {
+    const uInt chunk = size > (1u << 30) ? (1u << 30) : static_cast<uInt>(size);
+    value = crc32(value, data, chunk);
+    data += chunk;
+    size -= chunk;
+  }
+  return static_cast<uint32_t>(value);
+}
+
+inline uint32_t LoadU32(const uint8_t* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+inline void StoreU32(uint8_t* p, uint32_t value) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(value >> (8 * i));
+}
 
 // Absolute path of the source tree (set by fuzz/CMakeLists.txt), so the targets find
 // tests/testdata whatever directory they run from.

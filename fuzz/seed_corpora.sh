@@ -10,10 +10,10 @@ out="${1:-build-fuzz}/corpus"
 mkdir -p "$out"/{onnx,hlo,record_file,weights,runtimes_csv,target_description}
 
 # ONNX: the test models, the CLI's (including the malformed ones) and the small corpus models
-# (graph-only exports under 256 KiB; the large ones only slow every execution down).
+# (graph-only exports under 32 KiB; the large ones only slow every execution down).
 cp tests/testdata/onnx/*.onnx "$out/onnx/"
 for f in tests/testdata/cli/*.onnx; do cp "$f" "$out/onnx/cli_$(basename "$f")"; done
-find data/corpus -name '*.onnx' -size -256k -exec cp {} "$out/onnx/" \;
+find data/corpus -name '*.onnx' -size -32k -exec cp {} "$out/onnx/" \;
 
 # HLO text: the parser's test inputs (well-formed and malformed) and the bring-your-own modules.
 cp tests/testdata/hlo/*.hlo tests/testdata/byo/*.hlo "$out/hlo/"
@@ -27,10 +27,14 @@ for f in data/outside/fusion.pgd data/outside/tile.pgd data/tune/resnet18.pgd \
   for kib in 2 8 32; do head -c $((kib * 1024)) "$f" > "$out/record_file/${stem%.pgd}_${kib}k.pgd"; done
 done
 
-# Weights: every shipped kernels/ weights file.
+# Weights: every shipped kernels/ weights file, and small synthetic ones of every architecture
+# (fuzz/make_weights_seeds.cc, when built).
 for f in models/*/weights.pgw; do
   cp "$f" "$out/weights/$(basename "$(dirname "$f")").pgw"
 done
+if [[ -x "${1:-build-fuzz}/fuzz/make_weights_seeds" ]]; then
+  "${1:-build-fuzz}/fuzz/make_weights_seeds" "$out/weights"
+fi
 
 # Runtimes CSV: the bring-your-own example (its modules are in tests/testdata/byo, which the fuzzer
 # passes as --hlo).
