@@ -279,8 +279,10 @@ absl::StatusOr<Shape> InputShape(const onnx::ValueInfoProto& input, absl::string
 //  - the version converter (graphProtoToGraph) dereferences a null value for a graph output that no
 //    node, graph input or initializer of the main graph defines;
 //  - Conv / pool shape inference (convPoolShapeInference) crashes on an auto_pad outside the
-//    operator spec's NOTSET, SAME_UPPER, SAME_LOWER, VALID (ONNX Conv / AveragePool / MaxPool / LpPool
-//    / ConvTranspose / ConvInteger / QLinearConv operator specs), in any graph of the model.
+//    operator spec's NOTSET, SAME_UPPER, SAME_LOWER, VALID and divides by zero on a stride or
+//    dilation of 0 (the ONNX Conv / AveragePool / MaxPool / LpPool / ConvTranspose / ConvInteger /
+//    QLinearConv operator specs want positive strides, dilations and kernel_shape), in any graph of
+//    the model.
 absl::Status CheckBeforeOnnxPasses(onnx::GraphProto& graph, absl::string_view name) {
   absl::flat_hash_set<std::string> defined;
   for (const auto& v : graph.input()) defined.insert(v.name());
@@ -296,9 +298,28 @@ absl::Status CheckBeforeOnnxPasses(onnx::GraphProto& graph, absl::string_view na
     }
   }
   absl::Status status;
+  static const absl::flat_hash_set<std::string> kWindowOps = {
+      "Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "AveragePool", "MaxPool", "LpPool",
+      "MaxUnpool", "DeformConv"};
   auto check_auto_pad = [&](const onnx::GraphProto& g) {
     for (int i = 0; i < g.node_size() && status.ok(); ++i) {
       for (const auto& attr : g.node(i).attribute()) {
+        if ((attr.name() == "strides" || attr.name() == "dilations" ||
+             attr.name() == "kernel_shape") &&
+            kWindowOps.contains(g.node(i).op_type())) {
+          // Shape inference divides by strides and dilations (a zero one raised SIGFPE).
+          for (int64_t value : attr.ints()) {
+            if (value < 1) {
+              status = absl::InvalidArgumentError(absl::StrCat(
+                  name, ": node '", g.node(i).name(), "' (", g.node(i).op_type(), "): ",
+                  attr.name(), " [", absl::StrJoin(attr.ints(), ","),
+                  "] has an entry below 1"));
+              break;
+            }
+          }
+          if (!status.ok()) break;
+          continue;
+        }
         if (attr.name() != "auto_pad") continue;
         const std::string& value = attr.s();
         if (value != "NOTSET" && value != "SAME_UPPER" && value != "SAME_LOWER" &&

@@ -592,6 +592,15 @@ TEST(OnnxImportFuzzRegressionTest, ConvWithUnknownAutoPadIsAnError) {
                              HasSubstr("NOTSET, SAME_UPPER, SAME_LOWER, VALID"))));
 }
 
+TEST(OnnxImportFuzzRegressionTest, ConvWithZeroStrideIsAnError) {
+  // A torchvision export with one Conv stride mutated to 0: ONNX's shape inference divided by it.
+  const std::string path = FuzzInput("conv_zero_stride.onnx");
+  EXPECT_THAT(ImportOnnxFile(path, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr(path), HasSubstr("(Conv): strides ["),
+                             HasSubstr("] has an entry below 1"))));
+}
+
 TEST(OnnxImportFuzzRegressionTest, OverflowingFoldsAndReshapeTargetsAreErrors) {
   // A transformer whose shape arithmetic was mutated: the folded Mul of two int64 shape values
   // overflowed (undefined behaviour, caught by UBSan); it now wraps, and the wrapped target does not
