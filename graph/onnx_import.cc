@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "graph/onnx_lowering.h"
@@ -278,6 +279,70 @@ absl::StatusOr<Shape> InputShape(const onnx::ValueInfoProto& input, absl::string
   return shape;
 }
 
+// Checks ONNX's own passes (version converter, shape inference; Debian's libonnx) do not make but
+// crash on instead of throwing, found by fuzz/onnx_import_fuzzer.cc:
+//  - the version converter (graphProtoToGraph) dereferences a null value for a graph output that no
+//    node, graph input or initializer of the main graph defines;
+//  - Conv / pool shape inference (convPoolShapeInference) crashes on an auto_pad outside the
+//    operator spec's NOTSET, SAME_UPPER, SAME_LOWER, VALID and divides by zero on a stride or
+//    dilation of 0 (the ONNX Conv / AveragePool / MaxPool / LpPool / ConvTranspose / ConvInteger /
+//    QLinearConv operator specs want positive strides, dilations and kernel_shape), in any graph of
+//    the model.
+absl::Status CheckBeforeOnnxPasses(onnx::GraphProto& graph, absl::string_view name) {
+  absl::flat_hash_set<std::string> defined;
+  for (const auto& v : graph.input()) defined.insert(v.name());
+  for (const auto& t : graph.initializer()) defined.insert(t.name());
+  for (const auto& node : graph.node()) {
+    for (const auto& out : node.output()) defined.insert(out);
+  }
+  for (const auto& v : graph.output()) {
+    if (!defined.contains(v.name())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": graph output '", v.name(),
+          "' is not defined by any node, graph input or initializer"));
+    }
+  }
+  absl::Status status;
+  static const absl::flat_hash_set<std::string> kWindowOps = {
+      "Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "AveragePool", "MaxPool", "LpPool",
+      "MaxUnpool", "DeformConv"};
+  auto check_auto_pad = [&](const onnx::GraphProto& g) {
+    for (int i = 0; i < g.node_size() && status.ok(); ++i) {
+      for (const auto& attr : g.node(i).attribute()) {
+        if ((attr.name() == "strides" || attr.name() == "dilations" ||
+             attr.name() == "kernel_shape") &&
+            kWindowOps.contains(g.node(i).op_type())) {
+          // Shape inference divides by strides and dilations (a zero one raised SIGFPE).
+          for (int64_t value : attr.ints()) {
+            if (value < 1) {
+              status = absl::InvalidArgumentError(absl::StrCat(
+                  name, ": node '", g.node(i).name(), "' (", g.node(i).op_type(), "): ",
+                  attr.name(), " [", absl::StrJoin(attr.ints(), ","),
+                  "] has an entry below 1"));
+              break;
+            }
+          }
+          if (!status.ok()) break;
+          continue;
+        }
+        if (attr.name() != "auto_pad") continue;
+        const std::string& value = attr.s();
+        if (value != "NOTSET" && value != "SAME_UPPER" && value != "SAME_LOWER" &&
+            value != "VALID") {
+          status = absl::InvalidArgumentError(absl::StrCat(
+              name, ": node '", g.node(i).name(), "' (", g.node(i).op_type(), "): auto_pad '",
+              absl::CEscape(value),
+              "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID"));
+          break;
+        }
+      }
+    }
+  };
+  check_auto_pad(graph);
+  ForEachSubgraph(graph, [&](onnx::GraphProto& sub) { check_auto_pad(sub); });
+  return status;
+}
+
 absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_view name,
                                           absl::string_view program_name,
                                           const ImportOptions& options) {
@@ -285,6 +350,7 @@ absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_
   if (model.ir_version() <= 0) return NotAModel(name, "no ir_version");
   if (!model.has_graph()) return NotAModel(name, "no graph");
   if (model.graph().node_size() == 0) return NotAModel(name, "the graph has no nodes");
+  RETURN_IF_ERROR(CheckBeforeOnnxPasses(*model.mutable_graph(), name));
 
   int opset = -1;
   for (const auto& imp : model.opset_import()) {
@@ -559,8 +625,10 @@ absl::StatusOr<ImportedModel> ImportModel(onnx::ModelProto& model, absl::string_
     program.outputs.push_back(*id);
   }
   for (const auto& [op, node_name] : unsupported) {
+    // (A named copy: C++17 lambdas cannot capture structured bindings, which clang enforces.)
+    const std::string& op_type = op;
     auto it = std::find_if(result.unsupported_ops.begin(), result.unsupported_ops.end(),
-                           [&](const UnsupportedOp& u) { return u.op_type == op; });
+                           [&](const UnsupportedOp& u) { return u.op_type == op_type; });
     if (it == result.unsupported_ops.end()) {
       result.unsupported_ops.push_back(UnsupportedOp{op, {}});
       it = result.unsupported_ops.end() - 1;

@@ -175,11 +175,24 @@ absl::Status NodeLowering::LowerBinary() {
       }
     };
     std::function<int64_t(const std::vector<int64_t>&)> int_fn;
-    if (opcode == HloOpcode::kAdd) int_fn = [](const auto& v) { return v[0] + v[1]; };
-    if (opcode == HloOpcode::kSubtract) int_fn = [](const auto& v) { return v[0] - v[1]; };
-    if (opcode == HloOpcode::kMultiply) int_fn = [](const auto& v) { return v[0] * v[1]; };
+    // Integer folding wraps around (two's complement, as integer tensors do at run time) instead
+    // of overflowing int64_t, which is undefined behaviour (found by fuzz/onnx_import_fuzzer.cc).
+    auto wrap = [](uint64_t value) { return static_cast<int64_t>(value); };
+    if (opcode == HloOpcode::kAdd) {
+      int_fn = [wrap](const auto& v) { return wrap(uint64_t(v[0]) + uint64_t(v[1])); };
+    }
+    if (opcode == HloOpcode::kSubtract) {
+      int_fn = [wrap](const auto& v) { return wrap(uint64_t(v[0]) - uint64_t(v[1])); };
+    }
+    if (opcode == HloOpcode::kMultiply) {
+      int_fn = [wrap](const auto& v) { return wrap(uint64_t(v[0]) * uint64_t(v[1])); };
+    }
     if (opcode == HloOpcode::kDivide) {
-      int_fn = [](const auto& v) { return v[1] == 0 ? int64_t{0} : v[0] / v[1]; };
+      int_fn = [wrap](const auto& v) {
+        if (v[1] == 0) return int64_t{0};
+        if (v[1] == -1) return wrap(uint64_t{0} - uint64_t(v[0]));  // INT64_MIN / -1 wraps
+        return v[0] / v[1];
+      };
     }
     ASSIGN_OR_RETURN(Literal r, ElementwiseLiteral({a, b}, a->type, fn, int_fn));
     if (r.size() <= kMaxFoldElements) {

@@ -34,8 +34,10 @@ absl::StatusOr<Dims> NodeLowering::ReshapeTarget(const Dims& in, const Dims& sha
       infer = static_cast<int>(i);
     } else if (out[i] < 0) {
       return absl::InvalidArgumentError(absl::StrCat("Reshape target ", DimsStr(shape), " is invalid"));
-    } else {
-      known *= out[i];
+    } else if (__builtin_mul_overflow(known, out[i], &known)) {
+      // (found by fuzz/onnx_import_fuzzer.cc: the product overflowed int64_t)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Reshape target ", DimsStr(shape), " has more elements than int64 can count"));
     }
   }
   int64_t total = Product(in);

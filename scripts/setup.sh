@@ -22,6 +22,8 @@ PACKAGES=(
   time
   # tools/plot_tune_curves.py (the replay benchmark's curves, `perfgraph tune --replay`).
   python3-matplotlib
+  # The libFuzzer targets (-DPERFGRAPH_FUZZ=ON, README "Fuzzing"): clang and its sanitizer runtimes.
+  clang-14 libclang-rt-14-dev
 )
 # Only needed to regenerate the committed corpus (data/corpus/export_torchvision.py), not to build.
 CORPUS_PACKAGES=(python3-torch python3-torchvision python3-onnx)

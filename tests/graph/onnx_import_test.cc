@@ -559,3 +559,65 @@ TEST(OnnxZooTest, ImportsEveryCorpusModel) {
 
 }  // namespace
 }  // namespace perfgraph::graph
+
+namespace perfgraph::graph {
+namespace {
+
+// Inputs fuzz/onnx_import_fuzzer.cc found crashing (tests/testdata/fuzz/onnx_import/): each must now
+// give a clear error naming the file (or import cleanly), never a crash or undefined behaviour.
+std::string FuzzInput(const std::string& name) {
+  return std::string(PERFGRAPH_SOURCE_DIR) + "/tests/testdata/fuzz/onnx_import/" + name;
+}
+
+TEST(OnnxImportFuzzRegressionTest, OldOpsetGraphOutputNoNodeDefinesIsAnError) {
+  // Opset 3 (version converter path); graph output '{' is defined nowhere. ONNX's converter
+  // dereferenced a null value here.
+  const std::string path = FuzzInput("old_opset_undefined_output.onnx");
+  EXPECT_THAT(ImportOnnxFile(path, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr(path), HasSubstr("graph output '{' is not defined"))));
+  // A mutated node whose output name is garbage: graph output 'y' is then produced by nothing.
+  const std::string other = FuzzInput("old_opset_unproduced_output.onnx");
+  EXPECT_THAT(ImportOnnxFile(other, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr(other), HasSubstr("graph output 'y' is not defined"))));
+}
+
+TEST(OnnxImportFuzzRegressionTest, ConvWithUnknownAutoPadIsAnError) {
+  // auto_pad "SAME_": ONNX's Conv shape inference crashed on it.
+  const std::string path = FuzzInput("conv_bad_auto_pad.onnx");
+  EXPECT_THAT(ImportOnnxFile(path, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr(path), HasSubstr("'/valid/Conv' (Conv): auto_pad 'SAME_'"),
+                             HasSubstr("NOTSET, SAME_UPPER, SAME_LOWER, VALID"))));
+}
+
+TEST(OnnxImportFuzzRegressionTest, ConvWithZeroStrideIsAnError) {
+  // A torchvision export with one Conv stride mutated to 0: ONNX's shape inference divided by it.
+  const std::string path = FuzzInput("conv_zero_stride.onnx");
+  EXPECT_THAT(ImportOnnxFile(path, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr(path), HasSubstr("(Conv): strides ["),
+                             HasSubstr("] has an entry below 1"))));
+}
+
+TEST(OnnxImportFuzzRegressionTest, OverflowingFoldsAndReshapeTargetsAreErrors) {
+  // A transformer whose shape arithmetic was mutated: the folded Mul of two int64 shape values
+  // overflowed (undefined behaviour, caught by UBSan); it now wraps, and the wrapped target does not
+  // fit the Reshape's input.
+  const std::string fold = FuzzInput("int_fold_overflow.onnx");
+  EXPECT_THAT(ImportOnnxFile(fold, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr(fold), HasSubstr("'/layers.0/self_attn/Reshape' (Reshape)"),
+                             HasSubstr("cannot reshape [256,1,768] to [256,4,64]"))));
+  // A Reshape target whose element count overflowed int64 while the -1 was being inferred.
+  const std::string reshape = FuzzInput("reshape_target_overflow.onnx");
+  EXPECT_THAT(ImportOnnxFile(reshape, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr(reshape),
+                             HasSubstr("Reshape target [256,7960468583144751360] has more "
+                                       "elements than int64 can count"))));
+}
+
+}  // namespace
+}  // namespace perfgraph::graph
