@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/cost/cost_test_util.h"
 #include "tests/status_matchers.h"
+#include "tests/temp_dir.h"
 
 namespace perfgraph::cost {
 namespace {
@@ -65,7 +66,7 @@ TEST(TrainingDistributionTest, JsonRoundTripAndRefusals) {
   EXPECT_THAT(TrainingDistributionFromJson(R"({"kernels": 1, "opcodes": "dot"})", "f.json").status(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("opcodes")));
 
-  const auto dir = std::filesystem::temp_directory_path() / "perfgraph_training_distribution_test";
+  const auto dir = perfgraph::testing::ProcessTempDir() / "perfgraph_training_distribution_test";
   std::filesystem::remove_all(dir);
   absl::StatusOr<std::optional<TrainingDistribution>> none = ReadTrainingDistribution(dir.string());
   ASSERT_TRUE(none.ok());

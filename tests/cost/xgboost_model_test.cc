@@ -20,6 +20,7 @@
 #include "tests/cost/cost_test_util.h"
 #include "tests/status_matchers.h"
 #include "tiling/tile_config.h"
+#include "tests/temp_dir.h"
 
 namespace perfgraph::cost {
 namespace {
@@ -28,7 +29,7 @@ using ::perfgraph::testing::StatusIs;
 using ::testing::HasSubstr;
 
 std::string TempDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / "perfgraph_xgboost_model_test" / name;
+  auto dir = perfgraph::testing::ProcessTempDir() / "perfgraph_xgboost_model_test" / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();

@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
+#include "tests/temp_dir.h"
 
 namespace perfgraph::data {
 namespace {
@@ -50,7 +51,7 @@ TEST(SplitTest, MalformedLinesNameTheLine) {
 }
 
 TEST(SplitTest, ReadsFilesAndReportsMissingOnes) {
-  const auto path = std::filesystem::temp_directory_path() / "perfgraph_split_test.txt";
+  const auto path = perfgraph::testing::ProcessTempDir() / "perfgraph_split_test.txt";
   {
     std::ofstream out(path);
     out << "train a\ntest b\n";

@@ -27,6 +27,7 @@
 #include "tests/gnn/gnn_test_util.h"
 #include "tests/status_matchers.h"
 #include "tiling/tile_config.h"
+#include "tests/temp_dir.h"
 
 namespace perfgraph::gnn {
 namespace {
@@ -39,7 +40,7 @@ constexpr int F = graph::kNumNodeFeatures;
 constexpr int C = tiling::kNumConfigFeatures;
 
 std::string TempPath(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / "perfgraph_gnn_model_test";
+  auto dir = perfgraph::testing::ProcessTempDir() / "perfgraph_gnn_model_test";
   std::filesystem::create_directories(dir);
   auto path = dir / name;
   std::filesystem::remove_all(path);

@@ -16,6 +16,7 @@
 #include "tests/gnn/gnn_test_util.h"
 #include "tests/status_matchers.h"
 #include "tests/tools/cli_runner.h"
+#include "tests/temp_dir.h"
 
 namespace perfgraph::gnn {
 namespace {
@@ -24,7 +25,7 @@ using ::perfgraph::testing::StatusIs;
 using ::testing::HasSubstr;
 
 std::string TempDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / "perfgraph_gnn_train_test" / name;
+  auto dir = perfgraph::testing::ProcessTempDir() / "perfgraph_gnn_train_test" / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir.parent_path());
   return dir.string();

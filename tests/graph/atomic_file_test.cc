@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/status_matchers.h"
+#include "tests/temp_dir.h"
 
 namespace perfgraph::graph {
 namespace {
@@ -26,7 +27,7 @@ std::string Read(const std::filesystem::path& path) {
 // A directory of its own per test: ctest runs the tests of this file as parallel processes.
 std::filesystem::path TempDir() {
   const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / "perfgraph_atomic_file_test" /
+      perfgraph::testing::ProcessTempDir() / "perfgraph_atomic_file_test" /
       ::testing::UnitTest::GetInstance()->current_test_info()->name();
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);

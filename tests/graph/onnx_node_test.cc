@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "target/halide_cpu_target.h"
 #include "tests/graph/onnx_node_cases.h"
+#include "tests/temp_dir.h"
 
 namespace perfgraph::test {
 namespace {
@@ -91,7 +92,7 @@ INSTANTIATE_TEST_SUITE_P(Families, OnnxNodeTest, ::testing::ValuesIn(Families())
 TEST(OnnxNodeHarnessTest, WrongExpectedOutputIsAMismatch) {
   const std::string source = std::string(kOnnxNodeTestDir) + "/test_abs";
   if (!std::filesystem::is_directory(source)) GTEST_SKIP() << source << " is absent";
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "perfgraph_wrong_abs";
+  const std::filesystem::path dir = perfgraph::testing::ProcessTempDir() / "perfgraph_wrong_abs";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir / "test_data_set_0");
   std::filesystem::copy_file(source + "/model.onnx", dir / "model.onnx");

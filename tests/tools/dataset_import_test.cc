@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/tools/cli_runner.h"
+#include "tests/temp_dir.h"
 
 namespace perfgraph::tools {
 namespace {
@@ -18,7 +19,7 @@ using test::RunPerfgraph;
 const std::string kByo = std::string(PERFGRAPH_SOURCE_DIR) + "/tests/testdata/byo";
 
 std::string TempPath(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / "perfgraph_dataset_import_test";
+  auto dir = perfgraph::testing::ProcessTempDir() / "perfgraph_dataset_import_test";
   std::filesystem::create_directories(dir);
   auto path = dir / name;
   std::filesystem::remove(path);
@@ -52,7 +53,7 @@ TEST(DatasetImportTest, TrainAndEvalUseTheImportedDatasetUnchanged) {
   ASSERT_EQ(RunPerfgraph("dataset import --hlo " + kByo + " --runtimes " + kByo +
                          "/runtimes.csv --out " + out).exit_code, 0);
   const std::string model =
-      (std::filesystem::temp_directory_path() / "perfgraph_dataset_import_test" / "byo_model").string();
+      (perfgraph::testing::ProcessTempDir() / "perfgraph_dataset_import_test" / "byo_model").string();
   std::filesystem::remove_all(model);
   CliResult train = RunPerfgraph("train --dataset " + out + " --split " + kByo +
                                  "/split.txt --epochs 2 --out " + model);

@@ -13,6 +13,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/status_matchers.h"
 #include "tests/tools/cli_runner.h"
+#include "tests/temp_dir.h"
 
 namespace perfgraph::tools {
 namespace {
@@ -26,7 +27,7 @@ const std::string kModel = std::string(PERFGRAPH_SOURCE_DIR) +
                            "/tests/testdata/cli/tiny_cnn_dynamic_batch.onnx --input-shape input=1,3,16,16";
 
 std::string TempPath(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / "perfgraph_dataset_merge_test";
+  auto dir = perfgraph::testing::ProcessTempDir() / "perfgraph_dataset_merge_test";
   std::filesystem::create_directories(dir);
   auto path = dir / name;
   std::filesystem::remove(path);

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/tools/cli_runner.h"
+#include "tests/temp_dir.h"
 
 namespace perfgraph::tools {
 namespace {
@@ -26,7 +27,7 @@ std::string TestData(const std::string& name) {
 }
 
 std::string TempFile(const std::string& name, const std::string& contents) {
-  auto dir = std::filesystem::temp_directory_path() / "perfgraph_inspect_test";
+  auto dir = perfgraph::testing::ProcessTempDir() / "perfgraph_inspect_test";
   std::filesystem::create_directories(dir);
   auto path = (dir / name).string();
   std::ofstream(path, std::ios::binary) << contents;

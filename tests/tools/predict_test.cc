@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/tools/cli_runner.h"
+#include "tests/temp_dir.h"
 
 namespace perfgraph::tools {
 namespace {
@@ -41,7 +42,7 @@ std::string ReadFile(const std::string& path) {
 
 // A fresh directory per test (ctest may run this binary's tests concurrently).
 fs::path TempDir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / "perfgraph_predict_test" /
+  const fs::path dir = perfgraph::testing::ProcessTempDir() / "perfgraph_predict_test" /
                        ::testing::UnitTest::GetInstance()->current_test_info()->name() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
