@@ -1,6 +1,6 @@
 // `perfgraph eval --dataset DATASET... [--model MODEL_DIR] [--xgboost-model DIR] [--split FILE]
 //  [--split-part test|validation|train] [--per-kernel] [--explain PROGRAM/KERNEL] [--guard-sweep]
-//  [--json]`
+//  [--plot DIR] [--json]`
 //
 // Scores the learned model of MODEL_DIR as it is served (cost::LearnedModel: kernels::Predictor and
 // the roofline lower bound, no LibTorch), the XGBoost baseline (cost::XgboostModel of
@@ -30,12 +30,18 @@
 // than the default, the geometric mean and worst measured(choice) / measured(default), and the
 // mean top-1 slowdown; JSON key default_guard {column: [rows]}.
 //
+// --plot DIR writes DIR/eval_points.json (every scored config: measured and predicted ns per column,
+// null where a column has none or the config timed out; each tile kernel's Kendall's tau per
+// column) and draws from it with tools/plot.py: scatter_tile and scatter_fusion (predicted vs
+// measured, log-log, one panel per column, y = x) and tau_histogram (per-kernel tile tau), each
+// as .png and .svg. Errors: those of RunPlotScript (tools/plot.h), an uncreatable DIR.
 // --json prints {tile:{learned:{top1_slowdown, top5_slowdown, kendall_tau}, xgboost?:{...},
 // analytical:{...}}, fusion:{learned:{mape, mape_5us, kendall_tau}, xgboost?:{...},
 // analytical:{...}}, kernels, configs} (slowdowns and MAPE as fractions, null when not
 // computable; xgboost only with an XGBoost model), plus programs, tile_kernels, fusion_kernels,
 // analytical_failures, learned_model, xgboost_model (null without one), xgboost_failures.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -52,12 +58,14 @@
 #include "data/split.h"
 #include "gnn/train.h"
 #include "gnn/xgboost_train.h"
+#include "graph/atomic_file.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tiling/tile_config.h"
 #include "pipeline/cost_models.h"
 #include "tools/cli.h"
 #include "tools/flags.h"
+#include "tools/plot.h"
 #include "tools/side_by_side.h"
 
 
@@ -229,6 +237,61 @@ absl::Status Eval(const std::vector<std::string>& args) {
       }
       guard[name] = std::move(rows);
     }
+  }
+
+  // --plot DIR: every scored point and each tile kernel's tau, drawn by tools/plot.py.
+  if (const std::string plot_dir = absl::GetFlag(FLAGS_plot); !plot_dir.empty()) {
+    auto values = [](const std::vector<double>& v) {
+      nlohmann::ordered_json a = nlohmann::ordered_json::array();
+      for (double x : v) a.push_back(std::isfinite(x) ? nlohmann::ordered_json(x) : nullptr);
+      return a;
+    };
+    std::vector<std::pair<std::string, const std::vector<std::vector<double>>*>> columns;
+    if (learned_model != nullptr) columns.push_back({"learned", &learned_ns});
+    if (has_xgboost) columns.push_back({"xgboost", &scores.xgboost_ns});
+    columns.push_back({"analytical", &analytical_ns});
+    nlohmann::ordered_json points;
+    points["programs"] = std::vector<std::string>(held_out.begin(), held_out.end());
+    points["split_part"] = absl::GetFlag(FLAGS_split).empty() ? std::string("unseen by the model")
+                                                               : part_name;
+    nlohmann::ordered_json column_names = nlohmann::ordered_json::array();
+    for (const auto& column : columns) column_names.push_back(column.first);
+    points["columns"] = column_names;
+    nlohmann::ordered_json kernels = nlohmann::ordered_json::array();
+    for (size_t e = 0; e < examples.size(); ++e) {
+      const gnn::KernelExample& ex = examples[e];
+      const bool tile = ex.task == gnn::Task::kTile;
+      nlohmann::ordered_json k;
+      k["program"] = ex.program;
+      k["kernel"] = ex.kernel_name;
+      k["task"] = tile ? "tile" : "fusion";
+      std::vector<double> measured = ex.runtime_ns;
+      for (int c = 0; c < ex.num_configs; ++c) {
+        if (ex.timed_out[c]) measured[c] = kNaN;
+      }
+      k["measured_ns"] = values(measured);
+      for (const auto& [name, predictions] : columns) {
+        k["predicted_ns"][name] = values((*predictions)[e]);
+        if (!tile) continue;
+        ASSIGN_OR_RETURN(gnn::TaskMetrics m, gnn::ComputeTaskMetrics({ex}, {(*predictions)[e]}));
+        k["kendall_tau"][name] = m.tile_kendall_tau.has_value()
+                                     ? nlohmann::ordered_json(*m.tile_kendall_tau)
+                                     : nlohmann::ordered_json(nullptr);
+      }
+      kernels.push_back(std::move(k));
+    }
+    points["kernels"] = std::move(kernels);
+    std::error_code error;
+    std::filesystem::create_directories(plot_dir, error);
+    if (error) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--plot ", plot_dir, ": cannot create the directory: ", error.message()));
+    }
+    const std::string points_file = (std::filesystem::path(plot_dir) / "eval_points.json").string();
+    RETURN_IF_ERROR(graph::WriteFileAtomically(points_file, points.dump(1) + "\n", "--plot"));
+    RETURN_IF_ERROR(RunPlotScript({"eval", points_file, plot_dir}));
+    std::cerr << "perfgraph eval: pictures in " << plot_dir
+              << " (scatter_tile, scatter_fusion, tau_histogram; .png and .svg)\n";
   }
 
   if (const std::string target = absl::GetFlag(FLAGS_explain); !target.empty()) {

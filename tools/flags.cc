@@ -160,6 +160,10 @@ ABSL_FLAG(double, min_predicted_gain, -1,
           "Default guard of the tiling pass: keep tiling::Default unless the best config is "
           "predicted at least this fraction faster; < 0 = the cost model's own band "
           "(pipeline::DefaultGuardBand).");
+ABSL_FLAG(std::string, plot, "",
+          "eval: DIR for the pictures (scatter of predicted vs measured per task and model, "
+          "per-kernel tau histogram; PNG and SVG). plan: FILE.png or FILE.svg, a per-kernel bar "
+          "chart of predicted (and with --measure measured) time against the default config.");
 ABSL_FLAG(std::string, explain, "",
           "PROGRAM/KERNEL: print that held-out kernel's configs with measured, learned and "
           "analytical runtimes and the analytical cost breakdown.");

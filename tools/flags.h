@@ -86,6 +86,7 @@ ABSL_DECLARE_FLAG(std::string, machine);
 // eval.
 ABSL_DECLARE_FLAG(bool, per_kernel);
 ABSL_DECLARE_FLAG(std::string, explain);
+ABSL_DECLARE_FLAG(std::string, plot);
 ABSL_DECLARE_FLAG(std::string, split_part);
 ABSL_DECLARE_FLAG(bool, guard_sweep);
 ABSL_DECLARE_FLAG(double, min_predicted_gain);

@@ -1,5 +1,5 @@
 // `perfgraph plan MODEL [--cost-model learned|xgboost|analytical] [--fusion cost|default] [--measure] [--json]
-//  [--threads T] [--min-predicted-gain F] [--input-shape NAME=d0,...]... [--allow-unsupported]`
+//  [--plot FILE] [--threads T] [--min-predicted-gain F] [--input-shape NAME=d0,...]... [--allow-unsupported]`
 //
 // The compiler pipeline of DESIGN.md "Data flow" on one model: import, fuse (fusion::FusionPass with
 // the cost model by default, or fusion::DefaultFusion with --fusion default; an optimised HLO file's
@@ -28,6 +28,10 @@
 // line); with
 // --fusion cost a decisions summary {fused, declined_cost, declined_no_estimate,
 // declined_legality} and fusion_decisions [{producer, opcode, decision, reason}].
+// --plot FILE.png|FILE.svg also writes the JSON report to FILE.png.json and draws from it with
+// tools/plot.py a per-kernel bar chart: predicted time of the chosen and of the default config,
+// and the measured time of the chosen config after --measure (tools/plot.h; errors of
+// CheckPlotFile before anything runs, of RunPlotScript after).
 #include <algorithm>
 #include <iostream>
 #include <optional>
@@ -35,6 +39,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "graph/atomic_file.h"
 #include "graph/import.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -42,6 +47,7 @@
 #include "pipeline/plan.h"
 #include "tools/cli.h"
 #include "tools/flags.h"
+#include "tools/plot.h"
 #include "tools/progress.h"
 #include "tools/report.h"
 
@@ -272,8 +278,19 @@ int RunPlan(const std::vector<std::string>& args, const PlanMeasurer& measurer) 
   return RunReportCommand(
       "plan", args, /*many_models=*/false,
       [&measurer](const std::vector<std::string>& models,
-                  const graph::ImportOptions& import_options) {
-        return Plan(models[0], import_options, measurer);
+                  const graph::ImportOptions& import_options)
+          -> absl::StatusOr<nlohmann::ordered_json> {
+        const std::string plot_file = absl::GetFlag(FLAGS_plot);
+        if (!plot_file.empty()) RETURN_IF_ERROR(CheckPlotFile(plot_file));
+        ASSIGN_OR_RETURN(nlohmann::ordered_json report, Plan(models[0], import_options, measurer));
+        if (!plot_file.empty()) {
+          // The report beside the picture (FILE.json), so it can be redrawn by hand.
+          RETURN_IF_ERROR(graph::WriteFileAtomically(plot_file + ".json", report.dump(1) + "\n",
+                                                     "--plot"));
+          RETURN_IF_ERROR(RunPlotScript({"plan", plot_file + ".json", plot_file}));
+          std::cerr << "perfgraph plan: bar chart in " << plot_file << "\n";
+        }
+        return report;
       },
       PrintTable);
 }

@@ -94,18 +94,18 @@ const std::vector<SubcommandInfo>& Subcommands() {
       {"eval",
        "--dataset DATASET... [--model MODEL_DIR] [--xgboost-model DIR] [--split FILE]\n"
        "        [--split-part test|validation|train] [--per-kernel] [--explain PROGRAM/KERNEL]\n"
-       "        [--guard-sweep] [--json]",
+       "        [--guard-sweep] [--plot DIR] [--json]",
        "score the learned, the XGBoost and the analytical model on held-out programs",
        {"dataset", "model", "xgboost_model", "split", "split_part", "per_kernel", "explain",
-        "guard_sweep", "json"}, false,
+        "guard_sweep", "plot", "json"}, false,
        Executable::kPerfgraph},
       {"plan",
        "MODEL [--cost-model learned|xgboost|analytical] [--fusion cost|default] [--measure]\n"
        "        [--json] [--threads T] [--min-predicted-gain F] [--input-shape NAME=d0,d1,...]...\n"
-       "        [--allow-unsupported]",
+       "        [--allow-unsupported] [--plot FILE.png|FILE.svg]",
        "fuse and tile a model with a cost model; --measure also times every planned kernel",
        {"cost_model", "model", "xgboost_model", "fusion", "measure", "json", "threads",
-        "min_predicted_gain"}, true,
+        "min_predicted_gain", "plot"}, true,
        Executable::kPerfgraph},
       {"predict",
        "PATH... [--format csv|jsonl] [--threads N] [--cost-model learned|xgboost|analytical]\n"

@@ -2,6 +2,7 @@
 // reported with its line number while nothing is written.
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -70,6 +71,39 @@ TEST(DatasetImportTest, TrainAndEvalUseTheImportedDatasetUnchanged) {
   EXPECT_TRUE(json["tile"]["learned"].contains("kendall_tau"));
   EXPECT_TRUE(json["tile"]["analytical"].contains("top1_slowdown"));
   EXPECT_TRUE(json["fusion"]["learned"].contains("mape"));
+
+  // --plot DIR: the scored points behind the pictures, and the pictures (tools/plot.py).
+  const std::string plots = (perfgraph::testing::ProcessTempDir() / "byo_plots").string();
+  CliResult plot = RunPerfgraph("eval --dataset " + out + " --split " + kByo + "/split.txt --model " +
+                                model + " --plot " + plots);
+  ASSERT_EQ(plot.exit_code, 0) << plot.out;
+  std::ifstream points_file(plots + "/eval_points.json");
+  ASSERT_TRUE(points_file.good());
+  const nlohmann::json points = nlohmann::json::parse(points_file);
+  EXPECT_THAT(points["columns"].dump(), HasSubstr("\"learned\""));
+  EXPECT_THAT(points["columns"].dump(), HasSubstr("\"analytical\""));
+  ASSERT_EQ(points["kernels"].size(), 2u);
+  int tile_kernels = 0;
+  for (const auto& k : points["kernels"]) {
+    for (const auto& column : points["columns"]) {
+      EXPECT_EQ(k["predicted_ns"][column.get<std::string>()].size(), k["measured_ns"].size());
+    }
+    if (k["task"] == "tile") {
+      ++tile_kernels;
+      EXPECT_EQ(k["measured_ns"].size(), 3u);  // conv_block's c: 3 configs
+      EXPECT_TRUE(k["kendall_tau"].contains("learned"));
+    }
+  }
+  EXPECT_EQ(tile_kernels, 1);
+  for (const char* stem : {"scatter_tile", "scatter_fusion", "tau_histogram"}) {
+    std::ifstream png(plots + "/" + stem + ".png", std::ios::binary);
+    std::string magic(8, '\0');
+    png.read(magic.data(), 8);
+    EXPECT_EQ(magic, "\x89PNG\r\n\x1a\n") << stem;
+    std::ifstream svg(plots + "/" + stem + ".svg");
+    const std::string text((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+    EXPECT_THAT(text, HasSubstr("<svg")) << stem;
+  }
 
   // train also exports the inference weights: plan and predict serve the model through
   // kernels::Predictor (cost::LearnedModel).

@@ -1,12 +1,16 @@
 // End-to-end tests of `perfgraph plan`: runs the real binary on a small real ONNX model and checks the
 // exit status, the JSON contract keys (DESIGN.md) and --measure.
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/temp_dir.h"
 #include "tests/tools/cli_runner.h"
 
 namespace perfgraph::tools {
@@ -159,6 +163,29 @@ TEST(PlanTest, BadUsageIsExitTwoWithAMessage) {
   CliResult no_model = RunPerfgraph("plan --cost-model analytical");
   EXPECT_EQ(no_model.exit_code, 2);
   EXPECT_THAT(no_model.out, HasSubstr("exactly one MODEL"));
+}
+
+TEST(PlanTest, PlotDrawsAPerKernelBarChartBesideTheReport) {
+  const std::string dir = perfgraph::testing::FreshTempPath("plan_plot").string();
+  std::filesystem::create_directories(dir);
+  CliResult r = RunPerfgraph("plan --cost-model analytical --plot " + dir + "/plan.svg" + kShape +
+                             kTinyCnn);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::ifstream svg(dir + "/plan.svg");
+  const std::string text((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("<svg"));
+  // The report it was drawn from, redrawable by hand; every kernel's name is a bar label.
+  std::ifstream report_file(dir + "/plan.svg.json");
+  ASSERT_TRUE(report_file.good());
+  const nlohmann::json report = nlohmann::json::parse(report_file);
+  ASSERT_GE(report["kernels"].size(), 1u);
+  for (const auto& k : report["kernels"]) EXPECT_THAT(text, HasSubstr(k["name"].get<std::string>()));
+
+  CliResult pdf = RunPerfgraph("plan --cost-model analytical --plot " + dir + "/plan.pdf" + kShape +
+                               kTinyCnn);
+  EXPECT_EQ(pdf.exit_code, 2);
+  EXPECT_THAT(pdf.out, HasSubstr("must end in .png or .svg"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/plan.pdf.json"));
 }
 
 }  // namespace
