@@ -78,6 +78,7 @@ absl::StatusOr<ProgramPlan> PlanProgram(const std::string& path, const graph::Im
   plan.cost_model = cost_model.name();
   plan.fusion = fused.fusion;
   plan.num_threads = options.num_threads;
+  plan.min_predicted_gain = options.tiling.min_predicted_gain;
 
   // Tiling: the config space of each kernel, one batch per kernel. The pass already estimated
   // tiling::Default among the configs it scored (KernelTiling::default_predicted_ns); only the

@@ -91,6 +91,8 @@ struct ProgramPlan {
   std::string cost_model;  // cost::CostModel::name()
   std::string fusion;      // "default", "cost" or "file"
   int num_threads = 1;
+  // The tiling pass's default guard the plan was made with (PlanOptions::tiling.min_predicted_gain).
+  double min_predicted_gain = 0;
   std::vector<KernelPlan> kernels;  // in fusion order
   std::vector<fusion::FusionDecision> decisions;  // fusion "cost" only
   FusionDecisionCounts decision_counts;           // fusion "cost" only

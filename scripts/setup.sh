@@ -22,6 +22,9 @@ PACKAGES=(
   time
   # tools/plot_tune_curves.py (the replay benchmark's curves, `perfgraph tune --replay`).
   python3-matplotlib
+  # The Python module (python/, README "Python"): pybind11 and the Python headers to build it,
+  # NumPy for its arrays, pytest for tests/python.
+  pybind11-dev python3-dev python3-numpy python3-pytest
   # The libFuzzer targets (-DPERFGRAPH_FUZZ=ON, README "Fuzzing"): clang and its sanitizer runtimes.
   clang-14 libclang-rt-14-dev
 )

@@ -10,7 +10,8 @@
 // measured times. Predictions and measurements are for kernels run with --threads threads (0 = all
 // logical cores, as `measure`).
 //
-// JSON keys (DESIGN.md contract: kernels[{name, config, predicted_ns, measured_ns?}],
+// JSON (built by pipeline::PlanReport, pipeline/plan_report.h, which perfgraph.plan() in python/
+// shares) keys (DESIGN.md contract: kernels[{name, config, predicted_ns, measured_ns?}],
 // total_predicted_ns, total_measured_ns?), plus program, model_file, cost_model, fusion, threads;
 // per kernel fusion_kind, root_opcode, num_nodes, output_shape, default_config,
 // default_predicted_ns, configs_scored, out_of_distribution (true when a learned cost model was not
@@ -45,6 +46,7 @@
 #include "nlohmann/json.hpp"
 #include "pipeline/cost_models.h"
 #include "pipeline/plan.h"
+#include "pipeline/plan_report.h"
 #include "tools/cli.h"
 #include "tools/flags.h"
 #include "tools/plot.h"
@@ -87,54 +89,12 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
   ASSIGN_OR_RETURN(pipeline::ProgramPlan plan,
                    pipeline::PlanProgram(path, imported, *model, options));
 
-  nlohmann::ordered_json report;
-  report["program"] = plan.program;
-  report["model_file"] = plan.model_file;
-  report["cost_model"] = plan.cost_model;
-  report["fusion"] = plan.fusion;
-  report["threads"] = plan.num_threads;
-  nlohmann::ordered_json kernels = nlohmann::ordered_json::array();
-  pipeline::ProgramCoverage covered;
   for (const pipeline::KernelPlan& kp : plan.kernels) {
-    const graph::Kernel& kernel = kp.kernel;
-    covered.Add(kernel, kp.runs, kp.tiling.ok());
-    nlohmann::ordered_json k;
-    k["name"] = kernel.name;
-    k["fusion_kind"] = std::string(graph::FusionKindName(kernel.kind));
-    k["root_opcode"] = std::string(graph::HloOpcodeName(kernel.root_instruction().opcode));
-    k["num_nodes"] = kernel.size();
-    k["output_shape"] = kernel.root_instruction().shape.ToString();
-    if (kp.tiling.ok()) {
-      k["config"] = kp.tiling->config.ToString();
-      k["predicted_ns"] = kp.tiling->predicted_ns;
-      k["configs_scored"] = kp.tiling->configs_scored;
-    } else {
-      k["config"] = nullptr;
-      k["predicted_ns"] = nullptr;
-      k["error"] = std::string(kp.tiling.status().message());
+    if (!kp.tiling.ok()) {
       std::cerr << "perfgraph plan: warning: " << path << ": " << kp.tiling.status().message()
                 << "\n";
     }
-    if (kp.runs.executions.has_value()) {
-      k["executions"] = *kp.runs.executions;
-    } else {
-      k["executions"] = nullptr;
-      k["executions_note"] = kp.runs.note;
-    }
-    // Learned models flag kernels outside what they were trained on (cost/training_distribution.h).
-    k["out_of_distribution"] = !kp.out_of_distribution.empty();
-    if (!kp.out_of_distribution.empty()) {
-      k["out_of_distribution_reason"] = kp.out_of_distribution;
-    }
-    k["default_config"] = kp.default_config.ToString();
-    if (kp.default_predicted_ns.has_value()) {
-      k["default_predicted_ns"] = *kp.default_predicted_ns;
-    } else {
-      k["default_predicted_ns"] = nullptr;
-    }
-    kernels.push_back(std::move(k));
   }
-
   std::optional<pipeline::PlanMeasurement> measured;
   if (measure) {
     Progress progress(static_cast<int64_t>(plan.kernels.size()), "kernels", 10);
@@ -143,58 +103,16 @@ absl::StatusOr<nlohmann::ordered_json> Plan(const std::string& path,
                      }));
     progress.Finish(absl::StrFormat("perfgraph plan: measured %d of %d kernels",
                                     measured->kernels_measured, plan.kernels.size()));
-    for (size_t i = 0; i < plan.kernels.size(); ++i) {
+    for (size_t i = 0; i < plan.kernels.size() && i < measured->kernels.size(); ++i) {
       const pipeline::KernelMeasurement& m = measured->kernels[i];
-      nlohmann::ordered_json& k = kernels[i];
-      if (m.measured_ns.has_value()) {
-        k["measured_ns"] = *m.measured_ns;
-      } else {
-        k["measured_ns"] = nullptr;
-      }
-      k["measure_status"] = m.status;
       if (m.status != "ok" && m.status != "skipped") {
-        k["measure_error"] = m.error;
         std::cerr << "perfgraph plan: warning: " << path << ": kernel " << plan.kernels[i].kernel.name
                   << " could not be measured: " << m.error << "\n";
       }
     }
   }
-  report["kernels"] = std::move(kernels);
-  report["total_predicted_ns"] = plan.total_predicted_ns;
-  report["total_default_predicted_ns"] = plan.total_default_predicted_ns;
-  report["total_notes"] = plan.total_notes;
-  if (measured.has_value()) {
-    report["total_measured_ns"] = measured->total_measured_ns;
-    report["kernels_measured"] = measured->kernels_measured;
-  }
-  report["kernels_without_estimate"] = plan.kernels_without_estimate;
-  nlohmann::ordered_json coverage;
-  coverage["kernels"] = covered.kernels();
-  coverage["estimated_kernels"] = covered.estimated_kernels();
-  coverage["flops"] = covered.flops();
-  coverage["estimated_flops"] = covered.estimated_flops();
-  coverage["estimated_flop_share"] = covered.estimated_flop_share();
-  coverage["missing"] = nlohmann::ordered_json::object();
-  for (const auto& [kind, count] : covered.missing()) coverage["missing"][kind] = count;
-  report["coverage"] = std::move(coverage);
-  report["kernels_out_of_distribution"] = plan.kernels_out_of_distribution;
-  report["min_predicted_gain"] = options.tiling.min_predicted_gain;
-  report["kernels_kept_default"] = plan.kernels_kept_default;
-  if (plan.fusion == "cost") {
-    report["decisions"] = {{"declined_cost", plan.decision_counts.declined_cost},
-                           {"declined_legality", plan.decision_counts.declined_legality},
-                           {"declined_no_estimate", plan.decision_counts.declined_no_estimate},
-                           {"fused", plan.decision_counts.fused}};
-    nlohmann::ordered_json decisions = nlohmann::ordered_json::array();
-    for (const fusion::FusionDecision& d : plan.decisions) {
-      decisions.push_back({{"producer", d.producer_name},
-                           {"opcode", std::string(graph::HloOpcodeName(d.producer_opcode))},
-                           {"decision", std::string(fusion::FusionDecisionKindName(d.kind))},
-                           {"reason", d.reason}});
-    }
-    report["fusion_decisions"] = std::move(decisions);
-  }
-  return report;
+  // The JSON is built by the pipeline library, shared with the Python module (python/).
+  return pipeline::PlanReport(plan, measured.has_value() ? &*measured : nullptr);
 }
 
 void PrintTable(const nlohmann::ordered_json& report) {
