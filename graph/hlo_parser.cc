@@ -20,73 +20,22 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "graph/expanders.h"
+#include "graph/hlo_raw_module.h"
 #include "graph/status_macros.h"
 #include "graph/verifier.h"
 
 namespace perfgraph::graph {
 namespace {
 
-// ------------------------------------------------------------------------------------------------
-// Raw (textual) module: what the text says, before conversion to the IR. Names are views into the
-// text.
-
-struct RawInstruction {
-  absl::string_view name;  // without '%'
-  size_t offset = 0;       // of the name in the text, for messages
-  bool is_root = false;
-  HloOpcode opcode = HloOpcode::kUnknown;
-  absl::string_view opcode_text;
-  Shape shape;
-  bool has_unbounded_dim = false;  // a '?' dim: must be replaced by ImportOptions::input_shapes
-  std::vector<absl::string_view> operand_names;
-  std::vector<size_t> operand_offsets;
-  std::vector<absl::string_view> control_predecessor_names;
-  std::vector<size_t> control_predecessor_offsets;
-  // Computation named by to_apply= (or scatter= of select-and-scatter): source of
-  // reduce_computation.
-  absl::string_view reduce_computation_name;
-  bool has_kind = false;
-  // while: backend_config's known_trip_count ({"known_trip_count":{"n":"80"}}), as XLA's
-  // WhileLoopTripCountAnnotator writes it.
-  std::optional<int64_t> known_trip_count;
-  // custom-call: backend_config's dot_dimension_numbers (cuBLAS gemm configs), for the rewrite of
-  // __cublas$gemm / __cublas$lt$matmul into a dot.
-  std::optional<DotDimensionNumbers> gemm_dimensions;
-  // custom-call: a TransformerEngine fused attention's dims from its backend config, in the order
-  // of graph/library_ops.h (set when every one of them is present).
-  std::optional<std::vector<int64_t>> attention_dimensions;
-  Attributes attrs;
-  // Resolved after the computation is read: indices into RawComputation::instructions.
-  std::vector<int> operands;
-  std::vector<int> control_predecessors;
-};
-
-struct RawComputation {
-  absl::string_view name;
-  size_t offset = 0;
-  bool is_entry = false;
-  std::vector<RawInstruction> instructions;
-  absl::flat_hash_map<absl::string_view, int> by_name;
-  int root = -1;
-  std::vector<int> order;       // topological order of instruction indices
-  std::vector<int> parameters;  // parameters[n] = index of `parameter(n)`
-};
-
-struct RawModule {
-  std::string name;
-  size_t offset = 0;
-  std::vector<RawComputation> computations;
-  absl::flat_hash_map<absl::string_view, int> by_name;
-  int entry = -1;
-  bool has_fusion = false;
-  int64_t instruction_count = 0;  // over all computations, checked against the limit
-  std::vector<UnsupportedOp> unsupported_ops;
-};
-
-// The instruction limit in effect (ImportOptions::max_instructions, at most kMaxInstructions).
-int64_t MaxInstructions(const ImportOptions& options) {
-  return std::min(options.max_instructions, kMaxInstructions);
-}
+// The raw (textual) module, what the text says before conversion to the IR, is declared in
+// graph/hlo_raw_module.h: the proto importer fills the same structures.
+using hlo_internal::HasReduceComputation;
+using hlo_internal::HloLocator;
+using hlo_internal::MaxInstructions;
+using hlo_internal::RawComputation;
+using hlo_internal::RawInstruction;
+using hlo_internal::RawModule;
+using hlo_internal::RecordUnsupported;
 
 bool IsNameChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
@@ -142,24 +91,6 @@ std::optional<std::vector<int64_t>> AttentionDimensions(absl::string_view config
   return dims;
 }
 
-// Opcodes whose to_apply (or scatter=) computation is a reduction combiner / comparator.
-bool HasReduceComputation(HloOpcode opcode) {
-  switch (opcode) {
-    case HloOpcode::kReduce:
-    case HloOpcode::kReduceWindow:
-    case HloOpcode::kScatter:
-    case HloOpcode::kSelectAndScatter:
-    case HloOpcode::kSort:
-    case HloOpcode::kAllReduce:
-    case HloOpcode::kAllReduceStart:
-    case HloOpcode::kReduceScatter:
-    case HloOpcode::kMap:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // ------------------------------------------------------------------------------------------------
 // Parser: a hand-written recursive-descent reader over [begin, end) of the whole file text, so that
 // positions in messages are counted in the whole file.
@@ -169,6 +100,25 @@ class Parser {
   Parser(absl::string_view text, absl::string_view file_name, size_t begin, size_t end,
          const ImportOptions& options)
       : text_(text), file_name_(file_name), pos_(begin), end_(end), options_(options) {}
+
+  // A parser without text that finishes modules filled by another importer (FinishRawModule):
+  // `locator` names the place of an offset in messages.
+  Parser(absl::string_view file_name, const HloLocator& locator, const ImportOptions& options)
+      : text_(), file_name_(file_name), pos_(0), end_(0), options_(options), locator_(&locator) {}
+
+  // Finishes `module` as ParseComputation and ParseRange finish what they read: every computation
+  // (parameters, order, verification, unique name), then the module.
+  absl::Status FinishFilledModule(RawModule* module) {
+    for (size_t c = 0; c < module->computations.size(); ++c) {
+      RawComputation& comp = module->computations[c];
+      RETURN_IF_ERROR(FinishComputation(&comp));
+      RETURN_IF_ERROR(VerifyComputation(comp));
+      if (!module->by_name.emplace(comp.name, static_cast<int>(c)).second) {
+        return ErrorAt(comp.offset, absl::StrCat("duplicate computation name '", comp.name, "'"));
+      }
+    }
+    return FinishModule(module);
+  }
 
   // Reads every module in the range and appends it to `modules`.
   absl::Status ParseRange(std::vector<RawModule>* modules) {
@@ -255,6 +205,10 @@ class Parser {
 
   // "file:line:column: <message>" for a byte offset of the text.
   absl::Status ErrorAt(size_t offset, absl::string_view message) const {
+    if (locator_ != nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(file_name_, ": ", (*locator_)(offset), ": ", message));
+    }
     offset = std::min(offset, text_.size());
     int64_t line = 1;
     size_t line_start = 0;
@@ -653,16 +607,6 @@ class Parser {
     return absl::OkStatus();
   }
 
-  static void RecordUnsupported(RawModule* module, absl::string_view op, absl::string_view name) {
-    for (UnsupportedOp& u : module->unsupported_ops) {
-      if (u.op_type == op) {
-        u.node_names.emplace_back(name);
-        return;
-      }
-    }
-    module->unsupported_ops.push_back(UnsupportedOp{std::string(op), {std::string(name)}});
-  }
-
   // [shape] [%]NAME
   absl::Status ParseOperand(RawInstruction* inst) {
     SkipSpace();
@@ -1026,48 +970,9 @@ class Parser {
       const size_t start = pos_;
       RETURN_IF_ERROR(SkipValue());
       const absl::string_view config = text_.substr(start, pos_ - start);
-      const size_t at = config.find("known_trip_count");
-      if (at != absl::string_view::npos) {
-        size_t digit = config.find_first_of("0123456789", at);
-        size_t end = config.find_first_not_of("0123456789", digit);
-        int64_t n = 0;
-        if (digit == absl::string_view::npos ||
-            !absl::SimpleAtoi(config.substr(digit, end == absl::string_view::npos
-                                                       ? absl::string_view::npos
-                                                       : end - digit),
-                              &n)) {
-          return ErrorAt(start + at, "expected a number in known_trip_count");
-        }
-        inst->known_trip_count = n;
-      }
-      if (config.find("dot_dimension_numbers") != absl::string_view::npos) {
-        // "lhs_contracting_dimensions":["1"], ... (quoted or bare integers in a JSON list).
-        auto list = [&](absl::string_view name) -> std::optional<std::vector<int64_t>> {
-          const size_t key = config.find(name);
-          if (key == absl::string_view::npos) return std::nullopt;
-          const size_t open = config.find('[', key);
-          const size_t close = config.find(']', open);
-          if (open == absl::string_view::npos || close == absl::string_view::npos) return std::nullopt;
-          std::vector<int64_t> values;
-          size_t digit = config.find_first_of("0123456789", open);
-          while (digit != absl::string_view::npos && digit < close) {
-            const size_t end = config.find_first_not_of("0123456789", digit);
-            int64_t v = 0;
-            if (!absl::SimpleAtoi(config.substr(digit, end - digit), &v)) return std::nullopt;
-            values.push_back(v);
-            digit = config.find_first_of("0123456789", end);
-          }
-          return values;
-        };
-        auto lc = list("lhs_contracting_dimensions"), rc = list("rhs_contracting_dimensions");
-        auto lb = list("lhs_batch_dimensions"), rb = list("rhs_batch_dimensions");
-        if (lc && rc && lb && rb) {
-          inst->gemm_dimensions = DotDimensionNumbers{*lb, *rb, *lc, *rc};
-        }
-      }
-      if (config.find("attn_heads") != absl::string_view::npos) {
-        inst->attention_dimensions = AttentionDimensions(config);
-      }
+      size_t error_offset = 0;
+      absl::Status status = hlo_internal::InterpretBackendConfig(config, inst, &error_offset);
+      if (!status.ok()) return ErrorAt(start + error_offset, status.message());
       return absl::OkStatus();
     }
     if (key == "metadata" || key == "sharding" || key == "frontend_attributes") {
@@ -1367,6 +1272,7 @@ class Parser {
   size_t pos_;
   size_t end_;
   const ImportOptions& options_;
+  const HloLocator* locator_ = nullptr;  // set when finishing a module another importer filled
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -1817,6 +1723,102 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 }  // namespace
+
+namespace hlo_internal {
+
+bool HasReduceComputation(HloOpcode opcode) {
+  switch (opcode) {
+    case HloOpcode::kReduce:
+    case HloOpcode::kReduceWindow:
+    case HloOpcode::kScatter:
+    case HloOpcode::kSelectAndScatter:
+    case HloOpcode::kSort:
+    case HloOpcode::kAllReduce:
+    case HloOpcode::kAllReduceStart:
+    case HloOpcode::kReduceScatter:
+    case HloOpcode::kMap:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int64_t MaxInstructions(const ImportOptions& options) {
+  return std::min(options.max_instructions, kMaxInstructions);
+}
+
+void RecordUnsupported(RawModule* module, absl::string_view op, absl::string_view name) {
+  for (UnsupportedOp& u : module->unsupported_ops) {
+    if (u.op_type == op) {
+      u.node_names.emplace_back(name);
+      return;
+    }
+  }
+  module->unsupported_ops.push_back(UnsupportedOp{std::string(op), {std::string(name)}});
+}
+
+absl::Status InterpretBackendConfig(absl::string_view config, RawInstruction* inst,
+                                    size_t* error_offset) {
+  const size_t at = config.find("known_trip_count");
+  if (at != absl::string_view::npos) {
+    size_t digit = config.find_first_of("0123456789", at);
+    size_t end = config.find_first_not_of("0123456789", digit);
+    int64_t n = 0;
+    if (digit == absl::string_view::npos ||
+        !absl::SimpleAtoi(config.substr(digit, end == absl::string_view::npos
+                                                   ? absl::string_view::npos
+                                                   : end - digit),
+                          &n)) {
+      *error_offset = at;
+      return absl::InvalidArgumentError("expected a number in known_trip_count");
+    }
+    inst->known_trip_count = n;
+  }
+  if (config.find("dot_dimension_numbers") != absl::string_view::npos) {
+    // "lhs_contracting_dimensions":["1"], ... (quoted or bare integers in a JSON list).
+    auto list = [&](absl::string_view name) -> std::optional<std::vector<int64_t>> {
+      const size_t key = config.find(name);
+      if (key == absl::string_view::npos) return std::nullopt;
+      const size_t open = config.find('[', key);
+      const size_t close = config.find(']', open);
+      if (open == absl::string_view::npos || close == absl::string_view::npos) return std::nullopt;
+      std::vector<int64_t> values;
+      size_t digit = config.find_first_of("0123456789", open);
+      while (digit != absl::string_view::npos && digit < close) {
+        const size_t end = config.find_first_not_of("0123456789", digit);
+        int64_t v = 0;
+        if (!absl::SimpleAtoi(config.substr(digit, end - digit), &v)) return std::nullopt;
+        values.push_back(v);
+        digit = config.find_first_of("0123456789", end);
+      }
+      return values;
+    };
+    auto lc = list("lhs_contracting_dimensions"), rc = list("rhs_contracting_dimensions");
+    auto lb = list("lhs_batch_dimensions"), rb = list("rhs_batch_dimensions");
+    if (lc && rc && lb && rb) {
+      inst->gemm_dimensions = DotDimensionNumbers{*lb, *rb, *lc, *rc};
+    }
+  }
+  if (config.find("attn_heads") != absl::string_view::npos) {
+    inst->attention_dimensions = AttentionDimensions(config);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ParsedHloModule> FinishRawModule(RawModule module, absl::string_view file_name,
+                                                const HloLocator& locator,
+                                                const ImportOptions& options) {
+  if (module.computations.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_name, ": expected at least one HLO computation, got none"));
+  }
+  Parser finisher(file_name, locator, options);
+  RETURN_IF_ERROR(finisher.FinishFilledModule(&module));
+  Converter converter(std::move(module), file_name, options);
+  return converter.Run();
+}
+
+}  // namespace hlo_internal
 
 absl::StatusOr<std::vector<ParsedHloModule>> ParseHloModules(absl::string_view text,
                                                              absl::string_view file_name,

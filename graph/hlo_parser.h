@@ -1,6 +1,8 @@
 // Parser for XLA's HLO text format (the output of HloModule::ToString(), `--xla_dump_hlo_as_text`,
 // and the `.hlo` files of XLA's tests and benchmarks), converting each module to the kernel-graph
-// IR.
+// IR. The HloModuleProto importer (graph/hlo_proto_import.h) fills the same intermediate module
+// (graph/hlo_raw_module.h) and shares everything after reading: finishing, verification and the
+// conversion described below.
 //
 // Accepted syntax (grammar learned from XLA's printed modules and
 // https://openxla.org/xla/operation_semantics):

@@ -1,12 +1,16 @@
 #include "graph/import.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "graph/hlo_parser.h"
+#include "graph/hlo_proto_import.h"
 #include "graph/onnx_import.h"
 
 namespace perfgraph::graph {
@@ -85,7 +89,27 @@ absl::StatusOr<ImportedModel> ImportModelFile(const std::string& path, const Imp
   }
   const std::string extension =
       absl::AsciiStrToLower(std::filesystem::path(path).extension().string());
-  if (extension == ".hlo" || extension == ".txt") return ParseHloFile(path, options);
+  if (extension == ".pb" || extension == ".binpb") {
+    return ImportHloProtoFile(path, HloProtoEncoding::kBinary, options);
+  }
+  if (extension == ".pbtxt" || extension == ".textproto" || extension == ".txtpb") {
+    return ImportHloProtoFile(path, HloProtoEncoding::kText, options);
+  }
+  if (extension == ".hlo" || extension == ".txt") {
+    std::ifstream in(path, std::ios::binary);
+    std::string head(4096, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+    if (LooksLikeHloTextProto(head)) {
+      return ImportHloProtoFile(path, HloProtoEncoding::kText, options);
+    }
+    return ParseHloFile(path, options);
+  }
+  if (extension == ".gz") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": compressed file; decompress it first (e.g. gunzip -k for XLA's "
+                           ".hlo.pb.gz dumps)"));
+  }
   return ImportOnnxFile(path, options);
 }
 

@@ -31,6 +31,10 @@ inline constexpr int64_t kMaxInstructions = int64_t{1} << 19;
 // Largest HLO text file read (1 GiB; checked with stat before reading). XLA's dumps with metadata
 // are about 300 bytes per instruction, so kMaxInstructions fits in a third of it.
 inline constexpr int64_t kMaxHloTextBytes = int64_t{1} << 30;
+// Largest binary HLO proto file read (HloModuleProto and its wrappers, graph/hlo_proto_import.h):
+// protobuf cannot parse a message of 2 GiB or more. Checked before reading; text-format protos are
+// bounded by kMaxHloTextBytes.
+inline constexpr int64_t kMaxHloProtoFileBytes = (int64_t{1} << 31) - 1;
 // Largest ONNX file read: protobuf cannot parse a message of 2 GiB or more (models with more
 // weights use ONNX external data, whose files the importer does not read). Checked before reading.
 inline constexpr int64_t kMaxOnnxFileBytes = (int64_t{1} << 31) - 1;
@@ -114,10 +118,18 @@ absl::StatusOr<std::pair<std::string, std::vector<int64_t>>> ParseInputShapeFlag
 // Parses one `--dim` value "NAME=VALUE" (VALUE in [1, 2^40]). Error (kInvalidArgument) names it.
 absl::StatusOr<std::pair<std::string, int64_t>> ParseDimFlag(absl::string_view value);
 
-// Imports a model file, choosing the importer from the extension: ".onnx" (ImportOnnxFile) or ".hlo" /
-// ".txt" (HLO text). Errors: kNotFound (missing file), kInvalidArgument (malformed file, bad shape,
-// unresolved dynamic dim), kUnimplemented (unsupported op without allow_unsupported). Every message
-// starts with the file path.
+// Imports a model file, choosing the importer from the extension (case-insensitive):
+//  - ".pb", ".binpb": binary XLA HloModuleProto or wrapper (HloProto as XLA's
+//    --xla_dump_hlo_as_proto writes `.hlo.pb`, HloSnapshot, TpuGraphs tuning data; see
+//    graph/hlo_proto_import.h), first module;
+//  - ".pbtxt", ".textproto", ".txtpb": the same in protobuf text format;
+//  - ".hlo", ".txt": HLO text (graph/hlo_parser.h, first module), unless the file's start is a
+//    text-format proto (LooksLikeHloTextProto: XLA's hlo_to_mhlo tests store those as `.hlo`);
+//  - ".gz": kInvalidArgument (compressed dumps, `.hlo.pb.gz`: decompress them first);
+//  - anything else, ".onnx" included: ONNX (ImportOnnxFile).
+// Errors: kNotFound (missing file), kInvalidArgument (malformed file, bad shape, unresolved dynamic
+// dim), kUnimplemented (unsupported op without allow_unsupported). Every message starts with the
+// file path.
 absl::StatusOr<ImportedModel> ImportModelFile(const std::string& path, const ImportOptions& options);
 
 }  // namespace perfgraph::graph
