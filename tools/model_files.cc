@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -20,8 +21,13 @@ absl::StatusOr<std::vector<std::string>> CollectModelFiles(const std::vector<std
     }
     for (auto it = fs::recursive_directory_iterator(path, error);
          !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+      // XLA's proto dumps (--xla_dump_hlo_as_proto) are named *.hlo.pb; a bare .pb is not taken
+      // from a directory (ONNX test data stores its tensors as .pb files).
       const std::string ext = it->path().extension().string();
-      if (it->is_regular_file() && (ext == ".onnx" || ext == ".hlo")) {
+      const std::string name = it->path().filename().string();
+      if (it->is_regular_file() &&
+          (ext == ".onnx" || ext == ".hlo" || absl::EndsWith(name, ".hlo.pb") ||
+           absl::EndsWith(name, ".hlo.pbtxt"))) {
         files.push_back(it->path().string());
       }
     }
@@ -31,7 +37,7 @@ absl::StatusOr<std::vector<std::string>> CollectModelFiles(const std::vector<std
   files.erase(std::unique(files.begin(), files.end()), files.end());
   if (files.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("no .onnx or .hlo model files in ", absl::StrJoin(paths, ", ")));
+        absl::StrCat("no .onnx, .hlo, .hlo.pb or .hlo.pbtxt model files in ", absl::StrJoin(paths, ", ")));
   }
   return files;
 }

@@ -9,7 +9,8 @@
 
 namespace perfgraph::tools {
 
-// Files are kept as given; directories are walked recursively for *.onnx and *.hlo files. The result
+// Files are kept as given; directories are walked recursively for *.onnx, *.hlo and XLA proto dumps
+// (*.hlo.pb, *.hlo.pbtxt; not bare *.pb, which ONNX test data uses for tensors). The result
 // is sorted and duplicate-free. Errors: kNotFound naming a path that does not exist;
 // kInvalidArgument when nothing is left.
 absl::StatusOr<std::vector<std::string>> CollectModelFiles(const std::vector<std::string>& paths);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -138,6 +139,20 @@ TEST(PredictTest, DirectoryWithOneBadFileContinuesAndExitsTwo) {
     EXPECT_THAT(file, ::testing::Not(HasSubstr("broken")));
     EXPECT_GE(count, 1) << file;
   }
+}
+
+// XLA proto dumps in a directory are found by their double extension (*.hlo.pb, *.hlo.pbtxt); a
+// bare *.pb (ONNX test data keeps tensors so) is not taken for a model.
+TEST(PredictTest, DirectoryWalkFindsXlaProtoDumpsButNotBarePbFiles) {
+  const fs::path dir = TempDir("dumps");
+  fs::copy_file(kSource + "/tests/testdata/hlo_proto/while_loop.pbtxt", dir / "while_loop.hlo.pbtxt");
+  std::ofstream(dir / "input_0.pb") << "a tensor, not a model";
+  Output r = RunCli("predict --format csv --cost-model analytical " + dir.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::set<std::string> files;
+  for (const auto& row : ParseCsv(r.out)) files.insert(row.at("file"));
+  ASSERT_EQ(files.size(), 1u) << r.out;
+  EXPECT_THAT(*files.begin(), HasSubstr("while_loop.hlo.pbtxt"));
 }
 
 TEST(PredictTest, CsvRowsHaveBestConfigsAndProgramTotals) {
