@@ -118,7 +118,7 @@ def plot_plan(plan_file, out_file):
     total_default = plan.get("total_default_predicted_ns")
     title = "%s, %s model" % (os.path.basename(plan.get("program", plan_file)), plan.get("cost_model"))
     if total and total_default:
-        title += ": %.1f us planned vs %.1f us default (predicted)" % (total / 1e3, total_default / 1e3)
+        title += ": %.3g ms planned vs %.3g ms default (predicted)" % (total / 1e6, total_default / 1e6)
     ax.set_title(title, fontsize=9)
     ax.grid(True, axis="x", which="both", linewidth=0.3)
     ax.legend(fontsize=7, loc="lower right")
