@@ -115,7 +115,8 @@ std::string LoadSample::Describe() const {
   return out;
 }
 
-absl::StatusOr<LoadSample> SampleMachineLoad(absl::Duration interval, pid_t exclude) {
+absl::StatusOr<LoadSample> SampleMachineLoad(absl::Duration interval, pid_t exclude,
+                                             int max_listed) {
   if (!std::filesystem::exists("/proc/stat")) return absl::UnavailableError("no /proc on this OS");
   const std::map<pid_t, ProcStat> before = ReadAllProcesses();
   const absl::Time start = absl::Now();
@@ -143,7 +144,9 @@ absl::StatusOr<LoadSample> SampleMachineLoad(absl::Duration interval, pid_t excl
   }
   std::sort(sample.busiest.begin(), sample.busiest.end(),
             [](const BusyProcess& a, const BusyProcess& b) { return a.cores > b.cores; });
-  if (sample.busiest.size() > 5) sample.busiest.resize(5);
+  if (static_cast<int>(sample.busiest.size()) > max_listed) {
+    sample.busiest.resize(std::max(max_listed, 0));
+  }
   sample.load_average = LoadAverage1m();
   return sample;
 }

@@ -37,15 +37,18 @@ struct BusyProcess {
 
 struct LoadSample {
   double other_cores = 0;              // CPU used by processes other than `exclude`, cores
-  std::vector<BusyProcess> busiest;    // processes over 0.05 cores, busiest first (at most 5)
+  std::vector<BusyProcess> busiest;    // processes over 0.05 cores, busiest first (at most max_listed)
   double load_average = -1;            // LoadAverage1m() at the end of the interval
   // "cc1plus(1234) 0.95 cores, python3(99) 0.40 cores" or "" when nobody is busy.
   std::string Describe() const;
 };
 
 // Samples every process's CPU time twice, `interval` apart (blocking), and sums what processes
-// other than `exclude` (and its descendants) used; `exclude` <= 0 excludes nothing. Error: kUnavailable when /proc is unreadable.
-absl::StatusOr<LoadSample> SampleMachineLoad(absl::Duration interval, pid_t exclude);
+// other than `exclude` (and its descendants) used; `exclude` <= 0 excludes nothing. `busiest` lists
+// at most `max_listed` processes (5: enough to name the culprits in a message). Error: kUnavailable
+// when /proc is unreadable.
+absl::StatusOr<LoadSample> SampleMachineLoad(absl::Duration interval, pid_t exclude,
+                                             int max_listed = 5);
 
 // Restricts the calling thread (and threads it creates later, e.g. Halide's thread pool) to the
 // first `num_cpus` CPUs it is allowed to run on, so every measurement runs on the same cores.
