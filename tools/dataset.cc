@@ -40,6 +40,9 @@ int RunStats(const std::vector<std::string>& paths) {
       stats->records, stats->kernels, stats->programs, stats->configs_per_kernel_min,
       stats->configs_per_kernel_median, stats->statuses.ok, stats->statuses.invalid,
       stats->statuses.timeout);
+  if (stats->feature_schema != "perfgraph") {
+    std::cout << "feature schema: " << stats->feature_schema << " (features stored with the records)\n";
+  }
   std::cout << "machine: " << (stats->machine ? stats->machine->ToString() : "not recorded")
             << (stats->machines_differ ? " (files come from different machines)" : "") << "\n";
   const data::DatasetStats::Protocol& p = stats->protocol;

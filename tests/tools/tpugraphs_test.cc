@@ -120,6 +120,8 @@ TEST(TpuGraphsCliTest, ExportImportTrainEvalRoundTrip) {
   CliResult stats = RunPerfgraph("dataset stats --json " + dataset);
   ASSERT_EQ(stats.exit_code, 0) << stats.out;
   EXPECT_EQ(nlohmann::json::parse(stats.out)["kernels"], 15);
+  EXPECT_EQ(nlohmann::json::parse(stats.out)["feature_schema"],
+            "tpugraphs-tile (72 node, 25 config features)");
 
   const std::string model = dir + "/model";
   CliResult train = RunPerfgraph("train --dataset " + dataset + " --split " + dir +
@@ -177,7 +179,7 @@ TEST(TpuGraphsCliTest, ModelsAndDataOfDifferentSchemasAreRefused) {
   EXPECT_EQ(mismatch.exit_code, 2) << mismatch.out;
   EXPECT_THAT(mismatch.out, HasSubstr("reads features of schema tpugraphs-tile (72 node, 25 config "
                                       "features) but the datasets hold schema perfgraph"));
-  CliResult mixed = RunPerfgraph("eval --dataset " + dataset + " --dataset " + kTileDataset +
+  CliResult mixed = RunPerfgraph("eval --dataset " + dataset + "," + kTileDataset +
                                  " --model " + model);
   EXPECT_EQ(mixed.exit_code, 2) << mixed.out;
   EXPECT_THAT(mixed.out, HasSubstr("a model reads one schema"));
@@ -191,6 +193,14 @@ TEST(TpuGraphsCliTest, ModelsAndDataOfDifferentSchemasAreRefused) {
                                dir + "/tpu.split.txt --out " + dir + "/xgb");
   EXPECT_EQ(xgb.exit_code, 2) << xgb.out;
   EXPECT_THAT(xgb.out, HasSubstr("no perfgraph kernels, from which the XGBoost baseline computes"));
+  // Tools that need kernels, or that would reorder the per-kernel graph records, refuse such data.
+  CliResult merge = RunPerfgraph("dataset merge " + dataset + " " + dataset + " --out " + dir +
+                                 "/merged.pgd");
+  EXPECT_EQ(merge.exit_code, 2) << merge.out;
+  EXPECT_THAT(merge.out, HasSubstr("merge handles perfgraph datasets"));
+  CliResult predict = RunPerfgraph("predict " + dataset);
+  EXPECT_EQ(predict.exit_code, 2) << predict.out;
+  EXPECT_THAT(predict.out, HasSubstr("no kernels to predict"));
   CliResult hybrid = RunPerfgraph("train --hybrid-features --dataset " + dataset + " --split " +
                                   dir + "/tpu.split.txt --epochs 1 --out " + dir + "/hybrid");
   EXPECT_EQ(hybrid.exit_code, 2) << hybrid.out;
