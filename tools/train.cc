@@ -17,6 +17,8 @@
 // --distributed trains data-parallel (gnn/train.h DistributedOptions): start the same command once
 // per rank with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set (torchrun's variables); rank 0
 // prints the progress and writes MODEL_DIR, the other ranks only a closing line.
+// Datasets of a foreign feature schema (TpuGraphs tiles) train without hybrid features and, unless
+// --rank-loss says otherwise, with ListMLE.
 // Ablations of the default model: --reduction mean (no LSTM), --join early, --sage-layers 1|2, and
 // MSE-only training with --rank-weight 0 --tile-mse-weight 1.
 // One trainer per MODEL_DIR: train (rank 0) holds graph::OutputLock on it ("MODEL_DIR.lock", with
@@ -116,8 +118,22 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
         absl::StrCat("--reduction must be lstm or mean, got '", reduction, "'"));
   }
   o.model.reduction = *parsed_reduction;
+  // Datasets of a foreign feature schema (e.g. TpuGraphs tiles, `dataset import --tpugraphs-tile`).
+  bool foreign_data = false;
+  if (absl::StatusOr<data::RecordReader> reader = data::RecordReader::Open(o.datasets[0]);
+      reader.ok()) {
+    foreign_data = reader->header().foreign_features.has_value();
+  }
   o.rank_weight = absl::GetFlag(FLAGS_rank_weight);
-  absl::StatusOr<gnn::RankLoss> rank_loss = gnn::ParseRankLoss(absl::GetFlag(FLAGS_rank_loss));
+  // Such data (TpuGraphs tiles: many configs per kernel) defaults to ListMLE, linear in a kernel's
+  // configs and TpuGraphs' own baseline loss; pairwise ranking is quadratic in them.
+  const bool rank_loss_given = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+    return a == "--rank-loss" || a == "--rank_loss" || absl::StartsWith(a, "--rank-loss=") ||
+           absl::StartsWith(a, "--rank_loss=");
+  });
+  absl::StatusOr<gnn::RankLoss> rank_loss =
+      foreign_data && !rank_loss_given ? gnn::RankLoss::kListMle
+                                       : gnn::ParseRankLoss(absl::GetFlag(FLAGS_rank_loss));
   if (!rank_loss.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--rank-loss must be pairwise or listmle, got '",
                                                    absl::GetFlag(FLAGS_rank_loss), "'"));
@@ -151,11 +167,6 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
     return a == "--hybrid-features" || a == "--hybrid_features" ||
            absl::StartsWith(a, "--hybrid-features=") || absl::StartsWith(a, "--hybrid_features=");
   });
-  bool foreign_data = false;
-  if (absl::StatusOr<data::RecordReader> reader = data::RecordReader::Open(o.datasets[0]);
-      reader.ok()) {
-    foreign_data = reader->header().foreign_features.has_value();
-  }
   if (foreign_data && !hybrid_given) {
     // No hybrid block: the model reads the records' features alone.
   } else if (absl::GetFlag(FLAGS_hybrid_features)) {

@@ -24,6 +24,7 @@
 #include "graph/featurize.h"
 #include "graph/hlo_opcode.h"
 #include "gtest/gtest.h"
+#include "kernels/predictor.h"
 #include "tests/gnn/gnn_test_util.h"
 #include "tests/status_matchers.h"
 #include "tiling/tile_config.h"
@@ -803,6 +804,109 @@ TEST(CheckpointTest, OptionsWithoutReductionKeyLoadAsLstm) {
   bytes.replace(at, 18, R"("reduction":"lstm")");
   WriteBytes(path, bytes);
   EXPECT_THAT(LoadModelFile(path), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("lstm")));
+}
+
+// Examples of a foreign feature schema (as LoadExamples makes them from imported TpuGraphs tiles):
+// the synthetic kernels' graphs with `node_width` random node features and `config_width` random
+// config features, no kernel.
+std::vector<KernelExample> ForeignExamples(int node_width, int config_width) {
+  std::vector<KernelExample> examples = test::SyntheticExamples(4, 4);
+  torch::manual_seed(11);
+  for (KernelExample& e : examples) {
+    e.foreign_features = data::ForeignFeatureSchema{"test-schema", node_width, config_width};
+    e.kernel = nullptr;
+    torch::Tensor nodes = torch::randn({e.tensors.num_nodes, node_width});
+    e.tensors.node_feat.assign(nodes.data_ptr<float>(), nodes.data_ptr<float>() + nodes.numel());
+    torch::Tensor configs = torch::randn({e.num_configs, config_width});
+    e.config_feat.assign(configs.data_ptr<float>(), configs.data_ptr<float>() + configs.numel());
+  }
+  return examples;
+}
+
+ModelOptions ForeignOptions(Join join, int node_width, int config_width) {
+  ModelOptions o = SmallOptions(join);
+  o.feature_schema = "test-schema";
+  o.num_node_features = node_width;
+  o.num_config_features = config_width;
+  return o;
+}
+
+TEST(ForeignSchemaTest, ModelFilesAndWeightsCarryTheWidthsAndServeTheSamePredictions) {
+  const std::vector<KernelExample> examples = ForeignExamples(5, 3);
+  for (Join join : {Join::kLate, Join::kEarly}) {
+    SCOPED_TRACE(JoinName(join));
+    Model model(ForeignOptions(join, 5, 3));
+    model->SetNormalization(ComputeNormalization(Pointers(examples)));
+    model->eval();
+    const std::string path = TempPath(absl::StrCat("foreign_", JoinName(join), ".pgm"));
+    ASSERT_OK(SaveModelFile(path, *model));
+    absl::StatusOr<ModelFileHeader> header = ReadModelFileHeader(path);
+    ASSERT_OK(header);
+    EXPECT_EQ(header->feature_schema_version, 0u);
+    EXPECT_EQ(header->num_node_features, 5u);
+    EXPECT_EQ(header->num_config_features, 3u);
+    EXPECT_EQ(header->options.feature_schema, "test-schema");
+    absl::StatusOr<std::shared_ptr<ModelImpl>> loaded = LoadModelFile(path);
+    ASSERT_OK(loaded);
+    torch::NoGradGuard no_grad;
+    const HostBatch host = MakeHostBatch(Pointers(examples), join);
+    EXPECT_EQ(host.node_width, 5);
+    EXPECT_EQ(host.config_width, 3);
+    const torch::Tensor expected = model->forward(ToTensors(host));
+    EXPECT_TRUE(torch::equal(expected, (*loaded)->forward(ToTensors(host))));
+
+    // The exported weights name the schema; kernels::Predictor reads rows of its widths.
+    const std::string weights_path = TempPath(absl::StrCat("foreign_", JoinName(join), ".pgw"));
+    ASSERT_OK(Export(*model, weights_path));
+    absl::StatusOr<kernels::Predictor> predictor = kernels::Predictor::Load(weights_path);
+    ASSERT_OK(predictor);
+    EXPECT_EQ(predictor->architecture().feature_schema, "test-schema");
+    EXPECT_EQ(predictor->architecture().node_width(), 5);
+    int64_t row = 0;
+    kernels::Predictor::Scratch scratch;
+    for (const KernelExample& e : examples) {
+      std::vector<float> out(e.num_configs);
+      ASSERT_OK(predictor->PredictLogNs(e.tensors, e.config_feat.data(), e.num_configs, out.data(),
+                                        scratch));
+      for (int c = 0; c < e.num_configs; ++c, ++row) {
+        // Same float32 arithmetic in another order: agreement to 1e-4 in log(ns).
+        EXPECT_NEAR(out[c], expected[row].item<float>(), 1e-4);
+      }
+    }
+  }
+}
+
+TEST(ForeignSchemaTest, TrainingRefusesExamplesOfAnotherSchemaAndOptionsAreValidated) {
+  const std::vector<KernelExample> foreign = ForeignExamples(5, 3);
+  TrainOptions options;
+  options.epochs = 1;
+  options.model = SmallOptions(Join::kLate);  // perfgraph's schema
+  EXPECT_THAT(TrainOnExamples(foreign, {}, {}, options).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("has features of schema test-schema (5 node, 3 config features) "
+                                 "but the model options name schema 'perfgraph'")));
+  options.model = ForeignOptions(Join::kLate, 6, 3);  // other node width
+  EXPECT_THAT(TrainOnExamples(foreign, {}, {}, options).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  options.model = ForeignOptions(Join::kLate, 5, 3);
+  EXPECT_OK(TrainOnExamples(foreign, {}, {}, options).status());
+
+  // JSON: perfgraph's options keep their keys; a foreign schema round-trips with its widths.
+  EXPECT_THAT(ModelOptionsToJson(SmallOptions(Join::kLate)),
+              ::testing::Not(HasSubstr("feature_schema")));
+  const ModelOptions o = ForeignOptions(Join::kEarly, 140, 24);
+  absl::StatusOr<ModelOptions> back = ModelOptionsFromJson(ModelOptionsToJson(o), "test");
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, o);
+  EXPECT_EQ(back->node_width(), 140);
+  EXPECT_EQ(back->config_width(), 24);
+  ModelOptions hybrid = o;
+  hybrid.hybrid_threads = 2;
+  EXPECT_THAT(ValidateModelOptions(hybrid),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hybrid_threads = 2")));
+  ModelOptions wide = o;
+  wide.num_node_features = kMaxForeignFeatureWidth + 1;
+  EXPECT_THAT(ValidateModelOptions(wide), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

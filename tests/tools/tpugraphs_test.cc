@@ -133,6 +133,7 @@ TEST(TpuGraphsCliTest, ExportImportTrainEvalRoundTrip) {
   EXPECT_EQ(info["num_node_features"], 72);
   EXPECT_EQ(info["num_config_features"], 25);
   EXPECT_EQ(info["model"]["feature_schema"], "tpugraphs-tile");
+  EXPECT_EQ(info["training"]["rank_loss"], "listmle");  // the default on TpuGraphs features
   ASSERT_TRUE(fs::exists(model + "/weights.pgw"));
 
   CliResult eval = RunPerfgraph("eval --json --dataset " + dataset + " --model " + model);
