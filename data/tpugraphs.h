@@ -2,21 +2,23 @@
 // Tensor Computational Graphs", NeurIPS 2023 Datasets and Benchmarks; the `npz/tile/xla/{train,valid,
 // test}/*.npz` files of the download): one `.npz` archive (data/npz.h) per kernel ("tile"), named by
 // its tile id "<benchmark>_<hash>" (the benchmark, i.e. the program, is the id up to its last '_',
-// as TpuGraphs' tiles_evaluate.py groups it). Keys, as TpuGraphs' loader (baselines/tiles/data.py)
-// reads them:
+// as TpuGraphs' tiles_evaluate.py groups it). Keys, as TpuGraphs' README ("Dataset File
+// Description") and loader (baselines/tiles/data.py) describe them:
 //   node_feat                   [N, Fn] float32  node features (TpuGraphs: Fn = 140)
-//   node_opcode                 [N] uint8        opcode ids (graph/hlo_opcode.h numbers them the same)
-//   edge_index                  [E, 2] int64     one row per (instruction, distinct operand):
-//                                                [consumer, producer], i.e. row [u, v] means node u
-//                                                reads the output of node v (TpuGraphs' HLO encoder
-//                                                adds operand edges as (instruction, operand))
+//   node_opcode                 [N] integer      opcode ids (graph/hlo_opcode.h numbers them the same;
+//                                                the README says int32, TpuGraphs' encoder builds
+//                                                uint8; we write uint8)
+//   edge_index                  [E, 2] integer   row [u, v]: node u consumes the output of node v,
+//                                                i.e. [consumer, producer], one row per distinct
+//                                                operand (the README says int32; we write int64)
 //   config_feat                 [C, Fc] float32  tile-size config features (TpuGraphs: Fc = 24)
-//   config_runtime              [C] int64        measured runtime of each config
-//   config_runtime_normalizers  [C] int64        runtime of the default tile size measured beside it;
-//                                                TpuGraphs' metrics use config_runtime / normalizer
-// Nodes are in HLO instruction order, which is topological (operands first). The reader accepts any
-// float dtype (<f4, <f8) for the feature keys, any integer dtype for node_opcode and edge_index, and
-// either for the runtimes; the writer writes the dtypes above. Other keys are ignored.
+//   config_runtime              [C] int64        runtime of each config, ns
+//   config_runtime_normalizers  [C] int64        runtime of the default config measured beside it
+//                                                (machines differ between runs), ns; TpuGraphs ranks
+//                                                by config_runtime / normalizer
+// Nodes are ordered topologically. The reader accepts any float dtype (<f4, <f8) for the feature
+// keys, any integer dtype for node_opcode and edge_index, and either for the runtimes; the writer
+// writes the dtypes named last above. Other keys are ignored.
 #ifndef PERFGRAPH_DATA_TPUGRAPHS_H_
 #define PERFGRAPH_DATA_TPUGRAPHS_H_
 

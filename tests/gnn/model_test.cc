@@ -203,6 +203,82 @@ TEST(BatchTest, LoadExamplesGroupsTileRecordsByKernelAndKeepsOnlyLabelledConfigs
   EXPECT_EQ(summary.programs, std::vector<std::string>{"a"});
 }
 
+// A record of a foreign-schema file (as `dataset import --tpugraphs-tile` writes them): 2-wide node
+// and 1-wide config features; the graph (3 nodes, edges 0->2 and 1->2) only when `with_graph`.
+data::Record ForeignRecord(uint64_t hash, int config, double runtime_ns, bool with_graph) {
+  data::Record r;
+  r.set_program("bench");
+  r.mutable_kernel()->set_name("bench_" + std::to_string(hash));
+  r.mutable_config()->set_text("config " + std::to_string(config));
+  r.add_runtime_ns(runtime_ns);
+  r.set_status(data::Record::MEASURE_STATUS_OK);
+  r.set_feature_schema_version(graph::kFeatureSchemaVersion);
+  r.set_kernel_hash(hash);
+  r.set_task(data::Record::TASK_TILE);
+  data::PrecomputedFeatures* p = r.mutable_precomputed();
+  if (with_graph) {
+    p->set_num_nodes(3);
+    for (float v : {1.f, 2.f, 3.f, 4.f, 5.f, 6.f}) p->add_node_feat(v);
+    for (int op : {63, 63, 1}) p->add_node_opcode(op);
+    for (int id : {0, 2, 1, 2}) p->add_edge_index(id);
+  }
+  p->add_config_feat(static_cast<float>(config));
+  return r;
+}
+
+TEST(BatchTest, LoadExamplesReadsForeignFeaturesAsGivenAndNeedsEachKernelsGraphFirst) {
+  data::RecordWriterOptions options;
+  options.foreign_features = data::ForeignFeatureSchema{"test-schema", 2, 1};
+  const std::string path = TempPath("foreign.pgd");
+  {
+    auto writer = data::RecordWriter::Open(path, options);
+    ASSERT_OK(writer);
+    ASSERT_OK(writer->Append(ForeignRecord(7, 0, 300, /*with_graph=*/true)));
+    ASSERT_OK(writer->Append(ForeignRecord(7, 1, 100, false)));
+    ASSERT_OK(writer->Append(ForeignRecord(7, 2, 200, false)));
+  }
+  LoadSummary summary;
+  absl::StatusOr<std::vector<KernelExample>> examples = LoadExamples({path}, &summary);
+  ASSERT_OK(examples);
+  ASSERT_EQ(examples->size(), 1u);
+  const KernelExample& e = (*examples)[0];
+  ASSERT_TRUE(summary.foreign_features.has_value());
+  EXPECT_EQ(summary.foreign_features->name, "test-schema");
+  EXPECT_EQ(e.node_width(), 2);
+  EXPECT_EQ(e.config_width(), 1);
+  EXPECT_EQ(e.kernel, nullptr);
+  EXPECT_EQ(e.num_configs, 3);
+  EXPECT_EQ(e.tensors.num_nodes, 3);
+  EXPECT_EQ(e.tensors.node_feat, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(e.tensors.edge_index, (std::vector<int32_t>{0, 2, 1, 2}));
+  EXPECT_EQ(e.config_feat, (std::vector<float>{0, 1, 2}));
+  EXPECT_EQ(e.runtime_ns, (std::vector<double>{300, 100, 200}));
+  EXPECT_EQ(e.config_text[1], "config 1");
+
+  // A kernel whose graph record is missing from its file; features of the wrong width.
+  const std::string orphan = TempPath("orphan.pgd");
+  {
+    auto writer = data::RecordWriter::Open(orphan, options);
+    ASSERT_OK(writer);
+    ASSERT_OK(writer->Append(ForeignRecord(8, 0, 300, /*with_graph=*/false)));
+  }
+  EXPECT_THAT(LoadExamples({orphan}),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("has no graph in an earlier record of the file")));
+  const std::string wide = TempPath("wide.pgd");
+  {
+    options.foreign_features->num_node_features = 3;
+    auto writer = data::RecordWriter::Open(wide, options);
+    ASSERT_OK(writer);
+    ASSERT_OK(writer->Append(ForeignRecord(9, 0, 300, /*with_graph=*/true)));
+  }
+  EXPECT_THAT(LoadExamples({wide}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("do not fit 3 nodes of test-schema")));
+  // Files of two schemas never load together.
+  EXPECT_THAT(LoadExamples({path, wide}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("a model reads one schema")));
+}
+
 // The config features LoadExamples computed for the config of `text` in `example`, or nullopt.
 std::optional<std::vector<float>> LoadedFeatures(const KernelExample& example,
                                                  const std::string& text) {
