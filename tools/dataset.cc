@@ -119,6 +119,8 @@ int RunDatasetImport(const std::vector<std::string>& args) {
     TpuGraphsImportOptions options;
     options.dir = dir;
     options.out = absl::GetFlag(FLAGS_out);
+    options.train_configs_per_tile = absl::GetFlag(FLAGS_train_configs_per_tile);
+    options.seed = absl::GetFlag(FLAGS_seed);
     // The flag's default names no machine: TpuGraphs measured on TPU v3.
     if (absl::GetFlag(FLAGS_machine) != DatasetImportOptions().machine) {
       options.machine = absl::GetFlag(FLAGS_machine);
@@ -134,6 +136,7 @@ int RunDatasetImport(const std::vector<std::string>& args) {
           {"node_features", summary->node_features},
           {"config_features", summary->config_features},
           {"single_config_tiles_skipped", summary->single_config_tiles},
+          {"train_configs_dropped", summary->train_configs_dropped},
           {"renamed_programs", summary->renamed_programs},
           {"split_file", summary->split_file ? nlohmann::ordered_json(*summary->split_file)
                                              : nlohmann::ordered_json(nullptr)},
@@ -147,6 +150,11 @@ int RunDatasetImport(const std::vector<std::string>& args) {
         "into %s\n",
         summary->files, summary->records, summary->programs, summary->node_features,
         summary->config_features, options.out);
+    if (summary->train_configs_dropped > 0) {
+      std::cout << "sampled " << options.train_configs_per_tile
+                << " configs per train tile: " << summary->train_configs_dropped
+                << " train configs not imported\n";
+    }
     if (summary->single_config_tiles > 0) {
       std::cout << "skipped " << summary->single_config_tiles
                 << " tiles with a single config (nothing to rank)\n";

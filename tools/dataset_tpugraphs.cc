@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <random>
 #include <set>
 #include <utility>
 
@@ -155,6 +156,10 @@ absl::StatusOr<TpuGraphsImportSummary> ImportTpuGraphsTiles(const TpuGraphsImpor
         absl::StrCat("dataset import: --tpugraphs-tile '", options.dir, "' is not a directory"));
   }
   if (options.out.empty()) return absl::InvalidArgumentError("dataset import: --out is required");
+  if (options.train_configs_per_tile < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dataset import: --train-configs-per-tile must be >= 0, got ", options.train_configs_per_tile));
+  }
   TpuGraphsImportSummary summary;
   // Flat directory, or a split root with train/ valid/ test/.
   std::vector<Part> parts;
@@ -258,7 +263,19 @@ absl::StatusOr<TpuGraphsImportSummary> ImportTpuGraphsTiles(const TpuGraphsImpor
       const uint64_t hash = Fnv1a(absl::StrCat(data::kTpuGraphsTileSchema, "/", part.name, "/", tile_id));
       const std::vector<double> labels = data::TpuGraphsLabels(tile);
       const int64_t now = absl::ToUnixSeconds(absl::Now());
-      for (int64_t c = 0; c < tile.num_configs; ++c) {
+      // The configs imported: all, or a seeded sample of a train tile's (file order kept).
+      std::vector<int64_t> kept(tile.num_configs);
+      for (int64_t c = 0; c < tile.num_configs; ++c) kept[c] = c;
+      const int64_t cap = options.train_configs_per_tile;
+      if (part.split_part == data::SplitPart::kTrain && cap > 0 && tile.num_configs > cap) {
+        std::mt19937_64 rng(options.seed ^ Fnv1a(tile_id));
+        std::shuffle(kept.begin(), kept.end(), rng);
+        kept.resize(cap);
+        std::sort(kept.begin(), kept.end());
+        summary.train_configs_dropped += tile.num_configs - cap;
+      }
+      bool first = true;
+      for (int64_t c : kept) {
         data::Record record;
         record.set_program(program);
         record.mutable_kernel()->set_name(tile_id);
@@ -270,7 +287,8 @@ absl::StatusOr<TpuGraphsImportSummary> ImportTpuGraphsTiles(const TpuGraphsImpor
         record.set_task(data::Record::TASK_TILE);
         record.set_measured_unix_seconds(now);
         data::PrecomputedFeatures* p = record.mutable_precomputed();
-        if (c == 0) {  // the graph, once per kernel
+        if (first) {  // the graph, once per kernel
+          first = false;
           p->set_num_nodes(static_cast<int32_t>(tile.num_nodes));
           p->mutable_node_feat()->Assign(tile.node_feat.begin(), tile.node_feat.end());
           p->mutable_node_opcode()->Assign(tile.node_opcode.begin(), tile.node_opcode.end());

@@ -72,12 +72,19 @@ struct TpuGraphsImportOptions {
   std::string out;
   // Free text stored as the header's cpu_model (the measuring machine).
   std::string machine = "TPU v3 (TpuGraphs tiles)";
+  // > 0: of each tile of the train part (a flat DIR is all train), keep this many configs, a
+  // uniform sample without replacement (std::mt19937_64 seeded with `seed` and the tile id; kept
+  // in file order), as TpuGraphs' baseline samples configs per step; the test part keeps every
+  // config so its figures stay comparable. 0 = keep all. Negative: kInvalidArgument.
+  int train_configs_per_tile = 0;
+  uint64_t seed = 1;
 };
 
 struct TpuGraphsImportSummary {
   int64_t files = 0;             // tiles imported
   int64_t records = 0;           // configs imported
   int64_t single_config_tiles = 0;  // skipped
+  int64_t train_configs_dropped = 0;  // not sampled (train_configs_per_tile)
   int node_features = 0;
   int config_features = 0;
   int64_t programs = 0;

@@ -70,10 +70,12 @@ const std::vector<SubcommandInfo>& Subcommands() {
        {"out", "allow_mixed_machines", "json"}, false, Executable::kPerfgraph},
       {"dataset import",
        "--hlo DIR --runtimes FILE.csv --out DATASET [--machine NAME]\n"
-       "        or: --tpugraphs-tile DIR --out DATASET [--machine NAME]",
+       "        or: --tpugraphs-tile DIR --out DATASET [--train-configs-per-tile N] [--seed S]",
        "turn your own measured runtimes of HLO kernels into a dataset, or TpuGraphs tile files\n"
        "into a dataset of their own feature schema (train and eval read it)",
-       {"hlo", "runtimes", "tpugraphs_tile", "out", "machine", "json"}, false,
+       {"hlo", "runtimes", "tpugraphs_tile", "train_configs_per_tile", "seed", "out", "machine",
+        "json"},
+       false,
        Executable::kPerfgraph},
       {"dataset export", "[--format tpugraphs-tile] DATASET... OUT_DIR [--json]",
        "write every tile kernel of datasets as a TpuGraphs tile .npz file (perfgraph's features)",

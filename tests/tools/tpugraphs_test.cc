@@ -249,6 +249,13 @@ tile(root + '/test/gpt_ffff.npz', 3, runtimes=False)
   EXPECT_THAT(split, HasSubstr("train resnet_50@train"));
   EXPECT_THAT(split, HasSubstr("test resnet_50@valid"));
   EXPECT_THAT(split, HasSubstr("test unet"));
+  // A seeded sample of each train tile's configs keeps epochs short; valid/ keeps all of them.
+  CliResult sampled = RunPerfgraph("dataset import --json --train-configs-per-tile 2 --tpugraphs-tile " +
+                                   dir + "/root --out " + dir + "/sampled.pgd");
+  ASSERT_EQ(sampled.exit_code, 0) << sampled.out;
+  nlohmann::json s = nlohmann::json::parse(sampled.out);
+  EXPECT_EQ(s["records"], 2 + 2 + 4 + 3);
+  EXPECT_EQ(s["train_configs_dropped"], (6 - 2) + (5 - 2));
   // Training on TpuGraphs' widths works as on any other.
   CliResult train = RunPerfgraph("train --dataset " + dir + "/tpu.pgd --split " + dir +
                                  "/tpu.split.txt --epochs 1 --out " + dir + "/model");
