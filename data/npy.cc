@@ -151,8 +151,8 @@ class HeaderParser {
       if (absl::EndsWith(number, "L")) number.remove_suffix(1);  // Python 2 longs
       int64_t dim = 0;
       if (number.empty() || !absl::SimpleAtoi(number, &dim)) {
-        return Error(absl::StrCat("shape entry '", text_.substr(pos_, end - pos_),
-                                  "' is not an integer"));
+        return Error(
+            absl::StrCat("shape entry '", text_.substr(pos_, end - pos_), "' is not an integer"));
       }
       if (dim < 0) return Error(absl::StrCat("negative dimension ", dim));
       shape->push_back(dim);
@@ -250,8 +250,8 @@ std::vector<double> NpyArray::ToFloat64() const {
 
 absl::StatusOr<std::vector<float>> NpyArray::ToFloat32(absl::string_view source) const {
   if (!NpyIsFloat(dtype)) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": dtype ", NpyDescr(dtype),
-                                                   " where a float array (<f4 or <f8) is expected"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": dtype ", NpyDescr(dtype), " where a float array (<f4 or <f8) is expected"));
   }
   const std::vector<double> wide = ToFloat64();
   return std::vector<float>(wide.begin(), wide.end());
@@ -259,8 +259,9 @@ absl::StatusOr<std::vector<float>> NpyArray::ToFloat32(absl::string_view source)
 
 absl::StatusOr<std::vector<int64_t>> NpyArray::ToInt64(absl::string_view source) const {
   if (!NpyIsInteger(dtype)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": dtype ", NpyDescr(dtype), " where an integer array (|u1, <i4, <i8, ...) is expected"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": dtype ", NpyDescr(dtype),
+                     " where an integer array (|u1, <i4, <i8, ...) is expected"));
   }
   const int64_t n = num_elements();
   const int b = NpyItemBytes(dtype);
@@ -322,9 +323,10 @@ absl::StatusOr<NpyArray> ParseNpy(absl::string_view bytes, absl::string_view sou
   HeaderParser parser(header, source);
   if (absl::Status s = parser.Parse(&descr, &fortran_order, &array.shape); !s.ok()) return s;
   if (fortran_order) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": fortran_order True is not supported (write the array C-ordered, e.g. "
-                "numpy.ascontiguousarray)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source,
+                     ": fortran_order True is not supported (write the array C-ordered, e.g. "
+                     "numpy.ascontiguousarray)"));
   }
   // '=' is native order; NumPy only writes it for byte-order-free types, but accept it as '<'.
   if (descr.size() == 3 && descr[0] == '=') descr[0] = '<';
@@ -332,9 +334,9 @@ absl::StatusOr<NpyArray> ParseNpy(absl::string_view bytes, absl::string_view sou
   for (const DtypeInfo& info : kDtypes) {
     absl::string_view d = info.descr;
     // Single-byte types may be written with any byte-order mark.
-    const bool match = descr == d || (info.bytes == 1 && descr.size() == 3 &&
-                                      (descr[0] == '<' || descr[0] == '|') &&
-                                      descr.substr(1) == d.substr(1));
+    const bool match =
+        descr == d || (info.bytes == 1 && descr.size() == 3 &&
+                       (descr[0] == '<' || descr[0] == '|') && descr.substr(1) == d.substr(1));
     if (match) {
       array.dtype = info.dtype;
       known = true;
@@ -375,13 +377,13 @@ absl::StatusOr<std::string> SerializeNpy(const NpyArray& array) {
                                                    " elements"));
   }
   if (array.data.size() != static_cast<size_t>(elements) * NpyItemBytes(array.dtype)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "SerializeNpy: ", array.data.size(), " data bytes for shape ", ShapeText(array.shape),
-        " of ", NpyDescr(array.dtype)));
+    return absl::InvalidArgumentError(absl::StrCat("SerializeNpy: ", array.data.size(),
+                                                   " data bytes for shape ", ShapeText(array.shape),
+                                                   " of ", NpyDescr(array.dtype)));
   }
-  std::string dict = absl::StrCat("{'descr': '", NpyDescr(array.dtype),
-                                  "', 'fortran_order': False, 'shape': ", ShapeText(array.shape),
-                                  ", }");
+  std::string dict =
+      absl::StrCat("{'descr': '", NpyDescr(array.dtype),
+                   "', 'fortran_order': False, 'shape': ", ShapeText(array.shape), ", }");
   // Version 1.0 has a u16 header length; longer headers (rank in the thousands) need 2.0.
   int major = 1;
   size_t prefix = 10;

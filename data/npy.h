@@ -1,5 +1,6 @@
-// NumPy's `.npy` array format (the members of a `.npz` archive, data/npz.h): a small reader and writer
-// for the dense, little-endian, C-ordered numeric arrays interchange formats such as TpuGraphs use.
+// NumPy's `.npy` array format (the members of a `.npz` archive, data/npz.h): a small reader and
+// writer for the dense, little-endian, C-ordered numeric arrays interchange formats such as
+// TpuGraphs use.
 //
 // Byte layout (NumPy's format.py, "NEP 1"):
 //   [0, 6)    magic "\x93NUMPY"
@@ -11,8 +12,8 @@
 //   then      the elements, prod(shape) * itemsize bytes, row-major when fortran_order is False.
 //
 // Supported: descr '|b1' (bool), '|i1', '|u1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8', '<f4',
-// '<f8' ('=' for native order is read as '<' on this little-endian format), fortran_order False, any
-// rank >= 0. Anything else (big-endian '>', structured or object dtypes, strings, complex,
+// '<f8' ('=' for native order is read as '<' on this little-endian format), fortran_order False,
+// any rank >= 0. Anything else (big-endian '>', structured or object dtypes, strings, complex,
 // fortran_order True, a malformed dict, a data size other than prod(shape) * itemsize) is rejected
 // with kInvalidArgument naming the source (file and key) and the offending value.
 #ifndef PERFGRAPH_DATA_NPY_H_
@@ -27,8 +28,19 @@
 
 namespace perfgraph::data {
 
-enum class NpyDtype { kBool, kInt8, kUint8, kInt16, kUint16, kInt32, kUint32, kInt64, kUint64,
-                      kFloat32, kFloat64 };
+enum class NpyDtype {
+  kBool,
+  kInt8,
+  kUint8,
+  kInt16,
+  kUint16,
+  kInt32,
+  kUint32,
+  kInt64,
+  kUint64,
+  kFloat32,
+  kFloat64
+};
 
 // The descr NumPy writes for `dtype`: "|b1", "|i1", "|u1", "<i2", ..., "<f4", "<f8".
 absl::string_view NpyDescr(NpyDtype dtype);
@@ -65,11 +77,12 @@ NpyArray MakeNpyFloat32(std::vector<int64_t> shape, const std::vector<float>& va
 NpyArray MakeNpyInt64(std::vector<int64_t> shape, const std::vector<int64_t>& values);
 NpyArray MakeNpyUint8(std::vector<int64_t> shape, const std::vector<uint8_t>& values);
 
-// Parses a whole `.npy` file held in `bytes`. `source` names it in messages (e.g. "a.npz:node_feat").
-// Errors (kInvalidArgument unless stated): bad magic; an unknown format version; a header length
-// beyond the bytes; a header that is not a dict with exactly the keys descr, fortran_order and shape;
-// an unsupported descr or fortran_order True; a negative dim or more than kMaxNpyElements elements;
-// a data size other than prod(shape) * itemsize (kDataLoss when fewer bytes: truncated).
+// Parses a whole `.npy` file held in `bytes`. `source` names it in messages (e.g.
+// "a.npz:node_feat"). Errors (kInvalidArgument unless stated): bad magic; an unknown format
+// version; a header length beyond the bytes; a header that is not a dict with exactly the keys
+// descr, fortran_order and shape; an unsupported descr or fortran_order True; a negative dim or
+// more than kMaxNpyElements elements; a data size other than prod(shape) * itemsize (kDataLoss when
+// fewer bytes: truncated).
 absl::StatusOr<NpyArray> ParseNpy(absl::string_view bytes, absl::string_view source);
 
 // Serializes `array` as a version 1.0 file (2.0 when the header would exceed 65535 bytes), header

@@ -38,8 +38,8 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadNpz(absl::string_view path) 
     return absl::NotFoundError(absl::StrCat("'", p, "' does not exist"));
   }
   int code = 0;
-  std::unique_ptr<zip_t, ArchiveCloser> archive(zip_open(p.c_str(), ZIP_RDONLY | ZIP_CHECKCONS,
-                                                         &code));
+  std::unique_ptr<zip_t, ArchiveCloser> archive(
+      zip_open(p.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code));
   if (archive == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", p, "' is not a readable .npz (zip) archive: ", ZipErrorText(code)));
@@ -51,8 +51,9 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadNpz(absl::string_view path) 
     zip_stat_init(&stat);
     if (zip_stat_index(archive.get(), i, 0, &stat) != 0 || !(stat.valid & ZIP_STAT_NAME) ||
         !(stat.valid & ZIP_STAT_SIZE)) {
-      return absl::DataLossError(absl::StrCat("'", p, "': cannot read the directory entry of member ",
-                                              i, ": ", zip_strerror(archive.get())));
+      return absl::DataLossError(absl::StrCat("'", p,
+                                              "': cannot read the directory entry of member ", i,
+                                              ": ", zip_strerror(archive.get())));
     }
     const std::string name = stat.name;
     if (!absl::EndsWith(name, kSuffix) || name.size() == kSuffix.size()) {
@@ -62,9 +63,8 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadNpz(absl::string_view path) 
     const std::string key = name.substr(0, name.size() - kSuffix.size());
     const std::string source = absl::StrCat(p, ":", key);
     if (stat.size > static_cast<zip_uint64_t>(kMaxNpzMemberBytes)) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": member of ", stat.size,
-                                                     " bytes exceeds the limit of ",
-                                                     kMaxNpzMemberBytes));
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": member of ", stat.size, " bytes exceeds the limit of ", kMaxNpzMemberBytes));
     }
     std::unique_ptr<zip_file_t, FileCloser> file(zip_fopen_index(archive.get(), i, 0));
     if (file == nullptr) {
@@ -76,8 +76,8 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadNpz(absl::string_view path) 
     while (done < stat.size) {
       const zip_int64_t n = zip_fread(file.get(), bytes.data() + done, stat.size - done);
       if (n < 0) {
-        return absl::DataLossError(absl::StrCat(source, ": cannot read the member: ",
-                                                zip_file_strerror(file.get())));
+        return absl::DataLossError(
+            absl::StrCat(source, ": cannot read the member: ", zip_file_strerror(file.get())));
       }
       if (n == 0) break;
       done += static_cast<zip_uint64_t>(n);
@@ -89,8 +89,8 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadNpz(absl::string_view path) 
     // One more read reaches the end of the member, where libzip checks its CRC.
     char extra;
     if (zip_fread(file.get(), &extra, 1) != 0) {
-      return absl::DataLossError(absl::StrCat(source, ": member data is corrupt (",
-                                              zip_file_strerror(file.get()), ")"));
+      return absl::DataLossError(
+          absl::StrCat(source, ": member data is corrupt (", zip_file_strerror(file.get()), ")"));
     }
     absl::StatusOr<NpyArray> array = ParseNpy(bytes, source);
     if (!array.ok()) return array.status();
@@ -119,22 +119,22 @@ absl::Status WriteNpz(absl::string_view path, const std::map<std::string, NpyArr
   std::unique_ptr<zip_t, ArchiveCloser> archive(
       zip_open(p.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code));
   if (archive == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create '", p, "': ", ZipErrorText(code)));
+    return absl::UnavailableError(absl::StrCat("cannot create '", p, "': ", ZipErrorText(code)));
   }
   for (const auto& [name, bytes] : members) {
     zip_source_t* source = zip_source_buffer(archive.get(), bytes.data(), bytes.size(), 0);
     if (source == nullptr) {
-      return absl::UnavailableError(absl::StrCat("cannot add '", name, "' to '", p, "': ",
-                                                 zip_strerror(archive.get())));
+      return absl::UnavailableError(
+          absl::StrCat("cannot add '", name, "' to '", p, "': ", zip_strerror(archive.get())));
     }
     const zip_int64_t index = zip_file_add(archive.get(), name.c_str(), source, ZIP_FL_ENC_UTF_8);
     if (index < 0) {
       zip_source_free(source);
-      return absl::UnavailableError(absl::StrCat("cannot add '", name, "' to '", p, "': ",
-                                                 zip_strerror(archive.get())));
+      return absl::UnavailableError(
+          absl::StrCat("cannot add '", name, "' to '", p, "': ", zip_strerror(archive.get())));
     }
-    const zip_int32_t method = compression == NpzCompression::kDeflated ? ZIP_CM_DEFLATE : ZIP_CM_STORE;
+    const zip_int32_t method =
+        compression == NpzCompression::kDeflated ? ZIP_CM_DEFLATE : ZIP_CM_STORE;
     if (zip_set_file_compression(archive.get(), index, method, 0) != 0) {
       return absl::UnavailableError(absl::StrCat("cannot set the compression of '", name, "' in '",
                                                  p, "': ", zip_strerror(archive.get())));

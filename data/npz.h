@@ -1,6 +1,6 @@
-// NumPy's `.npz` archives: a zip file whose members "<key>.npy" each hold one array (data/npy.h), as
-// numpy.savez (members stored) and numpy.savez_compressed (members deflated) write them. Read and
-// written with libzip (Debian's libzip-dev), which handles both methods and ZIP64.
+// NumPy's `.npz` archives: a zip file whose members "<key>.npy" each hold one array (data/npy.h),
+// as numpy.savez (members stored) and numpy.savez_compressed (members deflated) write them. Read
+// and written with libzip (Debian's libzip-dev), which handles both methods and ZIP64.
 #ifndef PERFGRAPH_DATA_NPZ_H_
 #define PERFGRAPH_DATA_NPZ_H_
 
@@ -31,11 +31,11 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadNpz(absl::string_view path);
 
 enum class NpzCompression { kStored, kDeflated };  // numpy.savez / numpy.savez_compressed
 
-// Writes `arrays` as members "<key>.npy" of a new archive at `path` (replacing any file there; libzip
-// writes a temporary file in the same directory and renames it on success, so a failed write leaves
-// no partial archive at `path`). Errors: kInvalidArgument for an empty key or one containing '/', and
-// for an array SerializeNpy rejects (naming the key); kUnavailable naming the path and libzip's
-// reason when the archive cannot be written.
+// Writes `arrays` as members "<key>.npy" of a new archive at `path` (replacing any file there;
+// libzip writes a temporary file in the same directory and renames it on success, so a failed write
+// leaves no partial archive at `path`). Errors: kInvalidArgument for an empty key or one containing
+// '/', and for an array SerializeNpy rejects (naming the key); kUnavailable naming the path and
+// libzip's reason when the archive cannot be written.
 absl::Status WriteNpz(absl::string_view path, const std::map<std::string, NpyArray>& arrays,
                       NpzCompression compression = NpzCompression::kDeflated);
 

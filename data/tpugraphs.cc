@@ -36,15 +36,16 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
 absl::Status CheckRank(const NpyArray& a, const std::string& source, size_t rank,
                        absl::string_view expected) {
   if (a.shape.size() == rank) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(source, ": shape ", ShapeText(a.shape),
-                                                 ", expected ", expected));
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ": shape ", ShapeText(a.shape), ", expected ", expected));
 }
 
-absl::Status CheckFinite(const std::vector<float>& values, int64_t width, const std::string& source) {
+absl::Status CheckFinite(const std::vector<float>& values, int64_t width,
+                         const std::string& source) {
   for (size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(source, ": row ", i / width, " column ",
-                                                     i % width, " is ", values[i]));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": row ", i / width, " column ", i % width, " is ", values[i]));
     }
   }
   return absl::OkStatus();
@@ -81,10 +82,9 @@ absl::StatusOr<TpuGraphsTile> ReadTpuGraphsTile(absl::string_view path_view) {
   ASSIGN_OR_RETURN(t.node_feat, node_feat->ToFloat32(src("node_feat")));
   t.num_nodes = node_feat->shape[0];
   if (t.num_nodes < 1 || node_feat->shape[1] < 1 || node_feat->shape[1] > kMaxForeignFeatures) {
-    return absl::InvalidArgumentError(absl::StrCat(src("node_feat"), ": shape ",
-                                                   ShapeText(node_feat->shape),
-                                                   " (need >= 1 node and 1..", kMaxForeignFeatures,
-                                                   " features)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(src("node_feat"), ": shape ", ShapeText(node_feat->shape),
+                     " (need >= 1 node and 1..", kMaxForeignFeatures, " features)"));
   }
   t.node_width = static_cast<int>(node_feat->shape[1]);
   RETURN_IF_ERROR(CheckFinite(t.node_feat, t.node_width, src("node_feat")));
@@ -111,8 +111,8 @@ absl::StatusOr<TpuGraphsTile> ReadTpuGraphsTile(absl::string_view path_view) {
   if (!(edges->shape.size() == 1 && edges->shape[0] == 0)) {
     RETURN_IF_ERROR(CheckRank(*edges, src("edge_index"), 2, "[edges, 2]"));
     if (edges->shape[1] != 2) {
-      return absl::InvalidArgumentError(absl::StrCat(src("edge_index"), ": shape ",
-                                                     ShapeText(edges->shape), ", expected [edges, 2]"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          src("edge_index"), ": shape ", ShapeText(edges->shape), ", expected [edges, 2]"));
     }
   }
   ASSIGN_OR_RETURN(t.edge_index, edges->ToInt64(src("edge_index")));
@@ -131,10 +131,9 @@ absl::StatusOr<TpuGraphsTile> ReadTpuGraphsTile(absl::string_view path_view) {
   t.num_configs = config_feat->shape[0];
   if (t.num_configs < 1 || config_feat->shape[1] < 1 ||
       config_feat->shape[1] > kMaxForeignFeatures) {
-    return absl::InvalidArgumentError(absl::StrCat(src("config_feat"), ": shape ",
-                                                   ShapeText(config_feat->shape),
-                                                   " (need >= 1 config and 1..",
-                                                   kMaxForeignFeatures, " features)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(src("config_feat"), ": shape ", ShapeText(config_feat->shape),
+                     " (need >= 1 config and 1..", kMaxForeignFeatures, " features)"));
   }
   t.config_width = static_cast<int>(config_feat->shape[1]);
   RETURN_IF_ERROR(CheckFinite(t.config_feat, t.config_width, src("config_feat")));
@@ -143,9 +142,9 @@ absl::StatusOr<TpuGraphsTile> ReadTpuGraphsTile(absl::string_view path_view) {
   ASSIGN_OR_RETURN(t.config_runtime,
                    Runtimes(*runtime, src("config_runtime"), t.num_configs, "config_feat"));
   ASSIGN_OR_RETURN(const NpyArray* normalizers, Get(arrays, path, "config_runtime_normalizers"));
-  ASSIGN_OR_RETURN(t.config_runtime_normalizers,
-                   Runtimes(*normalizers, src("config_runtime_normalizers"), t.num_configs,
-                            "config_feat"));
+  ASSIGN_OR_RETURN(
+      t.config_runtime_normalizers,
+      Runtimes(*normalizers, src("config_runtime_normalizers"), t.num_configs, "config_feat"));
   return t;
 }
 

@@ -75,9 +75,9 @@ absl::StatusOr<TpuGraphsExportSummary> ExportTpuGraphsTiles(const TpuGraphsExpor
   ASSIGN_OR_RETURN(std::vector<gnn::KernelExample> examples,
                    gnn::LoadExamples(options.datasets, &loaded));
   if (loaded.foreign_features.has_value()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "dataset export: the datasets hold ", loaded.foreign_features->ToString(),
-        " features, not perfgraph kernels; export writes perfgraph's own features"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("dataset export: the datasets hold ", loaded.foreign_features->ToString(),
+                     " features, not perfgraph kernels; export writes perfgraph's own features"));
   }
   const fs::path out(options.out_dir);
   std::error_code ec;
@@ -87,9 +87,9 @@ absl::StatusOr<TpuGraphsExportSummary> ExportTpuGraphsTiles(const TpuGraphsExpor
         absl::StrCat("dataset export: cannot create '", options.out_dir, "': ", ec.message()));
   }
   if (!NpzFiles(out).empty()) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "dataset export: '", options.out_dir,
-        "' already holds .npz files; export into a new or empty directory"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("dataset export: '", options.out_dir,
+                     "' already holds .npz files; export into a new or empty directory"));
   }
   TpuGraphsExportSummary summary;
   for (const gnn::KernelExample& ex : examples) {
@@ -106,7 +106,8 @@ absl::StatusOr<TpuGraphsExportSummary> ExportTpuGraphsTiles(const TpuGraphsExpor
     tile.node_opcode = t.node_opcode;
     // TpuGraphs' edges: one per distinct (instruction, operand), [consumer, producer], sorted.
     std::set<std::pair<int64_t, int64_t>> edges;
-    for (int e = 0; e < t.num_edges; ++e) edges.insert({t.edge_index[2 * e + 1], t.edge_index[2 * e]});
+    for (int e = 0; e < t.num_edges; ++e)
+      edges.insert({t.edge_index[2 * e + 1], t.edge_index[2 * e]});
     for (const auto& [consumer, producer] : edges) {
       tile.edge_index.push_back(consumer);
       tile.edge_index.push_back(producer);
@@ -139,8 +140,7 @@ absl::StatusOr<TpuGraphsExportSummary> ExportTpuGraphsTiles(const TpuGraphsExpor
       tile.config_runtime_normalizers.push_back(std::max(1.0, std::round(normalizer)));
       ++tile.num_configs;
     }
-    const std::string name =
-        absl::StrFormat("%s_%016x.npz", FileSafe(ex.program), ex.kernel_hash);
+    const std::string name = absl::StrFormat("%s_%016x.npz", FileSafe(ex.program), ex.kernel_hash);
     RETURN_IF_ERROR(data::WriteTpuGraphsTile((out / name).string(), tile));
     ++summary.files;
     summary.configs += tile.num_configs;
@@ -157,17 +157,20 @@ absl::StatusOr<TpuGraphsImportSummary> ImportTpuGraphsTiles(const TpuGraphsImpor
   }
   if (options.out.empty()) return absl::InvalidArgumentError("dataset import: --out is required");
   if (options.train_configs_per_tile < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dataset import: --train-configs-per-tile must be >= 0, got ", options.train_configs_per_tile));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset import: --train-configs-per-tile must be >= 0, got ",
+                     options.train_configs_per_tile));
   }
   TpuGraphsImportSummary summary;
   // Flat directory, or a split root with train/ valid/ test/.
   std::vector<Part> parts;
-  const bool split_root = fs::is_directory(root / "train", ec) || fs::is_directory(root / "valid", ec);
+  const bool split_root =
+      fs::is_directory(root / "train", ec) || fs::is_directory(root / "valid", ec);
   if (split_root) {
-    for (const auto& [name, part] : {std::pair<const char*, data::SplitPart>{"train", data::SplitPart::kTrain},
-                                     {"valid", data::SplitPart::kTest},
-                                     {"test", data::SplitPart::kTest}}) {
+    for (const auto& [name, part] :
+         {std::pair<const char*, data::SplitPart>{"train", data::SplitPart::kTrain},
+          {"valid", data::SplitPart::kTest},
+          {"test", data::SplitPart::kTest}}) {
       if (!fs::is_directory(root / name, ec)) continue;
       parts.push_back({root / name, name, part});
     }
@@ -191,9 +194,9 @@ absl::StatusOr<TpuGraphsImportSummary> ImportTpuGraphsTiles(const TpuGraphsImpor
     work.push_back({part, std::move(files)});
   }
   if (work.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dataset import: no .npz file in '", options.dir, "'",
-        split_root ? " (train/, valid/)" : "", "; expected TpuGraphs tile files"));
+    return absl::InvalidArgumentError(absl::StrCat("dataset import: no .npz file in '", options.dir,
+                                                   "'", split_root ? " (train/, valid/)" : "",
+                                                   "; expected TpuGraphs tile files"));
   }
   // Benchmarks in several directories get the directory in their name (disjoint split parts).
   std::map<std::string, std::set<std::string>> dirs_of_program;
@@ -217,8 +220,8 @@ absl::StatusOr<TpuGraphsImportSummary> ImportTpuGraphsTiles(const TpuGraphsImpor
     if (absl::EndsWith(base, ".pgd")) base.resize(base.size() - 4);
     split_path = base + ".split.txt";
     if (fs::exists(*split_path, ec)) {
-      return absl::AlreadyExistsError(absl::StrCat("dataset import: the split file '", *split_path,
-                                                   "' already exists"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("dataset import: the split file '", *split_path, "' already exists"));
     }
   }
 
@@ -246,11 +249,11 @@ absl::StatusOr<TpuGraphsImportSummary> ImportTpuGraphsTiles(const TpuGraphsImpor
         writer.emplace(std::move(opened));
       } else if (tile.node_width != schema.num_node_features ||
                  tile.config_width != schema.num_config_features) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "dataset import: '", file.string(), "' has ", tile.node_width, " node and ",
-            tile.config_width, " config features, '", first_file, "' has ",
-            schema.num_node_features, " and ", schema.num_config_features,
-            "; a dataset holds one feature schema"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("dataset import: '", file.string(), "' has ", tile.node_width,
+                         " node and ", tile.config_width, " config features, '", first_file,
+                         "' has ", schema.num_node_features, " and ", schema.num_config_features,
+                         "; a dataset holds one feature schema"));
       }
       if (tile.num_configs < 2) {
         ++summary.single_config_tiles;
@@ -260,7 +263,8 @@ absl::StatusOr<TpuGraphsImportSummary> ImportTpuGraphsTiles(const TpuGraphsImpor
       const std::string program = program_of(tile_id, part);
       programs.insert(program);
       if (split_root) split.part_of[program] = part.split_part;
-      const uint64_t hash = Fnv1a(absl::StrCat(data::kTpuGraphsTileSchema, "/", part.name, "/", tile_id));
+      const uint64_t hash =
+          Fnv1a(absl::StrCat(data::kTpuGraphsTileSchema, "/", part.name, "/", tile_id));
       const std::vector<double> labels = data::TpuGraphsLabels(tile);
       const int64_t now = absl::ToUnixSeconds(absl::Now());
       // The configs imported: all, or a seeded sample of a train tile's (file order kept).
@@ -292,7 +296,8 @@ absl::StatusOr<TpuGraphsImportSummary> ImportTpuGraphsTiles(const TpuGraphsImpor
           p->set_num_nodes(static_cast<int32_t>(tile.num_nodes));
           p->mutable_node_feat()->Assign(tile.node_feat.begin(), tile.node_feat.end());
           p->mutable_node_opcode()->Assign(tile.node_opcode.begin(), tile.node_opcode.end());
-          for (int64_t e = 0; e < tile.num_edges; ++e) {  // [consumer, producer] -> (producer, consumer)
+          for (int64_t e = 0; e < tile.num_edges;
+               ++e) {  // [consumer, producer] -> (producer, consumer)
             p->add_edge_index(static_cast<int32_t>(tile.edge_index[2 * e + 1]));
             p->add_edge_index(static_cast<int32_t>(tile.edge_index[2 * e]));
           }
@@ -315,7 +320,8 @@ absl::StatusOr<TpuGraphsImportSummary> ImportTpuGraphsTiles(const TpuGraphsImpor
   }
   RETURN_IF_ERROR(writer->Close());
   if (split_path.has_value()) {
-    ASSIGN_OR_RETURN(graph::NewFile split_file, graph::NewFile::Begin(*split_path, "dataset import"));
+    ASSIGN_OR_RETURN(graph::NewFile split_file,
+                     graph::NewFile::Begin(*split_path, "dataset import"));
     RETURN_IF_ERROR(graph::WriteFileAtomically(
         split_file.temp_path(),
         absl::StrCat("# TpuGraphs split of ", options.dir,

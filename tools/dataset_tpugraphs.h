@@ -54,11 +54,11 @@ struct TpuGraphsExportOptions {
 };
 
 struct TpuGraphsExportSummary {
-  int64_t files = 0;                // tile kernels written
-  int64_t configs = 0;              // OK configs written
-  int64_t timeout_configs = 0;      // not written (TIMEOUT)
-  int64_t fusion_kernels = 0;       // not written (fusion task)
-  int64_t default_normalized = 0;   // kernels normalised by their measured default config
+  int64_t files = 0;               // tile kernels written
+  int64_t configs = 0;             // OK configs written
+  int64_t timeout_configs = 0;     // not written (TIMEOUT)
+  int64_t fusion_kernels = 0;      // not written (fusion task)
+  int64_t default_normalized = 0;  // kernels normalised by their measured default config
 };
 
 // Errors: kInvalidArgument for no dataset or an empty out_dir; kFailedPrecondition for a dataset of
@@ -81,14 +81,14 @@ struct TpuGraphsImportOptions {
 };
 
 struct TpuGraphsImportSummary {
-  int64_t files = 0;             // tiles imported
-  int64_t records = 0;           // configs imported
-  int64_t single_config_tiles = 0;  // skipped
+  int64_t files = 0;                  // tiles imported
+  int64_t records = 0;                // configs imported
+  int64_t single_config_tiles = 0;    // skipped
   int64_t train_configs_dropped = 0;  // not sampled (train_configs_per_tile)
   int node_features = 0;
   int config_features = 0;
   int64_t programs = 0;
-  int64_t renamed_programs = 0;  // benchmarks in several split directories, renamed per directory
+  int64_t renamed_programs = 0;    // benchmarks in several split directories, renamed per directory
   std::vector<std::string> notes;  // e.g. "skipped test/: no config_runtime"
   std::optional<std::string> split_file;  // written in split-root mode
 };

@@ -56,7 +56,8 @@ np.save(d + '/b1.npy', np.array([True, False, True]))
 np.save(d + '/scalar.npy', np.float32(4.5))
 np.save(d + '/empty.npy', np.zeros((0, 2), dtype=np.int64))
 np.lib.format.write_array(open(d + '/v2.npy', 'wb'), np.arange(6, dtype=np.float32).reshape(3, 2), version=(2, 0))
-)", dir);
+)",
+                     dir);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto parse = [&](const std::string& name) { return ParseNpy(ReadFile(dir + "/" + name), name); };
 
@@ -107,15 +108,16 @@ np.save(d + '/big.npy', np.array([1, 2], dtype='>f4'))
 np.save(d + '/struct.npy', np.zeros(2, dtype=[('a', '<f4'), ('b', '<i8')]))
 np.save(d + '/unicode.npy', np.array(['ab', 'c']))
 np.save(d + '/complex.npy', np.array([1 + 2j]))
-)", dir);
+)",
+                     dir);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto parse = [&](const std::string& name) {
     return ParseNpy(ReadFile(dir + "/" + name), "x.npz:" + name).status();
   };
   EXPECT_THAT(parse("fortran.npy"), StatusIs(absl::StatusCode::kInvalidArgument,
                                              HasSubstr("x.npz:fortran.npy: fortran_order True")));
-  EXPECT_THAT(parse("big.npy"), StatusIs(absl::StatusCode::kInvalidArgument,
-                                         HasSubstr("unsupported dtype '>f4'")));
+  EXPECT_THAT(parse("big.npy"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unsupported dtype '>f4'")));
   EXPECT_THAT(parse("struct.npy"), StatusIs(absl::StatusCode::kInvalidArgument,
                                             HasSubstr("structured dtypes are not supported")));
   EXPECT_THAT(parse("unicode.npy"),
@@ -125,8 +127,7 @@ np.save(d + '/complex.npy', np.array([1 + 2j]))
 }
 
 TEST(NpyTest, TruncatedAndPaddedDataAreErrors) {
-  const absl::StatusOr<std::string> bytes =
-      SerializeNpy(MakeNpyFloat32({2, 2}, {1, 2, 3, 4}));
+  const absl::StatusOr<std::string> bytes = SerializeNpy(MakeNpyFloat32({2, 2}, {1, 2, 3, 4}));
   ASSERT_THAT(bytes.status(), IsOk());
   EXPECT_EQ(bytes->size() % 64, 16u);  // header padded to 64 bytes, then 16 bytes of data
   EXPECT_THAT(ParseNpy(bytes->substr(0, bytes->size() - 1), "t").status(),
@@ -159,7 +160,8 @@ a = np.arange(12, dtype=np.float32).reshape(3, 4)
 b = np.array([3, 1, 2], dtype=np.uint8)
 np.savez(d + '/stored.npz', a=a, b=b)
 np.savez_compressed(d + '/deflated.npz', a=a, b=b)
-)", dir);
+)",
+                     dir);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   for (const char* name : {"stored.npz", "deflated.npz"}) {
     SCOPED_TRACE(name);
@@ -192,7 +194,8 @@ for name in ('ours_stored.npz', 'ours_deflated.npz'):
     assert z['u'].dtype == np.uint8 and list(z['u']) == [0, 1, 120, 255]
     assert z['f'].flags['C_CONTIGUOUS']
 print('ok')
-)", dir);
+)",
+                     dir);
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("ok"));
   // And we read our own files back.

@@ -68,7 +68,9 @@ class TpuGraphsTileTest : public ::testing::Test {
     }
   }
   static std::string Path(const std::string& name) { return *dir_ + "/" + name; }
-  static absl::Status Read(const std::string& name) { return ReadTpuGraphsTile(Path(name)).status(); }
+  static absl::Status Read(const std::string& name) {
+    return ReadTpuGraphsTile(Path(name)).status();
+  }
   static std::string* dir_;
 };
 std::string* TpuGraphsTileTest::dir_ = nullptr;
@@ -89,8 +91,8 @@ TEST_F(TpuGraphsTileTest, ReadsATileFileAsNumpyWritesIt) {
     EXPECT_THAT(t->edge_index, ElementsAre(2, 0, 2, 1));  // as in the file: [consumer, producer]
     EXPECT_THAT(t->config_runtime, ElementsAre(300, 100, 200));
     // Labels: runtime / normaliser * median normaliser (100): 300, 200, 200.
-    EXPECT_THAT(TpuGraphsLabels(*t), ElementsAre(DoubleNear(300, 1e-9), DoubleNear(200, 1e-9),
-                                                 DoubleNear(200, 1e-9)));
+    EXPECT_THAT(TpuGraphsLabels(*t),
+                ElementsAre(DoubleNear(300, 1e-9), DoubleNear(200, 1e-9), DoubleNear(200, 1e-9)));
   }
 }
 
@@ -104,12 +106,14 @@ TEST_F(TpuGraphsTileTest, BadFilesAreClearErrorsNamingFileAndKey) {
   EXPECT_THAT(Read("int_feat.npz"),
               StatusIs(StatusCode::kInvalidArgument,
                        HasSubstr("int_feat.npz:node_feat: dtype <i8 where a float array")));
-  EXPECT_THAT(Read("float_opcode.npz"),
-              StatusIs(StatusCode::kInvalidArgument,
-                       HasSubstr("float_opcode.npz:node_opcode: dtype <f4 where an integer array")));
-  EXPECT_THAT(Read("short_opcode.npz"),
-              StatusIs(StatusCode::kInvalidArgument,
-                       HasSubstr("short_opcode.npz:node_opcode: 2 entries but node_feat has 3 rows")));
+  EXPECT_THAT(
+      Read("float_opcode.npz"),
+      StatusIs(StatusCode::kInvalidArgument,
+               HasSubstr("float_opcode.npz:node_opcode: dtype <f4 where an integer array")));
+  EXPECT_THAT(
+      Read("short_opcode.npz"),
+      StatusIs(StatusCode::kInvalidArgument,
+               HasSubstr("short_opcode.npz:node_opcode: 2 entries but node_feat has 3 rows")));
   EXPECT_THAT(Read("edge3.npz"), StatusIs(StatusCode::kInvalidArgument,
                                           HasSubstr("edge3.npz:edge_index: shape [2, 3], expected "
                                                     "[edges, 2]")));
@@ -122,11 +126,13 @@ TEST_F(TpuGraphsTileTest, BadFilesAreClearErrorsNamingFileAndKey) {
   EXPECT_THAT(Read("zero_runtime.npz"),
               StatusIs(StatusCode::kInvalidArgument,
                        HasSubstr("zero_runtime.npz:config_runtime: entry 1 is 0")));
-  EXPECT_THAT(Read("short_normalizers.npz"),
+  EXPECT_THAT(
+      Read("short_normalizers.npz"),
+      StatusIs(StatusCode::kInvalidArgument,
+               HasSubstr("config_runtime_normalizers: 2 entries but config_feat has 3 rows")));
+  EXPECT_THAT(Read("nan_feat.npz"),
               StatusIs(StatusCode::kInvalidArgument,
-                       HasSubstr("config_runtime_normalizers: 2 entries but config_feat has 3 rows")));
-  EXPECT_THAT(Read("nan_feat.npz"), StatusIs(StatusCode::kInvalidArgument,
-                                             HasSubstr("nan_feat.npz:node_feat: row 1 column 2 is nan")));
+                       HasSubstr("nan_feat.npz:node_feat: row 1 column 2 is nan")));
   EXPECT_THAT(Read("truncated.npz"),
               StatusIs(StatusCode::kInvalidArgument,
                        HasSubstr("truncated.npz' is not a readable .npz (zip) archive")));
@@ -150,7 +156,8 @@ for k, (dtype, shape) in want.items():
 assert list(z['config_runtime']) == [300, 100, 200]
 assert z['edge_index'].tolist() == [[2, 0], [2, 1]]
 print('ok')
-)", Path("written.npz"));
+)",
+                     Path("written.npz"));
   EXPECT_EQ(r.exit_code, 0) << r.out;
   // And back: a written file reads as it was.
   absl::StatusOr<TpuGraphsTile> back = ReadTpuGraphsTile(Path("written.npz"));

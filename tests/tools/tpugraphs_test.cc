@@ -1,7 +1,7 @@
 // TpuGraphs interchange end to end with the real binaries: `dataset export --format tpugraphs-tile`
 // of a committed dataset, NumPy reading the files as TpuGraphs' loader does, `dataset import
-// --tpugraphs-tile` of a TpuGraphs-style split root, `train` for 2 epochs and `eval` on the held-out
-// benchmark; schema mismatches and bad inputs are clear errors (exit status 2).
+// --tpugraphs-tile` of a TpuGraphs-style split root, `train` for 2 epochs and `eval` on the
+// held-out benchmark; schema mismatches and bad inputs are clear errors (exit status 2).
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -19,9 +19,9 @@ namespace {
 namespace fs = std::filesystem;
 using ::perfgraph::testing::HaveNumpy;
 using ::perfgraph::testing::RunPython;
-using ::testing::HasSubstr;
 using test::CliResult;
 using test::RunPerfgraph;
+using ::testing::HasSubstr;
 
 #define REQUIRE_NUMPY() \
   if (!HaveNumpy()) GTEST_SKIP() << "python3 with NumPy is not installed (scripts/setup.sh)"
@@ -90,7 +90,8 @@ for f in files:
     assert (ratio > 0).all()
     configs += c
 print(configs)
-)", dir + "/export");
+)",
+                     dir + "/export");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("310"));
   // An export never mixes with an earlier one.
@@ -157,9 +158,9 @@ TEST(TpuGraphsCliTest, ModelsAndDataOfDifferentSchemasAreRefused) {
   const std::string dir = Dir("schemas");
   ASSERT_NO_FATAL_FAILURE(ExportAsSplitRoot(dir));
   const std::string dataset = dir + "/tpu.pgd";
-  ASSERT_EQ(RunPerfgraph("dataset import --tpugraphs-tile " + dir + "/root --out " + dataset)
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      RunPerfgraph("dataset import --tpugraphs-tile " + dir + "/root --out " + dataset).exit_code,
+      0);
   // The shipped (perfgraph-schema) model on TpuGraphs features.
   CliResult shipped = RunPerfgraph("eval --dataset " + dataset + " --model " +
                                    std::string(PERFGRAPH_SOURCE_DIR) + "/models/default");
@@ -180,8 +181,8 @@ TEST(TpuGraphsCliTest, ModelsAndDataOfDifferentSchemasAreRefused) {
   EXPECT_EQ(mismatch.exit_code, 2) << mismatch.out;
   EXPECT_THAT(mismatch.out, HasSubstr("reads features of schema tpugraphs-tile (72 node, 25 config "
                                       "features) but the datasets hold schema perfgraph"));
-  CliResult mixed = RunPerfgraph("eval --dataset " + dataset + "," + kTileDataset +
-                                 " --model " + model);
+  CliResult mixed =
+      RunPerfgraph("eval --dataset " + dataset + "," + kTileDataset + " --model " + model);
   EXPECT_EQ(mixed.exit_code, 2) << mixed.out;
   EXPECT_THAT(mixed.out, HasSubstr("a model reads one schema"));
   // plan / predict serve perfgraph kernels: a TpuGraphs model cannot estimate them.
@@ -195,8 +196,8 @@ TEST(TpuGraphsCliTest, ModelsAndDataOfDifferentSchemasAreRefused) {
   EXPECT_EQ(xgb.exit_code, 2) << xgb.out;
   EXPECT_THAT(xgb.out, HasSubstr("no perfgraph kernels, from which the XGBoost baseline computes"));
   // Tools that need kernels, or that would reorder the per-kernel graph records, refuse such data.
-  CliResult merge = RunPerfgraph("dataset merge " + dataset + " " + dataset + " --out " + dir +
-                                 "/merged.pgd");
+  CliResult merge =
+      RunPerfgraph("dataset merge " + dataset + " " + dataset + " --out " + dir + "/merged.pgd");
   EXPECT_EQ(merge.exit_code, 2) << merge.out;
   EXPECT_THAT(merge.out, HasSubstr("merge handles perfgraph datasets"));
   CliResult predict = RunPerfgraph("predict " + dataset);
@@ -235,10 +236,11 @@ tile(root + '/train/resnet_50_cccc.npz', 1)
 tile(root + '/valid/resnet_50_dddd.npz', 4)
 tile(root + '/valid/unet_eeee.npz', 3)
 tile(root + '/test/gpt_ffff.npz', 3, runtimes=False)
-)", dir + "/root");
+)",
+                     dir + "/root");
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  CliResult imported = RunPerfgraph("dataset import --tpugraphs-tile " + dir + "/root --out " +
-                                    dir + "/tpu.pgd");
+  CliResult imported =
+      RunPerfgraph("dataset import --tpugraphs-tile " + dir + "/root --out " + dir + "/tpu.pgd");
   ASSERT_EQ(imported.exit_code, 0) << imported.out;
   EXPECT_THAT(imported.out, HasSubstr("imported 4 TpuGraphs tiles (18 configs, 4 programs) of 140 "
                                       "node and 24 config features"));
@@ -250,8 +252,9 @@ tile(root + '/test/gpt_ffff.npz', 3, runtimes=False)
   EXPECT_THAT(split, HasSubstr("test resnet_50@valid"));
   EXPECT_THAT(split, HasSubstr("test unet"));
   // A seeded sample of each train tile's configs keeps epochs short; valid/ keeps all of them.
-  CliResult sampled = RunPerfgraph("dataset import --json --train-configs-per-tile 2 --tpugraphs-tile " +
-                                   dir + "/root --out " + dir + "/sampled.pgd");
+  CliResult sampled =
+      RunPerfgraph("dataset import --json --train-configs-per-tile 2 --tpugraphs-tile " + dir +
+                   "/root --out " + dir + "/sampled.pgd");
   ASSERT_EQ(sampled.exit_code, 0) << sampled.out;
   nlohmann::json s = nlohmann::json::parse(sampled.out);
   EXPECT_EQ(s["records"], 2 + 2 + 4 + 3);
@@ -280,24 +283,25 @@ tile(d + '/widths/a_1.npz', 140)
 tile(d + '/widths/b_2.npz', 139)
 tile(d + '/broken/a_1.npz', 140)
 np.savez(d + '/broken/b_2.npz', node_feat=np.ones((2, 140), np.float32))
-)", dir);
+)",
+                     dir);
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  CliResult widths = RunPerfgraph("dataset import --tpugraphs-tile " + dir + "/widths --out " + dir +
-                                  "/w.pgd");
+  CliResult widths =
+      RunPerfgraph("dataset import --tpugraphs-tile " + dir + "/widths --out " + dir + "/w.pgd");
   EXPECT_EQ(widths.exit_code, 2) << widths.out;
   EXPECT_THAT(widths.out, HasSubstr("b_2.npz' has 139 node and 24 config features"));
   EXPECT_FALSE(fs::exists(dir + "/w.pgd"));
-  CliResult broken = RunPerfgraph("dataset import --tpugraphs-tile " + dir + "/broken --out " + dir +
-                                  "/b.pgd");
+  CliResult broken =
+      RunPerfgraph("dataset import --tpugraphs-tile " + dir + "/broken --out " + dir + "/b.pgd");
   EXPECT_EQ(broken.exit_code, 2) << broken.out;
   EXPECT_THAT(broken.out, HasSubstr("b_2.npz: missing key 'node_opcode'"));
   EXPECT_FALSE(fs::exists(dir + "/b.pgd"));
-  CliResult empty = RunPerfgraph("dataset import --tpugraphs-tile " + dir + "/empty --out " + dir +
-                                 "/e.pgd");
+  CliResult empty =
+      RunPerfgraph("dataset import --tpugraphs-tile " + dir + "/empty --out " + dir + "/e.pgd");
   EXPECT_EQ(empty.exit_code, 2) << empty.out;
   EXPECT_THAT(empty.out, HasSubstr("no .npz file"));
-  CliResult both = RunPerfgraph("dataset import --tpugraphs-tile " + dir + "/widths --hlo x --out " +
-                                dir + "/x.pgd");
+  CliResult both = RunPerfgraph("dataset import --tpugraphs-tile " + dir +
+                                "/widths --hlo x --out " + dir + "/x.pgd");
   EXPECT_EQ(both.exit_code, 2) << both.out;
   CliResult format = RunPerfgraph("dataset export --format csv " + kTileDataset + " " + dir + "/x");
   EXPECT_EQ(format.exit_code, 2) << format.out;
