@@ -227,5 +227,38 @@ TEST(NpzTest, TruncatedMissingAndForeignArchivesAreClearErrors) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("flipped.npz:a")));
 }
 
+TEST(NpyTest, EveryTruncationAndByteFlipIsAStatusNeverACrash) {
+  // Bad input must end in an error, never in undefined behaviour (the sanitizer build runs this).
+  const absl::StatusOr<std::string> npy = SerializeNpy(MakeNpyInt64({3, 2}, {1, 2, 3, 4, 5, 6}));
+  ASSERT_THAT(npy.status(), IsOk());
+  int errors = 0;
+  for (size_t cut = 0; cut < npy->size(); ++cut) {
+    errors += !ParseNpy(npy->substr(0, cut), "cut").ok();
+  }
+  EXPECT_EQ(errors, static_cast<int>(npy->size()));  // every strict prefix is refused
+  for (size_t at = 0; at < 128; ++at) {  // the whole header
+    for (unsigned char value : {0x00, 0x20, 0x27, 0x28, 0x29, 0x2c, 0x39, 0x7b, 0x7d, 0xff}) {
+      std::string bytes = *npy;
+      bytes[at] = static_cast<char>(value);
+      absl::StatusOr<NpyArray> parsed = ParseNpy(bytes, "flip");
+      if (parsed.ok()) {
+        EXPECT_EQ(parsed->data.size(), parsed->num_elements() * NpyItemBytes(parsed->dtype));
+      }
+    }
+  }
+  // The same for whole archives: every truncation of a small .npz.
+  const std::string dir = Dir();
+  std::map<std::string, NpyArray> arrays;
+  arrays["a"] = MakeNpyFloat32({4}, {1, 2, 3, 4});
+  arrays["b"] = MakeNpyUint8({3}, {7, 8, 9});
+  ASSERT_THAT(WriteNpz(dir + "/small.npz", arrays, NpzCompression::kDeflated), IsOk());
+  const std::string whole = ReadFile(dir + "/small.npz");
+  for (size_t cut = 0; cut < whole.size(); cut += 7) {
+    const std::string path = dir + "/cut_" + std::to_string(cut) + ".npz";
+    std::ofstream(path, std::ios::binary) << whole.substr(0, cut);
+    EXPECT_FALSE(ReadNpz(path).ok()) << "a " << cut << "-byte prefix read as a whole archive";
+  }
+}
+
 }  // namespace
 }  // namespace perfgraph::data
