@@ -45,6 +45,15 @@ absl::Status LearnedModel::InitHybrid(const TargetDescription& reference) {
 
 absl::StatusOr<LearnedModel> LearnedModel::Load(absl::string_view weights_path) {
   ASSIGN_OR_RETURN(kernels::Predictor predictor, kernels::Predictor::Load(weights_path));
+  if (predictor.architecture().foreign_schema()) {
+    // Such a model reads features given with its data (e.g. TpuGraphs tiles), not those of
+    // perfgraph kernels (graph::Featurize): `perfgraph eval` scores it on datasets of its schema.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "LearnedModel: weights '", weights_path, "' were trained on feature schema '",
+        predictor.architecture().feature_schema,
+        "', not perfgraph's; it cannot estimate perfgraph kernels (evaluate it with `perfgraph "
+        "eval --dataset` on a dataset of that schema)"));
+  }
   ASSIGN_OR_RETURN(TargetDescription target, LoadTargetDescription(DefaultTargetDescriptionPath()));
   ASSIGN_OR_RETURN(
       std::optional<TrainingDistribution> distribution,

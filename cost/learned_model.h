@@ -56,7 +56,9 @@ class LearnedModel : public CostModel {
   absl::Status InitHybrid(const TargetDescription& reference);
 
   // Loads the weights file at `weights_path` (kernels::Predictor::Load: its errors, e.g.
-  // kFailedPrecondition for a file of another feature schema, kDataLoss for a corrupt one) with the
+  // kFailedPrecondition for a file of another feature schema version, kDataLoss for a corrupt one;
+  // kFailedPrecondition for weights of a foreign feature schema, which cannot read perfgraph
+  // kernels) with the
   // committed reference target description as the lower-bound target (LoadTargetDescription's
   // errors) and the training distribution of the weights' directory when it has one
   // (ReadTrainingDistribution's errors for a corrupt one).

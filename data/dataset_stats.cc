@@ -66,6 +66,7 @@ absl::StatusOr<DatasetStats> ComputeStats(const std::vector<std::string>& paths)
     file.feature_schema_version = reader.header().feature_schema_version;
     if (f == 0) {
       stats.machine = file.machine;
+      stats.feature_schema = FeatureSchemaText(reader.header().foreign_features);
     } else if (file.machine.has_value() != stats.machine.has_value() ||
                (file.machine.has_value() && !SameMeasuringMachine(*file.machine, *stats.machine))) {
       stats.machines_differ = true;
@@ -172,6 +173,7 @@ std::string StatsToJson(const DatasetStats& stats, int indent) {
         {"timeout", stats.statuses.timeout}}},
       {"machine", MachineJson(stats.machine)},
       {"machines_differ", stats.machines_differ},
+      {"feature_schema", stats.feature_schema},
       {"dropped_tail_bytes", stats.dropped_tail_bytes},
       {"files", std::move(files)},
       {"protocol",

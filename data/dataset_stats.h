@@ -42,6 +42,9 @@ struct DatasetStats {
   // when another file's header holds a different fingerprint (or none while the first has one).
   std::optional<MachineFingerprint> machine;
   bool machines_differ = false;
+  // FeatureSchemaText of the first file's header ("perfgraph", or e.g. "tpugraphs-tile (140 node,
+  // 24 config features)" for imported TpuGraphs tiles).
+  std::string feature_schema = "perfgraph";
   int64_t dropped_tail_bytes = 0;  // sum over files
   std::vector<FileStats> files;    // in the order of `paths`
 

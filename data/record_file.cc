@@ -64,6 +64,12 @@ std::string EncodeHeader(const RecordFileHeader& header) {
   proto.set_protocol_version(header.protocol_version);
   proto.set_other_load_cores_at_start(header.other_load_cores_at_start);
   proto.set_busy_processes_at_start(header.busy_processes_at_start);
+  if (header.foreign_features.has_value()) {
+    ForeignFeatureSchemaProto* f = proto.mutable_foreign_features();
+    f->set_name(header.foreign_features->name);
+    f->set_num_node_features(header.foreign_features->num_node_features);
+    f->set_num_config_features(header.foreign_features->num_config_features);
+  }
   const std::string body = proto.SerializeAsString();
   std::string out(kFixedHeaderBytes, '\0');
   std::memcpy(out.data(), kRecordFileMagic.data(), kRecordFileMagic.size());
@@ -139,6 +145,17 @@ absl::StatusOr<HeaderState> ReadHeader(std::FILE* file, int64_t file_size, const
   header->other_load_cores_at_start =
       proto.protocol_version() >= 2 ? proto.other_load_cores_at_start() : -1;
   header->busy_processes_at_start = proto.busy_processes_at_start();
+  if (proto.has_foreign_features()) {
+    const ForeignFeatureSchemaProto& f = proto.foreign_features();
+    if (f.name().empty() || f.name() == "perfgraph" || f.num_node_features() < 1 ||
+        f.num_config_features() < 1) {
+      return absl::DataLossError(absl::StrCat(
+          "'", path, "': the header names an invalid foreign feature schema '", f.name(), "' (",
+          f.num_node_features(), " node, ", f.num_config_features(), " config features)"));
+    }
+    header->foreign_features =
+        ForeignFeatureSchema{f.name(), f.num_node_features(), f.num_config_features()};
+  }
   *header_end = kFixedHeaderBytes + body_size;
   return HeaderState::kOk;
 }
@@ -298,6 +315,15 @@ absl::StatusOr<std::vector<Record>> RecordReader::ReadAll() {
   return records;
 }
 
+std::string ForeignFeatureSchema::ToString() const {
+  return absl::StrCat(name, " (", num_node_features, " node, ", num_config_features,
+                      " config features)");
+}
+
+std::string FeatureSchemaText(const std::optional<ForeignFeatureSchema>& schema) {
+  return schema.has_value() ? schema->ToString() : "perfgraph";
+}
+
 absl::StatusOr<std::vector<Record>> ReadRecordFile(absl::string_view path,
                                                    int64_t* dropped_tail_bytes) {
   ASSIGN_OR_RETURN(RecordReader reader, RecordReader::Open(path));
@@ -373,6 +399,12 @@ absl::StatusOr<RecordWriter> RecordWriter::Open(absl::string_view path,
                 : std::string(),
             "; write to a new file"));
       }
+      if (writer.header_.foreign_features != options.foreign_features) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "RecordWriter: '", writer.path_, "' holds records of feature schema ",
+            FeatureSchemaText(writer.header_.foreign_features), ", refusing to append records of ",
+            FeatureSchemaText(options.foreign_features), "; write to a new file"));
+      }
     }
     if (writer.truncated_tail_bytes_ > 0 && !create) {
       if (::ftruncate(writer.fd_, writer.end_offset_) != 0) {
@@ -392,6 +424,7 @@ absl::StatusOr<RecordWriter> RecordWriter::Open(absl::string_view path,
     writer.header_.protocol_version = options.protocol_version;
     writer.header_.other_load_cores_at_start = options.other_load_cores_at_start;
     writer.header_.busy_processes_at_start = options.busy_processes_at_start;
+    writer.header_.foreign_features = options.foreign_features;
     const std::string header = EncodeHeader(writer.header_);
     if (::lseek(writer.fd_, 0, SEEK_SET) < 0) {
       return ErrnoError(errno, "RecordWriter: cannot seek in", writer.path_);

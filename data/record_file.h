@@ -60,6 +60,25 @@ inline constexpr int64_t kMaxRecordBytes = int64_t{64} << 20;
 // Upper bound on the FileHeader proto (1 MiB; a real one is ~300 bytes).
 inline constexpr int64_t kMaxHeaderBytes = int64_t{1} << 20;
 
+// A feature schema other than perfgraph's (FileHeader.foreign_features in data/perfgraph.proto):
+// the file's records carry their node and config features as given (Record.precomputed).
+struct ForeignFeatureSchema {
+  std::string name;             // e.g. "tpugraphs-tile" (data/tpugraphs.h); never "" or "perfgraph"
+  int num_node_features = 0;    // floats per node, >= 1
+  int num_config_features = 0;  // floats per config row, >= 1
+  friend bool operator==(const ForeignFeatureSchema& a, const ForeignFeatureSchema& b) {
+    return a.name == b.name && a.num_node_features == b.num_node_features &&
+           a.num_config_features == b.num_config_features;
+  }
+  friend bool operator!=(const ForeignFeatureSchema& a, const ForeignFeatureSchema& b) {
+    return !(a == b);
+  }
+  // "tpugraphs-tile (140 node, 24 config features)".
+  std::string ToString() const;
+};
+// "perfgraph" for nullopt, else ForeignFeatureSchema::ToString().
+std::string FeatureSchemaText(const std::optional<ForeignFeatureSchema>& schema);
+
 // The decoded header of a record file.
 struct RecordFileHeader {
   uint32_t format_version = kRecordFileFormatVersion;
@@ -72,6 +91,8 @@ struct RecordFileHeader {
   // processes in cores (-1 = not checked) and who used it.
   double other_load_cores_at_start = -1;
   std::string busy_processes_at_start;
+  // nullopt: the perfgraph feature schema (features computed from the kernel and config at load).
+  std::optional<ForeignFeatureSchema> foreign_features;
 };
 
 // Reads every complete record of one file, streaming. Sees the file as it was (its size) at Open.
@@ -86,7 +107,8 @@ class RecordReader {
   //    config, and features are computed when a dataset is loaded, so a feature change never
   //    requires re-measuring (the header keeps the writer's version for information);
   //  - a truncated header (including an empty file), a header CRC mismatch, a header length above
-  //    kMaxHeaderBytes or an unparseable FileHeader: kDataLoss.
+  //    kMaxHeaderBytes, an unparseable FileHeader or a foreign feature schema with an empty or
+  //    "perfgraph" name or a width below 1: kDataLoss.
   static absl::StatusOr<RecordReader> Open(absl::string_view path);
   static absl::StatusOr<RecordReader> Open(absl::string_view path,
                                            std::optional<int> expected_feature_schema_version);
@@ -147,6 +169,9 @@ struct RecordWriterOptions {
   int protocol_version = 0;
   double other_load_cores_at_start = -1;
   std::string busy_processes_at_start;
+  // Stored in a new file's header (FileHeader.foreign_features); nullopt = the perfgraph schema.
+  // Appending to an existing file of another schema (either way) is kFailedPrecondition.
+  std::optional<ForeignFeatureSchema> foreign_features;
   // fsync(2) after every N-th Append (and on Close) so the records also survive an OS crash or
   // power loss; 0 = never fsync (records still survive the writing process being killed, see the
   // file comment). fsync costs ~1-10 ms on disks, so measuring loops (one record per ~10 ms

@@ -24,6 +24,14 @@ namespace perfgraph::gnn {
 absl::string_view TaskName(Task task) { return task == Task::kTile ? "tile" : "fusion"; }
 absl::string_view JoinName(Join join) { return join == Join::kEarly ? "early" : "late"; }
 
+int KernelExample::node_width() const {
+  return foreign_features ? foreign_features->num_node_features : graph::kNumNodeFeatures;
+}
+
+int KernelExample::config_width() const {
+  return foreign_features ? foreign_features->num_config_features : tiling::kNumConfigFeatures;
+}
+
 int KernelExample::num_ok() const {
   int n = 0;
   for (uint8_t t : timed_out) n += t == 0;
@@ -42,6 +50,42 @@ struct PendingExample {
   std::map<std::string, int> config_index;  // config text -> index
 };
 
+// The kernel graph of a foreign-schema record (Record.precomputed), checked against `schema`.
+absl::StatusOr<graph::KernelTensors> ForeignGraph(const data::PrecomputedFeatures& p,
+                                                  const data::ForeignFeatureSchema& schema,
+                                                  const std::string& context) {
+  auto bad = [&](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat("LoadExamples: ", context, ": ", what));
+  };
+  const int64_t n = p.num_nodes();
+  if (n < 1) return bad("the graph has no node");
+  if (p.node_feat_size() != n * schema.num_node_features || p.node_opcode_size() != n ||
+      p.edge_index_size() % 2 != 0) {
+    return bad(absl::StrCat("graph arrays of ", p.node_feat_size(), " node features, ",
+                            p.node_opcode_size(), " opcodes and ", p.edge_index_size(),
+                            " edge ids do not fit ", n, " nodes of ", schema.ToString()));
+  }
+  graph::KernelTensors t;
+  t.num_nodes = static_cast<int>(n);
+  t.num_edges = p.edge_index_size() / 2;
+  t.node_feat.assign(p.node_feat().begin(), p.node_feat().end());
+  for (float v : t.node_feat) {
+    if (!std::isfinite(v)) return bad(absl::StrCat("a node feature is ", v));
+  }
+  for (int32_t op : p.node_opcode()) {
+    if (op < 0 || op >= graph::kNumOpcodeIds) {
+      return bad(absl::StrCat("opcode ", op, " is outside [0, ", graph::kNumOpcodeIds, ")"));
+    }
+    t.node_opcode.push_back(op);
+  }
+  for (int32_t id : p.edge_index()) {
+    if (id < 0 || id >= n) return bad(absl::StrCat("an edge names node ", id, " of ", n));
+    t.edge_index.push_back(id);
+  }
+  t.edge_operand.assign(t.num_edges, 0);
+  return t;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::string>& paths,
@@ -49,8 +93,21 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
   LoadSummary local;
   std::map<ExampleKey, PendingExample> pending;
   std::map<uint64_t, std::pair<std::shared_ptr<const graph::Kernel>, graph::KernelTensors>> decoded;
+  std::string first_path;  // the file whose schema the others must match
   for (const std::string& path : paths) {
     ASSIGN_OR_RETURN(data::RecordReader reader, data::RecordReader::Open(path));
+    const std::optional<data::ForeignFeatureSchema>& schema = reader.header().foreign_features;
+    if (first_path.empty()) {
+      first_path = path;
+      local.foreign_features = schema;
+    } else if (schema != local.foreign_features) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "LoadExamples: '", first_path, "' holds features of schema ",
+          data::FeatureSchemaText(local.foreign_features), " but '", path, "' of schema ",
+          data::FeatureSchemaText(schema), "; a model reads one schema: load them separately"));
+    }
+    // Foreign schema: the graphs of this file's kernels (the first record of each carries it).
+    std::map<uint64_t, bool> graph_seen_in_file;
     data::Record record;
     int64_t index = 0;
     while (true) {
@@ -81,6 +138,66 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
         label = *record_label;
       }
       const Task task = record.task() == data::Record::TASK_TILE ? Task::kTile : Task::kFusion;
+      if (schema.has_value()) {
+        // Features as given: the graph once per kernel, a config row per record.
+        const data::PrecomputedFeatures& p = record.precomputed();
+        if (task != Task::kTile) {
+          return absl::DataLossError(absl::StrCat("LoadExamples: ", context, " of feature schema ",
+                                                  schema->name, " is not of the tile task"));
+        }
+        auto it = decoded.find(record.kernel_hash());
+        if (p.num_nodes() > 0) {
+          ASSIGN_OR_RETURN(graph::KernelTensors tensors, ForeignGraph(p, *schema, context));
+          if (it == decoded.end()) {
+            it = decoded.emplace(record.kernel_hash(), std::make_pair(nullptr, std::move(tensors)))
+                     .first;
+          }
+          graph_seen_in_file[record.kernel_hash()] = true;
+        } else if (!graph_seen_in_file.count(record.kernel_hash())) {
+          return absl::DataLossError(absl::StrCat(
+              "LoadExamples: ", context, ": kernel_hash ", record.kernel_hash(),
+              " has no graph in an earlier record of the file (the first record of each kernel "
+              "carries it)"));
+        }
+        if (p.config_feat_size() != schema->num_config_features) {
+          return absl::DataLossError(absl::StrCat("LoadExamples: ", context, ": ",
+                                                  p.config_feat_size(), " config features, ",
+                                                  schema->ToString(), " has ",
+                                                  schema->num_config_features));
+        }
+        for (float v : p.config_feat()) {
+          if (!std::isfinite(v)) {
+            return absl::DataLossError(
+                absl::StrCat("LoadExamples: ", context, ": a config feature is ", v));
+          }
+        }
+        auto [pit, inserted] = pending.try_emplace(ExampleKey{0, "", 0, record.kernel_hash()});
+        KernelExample& example = pit->second.example;
+        if (inserted) {
+          example.task = Task::kTile;
+          example.program = record.program();
+          example.kernel_hash = record.kernel_hash();
+          example.kernel_name = record.kernel().name();
+          example.tensors = it->second.second;
+          example.foreign_features = schema;
+        }
+        const std::string& text = record.config().text();
+        auto [cit, new_config] = pit->second.config_index.emplace(text, example.num_configs);
+        if (!new_config) {
+          ++local.duplicate_records;
+          const int c = cit->second;
+          example.runtime_ns[c] = std::min(example.runtime_ns[c], label);
+          example.timed_out[c] = example.timed_out[c] && !ok;
+          continue;
+        }
+        ++example.num_configs;
+        example.config_feat.insert(example.config_feat.end(), p.config_feat().begin(),
+                                   p.config_feat().end());
+        example.config_text.push_back(text);
+        example.runtime_ns.push_back(label);
+        example.timed_out.push_back(ok ? 0 : 1);
+        continue;
+      }
       auto it = decoded.find(record.kernel_hash());
       if (it == decoded.end()) {
         ASSIGN_OR_RETURN(graph::Kernel kernel, data::DecodeRecordKernel(record, context));
@@ -180,9 +297,10 @@ bool HasHybridFeatures(const KernelExample& example) {
 }
 
 HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join join, bool hybrid) {
-  constexpr int C = tiling::kNumConfigFeatures;
+  const int C = examples.empty() ? tiling::kNumConfigFeatures : examples[0]->config_width();
   constexpr int CH = cost::kNumHybridConfigFeatures;
   HostBatch b;
+  if (!examples.empty()) b.node_width = examples[0]->node_width();
   b.config_width = C + (hybrid ? CH : 0);
   std::vector<std::vector<std::pair<int64_t, bool>>> lists;  // (row, ok) fastest first
   auto add_graph = [&](const graph::KernelTensors& t) {

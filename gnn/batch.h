@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "data/record_file.h"
 #include "graph/featurize.h"
 #include "graph/ir.h"
 
@@ -47,10 +48,18 @@ struct KernelExample {
   int fusion_variant = 0; // Record.fusion_variant
   uint64_t kernel_hash = 0;
   std::string kernel_name;
-  graph::KernelTensors tensors;  // graph::Featurize(kernel)
-  std::shared_ptr<const graph::Kernel> kernel;  // the decoded kernel (for other cost models)
+  // graph::Featurize(kernel); for a foreign feature schema the record's features as given
+  // (node_feat [num_nodes, node_width()], edge_operand all 0).
+  graph::KernelTensors tensors;
+  // The decoded kernel (for other cost models); nullptr for a foreign feature schema.
+  std::shared_ptr<const graph::Kernel> kernel;
+  // The schema of tensors.node_feat and config_feat: nullopt = perfgraph's (graph::Featurize,
+  // tiling::ConfigFeatures); else a foreign one (data/record_file.h), read from Record.precomputed.
+  std::optional<data::ForeignFeatureSchema> foreign_features;
+  int node_width() const;    // graph::kNumNodeFeatures, or the foreign schema's node width
+  int config_width() const;  // tiling::kNumConfigFeatures, or the foreign schema's config width
   int num_configs = 0;
-  std::vector<float> config_feat;         // [num_configs, tiling::kNumConfigFeatures]
+  std::vector<float> config_feat;         // [num_configs, config_width()]
   // [num_configs, cost::kNumHybridConfigFeatures] when AddHybridFeatures ran, else empty.
   std::vector<float> hybrid_feat;
   std::vector<std::string> config_text;   // [num_configs] TileConfig::ToString()
@@ -68,6 +77,8 @@ struct LoadSummary {
   int64_t duplicate_records = 0;      // same task, kernel and config seen again: merged
   int64_t examples_without_ok = 0;    // kernels with no OK config: dropped (no label)
   std::vector<std::string> programs;  // distinct programs of the kept examples, sorted
+  // The feature schema of every loaded file (they must agree): nullopt = perfgraph's.
+  std::optional<data::ForeignFeatureSchema> foreign_features;
 };
 
 // Reads every record of `paths` (data::RecordReader: the file's feature schema version must be
@@ -84,6 +95,15 @@ struct LoadSummary {
 // INVALID, which is dropped unread) whose config fails DecodeRecordConfig; an OK record without
 // samples or with a non-positive or non-finite sample (kDataLoss); task or status UNSPECIFIED
 // (kDataLoss).
+// Files of a foreign feature schema (RecordFileHeader::foreign_features, e.g. TpuGraphs tiles from
+// `perfgraph dataset import --tpugraphs-tile`) hold no kernel to featurize: each record's
+// Record.precomputed features are used as given (the graph from the first record of its kernel_hash
+// in the file, the config row from every record), config_text is Record.config.text and kernel is
+// nullptr. Further errors: files of different schemas in `paths` (kFailedPrecondition naming both
+// files and schemas: a model reads one schema); a foreign record that is not of the tile task, whose
+// kernel_hash has no graph earlier in its file, or whose features disagree with the schema's widths,
+// hold an opcode outside [0, graph::kNumOpcodeIds), an edge outside the graph or a non-finite value
+// (kDataLoss naming the record).
 absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::string>& paths,
                                                         LoadSummary* summary = nullptr);
 
@@ -96,10 +116,11 @@ absl::Status AddHybridFeatures(std::vector<KernelExample>& examples, int threads
 // Whether `example` holds its hybrid features (hybrid_feat of num_configs rows).
 bool HasHybridFeatures(const KernelExample& example);
 
-// A batch of graphs with their config rows, concatenated with offsets. F = graph::kNumNodeFeatures,
-// C = tiling::kNumConfigFeatures (+ cost::kNumHybridConfigFeatures with `hybrid`). All ids are
-// batch-global.
+// A batch of graphs with their config rows, concatenated with offsets. F = node_width (the examples'
+// KernelExample::node_width()), C = config_width (KernelExample::config_width(), +
+// cost::kNumHybridConfigFeatures with `hybrid`). All ids are batch-global.
 struct HostBatch {
+  int node_width = graph::kNumNodeFeatures;  // F
   int64_t num_graphs = 0;
   int64_t num_nodes = 0;
   int64_t num_edges = 0;
@@ -141,7 +162,8 @@ struct HostBatch {
 // configs are rows pointing at it; with Join::kEarly each (example, config) pair is its own copy of
 // the graph (num_graphs == num_rows), as the early join needs per-config node inputs. With `hybrid`
 // every example must hold hybrid_feat (AddHybridFeatures); a row is then its config features
-// followed by its hybrid features.
+// followed by its hybrid features. All examples must share one feature schema (as LoadExamples'
+// do; gnn::TrainOnExamples checks it).
 HostBatch MakeHostBatch(absl::Span<const KernelExample* const> examples, Join join,
                         bool hybrid = false);
 

@@ -91,16 +91,22 @@ absl::StatusOr<ModelFileHeader> ParseHeader(const std::string& bytes, absl::stri
     header.config_feature_schema_version = GetLittleEndian(bytes, offset, 4);
     offset += 4;
   }
-  RETURN_IF_ERROR(CheckSchema(header, path));
   const uint32_t json_bytes = GetLittleEndian(bytes, offset, 4);
   if (json_bytes > kMaxOptionsJsonBytes || bytes.size() < fixed_header_bytes + json_bytes) {
+    // A file of another schema is refused as such even when its options do not parse here.
+    RETURN_IF_ERROR(CheckSchema(header, path));
     return absl::DataLossError(absl::StrCat("model file '", path, "': options length ", json_bytes,
                                             " exceeds the file (", bytes.size(), " bytes)"));
   }
   absl::StatusOr<ModelOptions> options = ModelOptionsFromJson(
       absl::string_view(bytes.data() + fixed_header_bytes, json_bytes), path);
-  if (!options.ok()) return absl::DataLossError(options.status().message());
+  if (!options.ok()) {
+    RETURN_IF_ERROR(CheckSchema(header, path));
+    return absl::DataLossError(options.status().message());
+  }
   header.options = *options;
+  // The options say which schema the fixed fields must match (perfgraph's, or a foreign one).
+  RETURN_IF_ERROR(CheckSchema(header, path));
   *end = fixed_header_bytes + json_bytes;
   return header;
 }
@@ -115,6 +121,24 @@ absl::Status CheckSchema(const ModelFileHeader& h, absl::string_view source) {
         "; retrain the model with this build (perfgraph train)"));
   };
   RETURN_IF_ERROR(CheckFormatVersion(h.format_version, source));
+  if (h.options.foreign_schema()) {
+    // Features of a foreign schema come as given: the header must carry the widths of its options
+    // and version 0 for the perfgraph featurization versions.
+    const std::string what = absl::StrCat("of foreign feature schema '", h.options.feature_schema, "'");
+    auto check_foreign = [&](absl::string_view field, uint32_t file, uint32_t expected) {
+      if (file == expected) return absl::OkStatus();
+      return absl::DataLossError(absl::StrCat("model '", source, "' ", what, ": header field ",
+                                              field, " is ", file, ", its options say ", expected));
+    };
+    RETURN_IF_ERROR(check_foreign("feature schema version", h.feature_schema_version, 0));
+    RETURN_IF_ERROR(check_foreign("num_node_features", h.num_node_features,
+                                  h.options.num_node_features));
+    RETURN_IF_ERROR(check_foreign("num_config_features", h.num_config_features,
+                                  h.options.num_config_features));
+    RETURN_IF_ERROR(check_foreign("config feature schema version",
+                                  h.config_feature_schema_version, 0));
+    return check("graph::kNumOpcodeIds", h.num_opcode_ids, graph::kNumOpcodeIds);
+  }
   RETURN_IF_ERROR(check("feature schema version (graph::kFeatureSchemaVersion)",
                         h.feature_schema_version, graph::kFeatureSchemaVersion));
   RETURN_IF_ERROR(check("graph::kNumNodeFeatures", h.num_node_features, graph::kNumNodeFeatures));
@@ -145,11 +169,13 @@ absl::Status SaveModelFile(absl::string_view path, ModelImpl& model) {
   const std::string json = ModelOptionsToJson(model.options());
   std::string bytes(kModelFileMagic);
   PutU32(bytes, kModelFileFormatVersion);
-  PutU32(bytes, graph::kFeatureSchemaVersion);
-  PutU32(bytes, graph::kNumNodeFeatures);
+  const ModelOptions& o = model.options();
+  const bool foreign = o.foreign_schema();
+  PutU32(bytes, foreign ? 0 : graph::kFeatureSchemaVersion);
+  PutU32(bytes, o.node_width());
   PutU32(bytes, graph::kNumOpcodeIds);
-  PutU32(bytes, tiling::kNumConfigFeatures);
-  PutU32(bytes, tiling::kConfigFeatureSchemaVersion);
+  PutU32(bytes, foreign ? o.num_config_features : tiling::kNumConfigFeatures);
+  PutU32(bytes, foreign ? 0 : tiling::kConfigFeatureSchemaVersion);
   PutU32(bytes, static_cast<uint32_t>(json.size()));
   bytes += json;
   PutU64(bytes, archive_bytes.size());

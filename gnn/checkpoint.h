@@ -4,11 +4,13 @@
 // Model file (`.pgm`) byte layout (integers unsigned 32-bit little-endian), format version 2:
 //   [0, 8)    magic "PGGNNM01" (kModelFileMagic)
 //   [8, 12)   kModelFileFormatVersion
-//   [12, 16)  feature schema version (graph::kFeatureSchemaVersion of the writer)
-//   [16, 20)  graph::kNumNodeFeatures
+//   [12, 16)  feature schema version (graph::kFeatureSchemaVersion of the writer; 0 for a model of a
+//             foreign feature schema, ModelOptions::feature_schema, named in the options JSON)
+//   [16, 20)  graph::kNumNodeFeatures (a foreign schema: its node width)
 //   [20, 24)  graph::kNumOpcodeIds
-//   [24, 28)  tiling::kNumConfigFeatures
-//   [28, 32)  config feature schema version (tiling::kConfigFeatureSchemaVersion of the writer)
+//   [24, 28)  tiling::kNumConfigFeatures (a foreign schema: its config width)
+//   [28, 32)  config feature schema version (tiling::kConfigFeatureSchemaVersion of the writer; 0
+//             for a foreign schema)
 //   [32, 36)  J = length of the ModelOptions JSON
 //   [36, 36+J) ModelOptions JSON (ModelOptionsToJson)
 //   then a 64-bit little-endian length A and A bytes of LibTorch's serialized parameters and buffers
@@ -59,23 +61,44 @@ struct ModelOptions {
   // committed reference target's analytical model at N threads (set to the threads the training
   // records were measured with), so the network learns the residual of the roofline.
   int hybrid_threads = 0;
-  // Floats per config row: tiling::kNumConfigFeatures (+ cost::kNumHybridConfigFeatures).
+  // The feature schema the model reads. "" = perfgraph's: graph::kNumNodeFeatures node features
+  // (graph::Featurize) and tiling::kNumConfigFeatures config features (tiling::ConfigFeatures),
+  // num_node_features and num_config_features 0. Otherwise the name of a foreign schema
+  // (data/record_file.h ForeignFeatureSchema, e.g. "tpugraphs-tile") whose features the records
+  // carry as given, with its widths (each in [1, kMaxForeignFeatureWidth]; no hybrid block).
+  // gnn::Train sets these from the training data; a model never reads data of another schema.
+  std::string feature_schema;
+  int num_node_features = 0;
+  int num_config_features = 0;
+  bool foreign_schema() const { return !feature_schema.empty(); }
+  // Floats per node: graph::kNumNodeFeatures, or num_node_features of a foreign schema.
+  int node_width() const;
+  // Floats per config row: tiling::kNumConfigFeatures (+ cost::kNumHybridConfigFeatures), or
+  // num_config_features of a foreign schema.
   int config_width() const;
   friend bool operator==(const ModelOptions& a, const ModelOptions& b) {
     return a.join == b.join && a.reduction == b.reduction && a.hidden == b.hidden &&
            a.opcode_embedding == b.opcode_embedding && a.sage_layers == b.sage_layers &&
-           a.head_hidden == b.head_hidden && a.hybrid_threads == b.hybrid_threads;
+           a.head_hidden == b.head_hidden && a.hybrid_threads == b.hybrid_threads &&
+           a.feature_schema == b.feature_schema && a.num_node_features == b.num_node_features &&
+           a.num_config_features == b.num_config_features;
   }
 };
+// Widest foreign feature row a model accepts (data/tpugraphs.h kMaxForeignFeatures).
+inline constexpr int kMaxForeignFeatureWidth = 4096;
 inline constexpr int kMaxHybridThreads = 256;
 
-// Error: kInvalidArgument naming the out-of-range field and value.
+// Error: kInvalidArgument naming the out-of-range field and value (also: a foreign schema named
+// "perfgraph", with a width outside [1, kMaxForeignFeatureWidth] or with hybrid_threads > 0; the
+// perfgraph schema with non-zero widths).
 absl::Status ValidateModelOptions(const ModelOptions& options);
 // {"join": "late", "reduction": "lstm", "hidden": 64, "opcode_embedding": 64, "sage_layers": 3,
-//  "head_hidden": 64, "hybrid_threads": 0}
+//  "head_hidden": 64, "hybrid_threads": 0}, plus "feature_schema", "num_node_features" and
+// "num_config_features" for a foreign schema only (so perfgraph-schema files are unchanged).
 std::string ModelOptionsToJson(const ModelOptions& options);
 // Inverse of ModelOptionsToJson. A JSON without "reduction" (written before the key existed, when
-// every model used the LSTM) is Reduction::kLstm; one without "hybrid_threads" has 0. Errors (kInvalidArgument, prefixed by `context`):
+// every model used the LSTM) is Reduction::kLstm; one without "hybrid_threads" has 0; one without
+// "feature_schema" reads the perfgraph schema. Errors (kInvalidArgument, prefixed by `context`):
 // not JSON, a missing or mistyped key, an unknown join or reduction, values ValidateModelOptions
 // rejects.
 absl::StatusOr<ModelOptions> ModelOptionsFromJson(absl::string_view json, absl::string_view context);
@@ -106,7 +129,10 @@ struct ModelFileHeader {
 // Checks that a header written elsewhere matches this build: a readable format version
 // (kMinReadableModelFileFormatVersion..kModelFileFormatVersion), feature schema version,
 // kNumNodeFeatures, kNumOpcodeIds, kNumConfigFeatures and config feature schema version. Error:
-// kFailedPrecondition naming `source`, the field, the file's value and this build's value.
+// kFailedPrecondition naming `source`, the field, the file's value and this build's value. For a
+// foreign-schema model (header.options.feature_schema, parsed before this check) the fixed fields
+// hold 0 for both schema versions and the widths of its options instead (kDataLoss when they do
+// not), and only kNumOpcodeIds is this build's.
 absl::Status CheckSchema(const ModelFileHeader& header, absl::string_view source);
 
 // Reads and checks only the header of `path`. Errors: kNotFound (unreadable file, naming it);

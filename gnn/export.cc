@@ -20,6 +20,8 @@ static_assert(kernels::kConfigFeatureSchemaVersion == tiling::kConfigFeatureSche
 
 static_assert(kernels::kMaxHybridThreads == kMaxHybridThreads,
               "kernels::kMaxHybridThreads must mirror gnn::kMaxHybridThreads");
+static_assert(kernels::kMaxForeignFeatureWidth == kMaxForeignFeatureWidth,
+              "kernels::kMaxForeignFeatureWidth must mirror gnn::kMaxForeignFeatureWidth");
 
 namespace {
 
@@ -50,6 +52,16 @@ absl::Status Export(ModelImpl& model, absl::string_view path) {
   weights.num_config_features = tiling::kNumConfigFeatures;
   weights.config_feature_schema_version = tiling::kConfigFeatureSchemaVersion;
   const ModelOptions& o = model.options();
+  if (o.foreign_schema()) {
+    // Features as given: the schema's name and widths, perfgraph's versions 0.
+    weights.feature_schema_version = 0;
+    weights.config_feature_schema_version = 0;
+    weights.num_node_features = o.num_node_features;
+    weights.num_config_features = o.num_config_features;
+    weights.architecture.feature_schema = o.feature_schema;
+    weights.architecture.foreign_node_features = o.num_node_features;
+    weights.architecture.foreign_config_features = o.num_config_features;
+  }
   weights.architecture.join =
       o.join == Join::kEarly ? kernels::WeightsJoin::kEarly : kernels::WeightsJoin::kLate;
   weights.architecture.reduction = o.reduction == Reduction::kMean

@@ -45,7 +45,12 @@ absl::StatusOr<Reduction> ParseReduction(absl::string_view value) {
       absl::StrCat("unknown reduction '", value, "' (expected lstm or mean)"));
 }
 
+int ModelOptions::node_width() const {
+  return foreign_schema() ? num_node_features : graph::kNumNodeFeatures;
+}
+
 int ModelOptions::config_width() const {
+  if (foreign_schema()) return num_config_features;
   return tiling::kNumConfigFeatures + (hybrid_threads > 0 ? cost::kNumHybridConfigFeatures : 0);
 }
 
@@ -62,6 +67,24 @@ absl::Status ValidateModelOptions(const ModelOptions& o) {
   RETURN_IF_ERROR(check("sage_layers", o.sage_layers, 1, 16));
   RETURN_IF_ERROR(check("head_hidden", o.head_hidden, 4, 1024));
   RETURN_IF_ERROR(check("hybrid_threads", o.hybrid_threads, 0, kMaxHybridThreads));
+  if (o.foreign_schema()) {
+    if (o.feature_schema == "perfgraph") {
+      return absl::InvalidArgumentError(
+          "model option feature_schema 'perfgraph' names the built-in schema (leave it empty)");
+    }
+    RETURN_IF_ERROR(check("num_node_features", o.num_node_features, 1, kMaxForeignFeatureWidth));
+    RETURN_IF_ERROR(
+        check("num_config_features", o.num_config_features, 1, kMaxForeignFeatureWidth));
+    if (o.hybrid_threads != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model option hybrid_threads = ", o.hybrid_threads, " with feature schema '",
+          o.feature_schema, "': hybrid features need perfgraph kernels (the analytical model)"));
+    }
+  } else if (o.num_node_features != 0 || o.num_config_features != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model options give feature widths ", o.num_node_features, " / ", o.num_config_features,
+        " without a foreign feature_schema"));
+  }
   return absl::OkStatus();
 }
 
@@ -74,6 +97,11 @@ std::string ModelOptionsToJson(const ModelOptions& o) {
   j["sage_layers"] = o.sage_layers;
   j["head_hidden"] = o.head_hidden;
   j["hybrid_threads"] = o.hybrid_threads;
+  if (o.foreign_schema()) {
+    j["feature_schema"] = o.feature_schema;
+    j["num_node_features"] = o.num_node_features;
+    j["num_config_features"] = o.num_config_features;
+  }
   return j.dump();
 }
 
@@ -124,6 +152,22 @@ absl::StatusOr<ModelOptions> ModelOptionsFromJson(absl::string_view json, absl::
           absl::StrCat(context, ": model option 'hybrid_threads' is not an integer"));
     }
     o.hybrid_threads = j["hybrid_threads"].get<int>();
+  }
+  if (j.contains("feature_schema")) {
+    if (!j["feature_schema"].is_string() || !j.contains("num_node_features") ||
+        !j["num_node_features"].is_number_integer() || !j.contains("num_config_features") ||
+        !j["num_config_features"].is_number_integer()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          context, ": model option 'feature_schema' needs a string name and integer "
+                   "'num_node_features' and 'num_config_features'"));
+    }
+    o.feature_schema = j["feature_schema"].get<std::string>();
+    if (o.feature_schema.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(context, ": model option 'feature_schema' is empty"));
+    }
+    o.num_node_features = j["num_node_features"].get<int>();
+    o.num_config_features = j["num_config_features"].get<int>();
   }
   absl::Status valid = ValidateModelOptions(o);
   if (!valid.ok()) return absl::InvalidArgumentError(absl::StrCat(context, ": ", valid.message()));
@@ -348,19 +392,30 @@ absl::StatusOr<ModelInfo> ReadModelInfo(const std::string& model_dir) {
     }
     return absl::OkStatus();
   };
-  RETURN_IF_ERROR(check("feature_schema_version", graph::kFeatureSchemaVersion));
-  RETURN_IF_ERROR(check("num_node_features", graph::kNumNodeFeatures));
-  RETURN_IF_ERROR(check("num_opcode_ids", graph::kNumOpcodeIds));
-  RETURN_IF_ERROR(check("num_config_features", tiling::kNumConfigFeatures));
-  // Absent in model directories written before the key existed: their config features were those of
-  // config schema 1.
-  if (!j.contains("config_feature_schema_version")) j["config_feature_schema_version"] = 1;
-  RETURN_IF_ERROR(check("config_feature_schema_version", tiling::kConfigFeatureSchemaVersion));
   ModelInfo info;
-  info.feature_schema_version = j["feature_schema_version"];
-  info.num_config_features = j["num_config_features"];
-  info.config_feature_schema_version = j["config_feature_schema_version"];
   ASSIGN_OR_RETURN(info.model, ModelOptionsFromJson(j["model"].dump(), path.string()));
+  if (info.model.foreign_schema()) {
+    // A foreign schema's features come as given: its widths must be those the model was built
+    // with; the perfgraph featurization versions do not apply (written as 0).
+    RETURN_IF_ERROR(check("num_opcode_ids", graph::kNumOpcodeIds));
+    RETURN_IF_ERROR(check("num_node_features", info.model.num_node_features));
+    RETURN_IF_ERROR(check("num_config_features", info.model.num_config_features));
+    info.feature_schema_version = j.value("feature_schema_version", 0);
+    info.num_config_features = info.model.num_config_features;
+    info.config_feature_schema_version = j.value("config_feature_schema_version", 0);
+  } else {
+    RETURN_IF_ERROR(check("feature_schema_version", graph::kFeatureSchemaVersion));
+    RETURN_IF_ERROR(check("num_node_features", graph::kNumNodeFeatures));
+    RETURN_IF_ERROR(check("num_opcode_ids", graph::kNumOpcodeIds));
+    RETURN_IF_ERROR(check("num_config_features", tiling::kNumConfigFeatures));
+    // Absent in model directories written before the key existed: their config features were
+    // those of config schema 1.
+    if (!j.contains("config_feature_schema_version")) j["config_feature_schema_version"] = 1;
+    RETURN_IF_ERROR(check("config_feature_schema_version", tiling::kConfigFeatureSchemaVersion));
+    info.feature_schema_version = j["feature_schema_version"];
+    info.num_config_features = j["num_config_features"];
+    info.config_feature_schema_version = j["config_feature_schema_version"];
+  }
   if (j.contains("split") && j["split"].is_object()) {
     info.train_programs = j["split"].value("train", std::vector<std::string>{});
     info.validation_programs = j["split"].value("validation", std::vector<std::string>{});

@@ -13,8 +13,6 @@
 namespace perfgraph::gnn {
 namespace {
 
-constexpr int F = graph::kNumNodeFeatures;
-
 torch::Tensor I64(const std::vector<int64_t>& v) {
   return torch::tensor(torch::ArrayRef<int64_t>(v), torch::kLong);
 }
@@ -54,7 +52,7 @@ TensorBatch ToTensors(const HostBatch& b) {
   TensorBatch t;
   t.num_graphs = b.num_graphs;
   t.max_graph_nodes = b.max_graph_nodes;
-  t.node_feat = F32(b.node_feat, {b.num_nodes, F});
+  t.node_feat = F32(b.node_feat, {b.num_nodes, b.node_width});
   t.node_opcode = I64(b.node_opcode);
   t.node_graph = I64(b.node_graph);
   t.node_position = I64(b.node_position);
@@ -75,7 +73,9 @@ TensorBatch ToTensors(const HostBatch& b) {
 }
 
 Normalization ComputeNormalization(const std::vector<const KernelExample*>& examples, bool hybrid) {
-  constexpr int C = tiling::kNumConfigFeatures;
+  // The widths of the examples' schema (perfgraph's without examples).
+  const int F = examples.empty() ? graph::kNumNodeFeatures : examples[0]->node_width();
+  const int C = examples.empty() ? tiling::kNumConfigFeatures : examples[0]->config_width();
   constexpr int CH = cost::kNumHybridConfigFeatures;
   std::vector<double> node_sum(F), node_sq(F), config_sum(C), config_sq(C);
   std::vector<double> hybrid_sum(CH), hybrid_sq(CH);
@@ -132,6 +132,7 @@ torch::Tensor SageLayerImpl::forward(const torch::Tensor& h, const torch::Tensor
 
 ModelImpl::ModelImpl(const ModelOptions& options) : options_(options) {
   const int H = options.hidden;
+  const int F = options.node_width();
   const int C = options.config_width();
   opcode_embedding_ = register_module(
       "opcode_embedding", torch::nn::Embedding(graph::kNumOpcodeIds, options.opcode_embedding));

@@ -1,9 +1,10 @@
 // gnn::Model: the learned cost model (LibTorch C++ frontend). Internal to gnn/ and its tests: this
 // header includes LibTorch (tools/ use the torch-free gnn/train.h and gnn/checkpoint.h).
 //
-// Architecture (N nodes, H = hidden, E = opcode embedding, F = graph::kNumNodeFeatures,
-// C = ModelOptions::config_width(): tiling::kNumConfigFeatures, plus cost::kNumHybridConfigFeatures
-// for a hybrid model):
+// Architecture (N nodes, H = hidden, E = opcode embedding, F = ModelOptions::node_width():
+// graph::kNumNodeFeatures or a foreign schema's node width, C = ModelOptions::config_width():
+// tiling::kNumConfigFeatures, plus cost::kNumHybridConfigFeatures for a hybrid model, or a foreign
+// schema's config width):
 //  1. Input: x = [Embedding(opcode) (E) | standardised node features (F) | (early join) standardised
 //     config features of the node's graph (C)] -> Linear -> ReLU -> h0 [N, H].
 //  2. sage_layers GraphSAGE layers (Hamilton et al., 2017, mean aggregator), aggregating separately
@@ -73,7 +74,8 @@ struct Normalization {
   float label_mean = 0, label_std = 1;         // of log(runtime_ns) over OK configs
 };
 
-// Statistics of the training examples: node features over all nodes, config features (and with
+// Statistics of the training examples (widths of their schema, KernelExample::node_width and
+// config_width; all examples must share it): node features over all nodes, config features (and with
 // `hybrid` the hybrid features, appended: config_mean / config_std then have
 // ModelOptions::config_width() entries) over all configs, labels over OK configs; a std below 1e-6
 // (constant feature) is replaced by 1. With `hybrid` every example must hold hybrid_feat.

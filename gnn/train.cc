@@ -248,11 +248,15 @@ absl::Status WriteModelJson(const std::filesystem::path& dir, const TrainOptions
   j["format"] = "perfgraph gnn model directory";
   j["model_file"] = "model.pgm";
   j["model_file_format_version"] = kModelFileFormatVersion;
-  j["feature_schema_version"] = graph::kFeatureSchemaVersion;
-  j["num_node_features"] = graph::kNumNodeFeatures;
+  // A foreign-schema model (ModelOptions::feature_schema) reads features as given: versions 0, its
+  // own widths (a build before foreign schemas refuses it on the version).
+  const bool foreign = o.model.foreign_schema();
+  if (foreign) j["feature_schema"] = o.model.feature_schema;
+  j["feature_schema_version"] = foreign ? 0 : graph::kFeatureSchemaVersion;
+  j["num_node_features"] = o.model.node_width();
   j["num_opcode_ids"] = graph::kNumOpcodeIds;
-  j["num_config_features"] = tiling::kNumConfigFeatures;
-  j["config_feature_schema_version"] = tiling::kConfigFeatureSchemaVersion;
+  j["num_config_features"] = foreign ? o.model.num_config_features : tiling::kNumConfigFeatures;
+  j["config_feature_schema_version"] = foreign ? 0 : tiling::kConfigFeatureSchemaVersion;
   j["model"] = Json::parse(ModelOptionsToJson(o.model));
   Json t = RunFingerprint(o);
   t.erase("model");
@@ -656,6 +660,24 @@ absl::StatusOr<TrainResult> TrainOnExamples(const std::vector<KernelExample>& tr
                                             const TrainOptions& options) {
   RETURN_IF_ERROR(CheckTrainOptions(options));
   if (train.empty()) return absl::InvalidArgumentError("TrainOnExamples: no training examples");
+  // The model reads exactly one feature schema, the one its options name.
+  const ModelOptions& m = options.model;
+  for (const std::vector<KernelExample>* part : {&train, &validation, &test}) {
+    for (const KernelExample& e : *part) {
+      const bool same = e.foreign_features.has_value()
+                            ? m.feature_schema == e.foreign_features->name &&
+                                  m.num_node_features == e.foreign_features->num_node_features &&
+                                  m.num_config_features == e.foreign_features->num_config_features
+                            : !m.foreign_schema();
+      if (!same) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "TrainOnExamples: kernel '", e.kernel_name, "' of ", e.program, " has features of schema ",
+            data::FeatureSchemaText(e.foreign_features), " but the model options name schema '",
+            m.foreign_schema() ? m.feature_schema : "perfgraph", "' (", m.node_width(), " node, ",
+            m.config_width(), " config features)"));
+      }
+    }
+  }
   if (options.model.hybrid_threads > 0) {
     for (const std::vector<KernelExample>* part : {&train, &validation, &test}) {
       for (const KernelExample& e : *part) {
@@ -677,12 +699,26 @@ absl::StatusOr<TrainResult> TrainOnExamples(const std::vector<KernelExample>& tr
   return result;
 }
 
-absl::StatusOr<TrainResult> Train(const TrainOptions& options) {
-  RETURN_IF_ERROR(CheckTrainOptions(options));
+absl::StatusOr<TrainResult> Train(const TrainOptions& given_options) {
+  RETURN_IF_ERROR(CheckTrainOptions(given_options));
   // Only rank 0 of a distributed run writes into the model directory.
-  const std::string out_dir = options.distributed.rank == 0 ? options.out_dir : "";
-  ASSIGN_OR_RETURN(SplitExamples split, LoadSplitExamples(options.datasets, options.split_file,
-                                                          options.tasks, out_dir));
+  const std::string out_dir = given_options.distributed.rank == 0 ? given_options.out_dir : "";
+  ASSIGN_OR_RETURN(SplitExamples split, LoadSplitExamples(given_options.datasets,
+                                                          given_options.split_file,
+                                                          given_options.tasks, out_dir));
+  // The model's input widths come from the data: a foreign feature schema sets them.
+  TrainOptions options = given_options;
+  if (const auto& schema = split.summary.foreign_features; schema.has_value()) {
+    if (options.model.hybrid_threads > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Train: hybrid features need perfgraph kernels (the analytical model); the datasets hold ",
+          schema->ToString(), " features: train without --hybrid-features"));
+    }
+    options.model.feature_schema = schema->name;
+    options.model.num_node_features = schema->num_node_features;
+    options.model.num_config_features = schema->num_config_features;
+    RETURN_IF_ERROR(ValidateModelOptions(options.model));
+  }
   if (options.model.hybrid_threads > 0) {
     for (std::vector<KernelExample>* part : {&split.train, &split.validation, &split.test}) {
       RETURN_IF_ERROR(AddHybridFeatures(*part, options.model.hybrid_threads));

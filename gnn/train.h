@@ -217,6 +217,9 @@ absl::StatusOr<SplitExamples> LoadSplitExamples(const std::vector<std::string>& 
 
 // Loads the datasets, splits by program (TrainOptions::split_file or DefaultSplit; programs a split
 // file does not name are not used and are listed on stderr), keeps the selected tasks and trains.
+// The model reads the feature schema of the datasets: for a foreign one (LoadSummary::
+// foreign_features) options.model's feature_schema and widths are set from it (hybrid features
+// are then an error).
 // Errors: those of LoadExamples / ReadSplitFile; kInvalidArgument for bad options or no training
 // kernel of the selected tasks; those of TrainOnExamples.
 absl::StatusOr<TrainResult> Train(const TrainOptions& options);
@@ -226,7 +229,8 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& options);
 // std::mt19937_64(seed + epoch) so an epoch is reproducible and --resume continues the same sequence,
 // standardises with ComputeNormalization(train), trains with Adam for options.epochs epochs (fewer on
 // early stopping), and writes out_dir (unless empty) after every epoch. Errors: kInvalidArgument for
-// empty `train` or bad options; kFailedPrecondition when --resume finds no state or a state of other
+// empty `train`, bad options, or an example whose feature schema (KernelExample::foreign_features)
+// is not the one options.model names; kFailedPrecondition when --resume finds no state or a state of other
 // options; I/O errors; LibTorch errors as kInternal.
 absl::StatusOr<TrainResult> TrainOnExamples(const std::vector<KernelExample>& train,
                                             const std::vector<KernelExample>& validation,

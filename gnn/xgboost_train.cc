@@ -277,6 +277,14 @@ absl::StatusOr<XgboostTrainResult> TrainXgboost(const XgboostTrainOptions& optio
   RETURN_IF_ERROR(CheckOptions(options));
   ASSIGN_OR_RETURN(SplitExamples split, LoadSplitExamples(options.datasets, options.split_file,
                                                           options.tasks, options.out_dir));
+  if (split.summary.foreign_features.has_value()) {
+    // The baseline's rows (cost/tabular_features.h) are computed from the kernel IR and the
+    // analytical model; records of a foreign schema carry features but no kernel.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "TrainXgboost: the datasets hold ", split.summary.foreign_features->ToString(),
+        " features and no perfgraph kernels, from which the XGBoost baseline computes its tabular "
+        "features (cost/tabular_features.h); train the GNN (--model-kind gnn) on them"));
+  }
   ASSIGN_OR_RETURN(XgboostTrainResult result,
                    TrainXgboostOnExamples(split.train, split.validation, split.test, options));
   result.test_examples = std::move(split.test);

@@ -79,7 +79,8 @@ struct XgboostTrainResult {
 };
 
 // Loads and splits the datasets (LoadSplitExamples, writing out_dir/split.txt) and trains.
-// Errors: those of LoadSplitExamples and TrainXgboostOnExamples.
+// Errors: those of LoadSplitExamples and TrainXgboostOnExamples; kFailedPrecondition for datasets
+// of a foreign feature schema (no kernels to compute the tabular features from).
 absl::StatusOr<XgboostTrainResult> TrainXgboost(const XgboostTrainOptions& options);
 
 // Trains on given examples and, when out_dir is not empty, saves the model there

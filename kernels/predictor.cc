@@ -16,7 +16,6 @@
 namespace perfgraph::kernels {
 namespace {
 
-constexpr int F = graph::kNumNodeFeatures;
 // torch::nn::LayerNormOptions' default epsilon (gnn::SageLayer uses the default).
 constexpr float kLayerNormEps = 1e-5f;
 
@@ -33,6 +32,7 @@ std::map<std::string, std::vector<int64_t>> ExpectedTensorShapes(const Architect
   const int64_t H = a.hidden, E = a.opcode_embedding, HH = a.head_hidden;
   const bool early = a.join == WeightsJoin::kEarly;
   const int64_t C = a.config_width();
+  const int64_t F = a.node_width();
   std::map<std::string, std::vector<int64_t>> t;
   t["opcode_embedding.weight"] = {graph::kNumOpcodeIds, E};
   t["input.weight"] = {H, E + F + (early ? C : 0)};
@@ -74,8 +74,25 @@ absl::StatusOr<Predictor> Predictor::Load(absl::string_view path, Isa isa) {
 
 absl::StatusOr<Predictor> Predictor::FromWeights(const WeightsFile& w, absl::string_view source,
                                                  Isa isa) {
-  if (w.num_config_features != static_cast<uint32_t>(kNumConfigFeatures) ||
-      w.num_node_features != static_cast<uint32_t>(F) ||
+  const Architecture& arch = w.architecture;
+  if (arch.foreign_schema()) {
+    if (w.num_node_features != static_cast<uint32_t>(arch.foreign_node_features) ||
+        w.num_config_features != static_cast<uint32_t>(arch.foreign_config_features) ||
+        arch.foreign_node_features < 1 || arch.foreign_config_features < 1 ||
+        arch.foreign_node_features > kMaxForeignFeatureWidth ||
+        arch.foreign_config_features > kMaxForeignFeatureWidth ||
+        w.num_opcode_ids != static_cast<uint32_t>(graph::kNumOpcodeIds) ||
+        arch.hybrid_threads != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Predictor: weights '", source, "' of feature schema '", arch.feature_schema, "' have ",
+          w.num_node_features, " node, ", w.num_config_features, " config features, ",
+          w.num_opcode_ids, " opcodes, hybrid_threads ", arch.hybrid_threads,
+          "; their architecture says ", arch.foreign_node_features, " and ",
+          arch.foreign_config_features, " (this build: ", graph::kNumOpcodeIds,
+          " opcodes, no hybrid block)"));
+    }
+  } else if (w.num_config_features != static_cast<uint32_t>(kNumConfigFeatures) ||
+      w.num_node_features != static_cast<uint32_t>(graph::kNumNodeFeatures) ||
       w.num_opcode_ids != static_cast<uint32_t>(graph::kNumOpcodeIds) ||
       w.feature_schema_version != static_cast<uint32_t>(graph::kFeatureSchemaVersion) ||
       w.config_feature_schema_version != kConfigFeatureSchemaVersion) {
@@ -84,7 +101,7 @@ absl::StatusOr<Predictor> Predictor::FromWeights(const WeightsFile& w, absl::str
         " and config feature schema ", w.config_feature_schema_version, " (", w.num_node_features,
         " node, ", w.num_config_features, " config features, ", w.num_opcode_ids,
         " opcodes); this build uses ", graph::kFeatureSchemaVersion, " and ",
-        kConfigFeatureSchemaVersion, " (", F, ", ", kNumConfigFeatures, ", ",
+        kConfigFeatureSchemaVersion, " (", graph::kNumNodeFeatures, ", ", kNumConfigFeatures, ", ",
         graph::kNumOpcodeIds, ")"));
   }
   const Architecture& a = w.architecture;
@@ -144,6 +161,7 @@ absl::StatusOr<Predictor> Predictor::FromWeights(const WeightsFile& w, absl::str
   p.arch_ = a;
   const int H = a.hidden, E = a.opcode_embedding, HH = a.head_hidden;
   const bool early = a.join == WeightsJoin::kEarly;
+  const int F = a.node_width();
   const int in_width = E + F + (early ? C : 0);
   const float* w_in = v("input.weight");
   // Opcode table: Embedding[op] * W_in[:, :E]^T + b_in, in double then rounded once.
@@ -265,6 +283,7 @@ absl::Status Predictor::PredictLogNs(const graph::KernelTensors& kernel, const f
 absl::Status Predictor::Forward(const graph::KernelTensors& k, const float* config_feat,
                                 int num_configs, float* out, bool log_ns, Scratch& s) const {
   const int C = arch_.config_width();
+  const int F = arch_.node_width();
   // ---- Input checks (O(nodes * features + edges + configs * features)).
   if (num_configs < 0) {
     return absl::InvalidArgumentError(

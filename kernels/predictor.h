@@ -74,6 +74,10 @@ class Predictor {
   static absl::StatusOr<Predictor> FromWeights(const WeightsFile& weights, absl::string_view source,
                                                Isa isa = BestIsa());
 
+  // The kernel's features must be of the weights' feature schema (architecture().feature_schema):
+  // graph::Featurize / tiling::ConfigFeatures for perfgraph's, the records' precomputed features
+  // (node_feat [N, architecture().node_width()]) for a foreign one; node_feat of another width is
+  // kInvalidArgument (a buffer size mismatch).
   // Predicted runtime in ns of `kernel` under each of `num_configs` configs: config_feat is
   // [num_configs, architecture().config_width()] row-major (tiling::ConfigFeatures of each config,
   // then for a hybrid model cost::AppendHybridConfigFeatures' block), out_ns

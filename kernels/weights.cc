@@ -23,11 +23,18 @@ constexpr uint32_t kBuildNumConfigFeatures = tiling::kNumConfigFeatures;
 
 // Magic + the u32 fields from the format version to the tensor count: 11 in version 1, 12 (with the
 // reduction) in version 2, 13 (with the config feature schema version) in version 3, 14 (with the
-// hybrid threads) from version 4 on.
+// hybrid threads) in version 4, 15 (with the schema name length; the name's bytes follow) from
+// version 5 on.
 size_t FixedHeaderBytes(uint32_t format_version) {
-  return 8 + (format_version == 1 ? 11 : format_version == 2 ? 12 : format_version == 3 ? 13 : 14) *
+  return 8 + (format_version == 1   ? 11
+              : format_version == 2 ? 12
+              : format_version == 3 ? 13
+              : format_version == 4 ? 14
+                                    : 15) *
                  4;
 }
+// Longest feature schema name (a real one is ~15 bytes).
+constexpr uint32_t kMaxSchemaNameBytes = 256;
 
 uint32_t Crc32(const char* data, size_t size) {
   uLong value = crc32(0L, Z_NULL, 0);
@@ -92,7 +99,12 @@ absl::Status CheckField(absl::string_view source, absl::string_view what, uint32
 
 }  // namespace
 
+int Architecture::node_width() const {
+  return foreign_schema() ? foreign_node_features : graph::kNumNodeFeatures;
+}
+
 int Architecture::config_width() const {
+  if (foreign_schema()) return foreign_config_features;
   return tiling::kNumConfigFeatures + (hybrid_threads > 0 ? kNumHybridConfigFeatures : 0);
 }
 
@@ -143,6 +155,26 @@ absl::StatusOr<std::string> SerializeWeights(const WeightsFile& w) {
                                                    w.architecture.hybrid_threads, " is not in [0, ",
                                                    kMaxHybridThreads, "]"));
   }
+  const bool has_schema = has_hybrid && w.format_version != 4;
+  const Architecture& a = w.architecture;
+  if (a.foreign_schema()) {
+    if (!has_schema) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "SerializeWeights: format version ", w.format_version, " cannot hold feature schema '",
+          a.feature_schema, "'; use version ", kWeightsFormatVersion));
+    }
+    if (a.feature_schema.size() > kMaxSchemaNameBytes ||
+        w.num_node_features != static_cast<uint32_t>(a.foreign_node_features) ||
+        w.num_config_features != static_cast<uint32_t>(a.foreign_config_features) ||
+        a.foreign_node_features < 1 || a.foreign_config_features < 1 ||
+        w.feature_schema_version != 0 || w.config_feature_schema_version != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "SerializeWeights: feature schema '", a.feature_schema, "' of ", a.foreign_node_features,
+          " node and ", a.foreign_config_features, " config features disagrees with the header (",
+          w.num_node_features, ", ", w.num_config_features, ", versions ",
+          w.feature_schema_version, " and ", w.config_feature_schema_version, " must be 0)"));
+    }
+  }
   std::string out(kWeightsMagic);
   PutU32(out, w.format_version);
   PutU32(out, w.feature_schema_version);
@@ -157,6 +189,10 @@ absl::StatusOr<std::string> SerializeWeights(const WeightsFile& w) {
   PutU32(out, static_cast<uint32_t>(w.architecture.head_hidden));
   if (has_reduction) PutU32(out, static_cast<uint32_t>(w.architecture.reduction));
   if (has_hybrid) PutU32(out, static_cast<uint32_t>(w.architecture.hybrid_threads));
+  if (has_schema) {
+    PutU32(out, static_cast<uint32_t>(a.feature_schema.size()));
+    out += a.feature_schema;
+  }
   PutU32(out, static_cast<uint32_t>(w.tensors.size()));
   std::set<std::string> names;
   for (const NamedTensor& t : w.tensors) {
@@ -239,17 +275,6 @@ absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_v
     ASSIGN_OR_RETURN(w.config_feature_schema_version,
                      header.U32("the config feature schema version"));
   }
-  RETURN_IF_ERROR(CheckField(source, "feature schema version (graph::kFeatureSchemaVersion)",
-                             w.feature_schema_version, graph::kFeatureSchemaVersion));
-  RETURN_IF_ERROR(CheckField(source, "graph::kNumNodeFeatures", w.num_node_features,
-                             graph::kNumNodeFeatures));
-  RETURN_IF_ERROR(
-      CheckField(source, "graph::kNumOpcodeIds", w.num_opcode_ids, graph::kNumOpcodeIds));
-  RETURN_IF_ERROR(CheckField(source, "tiling::kNumConfigFeatures", w.num_config_features,
-                             kBuildNumConfigFeatures));
-  RETURN_IF_ERROR(CheckField(source,
-                             "config feature schema version (tiling::kConfigFeatureSchemaVersion)",
-                             w.config_feature_schema_version, kConfigFeatureSchemaVersion));
   ASSIGN_OR_RETURN(uint32_t join, header.U32("the join"));
   if (join > 1) {
     return absl::DataLossError(
@@ -288,9 +313,50 @@ absl::StatusOr<WeightsFile> ParseWeights(absl::string_view bytes, absl::string_v
     }
     w.architecture.hybrid_threads = static_cast<int>(hybrid_threads);
   }
+  // Versions 1 to 4 predate the field: perfgraph's schema.
+  if (w.format_version >= 5) {
+    ASSIGN_OR_RETURN(uint32_t name_bytes, header.U32("the feature schema name length"));
+    if (name_bytes > kMaxSchemaNameBytes) {
+      return absl::DataLossError(absl::StrCat("weights file '", source, "': feature schema name of ",
+                                              name_bytes, " bytes"));
+    }
+    ASSIGN_OR_RETURN(absl::string_view name, header.Bytes(name_bytes, "the feature schema name"));
+    w.architecture.feature_schema = std::string(name);
+  }
+  if (w.architecture.foreign_schema()) {
+    // Features as given: the widths are the schema's, the perfgraph versions do not apply.
+    const std::string what = absl::StrCat("weights file '", source, "' of feature schema '",
+                                          w.architecture.feature_schema, "'");
+    if (w.feature_schema_version != 0 || w.config_feature_schema_version != 0 ||
+        w.num_node_features < 1 || w.num_node_features > kMaxForeignFeatureWidth ||
+        w.num_config_features < 1 || w.num_config_features > kMaxForeignFeatureWidth) {
+      return absl::DataLossError(absl::StrCat(
+          what, ": widths ", w.num_node_features, " / ", w.num_config_features, " (need 1..",
+          kMaxForeignFeatureWidth, ") and schema versions ", w.feature_schema_version, " / ",
+          w.config_feature_schema_version, " (need 0)"));
+    }
+    RETURN_IF_ERROR(
+        CheckField(source, "graph::kNumOpcodeIds", w.num_opcode_ids, graph::kNumOpcodeIds));
+    w.architecture.foreign_node_features = static_cast<int>(w.num_node_features);
+    w.architecture.foreign_config_features = static_cast<int>(w.num_config_features);
+  } else {
+    RETURN_IF_ERROR(CheckField(source, "feature schema version (graph::kFeatureSchemaVersion)",
+                               w.feature_schema_version, graph::kFeatureSchemaVersion));
+    RETURN_IF_ERROR(CheckField(source, "graph::kNumNodeFeatures", w.num_node_features,
+                               graph::kNumNodeFeatures));
+    RETURN_IF_ERROR(
+        CheckField(source, "graph::kNumOpcodeIds", w.num_opcode_ids, graph::kNumOpcodeIds));
+    RETURN_IF_ERROR(CheckField(source, "tiling::kNumConfigFeatures", w.num_config_features,
+                               kBuildNumConfigFeatures));
+    RETURN_IF_ERROR(CheckField(
+        source, "config feature schema version (tiling::kConfigFeatureSchemaVersion)",
+        w.config_feature_schema_version, kConfigFeatureSchemaVersion));
+  }
   ASSIGN_OR_RETURN(uint32_t num_tensors, header.U32("the tensor count"));
 
-  Reader r(bytes.substr(fixed_header_bytes, body - fixed_header_bytes), source);
+  const size_t tensors_start = kWeightsMagic.size() + header.offset();
+  if (tensors_start > body) return header.Truncated("the tensor table");
+  Reader r(bytes.substr(tensors_start, body - tensors_start), source);
   std::set<std::string> names;
   for (uint32_t i = 0; i < num_tensors; ++i) {
     const std::string what = absl::StrCat("tensor ", i);

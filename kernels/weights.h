@@ -19,6 +19,12 @@
 //              tiling::ConfigFeatures only; N >= 1 = followed by the kNumHybridConfigFeatures hybrid
 //              features (cost/tabular_features.h) of the analytical model at N threads. Format
 //              version 4 and later only: files of versions 1 to 3 have no such field and hold 0.
+//   u32        S = length of the feature schema name, then S bytes of it (gnn::ModelOptions::
+//              feature_schema): S = 0 is perfgraph's schema (the fields above are this build's
+//              constants); otherwise a foreign schema such as "tpugraphs-tile" (data/record_file.h),
+//              whose node and config widths are the kNumNodeFeatures and kNumConfigFeatures fields
+//              and whose two schema version fields are 0. Format version 5 and later only: older
+//              files have no such field and are perfgraph's.
 //   u32        T = number of tensors
 //   T times:   u32 name length L (1..kMaxTensorNameBytes), L bytes of name (LibTorch's dotted
 //              parameter / buffer name, e.g. "sage0.norm.weight"), u32 rank R (0..kMaxTensorRank),
@@ -26,7 +32,9 @@
 //   u32        CRC-32 (zlib's crc32, the same checksum data/record_file uses) of every byte before it
 // The reader accepts format versions kMinReadableWeightsFormatVersion..kWeightsFormatVersion and
 // checks, in this order: magic (kInvalidArgument), format version (kFailedPrecondition),
-// size and checksum (kDataLoss), schema fields (kFailedPrecondition), then parses the tensor table
+// size and checksum (kDataLoss), the architecture fields (kDataLoss), schema fields
+// (kFailedPrecondition; for a foreign schema: widths in [1, kMaxForeignFeatureWidth], both schema
+// versions 0 and this build's kNumOpcodeIds, kDataLoss otherwise), then parses the tensor table
 // with bounds checks on every length (kDataLoss). It never allocates more than the file's size.
 #ifndef PERFGRAPH_KERNELS_WEIGHTS_H_
 #define PERFGRAPH_KERNELS_WEIGHTS_H_
@@ -48,7 +56,10 @@ inline constexpr absl::string_view kWeightsMagic = "PGKWTS01";
 //   2: adds the reduction field.
 //   3: adds the config feature schema version field.
 //   4: adds the hybrid_threads field.
-inline constexpr uint32_t kWeightsFormatVersion = 4;
+//   5: adds the feature schema name (foreign feature schemas, e.g. TpuGraphs tiles).
+inline constexpr uint32_t kWeightsFormatVersion = 5;
+// Widest foreign feature row (gnn::kMaxForeignFeatureWidth; gnn/export.cc static_asserts it).
+inline constexpr int kMaxForeignFeatureWidth = 4096;
 // Oldest version ParseWeights still reads (and SerializeWeights still writes, when asked to through
 // WeightsFile::format_version, for tests of that compatibility).
 inline constexpr uint32_t kMinReadableWeightsFormatVersion = 1;
@@ -86,8 +97,16 @@ struct Architecture {
   // 0: config rows are tiling::ConfigFeatures (kNumConfigFeatures of kernels/predictor.h); N >= 1:
   // followed by the hybrid block computed with the analytical model at N threads.
   int hybrid_threads = 0;
+  // The feature schema (gnn::ModelOptions::feature_schema): "" = perfgraph's; otherwise a foreign
+  // schema with these widths (0 for perfgraph's).
+  std::string feature_schema;
+  int foreign_node_features = 0;
+  int foreign_config_features = 0;
+  bool foreign_schema() const { return !feature_schema.empty(); }
+  // Floats per node: graph::kNumNodeFeatures, or foreign_node_features.
+  int node_width() const;
   // Floats per config row the model reads: tiling::kNumConfigFeatures, plus
-  // kNumHybridConfigFeatures when hybrid_threads > 0.
+  // kNumHybridConfigFeatures when hybrid_threads > 0; or foreign_config_features.
   int config_width() const;
 };
 
@@ -116,12 +135,14 @@ struct WeightsFile {
   const NamedTensor* Find(absl::string_view name) const;
 };
 
-// Serialises `weights` in the layout above, as version weights.format_version: versions 1 to 3 omit
-// the hybrid threads, 1 and 2 also the config feature schema version, version 1 also the reduction
+// Serialises `weights` in the layout above, as version weights.format_version: versions 1 to 4 omit
+// the feature schema name (a foreign schema needs version 5), versions 1 to 3 omit the hybrid
+// threads, 1 and 2 also the config feature schema version, version 1 also the reduction
 // field, any other value gets the current layout (so tests can write files of an unknown version).
 // Errors (kInvalidArgument): format_version 1 with a reduction other than kLstm, format_version 1 or
 // 2 with a config feature schema version other than 1, format_version 1 to 3 with hybrid_threads
 // other than 0 (those versions cannot express it), hybrid_threads outside [0, kMaxHybridThreads];
+// a foreign schema whose widths are not those of the header fields;
 // naming the tensor: a name that
 // is empty or longer than kMaxTensorNameBytes, a rank above kMaxTensorRank, a negative dim, or a
 // value count different from prod(dims); a duplicate name.

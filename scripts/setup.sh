@@ -20,6 +20,10 @@ PACKAGES=(
   libxgboost-dev
   # GNU time: bench/startup.sh (whole-process wall time and peak memory).
   time
+  # NumPy .npz archives (data/npz.h: `perfgraph dataset export|import` of TpuGraphs tile files).
+  libzip-dev
+  # Tests check .npy/.npz files against NumPy itself (tests/python_runner.h runs /usr/bin/python3).
+  python3-numpy
   # tools/plot_tune_curves.py (the replay benchmark's curves, `perfgraph tune --replay`).
   python3-matplotlib
   # The Python module (python/, README "Python"): pybind11 and the Python headers to build it,

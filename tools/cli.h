@@ -61,6 +61,7 @@ int RunDatasetStats(const std::vector<std::string>& args);
 int RunDatasetRepeat(const std::vector<std::string>& args);
 int RunDatasetMerge(const std::vector<std::string>& args);
 int RunDatasetImport(const std::vector<std::string>& args);
+int RunDatasetExport(const std::vector<std::string>& args);
 int RunTrain(const std::vector<std::string>& args);
 int RunEval(const std::vector<std::string>& args);
 // plan's --measure: pipeline::MeasurePlan in executables that link Halide (perfgraph-measure), null

@@ -77,6 +77,14 @@ absl::StatusOr<DatasetMergeSummary> MergeDatasets(const DatasetMergeOptions& opt
           "dataset merge: '", path, "' has feature schema version ", header.feature_schema_version,
           " but this build writes ", graph::kFeatureSchemaVersion));
     }
+    if (header.foreign_features.has_value()) {
+      // Such records share one graph per kernel within their file (Record.precomputed); merging
+      // would have to keep those records first. Import the sources together instead.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "dataset merge: '", path, "' holds ", header.foreign_features->ToString(),
+          " features; merge handles perfgraph datasets (import TpuGraphs files in one `dataset "
+          "import --tpugraphs-tile`)"));
+    }
     if (f == 0) {
       machine = header.machine;
       machine_file = path;

@@ -35,6 +35,11 @@
 // column) and draws from it with tools/plot.py: scatter_tile and scatter_fusion (predicted vs
 // measured, log-log, one panel per column, y = x) and tau_histogram (per-kernel tile tau), each
 // as .png and .svg. Errors: those of RunPlotScript (tools/plot.h), an uncreatable DIR.
+// Datasets of a foreign feature schema (e.g. TpuGraphs tiles, `dataset import --tpugraphs-tile`)
+// are scored with a model trained on that schema only (a model of one schema and data of another
+// is kFailedPrecondition, naming both): through kernels::Predictor over MODEL_DIR/weights.pgw on the
+// records' features, without the analytical and XGBoost columns (they need perfgraph kernels; their
+// figures are null) or the roofline clamp; --explain and --guard-sweep need perfgraph kernels too.
 // --json prints {tile:{learned:{top1_slowdown, top5_slowdown, kendall_tau}, xgboost?:{...},
 // analytical:{...}}, fusion:{learned:{mape, mape_5us, kendall_tau}, xgboost?:{...},
 // analytical:{...}}, kernels, configs} (slowdowns and MAPE as fractions, null when not
@@ -59,6 +64,7 @@
 #include "gnn/train.h"
 #include "gnn/xgboost_train.h"
 #include "graph/atomic_file.h"
+#include "kernels/predictor.h"
 #include "graph/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "tiling/tile_config.h"
@@ -81,6 +87,161 @@ std::string Number(const std::optional<double>& v) {
   return v ? absl::StrFormat("%8.3f", *v) : "     n/a";
 }
 
+// One column of `eval --plot`: its name and its predictions, [examples][num_configs] ns (NaN: none).
+using PlotColumns =
+    std::vector<std::pair<std::string, const std::vector<std::vector<double>>*>>;
+
+// --plot DIR (file comment): DIR/eval_points.json, then tools/plot.py draws from it.
+absl::Status WritePlots(const std::string& plot_dir, const std::vector<gnn::KernelExample>& examples,
+                        const PlotColumns& columns, const std::set<std::string>& held_out,
+                        const std::string& part) {
+  auto values = [](const std::vector<double>& v) {
+    nlohmann::ordered_json a = nlohmann::ordered_json::array();
+    for (double x : v) a.push_back(std::isfinite(x) ? nlohmann::ordered_json(x) : nullptr);
+    return a;
+  };
+  nlohmann::ordered_json points;
+  points["programs"] = std::vector<std::string>(held_out.begin(), held_out.end());
+  points["split_part"] = part;
+  nlohmann::ordered_json column_names = nlohmann::ordered_json::array();
+  for (const auto& column : columns) column_names.push_back(column.first);
+  points["columns"] = column_names;
+  nlohmann::ordered_json kernels = nlohmann::ordered_json::array();
+  for (size_t e = 0; e < examples.size(); ++e) {
+    const gnn::KernelExample& ex = examples[e];
+    const bool tile = ex.task == gnn::Task::kTile;
+    nlohmann::ordered_json k;
+    k["program"] = ex.program;
+    k["kernel"] = ex.kernel_name;
+    k["task"] = tile ? "tile" : "fusion";
+    std::vector<double> measured = ex.runtime_ns;
+    for (int c = 0; c < ex.num_configs; ++c) {
+      if (ex.timed_out[c]) measured[c] = kNaN;
+    }
+    k["measured_ns"] = values(measured);
+    for (const auto& [name, predictions] : columns) {
+      k["predicted_ns"][name] = values((*predictions)[e]);
+      if (!tile) continue;
+      ASSIGN_OR_RETURN(gnn::TaskMetrics m, gnn::ComputeTaskMetrics({ex}, {(*predictions)[e]}));
+      k["kendall_tau"][name] = m.tile_kendall_tau.has_value()
+                                   ? nlohmann::ordered_json(*m.tile_kendall_tau)
+                                   : nlohmann::ordered_json(nullptr);
+    }
+    kernels.push_back(std::move(k));
+  }
+  points["kernels"] = std::move(kernels);
+  std::error_code error;
+  std::filesystem::create_directories(plot_dir, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--plot ", plot_dir, ": cannot create the directory: ", error.message()));
+  }
+  const std::string points_file = (std::filesystem::path(plot_dir) / "eval_points.json").string();
+  RETURN_IF_ERROR(graph::WriteFileAtomically(points_file, points.dump(1) + "\n", "--plot"));
+  RETURN_IF_ERROR(RunPlotScript({"eval", points_file, plot_dir}));
+  std::cerr << "perfgraph eval: pictures in " << plot_dir
+            << " (scatter_tile, scatter_fusion, tau_histogram; .png and .svg)\n";
+  return absl::OkStatus();
+}
+
+// Scores a model of a foreign feature schema on held-out examples of that schema (file comment).
+absl::Status EvalForeign(const std::string& model_dir, const std::optional<gnn::ModelInfo>& info,
+                         const gnn::LoadSummary& summary,
+                         const std::vector<gnn::KernelExample>& examples,
+                         const std::set<std::string>& held_out) {
+  const gnn::ModelOptions& m = info->model;
+  const std::string model_schema =
+      m.foreign_schema() ? absl::StrCat(m.feature_schema, " (", m.num_node_features, " node, ",
+                                        m.num_config_features, " config features)")
+                         : "perfgraph";
+  if (data::FeatureSchemaText(summary.foreign_features) != model_schema) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model '", model_dir, "' reads features of schema ", model_schema,
+        " but the datasets hold schema ", data::FeatureSchemaText(summary.foreign_features),
+        "; evaluate a model on data of the schema it was trained on"));
+  }
+  if (!absl::GetFlag(FLAGS_explain).empty() || absl::GetFlag(FLAGS_guard_sweep) ||
+      !absl::GetFlag(FLAGS_xgboost_model).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--explain, --guard-sweep and --xgboost-model need perfgraph kernels; the datasets hold ",
+        model_schema, " features"));
+  }
+  ASSIGN_OR_RETURN(kernels::Predictor predictor,
+                   kernels::Predictor::Load(
+                       (std::filesystem::path(model_dir) / pipeline::kLearnedWeightsFile).string()));
+  std::vector<std::vector<double>> learned(examples.size());
+  std::vector<float> out;
+  for (size_t e = 0; e < examples.size(); ++e) {
+    const gnn::KernelExample& ex = examples[e];
+    out.assign(ex.num_configs, 0.0f);
+    absl::Status s =
+        predictor.Predict(ex.tensors, ex.config_feat.data(), ex.num_configs, out.data());
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("kernel '", ex.kernel_name, "' of ", ex.program,
+                                                 ": ", s.message()));
+    }
+    learned[e].assign(out.begin(), out.end());
+  }
+  ASSIGN_OR_RETURN(gnn::TaskMetrics l, gnn::ComputeTaskMetrics(examples, learned));
+  if (const std::string plot_dir = absl::GetFlag(FLAGS_plot); !plot_dir.empty()) {
+    RETURN_IF_ERROR(WritePlots(plot_dir, examples, {{"learned", &learned}}, held_out, "held-out"));
+  }
+  const gnn::TaskMetrics none;  // the analytical column: not computable without kernels
+  nlohmann::ordered_json per_kernel = nlohmann::ordered_json::array();
+  if (absl::GetFlag(FLAGS_per_kernel)) {
+    for (size_t e = 0; e < examples.size(); ++e) {
+      ASSIGN_OR_RETURN(gnn::TaskMetrics k, gnn::ComputeTaskMetrics({examples[e]}, {learned[e]}));
+      per_kernel.push_back({{"program", examples[e].program},
+                            {"kernel", examples[e].kernel_name},
+                            {"task", "tile"},
+                            {"configs", k.tile_configs},
+                            {"learned", nlohmann::ordered_json::parse(gnn::TileMetricsJson(k))}});
+    }
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    nlohmann::ordered_json j;
+    j["tile"]["learned"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(l));
+    j["tile"]["analytical"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(none));
+    j["fusion"]["learned"] = nlohmann::ordered_json::parse(gnn::FusionMetricsJson(none));
+    j["fusion"]["analytical"] = nlohmann::ordered_json::parse(gnn::FusionMetricsJson(none));
+    j["kernels"] = l.tile_kernels;
+    j["configs"] = l.tile_configs;
+    j["programs"] = std::vector<std::string>(held_out.begin(), held_out.end());
+    j["tile_kernels"] = l.tile_kernels;
+    j["fusion_kernels"] = 0;
+    j["analytical_failures"] = 0;
+    j["learned_model"] = model_dir;
+    j["xgboost_model"] = nullptr;
+    j["xgboost_failures"] = 0;
+    j["feature_schema"] = m.feature_schema;
+    if (absl::GetFlag(FLAGS_per_kernel)) j["per_kernel"] = per_kernel;
+    std::cout << j.dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  std::cout << "held-out programs: " << absl::StrJoin(held_out, ", ") << "\n";
+  std::cout << absl::StrFormat("%d tile kernels, %d configs scored, features of schema %s (no "
+                               "analytical column: it needs perfgraph kernels)\n",
+                               l.tile_kernels, l.tile_configs, model_schema);
+  std::cout << absl::StrFormat("%-28s %10s\n", "", "learned");
+  std::cout << absl::StrFormat("%-28s %10s\n", "tile top-1 slowdown", Percent(l.tile_top1_slowdown));
+  std::cout << absl::StrFormat("%-28s %10s\n", "tile top-5 slowdown", Percent(l.tile_top5_slowdown));
+  std::cout << absl::StrFormat("%-28s %10s\n", "tile Kendall tau", Number(l.tile_kendall_tau));
+  if (absl::GetFlag(FLAGS_per_kernel)) {
+    std::cout << absl::StrFormat("\n%-24s %-40s %7s %10s %10s\n", "program", "kernel", "configs",
+                                 "l.tau", "l.top1");
+    for (const auto& k : per_kernel) {
+      const auto& tau = k["learned"]["kendall_tau"];
+      const auto& top1 = k["learned"]["top1_slowdown"];
+      std::cout << absl::StrFormat(
+          "%-24s %-40s %7d %10s %10s\n", k["program"].get<std::string>(),
+          k["kernel"].get<std::string>(), k["configs"].get<int>(),
+          tau.is_null() ? std::string("n/a") : absl::StrFormat("%.3f", tau.get<double>()),
+          top1.is_null() ? std::string("n/a") : absl::StrFormat("%.1f%%", 100 * top1.get<double>()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Eval(const std::vector<std::string>& args) {
   ASSIGN_OR_RETURN(CommandLine command_line, ParseCommandLine("eval", args));
   std::vector<std::string> datasets = absl::GetFlag(FLAGS_dataset);
@@ -96,10 +257,13 @@ absl::Status Eval(const std::vector<std::string>& args) {
   std::unique_ptr<cost::CostModel> learned_model;
   if (explicit_model || std::filesystem::exists(model_dir)) {
     ASSIGN_OR_RETURN(info, gnn::ReadModelInfo(model_dir));
-    pipeline::CostModelOptions options;
-    options.kind = pipeline::CostModelKind::kLearned;
-    options.model_dir = model_dir;
-    ASSIGN_OR_RETURN(learned_model, pipeline::MakeCostModel(options));
+    // A foreign-schema model is scored by EvalForeign below (no cost::CostModel reads its features).
+    if (!info->model.foreign_schema()) {
+      pipeline::CostModelOptions options;
+      options.kind = pipeline::CostModelKind::kLearned;
+      options.model_dir = model_dir;
+      ASSIGN_OR_RETURN(learned_model, pipeline::MakeCostModel(options));
+    }
   } else {
     if (absl::GetFlag(FLAGS_split).empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -111,6 +275,12 @@ absl::Status Eval(const std::vector<std::string>& args) {
   }
   gnn::LoadSummary summary;
   ASSIGN_OR_RETURN(std::vector<gnn::KernelExample> all, gnn::LoadExamples(datasets, &summary));
+  if (summary.foreign_features.has_value() && !info) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the datasets hold ", summary.foreign_features->ToString(),
+        " features: only a model trained on them can be evaluated (pass --model MODEL_DIR; the "
+        "analytical model needs perfgraph kernels)"));
+  }
 
   std::set<std::string> held_out;
   const std::string part_name = absl::GetFlag(FLAGS_split_part);
@@ -138,6 +308,9 @@ absl::Status Eval(const std::vector<std::string>& args) {
   std::vector<gnn::KernelExample> examples;
   for (gnn::KernelExample& e : all) {
     if (held_out.count(e.program)) examples.push_back(std::move(e));
+  }
+  if (summary.foreign_features.has_value() || (info && info->model.foreign_schema())) {
+    return EvalForeign(model_dir, info, summary, examples, held_out);
   }
   if (examples.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -241,57 +414,13 @@ absl::Status Eval(const std::vector<std::string>& args) {
 
   // --plot DIR: every scored point and each tile kernel's tau, drawn by tools/plot.py.
   if (const std::string plot_dir = absl::GetFlag(FLAGS_plot); !plot_dir.empty()) {
-    auto values = [](const std::vector<double>& v) {
-      nlohmann::ordered_json a = nlohmann::ordered_json::array();
-      for (double x : v) a.push_back(std::isfinite(x) ? nlohmann::ordered_json(x) : nullptr);
-      return a;
-    };
-    std::vector<std::pair<std::string, const std::vector<std::vector<double>>*>> columns;
+    PlotColumns columns;
     if (learned_model != nullptr) columns.push_back({"learned", &learned_ns});
     if (has_xgboost) columns.push_back({"xgboost", &scores.xgboost_ns});
     columns.push_back({"analytical", &analytical_ns});
-    nlohmann::ordered_json points;
-    points["programs"] = std::vector<std::string>(held_out.begin(), held_out.end());
-    points["split_part"] = absl::GetFlag(FLAGS_split).empty() ? std::string("unseen by the model")
-                                                               : part_name;
-    nlohmann::ordered_json column_names = nlohmann::ordered_json::array();
-    for (const auto& column : columns) column_names.push_back(column.first);
-    points["columns"] = column_names;
-    nlohmann::ordered_json kernels = nlohmann::ordered_json::array();
-    for (size_t e = 0; e < examples.size(); ++e) {
-      const gnn::KernelExample& ex = examples[e];
-      const bool tile = ex.task == gnn::Task::kTile;
-      nlohmann::ordered_json k;
-      k["program"] = ex.program;
-      k["kernel"] = ex.kernel_name;
-      k["task"] = tile ? "tile" : "fusion";
-      std::vector<double> measured = ex.runtime_ns;
-      for (int c = 0; c < ex.num_configs; ++c) {
-        if (ex.timed_out[c]) measured[c] = kNaN;
-      }
-      k["measured_ns"] = values(measured);
-      for (const auto& [name, predictions] : columns) {
-        k["predicted_ns"][name] = values((*predictions)[e]);
-        if (!tile) continue;
-        ASSIGN_OR_RETURN(gnn::TaskMetrics m, gnn::ComputeTaskMetrics({ex}, {(*predictions)[e]}));
-        k["kendall_tau"][name] = m.tile_kendall_tau.has_value()
-                                     ? nlohmann::ordered_json(*m.tile_kendall_tau)
-                                     : nlohmann::ordered_json(nullptr);
-      }
-      kernels.push_back(std::move(k));
-    }
-    points["kernels"] = std::move(kernels);
-    std::error_code error;
-    std::filesystem::create_directories(plot_dir, error);
-    if (error) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("--plot ", plot_dir, ": cannot create the directory: ", error.message()));
-    }
-    const std::string points_file = (std::filesystem::path(plot_dir) / "eval_points.json").string();
-    RETURN_IF_ERROR(graph::WriteFileAtomically(points_file, points.dump(1) + "\n", "--plot"));
-    RETURN_IF_ERROR(RunPlotScript({"eval", points_file, plot_dir}));
-    std::cerr << "perfgraph eval: pictures in " << plot_dir
-              << " (scatter_tile, scatter_fusion, tau_histogram; .png and .svg)\n";
+    RETURN_IF_ERROR(WritePlots(plot_dir, examples, columns, held_out,
+                               absl::GetFlag(FLAGS_split).empty() ? "unseen by the model"
+                                                                  : part_name));
   }
 
   if (const std::string target = absl::GetFlag(FLAGS_explain); !target.empty()) {

@@ -44,7 +44,8 @@ ABSL_FLAG(std::string, task, "tile",
 // plan, predict.
 ABSL_FLAG(bool, measure, false,
           "Also compile and time every planned kernel on this CPU (Halide; runs perfgraph-measure).");
-ABSL_FLAG(std::string, format, "csv", "Output format: csv | jsonl.");
+ABSL_FLAG(std::string, format, "csv",
+          "Output format: csv | jsonl (predict); tpugraphs-tile (dataset export, its default).");
 
 // compare.
 ABSL_FLAG(int, repeats, 3,
@@ -143,6 +144,13 @@ ABSL_FLAG(int, repeat_configs_per_kernel, 0,
           "Re-measure at most this many OK configs per kernel (0 = all).");
 ABSL_FLAG(std::string, hlo, "", "Directory holding the HLO text modules.");
 ABSL_FLAG(std::string, runtimes, "", "CSV of measured runtimes (tools/dataset_import.h).");
+ABSL_FLAG(int, train_configs_per_tile, 0,
+          "dataset import --tpugraphs-tile: keep at most this many configs (a seeded uniform "
+          "sample) of each tile of the train part, so that an epoch stays short; the test part "
+          "keeps every config (0 = keep all).");
+ABSL_FLAG(std::string, tpugraphs_tile, "",
+          "dataset import: directory of TpuGraphs tile .npz files, or a TpuGraphs split root with "
+          "train/ valid/ [test/] (tools/dataset_tpugraphs.h).");
 ABSL_FLAG(bool, allow_mixed_machines, false,
           "Merge files measured on different machines (the result has no machine).");
 ABSL_FLAG(std::string, machine, "unknown (imported)",

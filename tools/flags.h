@@ -80,6 +80,8 @@ ABSL_DECLARE_FLAG(int, kernels);
 ABSL_DECLARE_FLAG(int, repeat_configs_per_kernel);
 ABSL_DECLARE_FLAG(std::string, hlo);
 ABSL_DECLARE_FLAG(std::string, runtimes);
+ABSL_DECLARE_FLAG(std::string, tpugraphs_tile);
+ABSL_DECLARE_FLAG(int, train_configs_per_tile);
 ABSL_DECLARE_FLAG(bool, allow_mixed_machines);
 ABSL_DECLARE_FLAG(std::string, machine);
 

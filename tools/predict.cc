@@ -171,6 +171,12 @@ absl::Status LoadModelFile(Source& source, const graph::ImportOptions& import_op
 
 absl::Status LoadDataset(Source& source) {
   ASSIGN_OR_RETURN(data::RecordReader reader, data::RecordReader::Open(source.path));
+  if (reader.header().foreign_features.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "'", source.path, "' holds ", reader.header().foreign_features->ToString(),
+        " features and no kernels to predict; score it with `perfgraph eval --dataset` and a model "
+        "trained on that schema"));
+  }
   const int threads = reader.header().machine.has_value() && reader.header().machine->num_threads > 0
                           ? reader.header().machine->num_threads
                           : LogicalCores();

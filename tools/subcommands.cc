@@ -68,9 +68,18 @@ const std::vector<SubcommandInfo>& Subcommands() {
       {"dataset merge", "A.pgd B.pgd... --out ALL.pgd [--allow-mixed-machines] [--json]",
        "join record files measured apart (measure --shard K/N), deduplicated",
        {"out", "allow_mixed_machines", "json"}, false, Executable::kPerfgraph},
-      {"dataset import", "--hlo DIR --runtimes FILE.csv --out DATASET [--machine NAME]",
-       "turn your own measured runtimes of HLO kernels into a dataset",
-       {"hlo", "runtimes", "out", "machine"}, false, Executable::kPerfgraph},
+      {"dataset import",
+       "--hlo DIR --runtimes FILE.csv --out DATASET [--machine NAME]\n"
+       "        or: --tpugraphs-tile DIR --out DATASET [--train-configs-per-tile N] [--seed S]",
+       "turn your own measured runtimes of HLO kernels into a dataset, or TpuGraphs tile files\n"
+       "into a dataset of their own feature schema (train and eval read it)",
+       {"hlo", "runtimes", "tpugraphs_tile", "train_configs_per_tile", "seed", "out", "machine",
+        "json"},
+       false,
+       Executable::kPerfgraph},
+      {"dataset export", "[--format tpugraphs-tile] DATASET... OUT_DIR [--json]",
+       "write every tile kernel of datasets as a TpuGraphs tile .npz file (perfgraph's features)",
+       {"format", "json"}, false, Executable::kPerfgraph},
       {"calibrate",
        "--out TARGET_FILE [--threads T] [--measure-ms MS] [--calibration-passes N]\n"
        "        [--tolerance F] [--compare-to TARGET_FILE] [--force]",
@@ -302,6 +311,7 @@ SubcommandTable InferenceSubcommands(const PlanMeasurer& plan_measurer) {
       {"dataset stats", RunDatasetStats},
       {"dataset merge", RunDatasetMerge},
       {"dataset import", RunDatasetImport},
+      {"dataset export", RunDatasetExport},
       {"eval", RunEval},
       {"plan", [plan_measurer](const std::vector<std::string>& args) {
          return RunPlan(args, plan_measurer);

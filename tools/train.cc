@@ -17,6 +17,8 @@
 // --distributed trains data-parallel (gnn/train.h DistributedOptions): start the same command once
 // per rank with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set (torchrun's variables); rank 0
 // prints the progress and writes MODEL_DIR, the other ranks only a closing line.
+// Datasets of a foreign feature schema (TpuGraphs tiles) train without hybrid features and, unless
+// --rank-loss says otherwise, with ListMLE.
 // Ablations of the default model: --reduction mean (no LSTM), --join early, --sage-layers 1|2, and
 // MSE-only training with --rank-weight 0 --tile-mse-weight 1.
 // One trainer per MODEL_DIR: train (rank 0) holds graph::OutputLock on it ("MODEL_DIR.lock", with
@@ -38,6 +40,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "data/record_file.h"
 #include "gnn/export.h"
 #include "gnn/train.h"
 #include "gnn/xgboost_train.h"
@@ -115,8 +118,22 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
         absl::StrCat("--reduction must be lstm or mean, got '", reduction, "'"));
   }
   o.model.reduction = *parsed_reduction;
+  // Datasets of a foreign feature schema (e.g. TpuGraphs tiles, `dataset import --tpugraphs-tile`).
+  bool foreign_data = false;
+  if (absl::StatusOr<data::RecordReader> reader = data::RecordReader::Open(o.datasets[0]);
+      reader.ok()) {
+    foreign_data = reader->header().foreign_features.has_value();
+  }
   o.rank_weight = absl::GetFlag(FLAGS_rank_weight);
-  absl::StatusOr<gnn::RankLoss> rank_loss = gnn::ParseRankLoss(absl::GetFlag(FLAGS_rank_loss));
+  // Such data (TpuGraphs tiles: many configs per kernel) defaults to ListMLE, linear in a kernel's
+  // configs and TpuGraphs' own baseline loss; pairwise ranking is quadratic in them.
+  const bool rank_loss_given = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+    return a == "--rank-loss" || a == "--rank_loss" || absl::StartsWith(a, "--rank-loss=") ||
+           absl::StartsWith(a, "--rank_loss=");
+  });
+  absl::StatusOr<gnn::RankLoss> rank_loss =
+      foreign_data && !rank_loss_given ? gnn::RankLoss::kListMle
+                                       : gnn::ParseRankLoss(absl::GetFlag(FLAGS_rank_loss));
   if (!rank_loss.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--rank-loss must be pairwise or listmle, got '",
                                                    absl::GetFlag(FLAGS_rank_loss), "'"));
@@ -143,7 +160,16 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
   o.batch_kernels = absl::GetFlag(FLAGS_batch_kernels);
   o.learning_rate = absl::GetFlag(FLAGS_learning_rate);
   o.patience = absl::GetFlag(FLAGS_patience);
-  if (absl::GetFlag(FLAGS_hybrid_features)) {
+  // Hybrid features (on by default) need perfgraph kernels: datasets of a foreign feature schema
+  // (e.g. TpuGraphs tiles) train without them unless --hybrid-features is given explicitly (an
+  // error then, from gnn::Train).
+  const bool hybrid_given = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+    return a == "--hybrid-features" || a == "--hybrid_features" ||
+           absl::StartsWith(a, "--hybrid-features=") || absl::StartsWith(a, "--hybrid_features=");
+  });
+  if (foreign_data && !hybrid_given) {
+    // No hybrid block: the model reads the records' features alone.
+  } else if (absl::GetFlag(FLAGS_hybrid_features)) {
     ASSIGN_OR_RETURN(o.model.hybrid_threads, MeasuredThreads(o.datasets[0]));
   }
   o.max_epochs_this_run = absl::GetFlag(FLAGS_max_epochs_this_run);
@@ -171,6 +197,25 @@ absl::Status WriteSideBySide(const gnn::TrainOptions& options, const gnn::TrainR
   ASSIGN_OR_RETURN(std::unique_ptr<gnn::LearnedPredictor> predictor,
                    gnn::LearnedPredictor::Load(options.out_dir));
   ASSIGN_OR_RETURN(std::vector<std::vector<double>> learned, predictor->PredictNs(examples));
+  if (examples[0].foreign_features.has_value()) {
+    // Features of a foreign schema (e.g. TpuGraphs tiles) come without kernels: there is no
+    // analytical (or XGBoost) column to put beside the learned one.
+    ASSIGN_OR_RETURN(gnn::TaskMetrics m, gnn::ComputeTaskMetrics(examples, learned));
+    const std::filesystem::path path = std::filesystem::path(options.out_dir) / "metrics.json";
+    std::ifstream in(path);
+    nlohmann::ordered_json metrics = nlohmann::ordered_json::parse(in, nullptr, false);
+    if (metrics.is_discarded()) {
+      return absl::DataLossError(absl::StrCat(path.string(), " is not JSON"));
+    }
+    nlohmann::ordered_json& j = metrics["test_side_by_side"];
+    j["feature_schema"] = examples[0].foreign_features->name;
+    j["tile"]["learned"] = nlohmann::ordered_json::parse(gnn::TileMetricsJson(m));
+    j["tile_kernels"] = m.tile_kernels;
+    RETURN_IF_ERROR(graph::WriteFileAtomically(path.string(), metrics.dump(2) + "\n", "train"));
+    std::cout << "test (" << examples[0].foreign_features->name << " features):" << MetricsLine(m)
+              << "\n";
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(const int threads, MeasuredThreads(options.datasets[0]));
   ASSIGN_OR_RETURN(SideBySide scores, ScoreSideBySide(examples, std::move(learned), threads));
   const std::filesystem::path path = std::filesystem::path(options.out_dir) / "metrics.json";

@@ -435,6 +435,35 @@ TEST(RecordFileTest, AppendingMeasurementsOfAnotherMachineIsFailedPrecondition) 
   EXPECT_OK(RecordWriter::Open(path));  // no machine given: not checked
 }
 
+TEST(RecordFileTest, ForeignFeatureSchemaIsKeptInTheHeaderAndNeverMixedWithAnother) {
+  const TempFile temp;
+  const std::string& path = temp.path;
+  RecordWriterOptions options;
+  options.foreign_features = ForeignFeatureSchema{"tpugraphs-tile", 140, 24};
+  WriteRecords(path, 2, options);
+  absl::StatusOr<RecordReader> reader = RecordReader::Open(path);
+  ASSERT_OK(reader);
+  ASSERT_TRUE(reader->header().foreign_features.has_value());
+  EXPECT_EQ(*reader->header().foreign_features, *options.foreign_features);
+  EXPECT_EQ(FeatureSchemaText(reader->header().foreign_features),
+            "tpugraphs-tile (140 node, 24 config features)");
+  EXPECT_OK(RecordWriter::Open(path, options));  // the same schema appends
+  RecordWriterOptions other = options;
+  other.foreign_features->num_node_features = 139;
+  EXPECT_THAT(RecordWriter::Open(path, other),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("holds records of feature schema tpugraphs-tile (140 node"),
+                             HasSubstr("refusing to append records of tpugraphs-tile (139 node"))));
+  EXPECT_THAT(RecordWriter::Open(path, RecordWriterOptions()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("records of perfgraph")));
+  // A perfgraph file has no foreign schema.
+  const TempFile own;
+  WriteRecords(own.path, 1, RecordWriterOptions());
+  absl::StatusOr<RecordReader> own_reader = RecordReader::Open(own.path);
+  ASSERT_OK(own_reader);
+  EXPECT_FALSE(own_reader->header().foreign_features.has_value());
+}
+
 TEST(RecordFileTest, AppendingFromTheSameCpuWithAnotherOsBuildOrCompilerIsAllowed) {
   // A VM's kernel build string changes under a long measurement; it does not change the code Halide
   // generates, so the file keeps growing (its header keeps the first run's fingerprint).

@@ -24,6 +24,7 @@
 #include "graph/featurize.h"
 #include "graph/hlo_opcode.h"
 #include "gtest/gtest.h"
+#include "kernels/predictor.h"
 #include "tests/gnn/gnn_test_util.h"
 #include "tests/status_matchers.h"
 #include "tiling/tile_config.h"
@@ -200,6 +201,82 @@ TEST(BatchTest, LoadExamplesGroupsTileRecordsByKernelAndKeepsOnlyLabelledConfigs
   EXPECT_EQ(summary.duplicate_records, 1);
   EXPECT_EQ(summary.examples_without_ok, 1);
   EXPECT_EQ(summary.programs, std::vector<std::string>{"a"});
+}
+
+// A record of a foreign-schema file (as `dataset import --tpugraphs-tile` writes them): 2-wide node
+// and 1-wide config features; the graph (3 nodes, edges 0->2 and 1->2) only when `with_graph`.
+data::Record ForeignRecord(uint64_t hash, int config, double runtime_ns, bool with_graph) {
+  data::Record r;
+  r.set_program("bench");
+  r.mutable_kernel()->set_name("bench_" + std::to_string(hash));
+  r.mutable_config()->set_text("config " + std::to_string(config));
+  r.add_runtime_ns(runtime_ns);
+  r.set_status(data::Record::MEASURE_STATUS_OK);
+  r.set_feature_schema_version(graph::kFeatureSchemaVersion);
+  r.set_kernel_hash(hash);
+  r.set_task(data::Record::TASK_TILE);
+  data::PrecomputedFeatures* p = r.mutable_precomputed();
+  if (with_graph) {
+    p->set_num_nodes(3);
+    for (float v : {1.f, 2.f, 3.f, 4.f, 5.f, 6.f}) p->add_node_feat(v);
+    for (int op : {63, 63, 1}) p->add_node_opcode(op);
+    for (int id : {0, 2, 1, 2}) p->add_edge_index(id);
+  }
+  p->add_config_feat(static_cast<float>(config));
+  return r;
+}
+
+TEST(BatchTest, LoadExamplesReadsForeignFeaturesAsGivenAndNeedsEachKernelsGraphFirst) {
+  data::RecordWriterOptions options;
+  options.foreign_features = data::ForeignFeatureSchema{"test-schema", 2, 1};
+  const std::string path = TempPath("foreign.pgd");
+  {
+    auto writer = data::RecordWriter::Open(path, options);
+    ASSERT_OK(writer);
+    ASSERT_OK(writer->Append(ForeignRecord(7, 0, 300, /*with_graph=*/true)));
+    ASSERT_OK(writer->Append(ForeignRecord(7, 1, 100, false)));
+    ASSERT_OK(writer->Append(ForeignRecord(7, 2, 200, false)));
+  }
+  LoadSummary summary;
+  absl::StatusOr<std::vector<KernelExample>> examples = LoadExamples({path}, &summary);
+  ASSERT_OK(examples);
+  ASSERT_EQ(examples->size(), 1u);
+  const KernelExample& e = (*examples)[0];
+  ASSERT_TRUE(summary.foreign_features.has_value());
+  EXPECT_EQ(summary.foreign_features->name, "test-schema");
+  EXPECT_EQ(e.node_width(), 2);
+  EXPECT_EQ(e.config_width(), 1);
+  EXPECT_EQ(e.kernel, nullptr);
+  EXPECT_EQ(e.num_configs, 3);
+  EXPECT_EQ(e.tensors.num_nodes, 3);
+  EXPECT_EQ(e.tensors.node_feat, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(e.tensors.edge_index, (std::vector<int32_t>{0, 2, 1, 2}));
+  EXPECT_EQ(e.config_feat, (std::vector<float>{0, 1, 2}));
+  EXPECT_EQ(e.runtime_ns, (std::vector<double>{300, 100, 200}));
+  EXPECT_EQ(e.config_text[1], "config 1");
+
+  // A kernel whose graph record is missing from its file; features of the wrong width.
+  const std::string orphan = TempPath("orphan.pgd");
+  {
+    auto writer = data::RecordWriter::Open(orphan, options);
+    ASSERT_OK(writer);
+    ASSERT_OK(writer->Append(ForeignRecord(8, 0, 300, /*with_graph=*/false)));
+  }
+  EXPECT_THAT(LoadExamples({orphan}),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("has no graph in an earlier record of the file")));
+  const std::string wide = TempPath("wide.pgd");
+  {
+    options.foreign_features->num_node_features = 3;
+    auto writer = data::RecordWriter::Open(wide, options);
+    ASSERT_OK(writer);
+    ASSERT_OK(writer->Append(ForeignRecord(9, 0, 300, /*with_graph=*/true)));
+  }
+  EXPECT_THAT(LoadExamples({wide}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("do not fit 3 nodes of test-schema")));
+  // Files of two schemas never load together.
+  EXPECT_THAT(LoadExamples({path, wide}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("a model reads one schema")));
 }
 
 // The config features LoadExamples computed for the config of `text` in `example`, or nullopt.
@@ -803,6 +880,109 @@ TEST(CheckpointTest, OptionsWithoutReductionKeyLoadAsLstm) {
   bytes.replace(at, 18, R"("reduction":"lstm")");
   WriteBytes(path, bytes);
   EXPECT_THAT(LoadModelFile(path), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("lstm")));
+}
+
+// Examples of a foreign feature schema (as LoadExamples makes them from imported TpuGraphs tiles):
+// the synthetic kernels' graphs with `node_width` random node features and `config_width` random
+// config features, no kernel.
+std::vector<KernelExample> ForeignExamples(int node_width, int config_width) {
+  std::vector<KernelExample> examples = test::SyntheticExamples(4, 4);
+  torch::manual_seed(11);
+  for (KernelExample& e : examples) {
+    e.foreign_features = data::ForeignFeatureSchema{"test-schema", node_width, config_width};
+    e.kernel = nullptr;
+    torch::Tensor nodes = torch::randn({e.tensors.num_nodes, node_width});
+    e.tensors.node_feat.assign(nodes.data_ptr<float>(), nodes.data_ptr<float>() + nodes.numel());
+    torch::Tensor configs = torch::randn({e.num_configs, config_width});
+    e.config_feat.assign(configs.data_ptr<float>(), configs.data_ptr<float>() + configs.numel());
+  }
+  return examples;
+}
+
+ModelOptions ForeignOptions(Join join, int node_width, int config_width) {
+  ModelOptions o = SmallOptions(join);
+  o.feature_schema = "test-schema";
+  o.num_node_features = node_width;
+  o.num_config_features = config_width;
+  return o;
+}
+
+TEST(ForeignSchemaTest, ModelFilesAndWeightsCarryTheWidthsAndServeTheSamePredictions) {
+  const std::vector<KernelExample> examples = ForeignExamples(5, 3);
+  for (Join join : {Join::kLate, Join::kEarly}) {
+    SCOPED_TRACE(JoinName(join));
+    Model model(ForeignOptions(join, 5, 3));
+    model->SetNormalization(ComputeNormalization(Pointers(examples)));
+    model->eval();
+    const std::string path = TempPath(absl::StrCat("foreign_", JoinName(join), ".pgm"));
+    ASSERT_OK(SaveModelFile(path, *model));
+    absl::StatusOr<ModelFileHeader> header = ReadModelFileHeader(path);
+    ASSERT_OK(header);
+    EXPECT_EQ(header->feature_schema_version, 0u);
+    EXPECT_EQ(header->num_node_features, 5u);
+    EXPECT_EQ(header->num_config_features, 3u);
+    EXPECT_EQ(header->options.feature_schema, "test-schema");
+    absl::StatusOr<std::shared_ptr<ModelImpl>> loaded = LoadModelFile(path);
+    ASSERT_OK(loaded);
+    torch::NoGradGuard no_grad;
+    const HostBatch host = MakeHostBatch(Pointers(examples), join);
+    EXPECT_EQ(host.node_width, 5);
+    EXPECT_EQ(host.config_width, 3);
+    const torch::Tensor expected = model->forward(ToTensors(host));
+    EXPECT_TRUE(torch::equal(expected, (*loaded)->forward(ToTensors(host))));
+
+    // The exported weights name the schema; kernels::Predictor reads rows of its widths.
+    const std::string weights_path = TempPath(absl::StrCat("foreign_", JoinName(join), ".pgw"));
+    ASSERT_OK(Export(*model, weights_path));
+    absl::StatusOr<kernels::Predictor> predictor = kernels::Predictor::Load(weights_path);
+    ASSERT_OK(predictor);
+    EXPECT_EQ(predictor->architecture().feature_schema, "test-schema");
+    EXPECT_EQ(predictor->architecture().node_width(), 5);
+    int64_t row = 0;
+    kernels::Predictor::Scratch scratch;
+    for (const KernelExample& e : examples) {
+      std::vector<float> out(e.num_configs);
+      ASSERT_OK(predictor->PredictLogNs(e.tensors, e.config_feat.data(), e.num_configs, out.data(),
+                                        scratch));
+      for (int c = 0; c < e.num_configs; ++c, ++row) {
+        // Same float32 arithmetic in another order: agreement to 1e-4 in log(ns).
+        EXPECT_NEAR(out[c], expected[row].item<float>(), 1e-4);
+      }
+    }
+  }
+}
+
+TEST(ForeignSchemaTest, TrainingRefusesExamplesOfAnotherSchemaAndOptionsAreValidated) {
+  const std::vector<KernelExample> foreign = ForeignExamples(5, 3);
+  TrainOptions options;
+  options.epochs = 1;
+  options.model = SmallOptions(Join::kLate);  // perfgraph's schema
+  EXPECT_THAT(TrainOnExamples(foreign, {}, {}, options).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("has features of schema test-schema (5 node, 3 config features) "
+                                 "but the model options name schema 'perfgraph'")));
+  options.model = ForeignOptions(Join::kLate, 6, 3);  // other node width
+  EXPECT_THAT(TrainOnExamples(foreign, {}, {}, options).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  options.model = ForeignOptions(Join::kLate, 5, 3);
+  EXPECT_OK(TrainOnExamples(foreign, {}, {}, options).status());
+
+  // JSON: perfgraph's options keep their keys; a foreign schema round-trips with its widths.
+  EXPECT_THAT(ModelOptionsToJson(SmallOptions(Join::kLate)),
+              ::testing::Not(HasSubstr("feature_schema")));
+  const ModelOptions o = ForeignOptions(Join::kEarly, 140, 24);
+  absl::StatusOr<ModelOptions> back = ModelOptionsFromJson(ModelOptionsToJson(o), "test");
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, o);
+  EXPECT_EQ(back->node_width(), 140);
+  EXPECT_EQ(back->config_width(), 24);
+  ModelOptions hybrid = o;
+  hybrid.hybrid_threads = 2;
+  EXPECT_THAT(ValidateModelOptions(hybrid),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hybrid_threads = 2")));
+  ModelOptions wide = o;
+  wide.num_node_features = kMaxForeignFeatureWidth + 1;
+  EXPECT_THAT(ValidateModelOptions(wide), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -167,8 +167,8 @@ TEST(WeightsTest, VersionOneFilesWithoutReductionStillLoadAsLstm) {
   WeightsFile w = Sample();
   w.format_version = 1;
   const std::string v1 = Bytes(w);
-  // No reduction, no config schema version, no hybrid threads.
-  EXPECT_EQ(v1.size() + 12, Bytes(Sample()).size());
+  // No reduction, no config schema version, no hybrid threads, no feature schema name length.
+  EXPECT_EQ(v1.size() + 16, Bytes(Sample()).size());
   absl::StatusOr<WeightsFile> parsed = ParseWeights(v1, "v1.pgw");
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->format_version, 1u);
@@ -200,7 +200,7 @@ TEST(WeightsTest, VersionTwoFilesWithoutConfigSchemaLoadAsConfigSchemaOne) {
   const std::string v2 = Bytes(w);
   WeightsFile current = Sample();
   current.architecture.reduction = WeightsReduction::kMean;
-  EXPECT_EQ(v2.size() + 8, Bytes(current).size());
+  EXPECT_EQ(v2.size() + 12, Bytes(current).size());  // + config schema, hybrid, schema name length
   absl::StatusOr<WeightsFile> parsed = ParseWeights(v2, "v2.pgw");
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->format_version, 2u);
@@ -224,7 +224,7 @@ TEST(WeightsTest, VersionThreeFilesHaveNoHybridFeaturesAndCannotExpressThem) {
   WeightsFile w = Sample();
   w.format_version = 3;
   const std::string v3 = Bytes(w);
-  EXPECT_EQ(v3.size() + 4, Bytes(Sample()).size());
+  EXPECT_EQ(v3.size() + 8, Bytes(Sample()).size());  // + hybrid threads, schema name length
   absl::StatusOr<WeightsFile> parsed = ParseWeights(v3, "v3.pgw");
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->architecture.hybrid_threads, 0);
@@ -259,6 +259,54 @@ TEST(WeightsTest, HybridThreadsRoundTripWidenTheConfigRowAndAreBounded) {
   for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
   EXPECT_THAT(ParseWeights(bytes, "absurd.pgw"),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("hybrid_threads 65535")));
+}
+
+// A model of a foreign feature schema (e.g. TpuGraphs tiles): its name and widths in the header.
+WeightsFile ForeignSample() {
+  WeightsFile w = Sample();
+  w.feature_schema_version = 0;
+  w.config_feature_schema_version = 0;
+  w.num_node_features = 140;
+  w.num_config_features = 24;
+  w.architecture.feature_schema = "tpugraphs-tile";
+  w.architecture.foreign_node_features = 140;
+  w.architecture.foreign_config_features = 24;
+  return w;
+}
+
+TEST(WeightsTest, ForeignFeatureSchemaRoundTripsWithItsWidths) {
+  absl::StatusOr<WeightsFile> parsed = ParseWeights(Bytes(ForeignSample()), "tpu.pgw");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->architecture.feature_schema, "tpugraphs-tile");
+  EXPECT_EQ(parsed->architecture.node_width(), 140);
+  EXPECT_EQ(parsed->architecture.config_width(), 24);
+  EXPECT_EQ(parsed->feature_schema_version, 0u);
+  // perfgraph's own files keep an empty name and this build's widths.
+  absl::StatusOr<WeightsFile> own = ParseWeights(Bytes(Sample()), "own.pgw");
+  ASSERT_THAT(own, IsOk());
+  EXPECT_FALSE(own->architecture.foreign_schema());
+  EXPECT_EQ(own->architecture.node_width(), graph::kNumNodeFeatures);
+  EXPECT_EQ(own->architecture.config_width(), tiling::kNumConfigFeatures);
+}
+
+TEST(WeightsTest, ForeignFeatureSchemaNeedsVersionFiveAndConsistentWidths) {
+  WeightsFile w = ForeignSample();
+  w.format_version = 4;
+  EXPECT_THAT(SerializeWeights(w).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("format version 4 cannot hold feature schema 'tpugraphs-tile'")));
+  w = ForeignSample();
+  w.num_node_features = 72;  // the header disagrees with the architecture
+  EXPECT_THAT(SerializeWeights(w).status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  // A foreign header claiming a perfgraph feature schema version is corrupt, not another build's.
+  w = ForeignSample();
+  std::string bytes = Bytes(w);
+  bytes[12] = 2;  // feature schema version
+  const uLong crc = crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()),
+                          static_cast<uInt>(bytes.size() - 4));
+  for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  EXPECT_THAT(ParseWeights(bytes, "tpu.pgw"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("of feature schema 'tpugraphs-tile'")));
 }
 
 TEST(WeightsTest, ShippedDefaultWeightsAreCurrentAndHybrid) {
