@@ -48,6 +48,25 @@ using ExampleKey = std::tuple<int, std::string, int, uint64_t>;
 struct PendingExample {
   KernelExample example;
   std::map<std::string, int> config_index;  // config text -> index
+
+  // A record of config `text` with `label` ns (`ok`: not a TIMEOUT). A config seen before is
+  // merged (the minimum label; OK wins over TIMEOUT), counted in `duplicates`, and false is
+  // returned; a new one gets its label and true: the caller appends its config_feat row.
+  bool AddConfig(const std::string& text, double label, bool ok, int64_t& duplicates) {
+    auto [it, is_new] = config_index.emplace(text, example.num_configs);
+    if (!is_new) {
+      ++duplicates;
+      const int c = it->second;
+      example.runtime_ns[c] = std::min(example.runtime_ns[c], label);
+      example.timed_out[c] = example.timed_out[c] && !ok;
+      return false;
+    }
+    ++example.num_configs;
+    example.config_text.push_back(text);
+    example.runtime_ns.push_back(label);
+    example.timed_out.push_back(ok ? 0 : 1);
+    return true;
+  }
 };
 
 // The kernel graph of a foreign-schema record (Record.precomputed), checked against `schema`.
@@ -181,21 +200,10 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
           example.tensors = it->second.second;
           example.foreign_features = schema;
         }
-        const std::string& text = record.config().text();
-        auto [cit, new_config] = pit->second.config_index.emplace(text, example.num_configs);
-        if (!new_config) {
-          ++local.duplicate_records;
-          const int c = cit->second;
-          example.runtime_ns[c] = std::min(example.runtime_ns[c], label);
-          example.timed_out[c] = example.timed_out[c] && !ok;
-          continue;
+        if (pit->second.AddConfig(record.config().text(), label, ok, local.duplicate_records)) {
+          example.config_feat.insert(example.config_feat.end(), p.config_feat().begin(),
+                                     p.config_feat().end());
         }
-        ++example.num_configs;
-        example.config_feat.insert(example.config_feat.end(), p.config_feat().begin(),
-                                   p.config_feat().end());
-        example.config_text.push_back(text);
-        example.runtime_ns.push_back(label);
-        example.timed_out.push_back(ok ? 0 : 1);
         continue;
       }
       auto it = decoded.find(record.kernel_hash());
@@ -224,22 +232,11 @@ absl::StatusOr<std::vector<KernelExample>> LoadExamples(const std::vector<std::s
         example.kernel = it->second.first;
         example.tensors = it->second.second;
       }
-      const std::string text = config.ToString();
-      auto [cit, new_config] = pit->second.config_index.emplace(text, example.num_configs);
-      if (!new_config) {
-        ++local.duplicate_records;
-        const int c = cit->second;
-        example.runtime_ns[c] = std::min(example.runtime_ns[c], label);
-        example.timed_out[c] = example.timed_out[c] && !ok;
-        continue;
+      if (pit->second.AddConfig(config.ToString(), label, ok, local.duplicate_records)) {
+        const size_t offset = example.config_feat.size();
+        example.config_feat.resize(offset + tiling::kNumConfigFeatures);
+        tiling::ConfigFeatures(*example.kernel, config, example.config_feat.data() + offset);
       }
-      ++example.num_configs;
-      const size_t offset = example.config_feat.size();
-      example.config_feat.resize(offset + tiling::kNumConfigFeatures);
-      tiling::ConfigFeatures(*example.kernel, config, example.config_feat.data() + offset);
-      example.config_text.push_back(text);
-      example.runtime_ns.push_back(label);
-      example.timed_out.push_back(ok ? 0 : 1);
     }
   }
   std::vector<KernelExample> examples;
