@@ -46,9 +46,13 @@ constexpr double kGuardOps = 1.0;
 // (Halide's strided-load lowering in its x86 backend): s extra ops per native vector.
 constexpr int64_t kMaxShuffledStride = 4;
 // A load whose lanes are not adjacent (transposed operand, large stride, reduction vectorised across
-// an outer dim) is a gather or scalarised loads: one op per lane (Agner Fog's instruction tables:
-// VGATHERDPS retires about one element per cycle on recent x86 cores).
-constexpr double kGatherOpsPerLane = 1.0;
+// an outer dim) is scalarised: LLVM's x86 cost model treats gathers as slow on AMD cores and on
+// AVX2 targets without fast gathers, so it emits a scalar load plus an insert per lane: 2 ops per
+// lane (LLVM's X86TargetTransformInfo, getGatherScatterOpCost). Chosen over the previous 1 op per
+// lane (one VGATHERDPS element per cycle) on the train and validation programs of
+// data/reference/split.txt: validation Kendall's tau 0.356 with 1, 0.359 with 2 and 3, 0.349 with 4
+// and 6 (README, "Analytical baseline").
+constexpr double kGatherOpsPerLane = 2.0;
 // Register-resident accumulators. The update nest is: outer accumulator dims, reduction loops, then
 // the innermost accumulator dim vectorised by the config's vector width. When that innermost dim is
 // only a few native vectors, LLVM fully unrolls it (constant trip count) and, the accumulator's
@@ -70,10 +74,24 @@ constexpr double kLoadsPerFma = 1.0;
 // of data/reference/split.txt: one native vector gives Kendall's tau 0.39 there, four (LLVM's usual
 // interleave count, which would make 8- and 16-wide tiles scalar) 0.31.
 constexpr int64_t kAutoVectorizeMinVectors = 1;
-int EffectiveVectorWidth(int config_width, int64_t inner_extent, int lanes) {
-  if (config_width > 1 || inner_extent < kAutoVectorizeMinVectors * lanes) return config_width;
+// A loop one of whose loads would be a gather (`gathered`) stays scalar: LLVM's loop vectoriser
+// declines when the gathers cost more than the scalar loop (see kGatherOpsPerLane). Source: the
+// v2 tile labels, where reductions along a contiguous input dim whose output row walks a strided
+// dim (softmax and layer-norm statistics over the last dim) run fastest with vector_width 1 and
+// 2-4x slower with explicit vectors.
+int EffectiveVectorWidth(int config_width, int64_t inner_extent, int lanes, bool gathered) {
+  if (config_width > 1 || gathered || inner_extent < kAutoVectorizeMinVectors * lanes) {
+    return config_width;
+  }
   return lanes;
 }
+// Register-resident scalar accumulators: a scalar (vector_width 1, not auto-vectorised) accumulator
+// row of a constant trip count up to 16 elements is unrolled and kept in registers across the
+// reduction loops like a vector row (x86-64 has 16 SSE/AVX registers), so an update costs a load
+// and an add, not a load and store of the accumulator. Chosen on the train and validation programs
+// of data/reference/split.txt (with 1 gather op per lane): validation tau 0.356 with 16, 0.350 with
+// 8, 0.353 with 32, 0.346 with 64, 0.298 without (README, "Analytical baseline").
+constexpr int64_t kMaxPromotedScalars = 16;
 // Cache line size of x86 cores (Intel and AMD optimisation manuals).
 constexpr double kCacheLineBytes = 64.0;
 // Bytes per stored element: the target stores every float type as f32, integers up to 32 bits (and
@@ -646,6 +664,7 @@ class AccessCounter {
   double ops() const { return ops_; }              // arithmetic ops per element
   double extra_ops() const { return extra_ops_; }  // extra ops per vector for non-unit-stride loads
   int loads() const { return loads_; }             // buffer reads per element
+  int gathers() const { return gathers_; }         // buffer reads whose lanes are not adjacent
 
  private:
   std::vector<const Shape*> OperandShapes(const Instruction& inst) const {
@@ -661,6 +680,7 @@ class AccessCounter {
       return;
     }
     extra_ops_ += kGatherOpsPerLane * lanes_ - 1.0;
+    ++gathers_;
   }
 
   const Kernel& kernel_;
@@ -669,7 +689,15 @@ class AccessCounter {
   double ops_ = 0;
   double extra_ops_ = 0;
   int loads_ = 0;
+  int gathers_ = 0;
 };
+
+// True when a vector loop over dim `dim` of instruction `id` would gather one of its loads.
+bool LoopGathers(const Kernel& kernel, int id, int dim, int self, int lanes) {
+  AccessCounter probe(kernel, lanes);
+  probe.Walk(id, dim, 1, self);
+  return probe.gathers() > 0;
+}
 
 // One loop of the output nest.
 struct Loop {
@@ -892,7 +920,9 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
     double red_size = 1;
     for (int64_t e : loops.extents) red_size *= static_cast<double>(e);
     const int64_t inner = rr > 0 ? acc[rr - 1] : 1;
-    const int v = rr > 0 ? EffectiveVectorWidth(config.vector_width, inner, lanes) : 1;
+    const int v = rr > 0 ? EffectiveVectorWidth(config.vector_width, inner, lanes,
+                                                 LoopGathers(kernel, id, rr - 1, id, lanes))
+                         : 1;
     const int64_t natives = CeilDiv(v, lanes);
     const int64_t vec_iters = v > 1 ? inner / v : 0;
     const int64_t scalar_iters = v > 1 ? inner % v : inner;
@@ -909,7 +939,8 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
     // strict_float), and on the reference machine resnet18's convolutions run at the throughput
     // bound even with one vector per step.
     const double ops_ns = static_cast<double>(natives) * access.ops() / op_rate * 1e9;
-    const bool promoted = v > 1 && scalar_iters == 0 && updates_per_row <= kMaxPromotedVectors;
+    const bool promoted = (v > 1 && scalar_iters == 0 && updates_per_row <= kMaxPromotedVectors) ||
+                          (v == 1 && updates_per_row <= kMaxPromotedScalars);
     const double memory_update_ns =
         promoted ? (kLoadsPerFma + 1.0 / updates_per_row + access.extra_ops()) / op_rate * 1e9
                  : update_ns * update_factor;
@@ -929,7 +960,11 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
 
   // ---- Output stage: the root's loop nest with everything but reductions inlined. ----
   const int64_t t0 = used_slots > 0 ? std::min(tile_of(0), extent_of(0)) : 1;
-  const int v_out = used_slots > 0 ? EffectiveVectorWidth(config.vector_width, t0, lanes) : 1;
+  const int v_out =
+      used_slots > 0
+          ? EffectiveVectorWidth(config.vector_width, t0, lanes,
+                                 LoopGathers(kernel, kernel.root, config.tiled_dims[0], -1, lanes))
+          : 1;
   const double row_vectors = v_out > 1 ? static_cast<double>(CeilDiv(t0, v_out)) : static_cast<double>(t0);
   const double rows_out = computed_elements / static_cast<double>(t0);
   AccessCounter out_access(kernel, std::min(v_out, lanes));

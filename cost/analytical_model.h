@@ -17,7 +17,10 @@
 //    fills the native lanes does 1/lanes of the updates of the scalar loop. Operand accesses that are
 //    not unit-stride along the vectorised dim (strided convolution inputs, reductions vectorised
 //    across a non-contiguous dim, transposed operands) add µop-count estimates (strided loads,
-//    gathers) relative to the 4 ops of the calibrated update; inlined producer arithmetic and padding
+//    gathers, scalarised as a load and an insert per lane) relative to the 4 ops of the calibrated
+//    update. A schedule with vector_width 1 is vectorised by LLVM at the native width unless one of
+//    its loads would gather (then it stays scalar, and a scalar accumulator row of up to 16
+//    elements stays in registers); inlined producer arithmetic and padding
 //    guards run alongside at the peak op rate. The output stage (pure elementwise code after
 //    inlining) costs one native vector op per FLOP, load and store at the peak issue rate
 //    (peak_flops / (2 * lanes)); transcendentals cost 20 ops each. The accumulator's dependency

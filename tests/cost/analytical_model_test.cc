@@ -77,6 +77,48 @@ TEST(AnalyticalModelTest, LlvmVectorisesAScalarScheduleOfAtLeastOneNativeVector)
   EXPECT_DOUBLE_EQ(scalar->reduction_ns, full->reduction_ns);
 }
 
+// Row sums of f32[rows, cols] along the contiguous dim: the output row walks the strided dim of
+// the input, so a vector loop over it gathers (softmax and layer-norm statistics look like this).
+graph::Kernel RowSum(int64_t rows, int64_t cols) {
+  test::KernelBuilder b("row_sum", graph::FusionKind::kInput);
+  const int x = b.Parameter({rows, cols});
+  graph::Attributes zero;
+  zero.constant_value = 0.0;
+  const int init = b.Add(graph::HloOpcode::kConstant, {}, {}, zero);
+  graph::Attributes attrs;
+  attrs.dimensions = {1};
+  b.Add(graph::HloOpcode::kReduce, {rows}, {x, init}, attrs);
+  return b.Build();
+}
+
+TEST(AnalyticalModelTest, LlvmLeavesAScalarLoopThatWouldGatherScalar) {
+  const AnalyticalModel model = Model();
+  const graph::Kernel kernel = RowSum(64, 256);
+  TileConfig config;
+  config.tiled_dims = {0, -1, -1};
+  config.tile = {16, 0, 0};
+  config.vector_width = 1;
+  absl::StatusOr<CostBreakdown> scalar = model.Explain(kernel, config);
+  config.vector_width = 8;
+  absl::StatusOr<CostBreakdown> gathered = model.Explain(kernel, config);
+  ASSERT_THAT(scalar, IsOk());
+  ASSERT_THAT(gathered, IsOk());
+  // Not auto-vectorised: one lane of 8 used; the 16 scalar accumulators stay in registers, and
+  // a scalar load per update beats a scalarised gather (load + insert per lane), as the v2 tile
+  // labels measure for such reductions.
+  EXPECT_DOUBLE_EQ(scalar->vector_efficiency, 1.0 / 8);
+  EXPECT_DOUBLE_EQ(gathered->vector_efficiency, 1.0);
+  EXPECT_LT(scalar->reduction_ns, gathered->reduction_ns);
+  // The same schedule over the contiguous dim (column sums) is auto-vectorised as before.
+  graph::Kernel columns = RowSum(256, 64);
+  columns.instructions[columns.root].attrs.dimensions = {0};
+  columns.instructions[columns.root].shape = graph::Shape::Make(graph::PrimitiveType::kF32, {64});
+  config.vector_width = 1;
+  absl::StatusOr<CostBreakdown> vectorised = model.Explain(columns, config);
+  ASSERT_THAT(vectorised, IsOk());
+  EXPECT_DOUBLE_EQ(vectorised->vector_efficiency, 1.0);
+}
+
 TEST(AnalyticalModelTest, FewAccumulatorVectorsStayInRegisters) {
   const AnalyticalModel model = Model();
   // The same work per update; 2 accumulator vectors per row are promoted to registers (no
