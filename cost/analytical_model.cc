@@ -74,13 +74,15 @@ constexpr double kLoadsPerFma = 1.0;
 // of data/reference/split.txt: one native vector gives Kendall's tau 0.39 there, four (LLVM's usual
 // interleave count, which would make 8- and 16-wide tiles scalar) 0.31.
 constexpr int64_t kAutoVectorizeMinVectors = 1;
-// A loop one of whose loads would be a gather (`gathered`) stays scalar: LLVM's loop vectoriser
-// declines when the gathers cost more than the scalar loop (see kGatherOpsPerLane). Source: the
-// v2 tile labels, where reductions along a contiguous input dim whose output row walks a strided
-// dim (softmax and layer-norm statistics over the last dim) run fastest with vector_width 1 and
-// 2-4x slower with explicit vectors.
-int EffectiveVectorWidth(int config_width, int64_t inner_extent, int lanes, bool gathered) {
-  if (config_width > 1 || gathered || inner_extent < kAutoVectorizeMinVectors * lanes) {
+// A loop one of whose loads would be a gather (`gathers()` is true) stays scalar: LLVM's loop
+// vectoriser declines when the gathers cost more than the scalar loop (see kGatherOpsPerLane).
+// Source: the v2 tile labels, where reductions along a contiguous input dim whose output row walks
+// a strided dim (softmax and layer-norm statistics over the last dim) run fastest with
+// vector_width 1 and 2-4x slower with explicit vectors. `gathers` walks the kernel, so it is only
+// called for a scalar schedule that could be auto-vectorised.
+template <typename GathersFn>
+int EffectiveVectorWidth(int config_width, int64_t inner_extent, int lanes, GathersFn gathers) {
+  if (config_width > 1 || inner_extent < kAutoVectorizeMinVectors * lanes || gathers()) {
     return config_width;
   }
   return lanes;
@@ -920,8 +922,9 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
     double red_size = 1;
     for (int64_t e : loops.extents) red_size *= static_cast<double>(e);
     const int64_t inner = rr > 0 ? acc[rr - 1] : 1;
-    const int v = rr > 0 ? EffectiveVectorWidth(config.vector_width, inner, lanes,
-                                                 LoopGathers(kernel, id, rr - 1, id, lanes))
+    const int v = rr > 0 ? EffectiveVectorWidth(config.vector_width, inner, lanes, [&] {
+                             return LoopGathers(kernel, id, rr - 1, id, lanes);
+                           })
                          : 1;
     const int64_t natives = CeilDiv(v, lanes);
     const int64_t vec_iters = v > 1 ? inner / v : 0;
@@ -962,8 +965,9 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
   const int64_t t0 = used_slots > 0 ? std::min(tile_of(0), extent_of(0)) : 1;
   const int v_out =
       used_slots > 0
-          ? EffectiveVectorWidth(config.vector_width, t0, lanes,
-                                 LoopGathers(kernel, kernel.root, config.tiled_dims[0], -1, lanes))
+          ? EffectiveVectorWidth(config.vector_width, t0, lanes, [&] {
+              return LoopGathers(kernel, kernel.root, config.tiled_dims[0], -1, lanes);
+            })
           : 1;
   const double row_vectors = v_out > 1 ? static_cast<double>(CeilDiv(t0, v_out)) : static_cast<double>(t0);
   const double rows_out = computed_elements / static_cast<double>(t0);

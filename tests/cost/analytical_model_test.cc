@@ -77,23 +77,24 @@ TEST(AnalyticalModelTest, LlvmVectorisesAScalarScheduleOfAtLeastOneNativeVector)
   EXPECT_DOUBLE_EQ(scalar->reduction_ns, full->reduction_ns);
 }
 
-// Row sums of f32[rows, cols] along the contiguous dim: the output row walks the strided dim of
-// the input, so a vector loop over it gathers (softmax and layer-norm statistics look like this).
-graph::Kernel RowSum(int64_t rows, int64_t cols) {
-  test::KernelBuilder b("row_sum", graph::FusionKind::kInput);
+// Sums of f32[rows, cols] over dim `reduced` (0 or 1). Over dim 1, the contiguous one, the output
+// row walks the strided dim of the input, so a vector loop over it gathers (softmax and layer-norm
+// statistics look like this).
+graph::Kernel Sum(int64_t rows, int64_t cols, int64_t reduced) {
+  test::KernelBuilder b("sum", graph::FusionKind::kInput);
   const int x = b.Parameter({rows, cols});
   graph::Attributes zero;
   zero.constant_value = 0.0;
   const int init = b.Add(graph::HloOpcode::kConstant, {}, {}, zero);
   graph::Attributes attrs;
-  attrs.dimensions = {1};
-  b.Add(graph::HloOpcode::kReduce, {rows}, {x, init}, attrs);
+  attrs.dimensions = {reduced};
+  b.Add(graph::HloOpcode::kReduce, {reduced == 1 ? rows : cols}, {x, init}, attrs);
   return b.Build();
 }
 
 TEST(AnalyticalModelTest, LlvmLeavesAScalarLoopThatWouldGatherScalar) {
   const AnalyticalModel model = Model();
-  const graph::Kernel kernel = RowSum(64, 256);
+  const graph::Kernel kernel = Sum(64, 256, /*reduced=*/1);
   TileConfig config;
   config.tiled_dims = {0, -1, -1};
   config.tile = {16, 0, 0};
@@ -110,9 +111,7 @@ TEST(AnalyticalModelTest, LlvmLeavesAScalarLoopThatWouldGatherScalar) {
   EXPECT_DOUBLE_EQ(gathered->vector_efficiency, 1.0);
   EXPECT_LT(scalar->reduction_ns, gathered->reduction_ns);
   // The same schedule over the contiguous dim (column sums) is auto-vectorised as before.
-  graph::Kernel columns = RowSum(256, 64);
-  columns.instructions[columns.root].attrs.dimensions = {0};
-  columns.instructions[columns.root].shape = graph::Shape::Make(graph::PrimitiveType::kF32, {64});
+  const graph::Kernel columns = Sum(256, 64, /*reduced=*/0);
   config.vector_width = 1;
   absl::StatusOr<CostBreakdown> vectorised = model.Explain(columns, config);
   ASSERT_THAT(vectorised, IsOk());
