@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
-#include <set>
+#include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -190,6 +191,29 @@ ReductionLoops LoopsOf(const Kernel& kernel, const Instruction& inst) {
   return loops;
 }
 
+// What an estimate needs of a kernel whatever its config, computed once per kernel (ExplainAll: a
+// plan estimates hundreds of configs of each kernel, and recomputing these per config was a third
+// of a plan's instructions). Indexed by instruction id.
+struct KernelFacts {
+  std::vector<ReductionLoops> loops;  // LoopsOf (no loop for non-reductions)
+  std::vector<char> has_loop;         // HasLoop: a reduction lowered with an accumulator
+  std::vector<graph::OpCost> costs;   // graph::KernelInstructionCosts
+  int primary = -1;                   // tiling::PrimaryReduction
+};
+
+KernelFacts MakeKernelFacts(const Kernel& kernel) {
+  KernelFacts f;
+  f.loops.reserve(kernel.size());
+  f.has_loop.reserve(kernel.size());
+  for (const Instruction& inst : kernel.instructions) {
+    f.loops.push_back(LoopsOf(kernel, inst));
+    f.has_loop.push_back(tiling::IsReductionOpcode(inst.opcode) && f.loops.back().has_loop);
+  }
+  f.costs = graph::KernelInstructionCosts(kernel);
+  f.primary = tiling::PrimaryReduction(kernel);
+  return f;
+}
+
 // Checks the attributes LoopsOf and OperandRegions rely on (the target checks more when compiling).
 absl::Status CheckReduction(const Kernel& kernel, const Instruction& inst) {
   auto bad = [&](absl::string_view why) {
@@ -306,8 +330,8 @@ int64_t WindowSpan(int64_t outputs, int64_t taps, const graph::WindowDimension& 
 // of the reduction loop variables (innermost first) to cover, or null for the whole reduction.
 using Regions = absl::InlinedVector<Region, 4>;
 
-Regions OperandRegions(const Kernel& kernel, const Instruction& inst, const Region& r,
-                       const Region* red) {
+Regions OperandRegions(const Kernel& kernel, const Instruction& inst, const ReductionLoops& loops,
+                       const Region& r, const Region* red) {
   Regions out;
   out.reserve(inst.operands.size());
   auto shape = [&](int k) -> const Shape& { return kernel.instructions[inst.operands[k]].shape; };
@@ -317,8 +341,6 @@ Regions OperandRegions(const Kernel& kernel, const Instruction& inst, const Regi
     return region;
   };
   auto full = [](const Shape& s) { return Region(s.dims.begin(), s.dims.end()); };
-  const ReductionLoops loops =
-      graph::IsElementwise(inst.opcode) ? ReductionLoops{} : LoopsOf(kernel, inst);
   auto rv = [&](int k) -> int64_t {
     if (k < 0 || k >= static_cast<int>(loops.extents.size())) return 1;
     return red != nullptr ? (*red)[k] : loops.extents[k];
@@ -471,8 +493,8 @@ Regions OperandRegions(const Kernel& kernel, const Instruction& inst, const Regi
 // `region`. `red_inst`'s reduction covers `red` (innermost-first extents) instead of its whole loop.
 // `regions` is overwritten (a caller's buffer, reused across calls: Explain propagates a dozen
 // regions per config).
-void Propagate(const Kernel& kernel, int start, const Region& region, int red_inst,
-               const Region* red, std::vector<std::optional<Region>>& regions) {
+void Propagate(const Kernel& kernel, const KernelFacts& facts, int start, const Region& region,
+               int red_inst, const Region* red, std::vector<std::optional<Region>>& regions) {
   regions.assign(kernel.size(), std::nullopt);
   regions[start] = region;
   for (int id = start; id >= 0; --id) {
@@ -480,7 +502,7 @@ void Propagate(const Kernel& kernel, int start, const Region& region, int red_in
     const Instruction& inst = kernel.instructions[id];
     if (inst.operands.empty()) continue;
     const Regions ops =
-        OperandRegions(kernel, inst, *regions[id], id == red_inst ? red : nullptr);
+        OperandRegions(kernel, inst, facts.loops[id], *regions[id], id == red_inst ? red : nullptr);
     for (size_t k = 0; k < inst.operands.size() && k < ops.size(); ++k) {
       std::optional<Region>& target = regions[inst.operands[k]];
       if (!target) {
@@ -502,25 +524,23 @@ double LineBytes(const Region& region, int64_t element_bytes) {
   if (region.empty()) return static_cast<double>(element_bytes);
   const double row = static_cast<double>(region.back() * element_bytes);
   const double lines = std::ceil(row / kCacheLineBytes) * kCacheLineBytes;
-  return Product(Region(region.begin(), region.end() - 1)) * lines;
+  double rows = 1;  // Product of every dim but the innermost
+  for (size_t d = 0; d + 1 < region.size(); ++d) rows *= static_cast<double>(region[d]);
+  return rows * lines;
 }
 
 // Line bytes of each buffer (parameters, non-splat constants) in `regions`, by instruction id, plus
-// one last entry (kernel.size()) for the caller's output or accumulator bytes (0 here).
-std::vector<double> BufferLineBytes(const Kernel& kernel,
-                                    const std::vector<std::optional<Region>>& regions) {
-  std::vector<double> bytes(kernel.size() + 1, 0.0);
+// one last entry (kernel.size()) for the caller's output or accumulator bytes (0 here), into `bytes`
+// (overwritten; a subnest's storage, reused across configs).
+void BufferLineBytes(const Kernel& kernel, const std::vector<std::optional<Region>>& regions,
+                     std::vector<double>& bytes) {
+  bytes.assign(kernel.size() + 1, 0.0);
   for (int id = 0; id < kernel.size(); ++id) {
     const Instruction& inst = kernel.instructions[id];
     if (regions[id] && IsBuffer(inst)) {
       bytes[id] = LineBytes(*regions[id], StorageBytes(inst.shape.element_type));
     }
   }
-  return bytes;
-}
-
-bool HasLoop(const Kernel& kernel, const Instruction& inst) {
-  return tiling::IsReductionOpcode(inst.opcode) && LoopsOf(kernel, inst).has_loop;
 }
 
 // Extra vector ops per native vector when a vector loop walks dim `dim` of `id` (-1: the value does
@@ -528,14 +548,15 @@ bool HasLoop(const Kernel& kernel, const Instruction& inst) {
 // `stride`, summed over every buffer or accumulator read. `stop` is where a walk ends besides leaves.
 class AccessCounter {
  public:
-  AccessCounter(const Kernel& kernel, int lanes) : kernel_(kernel), lanes_(lanes) {}
+  AccessCounter(const Kernel& kernel, const KernelFacts& facts, int lanes)
+      : kernel_(kernel), facts_(facts), lanes_(lanes) {}
 
   // Walks from instruction `id` (read at dim `dim`). Reductions with a loop other than `self` are
   // accumulators (buffers).
   void Walk(int id, int dim, int64_t stride, int self) {
     if (!visited_.insert({id, dim, stride}).second) return;
     const Instruction& inst = kernel_.instructions[id];
-    if (id != self && (IsBuffer(inst) || HasLoop(kernel_, inst))) {
+    if (id != self && (IsBuffer(inst) || facts_.has_loop[id])) {
       ++loads_;
       Leaf(inst, dim, stride);
       return;
@@ -545,7 +566,7 @@ class AccessCounter {
       return;
     }
     if (id != self) {
-      const graph::OpCost cost = graph::InstructionCost(inst, OperandShapes(inst));
+      const graph::OpCost& cost = facts_.costs[id];
       const double elements = std::max<double>(1, static_cast<double>(inst.shape.NumElements()));
       ops_ += cost.flops / elements + kTranscendentalOps * cost.transcendentals / elements;
     }
@@ -669,11 +690,6 @@ class AccessCounter {
   int gathers() const { return gathers_; }         // buffer reads whose lanes are not adjacent
 
  private:
-  std::vector<const Shape*> OperandShapes(const Instruction& inst) const {
-    std::vector<const Shape*> shapes;
-    for (int id : inst.operands) shapes.push_back(&kernel_.instructions[id].shape);
-    return shapes;
-  }
   void Leaf(const Instruction& inst, int dim, int64_t stride) {
     if (dim == -1 || lanes_ <= 1) return;  // broadcast (hoisted) or scalar loop
     if (dim == inst.shape.rank() - 1 && stride == 1) return;  // dense vector load
@@ -686,8 +702,9 @@ class AccessCounter {
   }
 
   const Kernel& kernel_;
+  const KernelFacts& facts_;
   int lanes_;
-  std::set<std::tuple<int, int, int64_t>> visited_;
+  absl::flat_hash_set<std::tuple<int, int, int64_t>> visited_;
   double ops_ = 0;
   double extra_ops_ = 0;
   int loads_ = 0;
@@ -695,8 +712,9 @@ class AccessCounter {
 };
 
 // True when a vector loop over dim `dim` of instruction `id` would gather one of its loads.
-bool LoopGathers(const Kernel& kernel, int id, int dim, int self, int lanes) {
-  AccessCounter probe(kernel, lanes);
+bool LoopGathers(const Kernel& kernel, const KernelFacts& facts, int id, int dim, int self,
+                 int lanes) {
+  AccessCounter probe(kernel, facts, lanes);
   probe.Walk(id, dim, 1, self);
   return probe.gathers() > 0;
 }
@@ -718,13 +736,41 @@ struct Subnest {
   std::vector<double> buffer_bytes;
 };
 
-Subnest MakeSubnest(std::vector<double> buffer_bytes, double executions) {
-  Subnest n;
-  for (double b : buffer_bytes) n.footprint_bytes += b;
-  n.buffer_bytes = std::move(buffer_bytes);
-  n.executions = executions;
-  return n;
-}
+// The subnests of one estimate, outermost first, in storage ExplainAll reuses for every config (a
+// vector per subnest per config was a tenth of a plan's instructions in malloc and free).
+class SubnestList {
+ public:
+  void Clear() { size_ = 0; }
+  // Appends a subnest run `executions` times; the caller fills its buffer_bytes (any size) and then
+  // calls Close.
+  Subnest& Add(double executions) {
+    if (size_ == items_.size()) items_.emplace_back();
+    Subnest& n = items_[size_++];
+    n.executions = executions;
+    n.footprint_bytes = 0;
+    return n;
+  }
+  // Sets the footprint of the last subnest added: the sum of its buffer bytes.
+  void Close() {
+    Subnest& n = items_[size_ - 1];
+    n.footprint_bytes = 0;
+    for (double b : n.buffer_bytes) n.footprint_bytes += b;
+  }
+  absl::Span<const Subnest> span() const { return absl::MakeConstSpan(items_.data(), size_); }
+  const Subnest& front() const { return items_.front(); }
+  const Subnest& back() const { return items_[size_ - 1]; }
+
+ private:
+  std::vector<Subnest> items_;
+  size_t size_ = 0;
+};
+
+// Storage of one estimate that ExplainAll reuses across the configs of a kernel.
+struct LoopNestScratch {
+  std::vector<std::optional<Region>> tile_regions;
+  std::vector<std::optional<Region>> regions;
+  SubnestList subnests;
+};
 
 // Bytes a cache of `usable` bytes loads from the level below for the nest `subnests` (outermost
 // first, each the body of the previous one's loop). The outermost subnest whose footprint fits is
@@ -734,7 +780,7 @@ Subnest MakeSubnest(std::vector<double> buffer_bytes, double executions) {
 // over the parent's loop, never more than trip x its lines per child. Per buffer, per parent
 // execution: min(lines of the parent, trip x lines of the child) (the classic working-set argument
 // with spatial reuse across the innermost non-fitting loop; Wolf & Lam, PLDI 1991).
-double CacheFills(const std::vector<Subnest>& subnests, double usable) {
+double CacheFills(absl::Span<const Subnest> subnests, double usable) {
   for (size_t j = 0; j < subnests.size(); ++j) {
     if (subnests[j].footprint_bytes > usable) continue;
     if (j == 0) return 0.0;
@@ -791,68 +837,38 @@ std::vector<absl::StatusOr<double>> AnalyticalModel::EstimateNs(absl::Span<const
   if (auto multi = EstimateMultiOutput(queries, *this)) return *std::move(multi);
   std::vector<absl::StatusOr<double>> results;
   results.reserve(queries.size());
-  for (size_t i = 0; i < queries.size(); ++i) {
-    if (queries[i].kernel == nullptr) {
+  std::vector<tiling::TileConfig> configs;
+  for (size_t i = 0; i < queries.size();) {
+    const Kernel* kernel = queries[i].kernel;
+    if (kernel == nullptr) {
       results.push_back(absl::InvalidArgumentError(
           absl::StrCat("AnalyticalModel::EstimateNs: query ", i, " has no kernel")));
+      ++i;
       continue;
     }
-    absl::StatusOr<CostBreakdown> breakdown = Explain(*queries[i].kernel, queries[i].config);
-    if (breakdown.ok()) {
-      results.push_back(breakdown->total_ns);
-    } else {
-      results.push_back(breakdown.status());
+    // A run of queries of one kernel (how the passes ask: a config space at a time) is one ExplainAll.
+    configs.clear();
+    for (; i < queries.size() && queries[i].kernel == kernel; ++i) configs.push_back(queries[i].config);
+    for (absl::StatusOr<CostBreakdown>& breakdown : ExplainAll(*kernel, configs)) {
+      if (breakdown.ok()) {
+        results.push_back(breakdown->total_ns);
+      } else {
+        results.push_back(breakdown.status());
+      }
     }
   }
   return results;
 }
 
-absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
-                                                       const tiling::TileConfig& config) const {
-  absl::Status valid = tiling::Validate(kernel, config);
-  if (!valid.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("AnalyticalModel: ", valid.message()));
-  }
+namespace {
+
+// The loop-nest estimate (target/halide_lowering.h's schedule) of a kernel that passed ExplainAll's
+// kernel checks, for a config that passed tiling::ValidateConfig.
+absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int num_threads,
+                                               const Kernel& kernel, const KernelFacts& facts,
+                                               const tiling::TileConfig& config,
+                                               LoopNestScratch& scratch) {
   const Instruction& root = kernel.root_instruction();
-  if (IsCollectiveKernel(kernel)) {  // communication, not a loop nest (cost/collective_cost.h)
-    ASSIGN_OR_RETURN(CollectiveCost collective, EstimateCollective(kernel, target_.interconnect));
-    CostBreakdown b;
-    b.total_ns = collective.total_ns;
-    b.communication_ns = collective.total_ns;
-    b.collective = collective.ToString();
-    return b;
-  }
-  if (graph::IsLibraryKernel(kernel)) {  // sort, scatter, fused attention, ...: cost/library_cost.h
-    ASSIGN_OR_RETURN(LibraryCost library, EstimateLibraryKernel(target_, kernel));
-    CostBreakdown b;
-    b.total_ns = library.total_ns;
-    b.compute_ns = library.compute_ns;
-    b.memory_ns = library.memory_ns;
-    b.launch_ns = library.launch_ns;
-    b.executed_flops = library.flops;
-    b.library = library.formula;
-    return b;
-  }
-  if (root.shape.IsTuple()) {
-    return absl::InvalidArgumentError(absl::StrCat("AnalyticalModel: kernel '", kernel.name,
-                                                   "' has a tuple root, which the target does not lower"));
-  }
-  if (absl::Status opaque = UnknownCustomCall(kernel); !opaque.ok()) {
-    return absl::Status(opaque.code(), absl::StrCat("AnalyticalModel: kernel '", kernel.name,
-                                                    "': ", opaque.message()));
-  }
-  for (const Instruction& inst : kernel.instructions) {
-    if (HasNoCostFormula(inst.opcode)) {
-      // Custom-calls were reported above (UnknownCustomCall).
-      return absl::UnimplementedError(absl::StrCat(
-          "AnalyticalModel: kernel '", kernel.name, "' instruction '", inst.name, "' (",
-          graph::HloOpcodeName(inst.opcode),
-          ") has no cost formula: an opaque call, control flow or data-dependent op"));
-    }
-    absl::Status ok = CheckReduction(kernel, inst);
-    if (!ok.ok()) return ok;
-  }
-  const TargetDescription& t = target_;
   const int lanes = t.native_f32_lanes;
   const int rank = static_cast<int>(root.shape.rank());
   const std::vector<int64_t>& dims = root.shape.dims;
@@ -903,19 +919,19 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
   b.recompute_factor = computed_elements / root_elements;
 
   // ---- Reductions (computed per tile). ----
-  const int primary = tiling::PrimaryReduction(kernel);
-  std::vector<std::optional<Region>> tile_regions;
-  Propagate(kernel, kernel.root, tile_box, -1, nullptr, tile_regions);
-  std::vector<std::optional<Region>> scratch_regions;
+  const int primary = facts.primary;
+  std::vector<std::optional<Region>>& tile_regions = scratch.tile_regions;
+  Propagate(kernel, facts, kernel.root, tile_box, -1, nullptr, tile_regions);
+  std::vector<std::optional<Region>>& scratch_regions = scratch.regions;
   const double op_rate = t.peak_flops_1t / (2.0 * lanes);  // native vector ops per second, 1 thread
   const double update_ns = t.reduction_update_ns;
-  const std::vector<graph::OpCost> costs = graph::KernelInstructionCosts(kernel);
+  const std::vector<graph::OpCost>& costs = facts.costs;
   double acc_tile_bytes = 0;
   double primary_vector_eff = -1;
   for (int id = 0; id < kernel.size(); ++id) {
     const Instruction& inst = kernel.instructions[id];
-    if (!HasLoop(kernel, inst) || !tile_regions[id]) continue;
-    const ReductionLoops loops = LoopsOf(kernel, inst);
+    if (!facts.has_loop[id] || !tile_regions[id]) continue;
+    const ReductionLoops& loops = facts.loops[id];
     const Region& acc = *tile_regions[id];
     const int rr = static_cast<int>(acc.size());
     acc_tile_bytes += Product(acc) * StorageBytes(inst.shape.element_type);
@@ -923,7 +939,7 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
     for (int64_t e : loops.extents) red_size *= static_cast<double>(e);
     const int64_t inner = rr > 0 ? acc[rr - 1] : 1;
     const int v = rr > 0 ? EffectiveVectorWidth(config.vector_width, inner, lanes, [&] {
-                             return LoopGathers(kernel, id, rr - 1, id, lanes);
+                             return LoopGathers(kernel, facts, id, rr - 1, id, lanes);
                            })
                          : 1;
     const int64_t natives = CeilDiv(v, lanes);
@@ -933,7 +949,7 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
     double rows = red_size;
     for (int d = 0; d + 1 < rr; ++d) rows *= static_cast<double>(acc[d]);
     // Extra work of one update: non-unit-stride operand loads, padding guards, inlined producers.
-    AccessCounter access(kernel, rr > 0 ? std::min(v, lanes) : 1);
+    AccessCounter access(kernel, facts, rr > 0 ? std::min(v, lanes) : 1);
     access.Walk(id, rr - 1, 1, id);
     const double update_factor = 1.0 + access.extra_ops() / kUpdateBaseOps;
     // Arithmetic of inlined producers and guards (ops per lane) issues alongside the update's loads
@@ -966,12 +982,12 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
   const int v_out =
       used_slots > 0
           ? EffectiveVectorWidth(config.vector_width, t0, lanes, [&] {
-              return LoopGathers(kernel, kernel.root, config.tiled_dims[0], -1, lanes);
+              return LoopGathers(kernel, facts, kernel.root, config.tiled_dims[0], -1, lanes);
             })
           : 1;
   const double row_vectors = v_out > 1 ? static_cast<double>(CeilDiv(t0, v_out)) : static_cast<double>(t0);
   const double rows_out = computed_elements / static_cast<double>(t0);
-  AccessCounter out_access(kernel, std::min(v_out, lanes));
+  AccessCounter out_access(kernel, facts, std::min(v_out, lanes));
   out_access.Walk(kernel.root, used_slots > 0 ? config.tiled_dims[0] : -1, 1, -1);
   const double ops_per_vector = out_access.ops() + out_access.loads() + 1.0 /* store */ +
                                 out_access.extra_ops();
@@ -980,7 +996,7 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
   {
     double non_reduction_flops = 0;
     for (int id = 0; id < kernel.size(); ++id) {
-      if (!HasLoop(kernel, kernel.instructions[id])) non_reduction_flops += costs[id].flops;
+      if (!facts.has_loop[id]) non_reduction_flops += costs[id].flops;
     }
     b.executed_flops += non_reduction_flops * b.recompute_factor;
   }
@@ -990,7 +1006,7 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
           : static_cast<double>(t0) / (row_vectors * static_cast<double>(CeilDiv(v_out, lanes)) * lanes);
 
   // ---- Parallelism. ----
-  const int threads = std::min(options_.num_threads, t.all_threads);
+  const int threads = std::min(num_threads, t.all_threads);
   // Measured on the target's own tiled dot and convolution (TargetDescription::parallel_scaling),
   // not on register-only FMA chains, which scale perfectly and so credited parallel configs with
   // speedups the real kernels never reach.
@@ -1026,32 +1042,39 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
   b.launch_ns = t.kernel_launch_ns;
 
   // ---- Memory: reuse analysis over the nest. ----
-  std::vector<Subnest> subnests;
+  SubnestList& subnests = scratch.subnests;
+  subnests.Clear();
   const double out_elem_bytes = static_cast<double>(StorageBytes(root.shape.element_type));
   {
-    std::vector<double> whole(kernel.size() + 1, 0.0);
+    std::vector<double>& whole = subnests.Add(1).buffer_bytes;
+    whole.assign(kernel.size() + 1, 0.0);
     for (int id = 0; id < kernel.size(); ++id) {
       const Instruction& inst = kernel.instructions[id];
       if (IsBuffer(inst)) whole[id] = Product(inst.shape.dims) * StorageBytes(inst.shape.element_type);
     }
     whole.back() = root_elements * out_elem_bytes + acc_tile_bytes;
-    subnests.push_back(MakeSubnest(std::move(whole), 1));
+    subnests.Close();
   }
   double executions = 1;
   for (int j = 0; j < num_outer; ++j) {
     executions *= static_cast<double>(nest[j].trip);
     const Region box = box_from(j + 1);
-    Propagate(kernel, kernel.root, box, -1, nullptr, scratch_regions);
-    std::vector<double> bytes = BufferLineBytes(kernel, scratch_regions);
+    Propagate(kernel, facts, kernel.root, box, -1, nullptr, scratch_regions);
+    std::vector<double>& bytes = subnests.Add(executions).buffer_bytes;
+    BufferLineBytes(kernel, scratch_regions, bytes);
     bytes.back() = LineBytes(box, static_cast<int64_t>(out_elem_bytes)) + acc_tile_bytes;
-    subnests.push_back(MakeSubnest(std::move(bytes), executions));
+    subnests.Close();
   }
-  if (num_outer == 0) subnests.push_back(subnests.front());
+  if (num_outer == 0) {
+    Subnest& copy = subnests.Add(subnests.front().executions);
+    copy.buffer_bytes = subnests.front().buffer_bytes;
+    subnests.Close();
+  }
   b.tile_working_set_bytes = subnests.back().footprint_bytes;
   // The primary reduction's update nest inside one tile.
-  if (primary >= 0 && HasLoop(kernel, kernel.instructions[primary]) && tile_regions[primary]) {
+  if (primary >= 0 && facts.has_loop[primary] && tile_regions[primary]) {
     const Instruction& inst = kernel.instructions[primary];
-    const ReductionLoops loops = LoopsOf(kernel, inst);
+    const ReductionLoops& loops = facts.loops[primary];
     const Region acc = *tile_regions[primary];
     const int rr = static_cast<int>(acc.size());
     const int nr = static_cast<int>(loops.extents.size());
@@ -1082,17 +1105,18 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
         if (l.acc_dim >= 0) box[l.acc_dim] = l.trip;
         if (l.rvar >= 0) red[l.rvar] = std::min(loops.extents[l.rvar], red[l.rvar] * l.trip);
       }
-      Propagate(kernel, primary, box, primary, &red, scratch_regions);
-      std::vector<double> bytes = BufferLineBytes(kernel, scratch_regions);
+      Propagate(kernel, facts, primary, box, primary, &red, scratch_regions);
+      std::vector<double>& bytes = subnests.Add(exec).buffer_bytes;
+      BufferLineBytes(kernel, scratch_regions, bytes);
       bytes.back() = LineBytes(box, StorageBytes(inst.shape.element_type));
-      subnests.push_back(MakeSubnest(std::move(bytes), exec));
+      subnests.Close();
     }
   }
   // Bytes into each cache from the level below.
   std::array<double, kNumMemoryLevels> into{};  // into[kL1]: L1 fills, ... into[kL3]: L3 fills
   for (int level = kL1; level <= kL3; ++level) {
     into[level] = CacheFills(
-        subnests, kCacheUsableFraction * static_cast<double>(t.memory[level].capacity_bytes));
+        subnests.span(), kCacheUsableFraction * static_cast<double>(t.memory[level].capacity_bytes));
   }
   b.bytes_served[kDram] = into[kL3];
   b.bytes_served[kL3] = std::max(0.0, into[kL2] - into[kL3]);
@@ -1119,6 +1143,89 @@ absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
   b.total_ns = b.launch_ns + b.tile_overhead_ns + b.parallel_launch_ns +
                std::max(b.compute_ns, b.memory_ns);
   return b;
+}
+
+}  // namespace
+
+absl::StatusOr<CostBreakdown> AnalyticalModel::Explain(const Kernel& kernel,
+                                                       const tiling::TileConfig& config) const {
+  std::vector<absl::StatusOr<CostBreakdown>> one = ExplainAll(kernel, absl::MakeConstSpan(&config, 1));
+  return std::move(one.front());
+}
+
+std::vector<absl::StatusOr<CostBreakdown>> AnalyticalModel::ExplainAll(
+    const Kernel& kernel, absl::Span<const tiling::TileConfig> configs) const {
+  std::vector<absl::StatusOr<CostBreakdown>> results;
+  results.reserve(configs.size());
+  const absl::Status kernel_valid = kernel.Validate();
+  // What every valid config gets when the kernel is not a loop nest we estimate: a collective's or
+  // library call's estimate, or the error of a kernel check (in Explain's documented order).
+  std::optional<absl::StatusOr<CostBreakdown>> shared;
+  std::optional<KernelFacts> facts;
+  if (kernel_valid.ok()) {
+    if (IsCollectiveKernel(kernel)) {  // communication, not a loop nest (cost/collective_cost.h)
+      absl::StatusOr<CollectiveCost> collective = EstimateCollective(kernel, target_.interconnect);
+      if (collective.ok()) {
+        CostBreakdown b;
+        b.total_ns = collective->total_ns;
+        b.communication_ns = collective->total_ns;
+        b.collective = collective->ToString();
+        shared = std::move(b);
+      } else {
+        shared = collective.status();
+      }
+    } else if (graph::IsLibraryKernel(kernel)) {  // sort, scatter, fused attention: library_cost.h
+      absl::StatusOr<LibraryCost> library = EstimateLibraryKernel(target_, kernel);
+      if (library.ok()) {
+        CostBreakdown b;
+        b.total_ns = library->total_ns;
+        b.compute_ns = library->compute_ns;
+        b.memory_ns = library->memory_ns;
+        b.launch_ns = library->launch_ns;
+        b.executed_flops = library->flops;
+        b.library = library->formula;
+        shared = std::move(b);
+      } else {
+        shared = library.status();
+      }
+    } else if (kernel.root_instruction().shape.IsTuple()) {
+      shared = absl::InvalidArgumentError(absl::StrCat(
+          "AnalyticalModel: kernel '", kernel.name, "' has a tuple root, which the target does not lower"));
+    } else if (absl::Status opaque = UnknownCustomCall(kernel); !opaque.ok()) {
+      shared = absl::Status(opaque.code(), absl::StrCat("AnalyticalModel: kernel '", kernel.name,
+                                                        "': ", opaque.message()));
+    } else {
+      for (const Instruction& inst : kernel.instructions) {
+        if (HasNoCostFormula(inst.opcode)) {
+          // Custom-calls were reported above (UnknownCustomCall).
+          shared = absl::UnimplementedError(absl::StrCat(
+              "AnalyticalModel: kernel '", kernel.name, "' instruction '", inst.name, "' (",
+              graph::HloOpcodeName(inst.opcode),
+              ") has no cost formula: an opaque call, control flow or data-dependent op"));
+          break;
+        }
+        if (absl::Status ok = CheckReduction(kernel, inst); !ok.ok()) {
+          shared = ok;
+          break;
+        }
+      }
+    }
+    if (!shared) facts = MakeKernelFacts(kernel);
+  }
+  LoopNestScratch scratch;
+  for (const tiling::TileConfig& config : configs) {
+    // The kernel was validated once above, so each config needs only its own checks.
+    absl::Status valid = kernel_valid.ok() ? tiling::ValidateConfig(kernel, config) : kernel_valid;
+    if (!valid.ok()) {
+      results.push_back(absl::InvalidArgumentError(absl::StrCat("AnalyticalModel: ", valid.message())));
+    } else if (shared) {
+      results.push_back(*shared);
+    } else {
+      results.push_back(
+          EstimateLoopNest(target_, options_.num_threads, kernel, *facts, config, scratch));
+    }
+  }
+  return results;
 }
 
 }  // namespace perfgraph::cost

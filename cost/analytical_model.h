@@ -123,6 +123,11 @@ class AnalyticalModel : public CostModel {
   // EstimateLibraryKernel (cost/library_cost.h).
   absl::StatusOr<CostBreakdown> Explain(const graph::Kernel& kernel,
                                         const tiling::TileConfig& config) const;
+  // Explain for every config of `configs` (results in the same order, the same value or error for
+  // each as Explain gives): the kernel is validated and analysed once, so estimating a config
+  // space costs a fraction of as many Explain calls.
+  std::vector<absl::StatusOr<CostBreakdown>> ExplainAll(const graph::Kernel& kernel,
+                                                        absl::Span<const tiling::TileConfig> configs) const;
 
   const TargetDescription& target() const { return target_; }
   const AnalyticalModelOptions& options() const { return options_; }

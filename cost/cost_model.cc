@@ -124,7 +124,8 @@ std::vector<KernelQueries> GroupValidQueries(
           context, ": query ", i, ": kernel '", kernel->name, "' is invalid: ", it->second.message()));
       continue;
     }
-    absl::Status valid = tiling::Validate(*kernel, queries[i].config);
+    // The kernel passed kernel->Validate() above (kernel_status).
+    absl::Status valid = tiling::ValidateConfig(*kernel, queries[i].config);
     if (!valid.ok()) {
       results[i] = absl::InvalidArgumentError(absl::StrCat(context, ": query ", i, ": ", valid.message()));
       continue;

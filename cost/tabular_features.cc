@@ -85,10 +85,18 @@ std::vector<std::string> AnalyticalNames() {
           "log_bytes_l3",       "log_bytes_dram",         "log_total_vs_default"};
 }
 
-double DefaultTotalNs(const graph::Kernel& kernel, const AnalyticalModel& analytical) {
-  absl::StatusOr<CostBreakdown> d = analytical.Explain(kernel, tiling::Default(kernel));
-  return d.ok() ? d->total_ns : 0.0;
+// The breakdowns of tiling::Default(kernel) (first) and of every config, in one ExplainAll.
+std::vector<absl::StatusOr<CostBreakdown>> ExplainWithDefault(
+    const graph::Kernel& kernel, absl::Span<const tiling::TileConfig> configs,
+    const AnalyticalModel& analytical) {
+  std::vector<tiling::TileConfig> all;
+  all.reserve(configs.size() + 1);
+  all.push_back(tiling::Default(kernel));
+  all.insert(all.end(), configs.begin(), configs.end());
+  return analytical.ExplainAll(kernel, all);
 }
+
+double TotalNsOrZero(const absl::StatusOr<CostBreakdown>& b) { return b.ok() ? b->total_ns : 0.0; }
 
 }  // namespace
 
@@ -101,12 +109,14 @@ std::vector<std::string> HybridConfigFeatureNames() {
 void AppendHybridConfigFeatures(const graph::Kernel& kernel,
                                 absl::Span<const tiling::TileConfig> configs,
                                 const AnalyticalModel& analytical, std::vector<float>* out) {
-  const double default_total_ns = DefaultTotalNs(kernel, analytical);
-  for (const tiling::TileConfig& config : configs) {
+  const std::vector<absl::StatusOr<CostBreakdown>> breakdowns =
+      ExplainWithDefault(kernel, configs, analytical);
+  const double default_total_ns = TotalNsOrZero(breakdowns[0]);
+  for (size_t c = 0; c < configs.size(); ++c) {
     const size_t begin = out->size();
     out->resize(begin + kNumHybridConfigFeatures, kMissing);
     float* row = out->data() + begin;
-    absl::StatusOr<CostBreakdown> b = analytical.Explain(kernel, config);
+    const absl::StatusOr<CostBreakdown>& b = breakdowns[c + 1];
     if (b.ok()) AnalyticalBlock(*b, default_total_ns, row);
     bool missing = false;
     for (int f = 0; f < kNumAnalyticalTabularFeatures; ++f) {
@@ -140,16 +150,18 @@ void AppendTabularRows(const graph::Kernel& kernel, absl::Span<const tiling::Til
                        const AnalyticalModel* analytical, std::vector<float>* out) {
   float kernel_block[kNumKernelTabularFeatures];
   KernelBlock(kernel, kernel_block);
-  const double default_total_ns =
-      analytical != nullptr ? DefaultTotalNs(kernel, *analytical) : 0.0;
-  for (const tiling::TileConfig& config : configs) {
+  const std::vector<absl::StatusOr<CostBreakdown>> breakdowns =
+      analytical != nullptr ? ExplainWithDefault(kernel, configs, *analytical)
+                            : std::vector<absl::StatusOr<CostBreakdown>>{};
+  const double default_total_ns = analytical != nullptr ? TotalNsOrZero(breakdowns[0]) : 0.0;
+  for (size_t c = 0; c < configs.size(); ++c) {
     const size_t begin = out->size();
     out->resize(begin + kNumTabularFeatures, kMissing);
     float* row = out->data() + begin;
     std::copy(kernel_block, kernel_block + kNumKernelTabularFeatures, row);
-    tiling::ConfigFeatures(kernel, config, row + kTabularConfigBegin);
+    tiling::ConfigFeatures(kernel, configs[c], row + kTabularConfigBegin);
     if (analytical == nullptr) continue;
-    absl::StatusOr<CostBreakdown> b = analytical->Explain(kernel, config);
+    const absl::StatusOr<CostBreakdown>& b = breakdowns[c + 1];
     if (b.ok()) AnalyticalBlock(*b, default_total_ns, row + kTabularAnalyticalBegin);
   }
 }

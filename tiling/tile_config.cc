@@ -193,6 +193,10 @@ absl::StatusOr<Kernel> PrimaryOutputKernel(const Kernel& kernel) {
 
 absl::Status Validate(const Kernel& kernel, const TileConfig& config) {
   RETURN_IF_ERROR(kernel.Validate());
+  return ValidateConfig(kernel, config);
+}
+
+absl::Status ValidateConfig(const Kernel& kernel, const TileConfig& config) {
   if (graph::IsMultiOutput(kernel)) {
     absl::StatusOr<Kernel> primary = PrimaryOutputKernel(kernel);
     if (!primary.ok()) return ConfigError(kernel, config, primary.status().message());

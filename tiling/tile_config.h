@@ -88,6 +88,11 @@ int64_t SplitReductionExtent(const graph::Kernel& kernel, int instruction);
 // requires kernel.Validate() to pass. kInvalidArgument otherwise, naming the kernel, the config
 // (ToString) and the violated rule with the offending value.
 absl::Status Validate(const graph::Kernel& kernel, const TileConfig& config);
+// Validate without the kernel.Validate() check, for callers that validated the kernel once and now
+// check many configs of it (cost models estimating a whole config space). Precondition:
+// kernel.Validate() is OK (otherwise the result is unspecified, but memory-safe only if the root's
+// shape and the reduction attributes are consistent, which Kernel::Validate guarantees).
+absl::Status ValidateConfig(const graph::Kernel& kernel, const TileConfig& config);
 
 // Every config ConfigSpace proposes for `kernel`, in a deterministic order. Slots always use
 // TiledDims(kernel). Per used slot the tile candidates are the powers of two up to

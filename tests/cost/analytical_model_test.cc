@@ -337,6 +337,45 @@ TEST(AnalyticalModelTest, EveryConfigOfTheSpaceGetsAPositiveEstimate) {
   }
 }
 
+// ExplainAll analyses the kernel once and reuses its storage across configs: every config must
+// still get exactly what Explain gives it alone, in either order, errors included.
+TEST(AnalyticalModelTest, ExplainAllGivesEachConfigWhatExplainGivesIt) {
+  AnalyticalModel model = Model(2);
+  graph::Kernel unimplemented = test::Add({64});
+  unimplemented.instructions[unimplemented.root].opcode = graph::HloOpcode::kCustomCall;
+  unimplemented.instructions[unimplemented.root].attrs.custom_call_target = "__onednn$matmul";
+  graph::Kernel invalid = test::Dot(16, 16, 16);
+  invalid.root = 99;  // fails Kernel::Validate
+  for (const graph::Kernel& kernel : {test::Dot(48, 96, 40), Sum(24, 300, 1), Sum(300, 24, 0),
+                                      test::Add({8, 130}), unimplemented, invalid}) {
+    SCOPED_TRACE(kernel.name);
+    std::vector<TileConfig> configs;
+    if (absl::StatusOr<std::vector<TileConfig>> space = tiling::ConfigSpace(kernel); space.ok()) {
+      configs = *space;
+    } else {
+      configs.push_back(TileConfig{});
+    }
+    TileConfig bad = configs.front();
+    bad.vector_width = 3;  // not a power of two: this config alone is invalid
+    configs.insert(configs.begin() + static_cast<std::ptrdiff_t>(configs.size() / 2), bad);
+    std::vector<TileConfig> reversed(configs.rbegin(), configs.rend());
+    for (const std::vector<TileConfig>* order : {&configs, &reversed}) {
+      const std::vector<absl::StatusOr<CostBreakdown>> all = model.ExplainAll(kernel, *order);
+      ASSERT_EQ(all.size(), order->size());
+      for (size_t c = 0; c < order->size(); ++c) {
+        const absl::StatusOr<CostBreakdown> one = model.Explain(kernel, (*order)[c]);
+        ASSERT_EQ(all[c].status(), one.status()) << (*order)[c].ToString();
+        if (one.ok()) {
+          EXPECT_EQ(all[c]->total_ns, one->total_ns) << (*order)[c].ToString();
+          EXPECT_EQ(all[c]->ToString(), one->ToString()) << (*order)[c].ToString();
+        }
+      }
+    }
+  }
+  EXPECT_THAT(model.Explain(unimplemented, tiling::Default(unimplemented)),
+              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("__onednn$matmul")));
+}
+
 TEST(AnalyticalModelTest, CreateRejectsBadOptionsAndDescriptions) {
   EXPECT_THAT(AnalyticalModel::Create(test::SyntheticTarget(), {0}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("num_threads")));

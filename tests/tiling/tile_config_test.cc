@@ -186,6 +186,27 @@ TEST(TileConfigTest, ValidateNamesTheViolatedRule) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unused slot 2")));
 }
 
+// ValidateConfig is Validate without re-validating the kernel (callers that check many configs of
+// one valid kernel): on a valid kernel the two agree config by config, message included.
+TEST(TileConfigTest, ValidateConfigAgreesWithValidateOnAValidKernel) {
+  for (const Kernel& kernel : {DotKernel(), ElementwiseKernel()}) {
+    ASSERT_OK(kernel.Validate());
+    std::vector<TileConfig> configs = ConfigSpace(kernel).value();
+    TileConfig c = Default(kernel);
+    c.tile[0] = 513;
+    configs.push_back(c);
+    c = Default(kernel);
+    c.vector_width = 128;
+    configs.push_back(c);
+    c = Default(kernel);
+    c.reduction_split = 2;
+    configs.push_back(c);
+    for (const TileConfig& config : configs) {
+      EXPECT_EQ(ValidateConfig(kernel, config), Validate(kernel, config)) << config.ToString();
+    }
+  }
+}
+
 TEST(TileConfigTest, FeaturesHaveExactValuesForAHandBuiltDotConfig) {
   // dot [100,512], K = 300: tile 64 of dim 1 (512) and 8 of dim 0 (100), split 16, vec 8,
   // parallel over slot 1.
