@@ -65,6 +65,8 @@ Json RunFingerprint(const TrainOptions& o) {
   j["rank_weight"] = o.rank_weight;
   j["rank_loss"] = std::string(RankLossName(o.rank_loss));
   j["tasks"] = TaskSelectionName(o.tasks);
+  // Only when not the default, so that states written before the option existed still resume.
+  if (o.select_by != SelectBy::kLoss) j["select_by"] = std::string(SelectByName(o.select_by));
   return j;
 }
 
@@ -84,6 +86,7 @@ Json EpochJson(const EpochReport& r) {
   j["epoch"] = r.epoch;
   j["train_loss"] = r.train_loss;
   j["validation_loss"] = OptionalJson(r.validation_loss);
+  j["selection_score"] = OptionalJson(r.selection_score);
   j["learning_rate"] = r.learning_rate;
   j["improved"] = r.improved;
   j["validation"] = MetricsJson(r.validation);
@@ -114,6 +117,7 @@ EpochReport EpochFromJson(const Json& j) {
   r.epoch = j["epoch"];
   r.train_loss = j["train_loss"];
   r.validation_loss = JsonOptional(j["validation_loss"]);
+  r.selection_score = JsonOptional(j.value("selection_score", Json()));
   r.learning_rate = j["learning_rate"];
   r.improved = j["improved"];
   r.validation = MetricsFromJson(j["validation"]);
@@ -264,6 +268,7 @@ absl::Status WriteModelJson(const std::filesystem::path& dir, const TrainOptions
   t["datasets"] = o.datasets;
   t["rank_scale"] = kRankScale;
   t["rank_tie_tolerance"] = kRankTieTolerance;
+  t["select_by"] = std::string(SelectByName(o.select_by));
   j["training"] = t;
   j["split"] = SplitJson(r.train_programs, r.validation_programs, r.test_programs);
   j["train_examples"] = r.train_examples;
@@ -568,12 +573,18 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
         auto predictions = Predict(*model, validation, 64, &o, &val_loss);
         report.validation_loss = val_loss;
         ASSIGN_OR_RETURN(report.validation, ComputeTaskMetrics(validation, predictions));
-        report.improved = val_loss < best_loss;
+        // The selection score, lower is better (best_loss holds the best score so far).
+        double score = val_loss;
+        if (o.select_by == SelectBy::kTileTau && report.validation.tile_kendall_tau) {
+          score = -*report.validation.tile_kendall_tau;
+        }
+        report.selection_score = score;
+        report.improved = score < best_loss;
       } else {
         report.improved = true;  // no validation programs: the latest model is the best we know
       }
       if (report.improved) {
-        best_loss = report.validation_loss.value_or(report.train_loss);
+        best_loss = report.selection_score.value_or(report.validation_loss.value_or(report.train_loss));
         result.best_epoch = report.epoch;
         since_best = 0;
         if (write) RETURN_IF_ERROR(SaveModelFile((dir / "model.pgm").string(), *model));
@@ -642,6 +653,17 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
 }
 
 }  // namespace
+
+absl::string_view SelectByName(SelectBy select) {
+  return select == SelectBy::kTileTau ? "tile-tau" : "loss";
+}
+
+absl::StatusOr<SelectBy> ParseSelectBy(absl::string_view value) {
+  if (value == "loss") return SelectBy::kLoss;
+  if (value == "tile-tau") return SelectBy::kTileTau;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown selection metric '", value, "' (expected loss or tile-tau)"));
+}
 
 absl::string_view RankLossName(RankLoss loss) {
   return loss == RankLoss::kListMle ? "listmle" : "pairwise";

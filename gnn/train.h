@@ -117,8 +117,23 @@ struct EpochReport {
   // Distributed runs: wall-clock seconds this rank spent in the per-step all-reduces (batch counts
   // and gradients), waiting for slower ranks included; 0 in one process (progress display only).
   double allreduce_seconds = 0;
-  bool improved = false;  // best validation loss so far (saved as model.pgm)
+  // The selection metric of this epoch, lower is better (TrainOptions::select_by: the validation
+  // loss, or minus the validation tile tau); nullopt without validation programs.
+  std::optional<double> selection_score;
+  bool improved = false;  // best selection score so far (saved as model.pgm)
 };
+
+// How the best epoch is chosen (it is saved as model.pgm, and early stopping counts the epochs since
+// it): the lowest validation loss (the weighted sum of the training losses on the validation
+// programs, kLoss), or the highest validation tile Kendall's tau per kernel (kTileTau), the tile
+// task's headline metric. The validation loss is mostly the fusion task's MSE (2212 fusion against
+// 208 tile kernels in the v2 validation programs), so loss-based stopping can end a run while the
+// tile tau still rises (README, "The v2 model"). kTileTau needs the tile task and validation
+// programs with tile kernels; without them it falls back to the loss.
+enum class SelectBy { kLoss, kTileTau };
+absl::string_view SelectByName(SelectBy select);  // "loss", "tile-tau"
+// Inverse of SelectByName. Error: kInvalidArgument naming `value` and the accepted names.
+absl::StatusOr<SelectBy> ParseSelectBy(absl::string_view value);
 
 // The tile task's ranking loss (file comment).
 enum class RankLoss { kPairwise, kListMle };
@@ -168,7 +183,8 @@ struct TrainOptions {
   int batch_kernels = 16;        // kernels per batch
   double learning_rate = 1e-3;   // Adam; cosine decay to learning_rate * kMinLearningRateFraction
   double weight_decay = 0;
-  int patience = 10;             // early stopping: epochs without a better validation loss
+  int patience = 10;             // early stopping: epochs without a better selection metric
+  SelectBy select_by = SelectBy::kLoss;  // what "better" means (SelectBy)
   // Loss weights (file comment): each finite and >= 0; the tile task (selected by kTile / kBoth)
   // needs rank_weight or tile_mse_weight > 0, the fusion task fusion_mse_weight > 0. rank_weight = 0
   // drops the ranking term: MSE-only training (the ranking-loss ablation) is rank_weight 0 with

@@ -218,6 +218,9 @@ ABSL_FLAG(bool, hybrid_features, true,
           "features, computed at the threads the first dataset was measured with "
           "(--nohybrid-features: the ablation without them).");
 ABSL_FLAG(int, patience, 10, "Early stopping after this many epochs without improvement.");
+ABSL_FLAG(std::string, select_by, "loss",
+          "train (GNN): what chooses the best epoch (saved as model.pgm; --patience counts from "
+          "it): loss (the validation loss) or tile-tau (the validation tile Kendall's tau).");
 ABSL_FLAG(int, max_epochs_this_run, 0,
           "train: stop after this many epochs in this call (0 = no limit), leaving a state that "
           "--resume continues exactly (time-sliced training).");

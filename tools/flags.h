@@ -115,6 +115,7 @@ ABSL_DECLARE_FLAG(bool, xgb_analytical_features);
 ABSL_DECLARE_FLAG(bool, hybrid_features);
 ABSL_DECLARE_FLAG(std::string, rank_loss);
 ABSL_DECLARE_FLAG(int, patience);
+ABSL_DECLARE_FLAG(std::string, select_by);
 ABSL_DECLARE_FLAG(int, max_epochs_this_run);
 ABSL_DECLARE_FLAG(bool, distributed);
 ABSL_DECLARE_FLAG(double, distributed_timeout_s);

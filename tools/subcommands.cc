@@ -98,7 +98,7 @@ const std::vector<SubcommandInfo>& Subcommands() {
         "sage_layers", "batch_kernels", "learning_rate", "patience", "threads", "model_kind",
         "distributed", "distributed_timeout_s", "max_epochs_this_run",
         "xgb_tile_objective", "xgb_rounds", "xgb_max_depth", "xgb_eta", "xgb_analytical_features",
-        "hybrid_features", "rank_loss"},
+        "hybrid_features", "rank_loss", "select_by"},
        false, Executable::kTrain},
       {"eval",
        "--dataset DATASET... [--model MODEL_DIR] [--xgboost-model DIR] [--split FILE]\n"

@@ -1,7 +1,7 @@
 // `perfgraph train --dataset DATASET... --out MODEL_DIR [--task tile|fusion|both] [--epochs N]
 //  [--seed S] [--split FILE] [--join early|late] [--reduction lstm|mean] [--sage-layers L]
 //  [--rank-weight W] [--rank-loss pairwise|listmle] [--tile-mse-weight W] [--fusion-mse-weight W]
-//  [--[no]hybrid-features]
+//  [--[no]hybrid-features] [--patience N] [--select-by loss|tile-tau]
 //  [--resume] [--max-epochs-this-run N] [--threads T] [--distributed [--distributed-timeout-s S]]`
 //
 // Trains the learned cost model (gnn/train.h) on measured records and writes MODEL_DIR (model.pgm,
@@ -160,6 +160,11 @@ absl::StatusOr<gnn::TrainOptions> OptionsFromFlags(const std::vector<std::string
   o.batch_kernels = absl::GetFlag(FLAGS_batch_kernels);
   o.learning_rate = absl::GetFlag(FLAGS_learning_rate);
   o.patience = absl::GetFlag(FLAGS_patience);
+  absl::StatusOr<gnn::SelectBy> select_by = gnn::ParseSelectBy(absl::GetFlag(FLAGS_select_by));
+  if (!select_by.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--select-by: ", select_by.status().message()));
+  }
+  o.select_by = *select_by;
   // Hybrid features (on by default) need perfgraph kernels: datasets of a foreign feature schema
   // (e.g. TpuGraphs tiles) train without them unless --hybrid-features is given explicitly (an
   // error then, from gnn::Train).

@@ -6,8 +6,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "cost/tabular_features.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -147,6 +149,45 @@ TEST(TrainTest, ResumeContinuesExactlyWhereTheRunStopped) {
   nothing.out_dir = TempDir("never_trained");
   EXPECT_THAT(TrainOnExamples(train, validation, {}, nothing),
               StatusIs(absl::StatusCode::kNotFound));
+}
+
+// --select-by: the saved model is the epoch with the best selection metric, the validation loss
+// or the validation tile tau, and each epoch's report holds its score (lower is better).
+TEST(TrainTest, SelectionKeepsTheEpochWithTheBestValidationLossOrTileTau) {
+  std::vector<KernelExample> train = test::SyntheticExamples(6, 4, 2);
+  std::vector<KernelExample> validation = test::SyntheticExamples(4, 5, 1);
+  for (auto& e : validation) e.program = "v";
+  for (SelectBy select : {SelectBy::kLoss, SelectBy::kTileTau}) {
+    SCOPED_TRACE(std::string(SelectByName(select)));
+    TrainOptions o = SmallRun(Join::kLate, 8);
+    o.patience = 100;
+    o.select_by = select;
+    o.out_dir = TempDir(absl::StrCat("select_", SelectByName(select)));
+    auto result = TrainOnExamples(train, validation, {}, o);
+    ASSERT_OK(result);
+    ASSERT_EQ(result->history.size(), 8u);
+    int best = 0;
+    double best_score = std::numeric_limits<double>::infinity();
+    for (const EpochReport& e : result->history) {
+      ASSERT_TRUE(e.selection_score.has_value());
+      ASSERT_TRUE(e.validation_loss.has_value());
+      ASSERT_TRUE(e.validation.tile_kendall_tau.has_value());
+      const double expected =
+          select == SelectBy::kLoss ? *e.validation_loss : -*e.validation.tile_kendall_tau;
+      EXPECT_EQ(*e.selection_score, expected);
+      if (expected < best_score) {
+        best_score = expected;
+        best = e.epoch;
+      }
+      EXPECT_EQ(e.improved, e.epoch == best);
+    }
+    EXPECT_EQ(result->best_epoch, best);
+    const nlohmann::json model =
+        nlohmann::json::parse(test::ReadText(o.out_dir + "/model.json"), nullptr, false);
+    EXPECT_EQ(model["training"]["select_by"], std::string(SelectByName(select)));
+  }
+  EXPECT_THAT(ParseSelectBy("median"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'median'")));
 }
 
 TEST(TrainTest, LossWeightsMustBeNonNegativeAndGiveEverySelectedTaskALoss) {
@@ -454,6 +495,9 @@ TEST(TrainCliTest, AblationFlagsReachTheModelFilesAndBadValuesAreUsageErrors) {
   auto negative = RunPerfgraph(common + " --rank-weight -1");
   EXPECT_EQ(negative.exit_code, 2) << negative.out;
   EXPECT_THAT(negative.out, HasSubstr("--rank-weight must be a finite number >= 0, got -1"));
+  auto bad_select = RunPerfgraph(common + " --select-by median");
+  EXPECT_EQ(bad_select.exit_code, 2) << bad_select.out;
+  EXPECT_THAT(bad_select.out, HasSubstr("--select-by: unknown selection metric 'median'"));
   auto all_zero = RunPerfgraph(common + " --rank-weight 0 --tile-mse-weight 0");
   EXPECT_EQ(all_zero.exit_code, 2) << all_zero.out;
   EXPECT_THAT(all_zero.out, HasSubstr("both 0"));
