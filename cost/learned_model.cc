@@ -1,10 +1,13 @@
 #include "cost/learned_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "cost/library_cost.h"
 #include "cost/roofline_bound.h"
@@ -62,7 +65,54 @@ absl::StatusOr<LearnedModel> LearnedModel::Load(absl::string_view weights_path) 
   // The reference description is both the lower-bound target and the hybrid features' source.
   RETURN_IF_ERROR(model.InitHybrid(*model.bound_target()));
   model.set_distribution(std::move(distribution));
+  // Ensemble members (file comment of learned_model.h).
+  const std::filesystem::path dir = std::filesystem::path(std::string(weights_path)).parent_path();
+  const std::filesystem::path ensemble = dir / kEnsembleFile;
+  std::error_code ec;
+  if (std::filesystem::exists(ensemble, ec)) {
+    std::ifstream in(ensemble);
+    if (!in) {
+      return absl::PermissionDeniedError(absl::StrCat("cannot read ", ensemble.string()));
+    }
+    std::string line;
+    int members = 0;
+    for (int line_number = 1; std::getline(in, line); ++line_number) {
+      const absl::string_view entry = absl::StripAsciiWhitespace(
+          absl::string_view(line).substr(0, std::min(line.size(), line.find('#'))));
+      if (entry.empty()) continue;
+      const std::string member_path = (dir / std::string(entry)).string();
+      const std::string source = absl::StrCat(ensemble.string(), ":", line_number, " ('", entry, "')");
+      absl::StatusOr<kernels::Predictor> member = kernels::Predictor::Load(member_path);
+      if (!member.ok()) {
+        return absl::Status(member.status().code(),
+                            absl::StrCat("ensemble member ", source, ": ", member.status().message()));
+      }
+      RETURN_IF_ERROR(model.AddEnsembleMember(*std::move(member), source));
+      ++members;
+    }
+    if (members == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(ensemble.string(), " names no ensemble member (one weights file per line)"));
+    }
+  }
   return model;
+}
+
+absl::Status LearnedModel::AddEnsembleMember(kernels::Predictor member, absl::string_view source) {
+  const auto& first = predictor_.architecture();
+  const auto& other = member.architecture();
+  if (other.foreign_schema() || other.feature_schema != first.feature_schema ||
+      other.config_width() != first.config_width() || other.node_width() != first.node_width() ||
+      other.hybrid_threads != first.hybrid_threads) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "ensemble member ", source, " reads other features than the first model (feature schema '",
+        other.feature_schema, "' vs '", first.feature_schema, "', config width ",
+        other.config_width(), " vs ", first.config_width(), ", node width ", other.node_width(),
+        " vs ", first.node_width(), ", hybrid threads ", other.hybrid_threads, " vs ",
+        first.hybrid_threads, ")"));
+  }
+  members_.push_back(std::move(member));
+  return absl::OkStatus();
 }
 
 std::string LearnedModel::name() const { return "learned"; }
@@ -82,6 +132,8 @@ std::vector<absl::StatusOr<double>> LearnedModel::EstimateNs(absl::Span<const Co
   std::vector<float> hybrid_feat;
   std::vector<tiling::TileConfig> configs;
   std::vector<float> out_ns;
+  std::vector<float> member_ns;
+  std::vector<double> log_sum;
   const int width = predictor_.architecture().config_width();
   // Collectives are communication, which the network never saw: the alpha-beta model of the
   // reference target's interconnect costs them (cost/collective_cost.h).
@@ -148,6 +200,21 @@ std::vector<absl::StatusOr<double>> LearnedModel::EstimateNs(absl::Span<const Co
     }
     absl::Status status = predictor_.Predict(tensors, config_feat.data(),
                                              static_cast<int>(rows.size()), out_ns.data());
+    if (status.ok() && !members_.empty()) {
+      // The ensemble's estimate: the geometric mean of its members' predictions.
+      log_sum.resize(rows.size());
+      for (size_t r = 0; r < rows.size(); ++r) log_sum[r] = std::log(static_cast<double>(out_ns[r]));
+      for (const kernels::Predictor& member : members_) {
+        member_ns.assign(rows.size(), 0.0f);
+        status = member.Predict(tensors, config_feat.data(), static_cast<int>(rows.size()),
+                                member_ns.data());
+        if (!status.ok()) break;
+        for (size_t r = 0; r < rows.size(); ++r) log_sum[r] += std::log(static_cast<double>(member_ns[r]));
+      }
+      for (size_t r = 0; r < rows.size(); ++r) {
+        out_ns[r] = static_cast<float>(std::exp(log_sum[r] / ensemble_size()));
+      }
+    }
     const double bound_ns =
         bound_target_ ? RooflineLowerBound(*bound_target_, *kernel).bound_ns() : 0.0;
     for (size_t r = 0; r < rows.size(); ++r) {

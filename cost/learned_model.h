@@ -5,6 +5,13 @@
 // once per EstimateNs call and all of its configs go through one Predictor::Predict call, so with a
 // late-join model the graph part of the network runs once per kernel, not once per query.
 //
+// Ensembles: a model directory may hold an `ensemble.txt` beside its weights.pgw, naming further
+// weights files (one per line, relative to the directory; '#' starts a comment), e.g. the same
+// options trained with other seeds. Load then serves all of them: each query's estimate is the
+// geometric mean of the members' predictions (the mean of their log runtimes, the scale the
+// networks are trained on), before the lower bound below. Members must read the same features
+// (feature schema, config width, hybrid threads) as the first.
+//
 // Physically possible: with a lower-bound target (Load sets the committed reference description),
 // every estimate is at least the kernel's roofline lower bound (cost/roofline_bound.h), however the
 // network extrapolates.
@@ -36,6 +43,9 @@
 
 namespace perfgraph::cost {
 
+// The optional ensemble file of a model directory (file comment).
+inline constexpr char kEnsembleFile[] = "ensemble.txt";
+
 class LearnedModel : public CostModel {
  public:
   // A model without a lower bound (estimates are the network's, unclamped). A hybrid predictor
@@ -62,7 +72,16 @@ class LearnedModel : public CostModel {
   // committed reference target description as the lower-bound target (LoadTargetDescription's
   // errors) and the training distribution of the weights' directory when it has one
   // (ReadTrainingDistribution's errors for a corrupt one).
+  // With an ensemble.txt in the weights' directory, every file it names is loaded as a further
+  // member (file comment); errors name the ensemble file and the member: Predictor::Load's, and
+  // kFailedPrecondition for a member that reads other features than the first, or an ensemble
+  // file that names no member.
   static absl::StatusOr<LearnedModel> Load(absl::string_view weights_path);
+  // Members beyond the first (predictor()); their predictions are averaged in log space with it.
+  // Errors: kFailedPrecondition when `member` reads other features than predictor().
+  absl::Status AddEnsembleMember(kernels::Predictor member, absl::string_view source);
+  // Networks whose predictions make an estimate: 1 + the members added.
+  int ensemble_size() const { return 1 + static_cast<int>(members_.size()); }
 
   // "learned".
   std::string name() const override;
@@ -84,6 +103,7 @@ class LearnedModel : public CostModel {
 
  private:
   kernels::Predictor predictor_;
+  std::vector<kernels::Predictor> members_;  // ensemble members beyond predictor_
   std::optional<TargetDescription> bound_target_;
   std::optional<TrainingDistribution> distribution_;
   std::shared_ptr<const AnalyticalModel> hybrid_;  // hybrid predictors only (InitHybrid)

@@ -3,12 +3,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <random>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "cost/roofline_bound.h"
 #include "cost/tabular_features.h"
 #include "kernels/weights.h"
 #include "tests/cost/cost_test_util.h"
@@ -21,8 +24,9 @@ using perfgraph::testing::IsOk;
 using perfgraph::testing::StatusIs;
 using ::testing::HasSubstr;
 
-std::string WriteRandomWeights(int hybrid_threads = 0) {
-  std::mt19937 rng(5);
+// Random weights (seed `seed`) at `path` (default: a file of the test's temp dir).
+std::string WriteRandomWeights(int hybrid_threads = 0, unsigned seed = 5, std::string path = "") {
+  std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(-0.3f, 0.3f);
   kernels::WeightsFile w;
   w.architecture.hybrid_threads = hybrid_threads;
@@ -34,8 +38,9 @@ std::string WriteRandomWeights(int hybrid_threads = 0) {
     if (name == "label_mean") t.values = {8.0f};
     w.tensors.push_back(std::move(t));
   }
-  const std::string path =
-      ::testing::TempDir() + "/learned_model_test" + std::to_string(hybrid_threads) + ".pgw";
+  if (path.empty()) {
+    path = ::testing::TempDir() + "/learned_model_test" + std::to_string(hybrid_threads) + ".pgw";
+  }
   EXPECT_THAT(kernels::WriteWeightsFile(w, path), IsOk());
   return path;
 }
@@ -127,6 +132,72 @@ TEST(LearnedModelTest, HybridModelsReadTheAnalyticalBreakdownAfterTheConfigFeatu
   LearnedModel uninitialised(*std::move(bare));
   EXPECT_THAT(uninitialised.EstimateNs(batch.queries())[0],
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("InitHybrid")));
+}
+
+std::string EmptyDir(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/learned_model_test_" + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
+// An ensemble.txt beside the weights adds members; an estimate is the geometric mean of the
+// members' predictions, and a member that cannot be loaded or reads other features is an error
+// naming the ensemble file and the member.
+TEST(LearnedModelTest, AnEnsembleFileAveragesItsMembersInLogSpace) {
+  const std::string a = WriteRandomWeights(0, 5, EmptyDir("member_a") + "/weights.pgw");
+  const std::string b = WriteRandomWeights(0, 6, EmptyDir("member_b") + "/weights.pgw");
+  const std::string dir = EmptyDir("ensemble");
+  WriteRandomWeights(0, 5, dir + "/weights.pgw");
+  std::filesystem::create_directories(dir + "/members");
+  WriteRandomWeights(0, 6, dir + "/members/seed6.pgw");
+  WriteText(dir + "/ensemble.txt", "# seeds 5 and 6\n\n  members/seed6.pgw  # the second seed\n");
+
+  absl::StatusOr<LearnedModel> one = LearnedModel::Load(a);
+  absl::StatusOr<LearnedModel> two = LearnedModel::Load(b);
+  absl::StatusOr<LearnedModel> both = LearnedModel::Load(dir + "/weights.pgw");
+  ASSERT_THAT(one, IsOk());
+  ASSERT_THAT(two, IsOk());
+  ASSERT_THAT(both, IsOk());
+  EXPECT_EQ(one->ensemble_size(), 1);
+  EXPECT_EQ(both->ensemble_size(), 2);
+  const graph::Kernel dot = test::Dot(8, 16, 8);  // a roofline bound far below the predictions
+  std::vector<CostQuery> queries;
+  const std::vector<tiling::TileConfig> space = tiling::ConfigSpace(dot).value();
+  for (const tiling::TileConfig& c : space) queries.push_back({&dot, c});
+  queries.resize(std::min<size_t>(queries.size(), 40));
+  const std::vector<absl::StatusOr<double>> x = one->EstimateNs(queries);
+  const std::vector<absl::StatusOr<double>> y = two->EstimateNs(queries);
+  const std::vector<absl::StatusOr<double>> z = both->EstimateNs(queries);
+  const double bound = RooflineLowerBound(*both->bound_target(), dot).bound_ns();
+  int differ = 0;
+  for (size_t q = 0; q < queries.size(); ++q) {
+    ASSERT_THAT(x[q], IsOk());
+    ASSERT_THAT(y[q], IsOk());
+    ASSERT_THAT(z[q], IsOk());
+    ASSERT_GT(std::min(*x[q], *y[q]), bound);  // no clamping: the mean is visible as such
+    EXPECT_NEAR(*z[q], std::sqrt(*x[q] * *y[q]), 1e-5 * *z[q]);
+    differ += std::abs(*x[q] - *y[q]) > 1e-3 * *x[q];
+  }
+  EXPECT_GT(differ, 0) << "the two members must predict differently for the test to mean anything";
+
+  // A missing member, a member of other features, an ensemble file without members.
+  WriteText(dir + "/ensemble.txt", "members/seed6.pgw\nmembers/missing.pgw\n");
+  EXPECT_THAT(LearnedModel::Load(dir + "/weights.pgw"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       ::testing::AllOf(HasSubstr("ensemble.txt:2"), HasSubstr("missing.pgw"))));
+  WriteRandomWeights(/*hybrid_threads=*/1, 7, dir + "/members/hybrid.pgw");
+  WriteText(dir + "/ensemble.txt", "members/hybrid.pgw\n");
+  EXPECT_THAT(LearnedModel::Load(dir + "/weights.pgw"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::AllOf(HasSubstr("hybrid.pgw"), HasSubstr("other features"))));
+  WriteText(dir + "/ensemble.txt", "# nothing\n");
+  EXPECT_THAT(LearnedModel::Load(dir + "/weights.pgw"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("names no ensemble member")));
 }
 
 TEST(LearnedModelTest, LoadOfAMissingFileFails) {
