@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -765,12 +766,32 @@ class SubnestList {
   size_t size_ = 0;
 };
 
-// Storage of one estimate that ExplainAll reuses across the configs of a kernel.
+// Storage of one estimate that ExplainAll reuses across the configs of a kernel, and the bounds
+// inference results of the kernel's configs: configs that differ only in vector width, parallel loop
+// or reduction split share their tile and loop boxes, so most Propagate calls of a config space
+// repeat an earlier one (Propagate was a third of a learned plan's instructions).
 struct LoopNestScratch {
-  std::vector<std::optional<Region>> tile_regions;
-  std::vector<std::optional<Region>> regions;
   SubnestList subnests;
+  // Propagate's arguments (start, red_inst, the region's rank and extents, whether `red` is given
+  // and its extents) -> its result. Node-based: references stay valid as entries are added.
+  absl::node_hash_map<absl::InlinedVector<int64_t, 16>, std::vector<std::optional<Region>>> bounds;
 };
+
+// Propagate(kernel, facts, start, region, red_inst, red, ...)'s regions, computed once per distinct
+// argument list of an ExplainAll call.
+const std::vector<std::optional<Region>>& PropagateCached(const Kernel& kernel,
+                                                          const KernelFacts& facts, int start,
+                                                          const Region& region, int red_inst,
+                                                          const Region* red,
+                                                          LoopNestScratch& scratch) {
+  absl::InlinedVector<int64_t, 16> key = {start, red_inst, static_cast<int64_t>(region.size())};
+  key.insert(key.end(), region.begin(), region.end());
+  key.push_back(red != nullptr ? 1 : 0);
+  if (red != nullptr) key.insert(key.end(), red->begin(), red->end());
+  auto [it, inserted] = scratch.bounds.try_emplace(std::move(key));
+  if (inserted) Propagate(kernel, facts, start, region, red_inst, red, it->second);
+  return it->second;
+}
 
 // Bytes a cache of `usable` bytes loads from the level below for the nest `subnests` (outermost
 // first, each the body of the previous one's loop). The outermost subnest whose footprint fits is
@@ -920,9 +941,8 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
 
   // ---- Reductions (computed per tile). ----
   const int primary = facts.primary;
-  std::vector<std::optional<Region>>& tile_regions = scratch.tile_regions;
-  Propagate(kernel, facts, kernel.root, tile_box, -1, nullptr, tile_regions);
-  std::vector<std::optional<Region>>& scratch_regions = scratch.regions;
+  const std::vector<std::optional<Region>>& tile_regions =
+      PropagateCached(kernel, facts, kernel.root, tile_box, -1, nullptr, scratch);
   const double op_rate = t.peak_flops_1t / (2.0 * lanes);  // native vector ops per second, 1 thread
   const double update_ns = t.reduction_update_ns;
   const std::vector<graph::OpCost>& costs = facts.costs;
@@ -1059,9 +1079,10 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
   for (int j = 0; j < num_outer; ++j) {
     executions *= static_cast<double>(nest[j].trip);
     const Region box = box_from(j + 1);
-    Propagate(kernel, facts, kernel.root, box, -1, nullptr, scratch_regions);
+    const std::vector<std::optional<Region>>& regions =
+        PropagateCached(kernel, facts, kernel.root, box, -1, nullptr, scratch);
     std::vector<double>& bytes = subnests.Add(executions).buffer_bytes;
-    BufferLineBytes(kernel, scratch_regions, bytes);
+    BufferLineBytes(kernel, regions, bytes);
     bytes.back() = LineBytes(box, static_cast<int64_t>(out_elem_bytes)) + acc_tile_bytes;
     subnests.Close();
   }
@@ -1105,9 +1126,10 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
         if (l.acc_dim >= 0) box[l.acc_dim] = l.trip;
         if (l.rvar >= 0) red[l.rvar] = std::min(loops.extents[l.rvar], red[l.rvar] * l.trip);
       }
-      Propagate(kernel, facts, primary, box, primary, &red, scratch_regions);
+      const std::vector<std::optional<Region>>& regions =
+          PropagateCached(kernel, facts, primary, box, primary, &red, scratch);
       std::vector<double>& bytes = subnests.Add(exec).buffer_bytes;
-      BufferLineBytes(kernel, scratch_regions, bytes);
+      BufferLineBytes(kernel, regions, bytes);
       bytes.back() = LineBytes(box, StorageBytes(inst.shape.element_type));
       subnests.Close();
     }
