@@ -492,8 +492,7 @@ Regions OperandRegions(const Kernel& kernel, const Instruction& inst, const Redu
 
 // Bounds inference: the region of every instruction touched when instruction `start` computes
 // `region`. `red_inst`'s reduction covers `red` (innermost-first extents) instead of its whole loop.
-// `regions` is overwritten (a caller's buffer, reused across calls: Explain propagates a dozen
-// regions per config).
+// `regions` is overwritten (PropagateCached gives each distinct argument list its own entry).
 void Propagate(const Kernel& kernel, const KernelFacts& facts, int start, const Region& region,
                int red_inst, const Region* red, std::vector<std::optional<Region>>& regions) {
   regions.assign(kernel.size(), std::nullopt);

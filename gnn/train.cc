@@ -584,7 +584,8 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
         report.improved = true;  // no validation programs: the latest model is the best we know
       }
       if (report.improved) {
-        best_loss = report.selection_score.value_or(report.validation_loss.value_or(report.train_loss));
+        // selection_score is set whenever there are validation programs.
+        best_loss = report.selection_score.value_or(report.train_loss);
         result.best_epoch = report.epoch;
         since_best = 0;
         if (write) RETURN_IF_ERROR(SaveModelFile((dir / "model.pgm").string(), *model));
