@@ -356,7 +356,7 @@ absl::Status Eval(const std::vector<std::string>& args) {
   if (learned_model == nullptr) {  // counts as for the analytical model, no learned figures
     l = a;
     l.tile_top1_slowdown = l.tile_top5_slowdown = l.tile_kendall_tau = std::nullopt;
-    l.fusion_mape = l.fusion_kendall_tau = std::nullopt;
+    l.fusion_mape = l.fusion_mape_5us = l.fusion_kendall_tau = std::nullopt;
   }
   // Per-kernel figures (--per-kernel): each kernel scored alone.
   nlohmann::ordered_json per_kernel = nlohmann::ordered_json::array();

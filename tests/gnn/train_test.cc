@@ -477,6 +477,26 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
   auto no_model = RunPerfgraph("eval --dataset " + dataset + " --model " + dir + "/nothing");
   EXPECT_EQ(no_model.exit_code, 2);
   EXPECT_THAT(no_model.out, HasSubstr("model.json"));
+
+  // A data directory without models/default: the analytical column alone, every learned figure
+  // null (the fusion MAPE over kernels >= 5 us once carried the analytical model's value).
+  const std::string data_dir = dir + "/data_without_models";
+  std::filesystem::create_directories(data_dir + "/cost/targets");
+  std::filesystem::copy_file(std::string(PERFGRAPH_SOURCE_DIR) + "/cost/targets/reference_cpu.textproto",
+                             data_dir + "/cost/targets/reference_cpu.textproto");
+  auto analytical_only = RunPerfgraph("eval --dataset " + dataset + " --split " + dir +
+                                      "/split.txt --json --data-dir " + data_dir);
+  ASSERT_EQ(analytical_only.exit_code, 0) << analytical_only.out;
+  EXPECT_THAT(analytical_only.out, HasSubstr("reporting the analytical model alone"));
+  const size_t json_start = analytical_only.out.find("{\n");
+  ASSERT_NE(json_start, std::string::npos) << analytical_only.out;
+  nlohmann::json alone = nlohmann::json::parse(analytical_only.out.substr(json_start), nullptr, false);
+  ASSERT_FALSE(alone.is_discarded()) << analytical_only.out;
+  for (const char* key : {"mape", "mape_5us", "kendall_tau"}) {
+    EXPECT_TRUE(alone["fusion"]["learned"][key].is_null()) << key << " " << alone["fusion"].dump();
+  }
+  EXPECT_TRUE(alone["fusion"]["analytical"]["mape"].is_number()) << alone["fusion"].dump();
+  EXPECT_TRUE(alone["tile"]["learned"]["kendall_tau"].is_null()) << alone["tile"].dump();
 }
 
 TEST(TrainCliTest, AblationFlagsReachTheModelFilesAndBadValuesAreUsageErrors) {
