@@ -53,6 +53,33 @@ struct Probe {
   std::function<double()> once;
 };
 
+// Probe buffers at fixed offsets from a 4 KiB page boundary. Separate heap buffers sit wherever the
+// allocator puts them, and when a load stream and a store stream agree modulo 4 KiB the loads wait
+// on the stores ("4K aliasing", Intel 64 and IA-32 Architectures Optimization Reference Manual):
+// a probe then measures where its buffers happened to land, differently from one run to the next.
+class PageArena {
+ public:
+  static constexpr int64_t kPageFloats = 4096 / sizeof(float);
+  // `floats` rounded up to whole pages.
+  static int64_t RoundUpToPages(int64_t floats) {
+    return (floats + kPageFloats - 1) / kPageFloats * kPageFloats;
+  }
+  // Room for `floats` floats from a page boundary.
+  explicit PageArena(int64_t floats)
+      : storage_(std::make_shared<std::vector<float>>(static_cast<size_t>(floats + kPageFloats))) {
+    const uintptr_t base = reinterpret_cast<uintptr_t>(storage_->data());
+    begin_ = reinterpret_cast<float*>((base + 4095) & ~uintptr_t{4095});
+  }
+  // The float `offset` floats past the page boundary.
+  float* at(int64_t offset) const { return begin_ + offset; }
+  // Keeps the memory alive (captured by the probe's run).
+  std::shared_ptr<std::vector<float>> storage() const { return storage_; }
+
+ private:
+  std::shared_ptr<std::vector<float>> storage_;
+  float* begin_ = nullptr;
+};
+
 // Times a plain callable once with the steady clock.
 std::function<double()> Timed(std::function<void()> run) {
   return [run = std::move(run)] {
@@ -171,17 +198,12 @@ std::pair<std::function<void()>, double> StreamKernel(const Halide::Target& targ
   const int64_t n = chunk * all_threads;
   // Enough sweeps that one run moves >= 64 MiB (so call overhead is negligible), at least one.
   const int sweeps = static_cast<int>(std::clamp<int64_t>((int64_t{64} << 20) / (12 * n), 1, 100000));
-  // `in` and `out` share one allocation: `in` starts on a 4 KiB boundary and `out` half a page past
-  // one. Two streams whose addresses agree modulo 4 KiB make loads of `in` wait on the preceding
-  // stores to `out` ("4K aliasing", Intel 64 and IA-32 Architectures Optimization Reference
-  // Manual); with two separate heap buffers that happened or not from one process to the next
-  // (L1 probe 963 vs 478 GB/s in two runs on the 2026-12-03 host, each run's passes within 3 %).
-  constexpr int64_t kPageFloats = 4096 / sizeof(float);
-  const int64_t out_offset = (n + kPageFloats - 1) / kPageFloats * kPageFloats + kPageFloats / 2;
-  auto arena = std::make_shared<std::vector<float>>(static_cast<size_t>(out_offset + n + kPageFloats));
-  const uintptr_t base = reinterpret_cast<uintptr_t>(arena->data());
-  float* in_data = reinterpret_cast<float*>((base + 4095) & ~uintptr_t{4095});
-  Halide::Buffer<float> in(in_data, static_cast<int>(n));
+  // `in` starts on a page boundary and `out` half a page past one (PageArena): with two separate
+  // heap buffers the L1 probe measured 963 vs 478 GB/s in two runs on the 2026-12-03 host, each
+  // run's passes within 3 %.
+  const int64_t out_offset = PageArena::RoundUpToPages(n) + PageArena::kPageFloats / 2;
+  const PageArena arena(out_offset + n);
+  Halide::Buffer<float> in(arena.at(0), static_cast<int>(n));
   in.fill(0.5f);
   Halide::ImageParam input(Halide::Float(32), 1, "in");
   input.set(in);
@@ -196,37 +218,31 @@ std::pair<std::function<void()>, double> StreamKernel(const Halide::Target& targ
   f.update().split(x, xo, xi, static_cast<int>(chunk)).reorder(xi, r.x, xo).parallel(xo)
       .vectorize(xi, width);
   f.compile_jit(target);
-  Halide::Buffer<float> out(in_data + out_offset, static_cast<int>(n));
-  return {[f, out, in, arena]() mutable { f.realize(out); },
+  Halide::Buffer<float> out(arena.at(out_offset), static_cast<int>(n));
+  return {[f, out, in, keep = arena.storage()]() mutable { f.realize(out); },
           12.0 * static_cast<double>(n) * (sweeps + 1)};
 }
 
 // Accumulator updates with an innermost loop of `inner_vectors` vectors and a reduction loop of
 // `steps` steps outside it (the target's update order: x vectorised, then k, then y). Returns the
-// run and the native-vector updates of one run. The accumulator is the pipeline's output, and A, B
-// and it share one allocation at fixed offsets from a 4 KiB boundary: as an intermediate that Halide
-// allocated on every run, its address modulo 4 KiB relative to B changed from run to run, and with
-// it how many of B's loads wait on the accumulator's stores (4K aliasing, as in StreamKernel): the
-// probe moved between 0.44 and 0.48 ns per update across runs and across passes of one run on the
-// 2026-12-03 host.
+// run and the native-vector updates of one run. The accumulator is the pipeline's output, in one
+// PageArena with A and B: as an intermediate that Halide allocated on every run, its address modulo
+// 4 KiB relative to B changed from run to run, and the probe with it (0.44 to 0.48 ns per update
+// across runs and across passes of one run on the 2026-12-03 host).
 std::pair<std::function<void()>, double> ReductionKernel(const Halide::Target& target, int lanes,
                                                          int inner_vectors, int steps, int shrink) {
   constexpr int kRows = 64;
   const int x_extent = lanes * inner_vectors;
   // About 2^18 updates per run (2^14 when shrunk by 16).
   const int y_extent = std::max(16, (262144 / (inner_vectors * steps)) / shrink);
-  // Offsets in floats, each a multiple of a 4 KiB page plus a fixed part (B a quarter page after
-  // A's pages, the accumulator half a page after B's).
-  constexpr int64_t kPageFloats = 4096 / sizeof(float);
-  auto pages = [&](int64_t floats) { return (floats + kPageFloats - 1) / kPageFloats * kPageFloats; };
-  const int64_t a_floats = int64_t{steps} * kRows, b_floats = int64_t{x_extent} * steps;
-  const int64_t b_offset = pages(a_floats) + kPageFloats / 4;
-  const int64_t acc_offset = b_offset + pages(b_floats) + kPageFloats / 2;
-  const int64_t total = acc_offset + int64_t{x_extent} * y_extent + kPageFloats;
-  auto arena = std::make_shared<std::vector<float>>(static_cast<size_t>(total));
-  const uintptr_t base = reinterpret_cast<uintptr_t>(arena->data());
-  float* data = reinterpret_cast<float*>((base + 4095) & ~uintptr_t{4095});
-  Halide::Buffer<float> a_buf(data, steps, kRows), b_buf(data + b_offset, x_extent, steps);
+  // Offsets in floats from the page boundary (PageArena): B a quarter page after A's pages, the
+  // accumulator half a page after B's.
+  const int64_t b_offset =
+      PageArena::RoundUpToPages(int64_t{steps} * kRows) + PageArena::kPageFloats / 4;
+  const int64_t acc_offset =
+      b_offset + PageArena::RoundUpToPages(int64_t{x_extent} * steps) + PageArena::kPageFloats / 2;
+  const PageArena arena(acc_offset + int64_t{x_extent} * y_extent);
+  Halide::Buffer<float> a_buf(arena.at(0), steps, kRows), b_buf(arena.at(b_offset), x_extent, steps);
   a_buf.fill(0.5f);
   b_buf.fill(0.25f);
   Halide::ImageParam a(Halide::Float(32), 2, "A"), b(Halide::Float(32), 2, "B");
@@ -240,8 +256,8 @@ std::pair<std::function<void()>, double> ReductionKernel(const Halide::Target& t
   acc.vectorize(x, lanes);
   acc.update().reorder(x, k, y).vectorize(x, lanes);
   acc.compile_jit(target);
-  Halide::Buffer<float> result(data + acc_offset, x_extent, y_extent);
-  return {[acc, result, a_buf, b_buf, arena]() mutable { acc.realize(result); },
+  Halide::Buffer<float> result(arena.at(acc_offset), x_extent, y_extent);
+  return {[acc, result, a_buf, b_buf, keep = arena.storage()]() mutable { acc.realize(result); },
           static_cast<double>(y_extent) * steps * inner_vectors};
 }
 

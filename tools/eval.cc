@@ -353,10 +353,13 @@ absl::Status Eval(const std::vector<std::string>& args) {
   const int failures = scores.analytical_failures;
   const gnn::TaskMetrics& a = scores.analytical;
   gnn::TaskMetrics l = scores.learned;
-  if (learned_model == nullptr) {  // counts as for the analytical model, no learned figures
-    l = a;
-    l.tile_top1_slowdown = l.tile_top5_slowdown = l.tile_kendall_tau = std::nullopt;
-    l.fusion_mape = l.fusion_mape_5us = l.fusion_kendall_tau = std::nullopt;
+  if (learned_model == nullptr) {  // the analytical model's counts, no learned figure at all
+    l = gnn::TaskMetrics{};
+    l.tile_kernels = a.tile_kernels;
+    l.tile_configs = a.tile_configs;
+    l.fusion_kernels = a.fusion_kernels;
+    l.fusion_programs = a.fusion_programs;
+    l.fusion_kernels_5us = a.fusion_kernels_5us;
   }
   // Per-kernel figures (--per-kernel): each kernel scored alone.
   nlohmann::ordered_json per_kernel = nlohmann::ordered_json::array();

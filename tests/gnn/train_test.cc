@@ -368,6 +368,14 @@ TEST(TrainTest, ComputeTaskMetricsScoresOnlyOkConfigsWithPredictions) {
 
 // ------------------------------------------------------------ command line
 
+// The JSON document of `perfgraph ... --json` output: the runner merges stderr, where eval prints
+// notes (a synthetic file records no machine) before the document. Discarded when there is none.
+nlohmann::json JsonAfterNotes(const std::string& out) {
+  const size_t start = out.find("{\n");
+  if (start == std::string::npos) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return nlohmann::json::parse(out.substr(start), nullptr, false);
+}
+
 // Creates `dir` with `examples` as DIR/synthetic.pgd and `split` as DIR/split.txt.
 void WriteDatasetAndSplit(const std::string& dir, const std::vector<KernelExample>& examples,
                           const std::string& split) {
@@ -419,11 +427,7 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
   auto eval = RunPerfgraph("eval --dataset " + dataset + " --model " + model + " --split " + dir +
                            "/split.txt --json");
   ASSERT_EQ(eval.exit_code, 0) << eval.out;
-  // The runner merges stderr, where eval prints notes (this synthetic file records no machine)
-  // before the JSON document.
-  const size_t start = eval.out.find("{\n");
-  ASSERT_NE(start, std::string::npos) << eval.out;
-  nlohmann::json j = nlohmann::json::parse(eval.out.substr(start), nullptr, false);
+  nlohmann::json j = JsonAfterNotes(eval.out);
   ASSERT_FALSE(j.is_discarded()) << eval.out;
   for (const char* model_name : {"learned", "analytical"}) {
     for (const char* key : {"top1_slowdown", "top5_slowdown", "kendall_tau"}) {
@@ -445,8 +449,7 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
   auto per_kernel = RunPerfgraph("eval --dataset " + dataset + " --model " + model + " --split " +
                                  dir + "/split.txt --json --per-kernel");
   ASSERT_EQ(per_kernel.exit_code, 0) << per_kernel.out;
-  nlohmann::json pk = nlohmann::json::parse(per_kernel.out.substr(per_kernel.out.find("{\n")),
-                                            nullptr, false);
+  nlohmann::json pk = JsonAfterNotes(per_kernel.out);
   ASSERT_FALSE(pk.is_discarded()) << per_kernel.out;
   ASSERT_TRUE(pk["per_kernel"].is_array());
   EXPECT_EQ(pk["per_kernel"].size(), static_cast<size_t>(j["tile_kernels"].get<int>() +
@@ -488,9 +491,7 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
                                       "/split.txt --json --data-dir " + data_dir);
   ASSERT_EQ(analytical_only.exit_code, 0) << analytical_only.out;
   EXPECT_THAT(analytical_only.out, HasSubstr("reporting the analytical model alone"));
-  const size_t json_start = analytical_only.out.find("{\n");
-  ASSERT_NE(json_start, std::string::npos) << analytical_only.out;
-  nlohmann::json alone = nlohmann::json::parse(analytical_only.out.substr(json_start), nullptr, false);
+  nlohmann::json alone = JsonAfterNotes(analytical_only.out);
   ASSERT_FALSE(alone.is_discarded()) << analytical_only.out;
   for (const char* key : {"mape", "mape_5us", "kendall_tau"}) {
     EXPECT_TRUE(alone["fusion"]["learned"][key].is_null()) << key << " " << alone["fusion"].dump();
