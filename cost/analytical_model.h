@@ -8,7 +8,9 @@
 //  * Loop nest. The output is split into tiles (ShiftInwards: every tile is full size, the last one
 //    shifted inwards, so ceil(n / t) * t elements are computed along a tiled dim of extent n). The
 //    outer loops (untiled dims and outer tile loops) run outside, the three inner tile loops inside;
-//    every reduction's accumulator is computed per tile at the innermost outer loop.
+//    every reduction's accumulator is computed per tile at the innermost outer loop, over Halide's
+//    bounding box of what the tile reads from it (through a reshape that is not a pure unit-dim
+//    insertion, whole inner dims: the target's / and % indexing defeats interval arithmetic).
 //  * Compute. Reduction updates (`acc[x] = acc[x] + a * b` and friends) cost the calibrated time of a
 //    native-vector update of an in-memory accumulator (TargetDescription::reduction_update_ns), times
 //    the native vectors per update (ceil(vector_width / native lanes)); the last
