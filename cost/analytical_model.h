@@ -21,11 +21,11 @@
 //    across a non-contiguous dim, transposed operands) add µop-count estimates (strided loads,
 //    gathers, scalarised as a load and an insert per lane) relative to the 4 ops of the calibrated
 //    update. A schedule with vector_width 1 is vectorised by LLVM at the native width unless one of
-//    its loads would gather (then it stays scalar, and a scalar accumulator row of up to 16
-//    elements stays in registers); inlined producer arithmetic and padding
-//    guards run alongside at the peak op rate. The output stage (pure elementwise code after
-//    inlining) costs one native vector op per FLOP, load and store at the peak issue rate
-//    (peak_flops / (2 * lanes)); transcendentals cost 20 ops each. The accumulator's dependency
+//    its loads would gather or is strided (then it stays scalar, and a scalar accumulator row of up
+//    to 16 elements stays in registers); inlined producer arithmetic runs alongside at the peak op
+//    rate. The output stage (pure elementwise code after inlining) costs one native vector op per
+//    FLOP, load and store at the peak issue rate (peak_flops / (2 * lanes)); transcendentals cost
+//    20 ops each. Padded windows read a padded copy made per tile: 3 ops per vector of the copy. The accumulator's dependency
 //    chain is not a bound (LLVM interleaves the target's reduction loops; measured on resnet18).
 //  * Parallel efficiency. A parallel loop of T iterations on P threads runs ceil(T / P) rounds, so the
 //    speedup is T / ceil(T / P) (load imbalance included), scaled by the measured parallel scaling

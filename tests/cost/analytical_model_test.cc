@@ -118,6 +118,53 @@ TEST(AnalyticalModelTest, LlvmLeavesAScalarLoopThatWouldGatherScalar) {
   EXPECT_DOUBLE_EQ(vectorised->vector_efficiency, 1.0);
 }
 
+// x[1, 4, width] conv1d with 8 filters of 3 taps -> [1, 8, out].
+graph::Kernel Conv1d(int64_t width, int64_t out, int64_t stride, int64_t padding) {
+  test::KernelBuilder b("conv1d", graph::FusionKind::kOutput);
+  const int x = b.Parameter({1, 4, width});
+  const int w = b.Parameter({8, 4, 3});
+  graph::Attributes attrs;
+  attrs.convolution_dimension_numbers = graph::ConvolutionDimensionNumbers::Nchw(1);
+  graph::WindowDimension window;
+  window.size = 3;
+  window.stride = stride;
+  window.padding_low = window.padding_high = padding;
+  attrs.window = {window};
+  b.Add(graph::HloOpcode::kConvolution, {1, 8, out}, {x, w}, attrs);
+  return b.Build();
+}
+
+TileConfig Conv1dConfig(int vec) {
+  TileConfig c;
+  c.tiled_dims = {2, 1, -1};
+  c.tile = {8, 8, 0};
+  c.vector_width = vec;
+  return c;
+}
+
+TEST(AnalyticalModelTest, LlvmLeavesAScalarLoopWithAStridedLoadScalar) {
+  // Stride 2: the input is read at every other element along the output row.
+  absl::StatusOr<CostBreakdown> strided = Model().Explain(Conv1d(66, 32, 2, 0), Conv1dConfig(1));
+  absl::StatusOr<CostBreakdown> dense = Model().Explain(Conv1d(34, 32, 1, 0), Conv1dConfig(1));
+  ASSERT_THAT(strided, IsOk());
+  ASSERT_THAT(dense, IsOk());
+  EXPECT_DOUBLE_EQ(strided->vector_efficiency, 1.0 / 8);
+  EXPECT_DOUBLE_EQ(dense->vector_efficiency, 1.0);
+}
+
+TEST(AnalyticalModelTest, PaddedWindowCopiesItsInputOncePerTileInsteadOfGuardingEveryTap) {
+  // Same output [1, 8, 32] from a padded input of 32 and an unpadded one of 34: the updates cost
+  // the same; the padded kernel adds the copy of each tile's [4, 8 + 2] input region: 4 rows of
+  // ceil(10 / 8) = 2 vectors, 4 tiles, 3 ops per vector at 100e9 / (2 x 8) ops/s = 15.36 ns.
+  absl::StatusOr<CostBreakdown> padded = Model().Explain(Conv1d(32, 32, 1, 1), Conv1dConfig(8));
+  absl::StatusOr<CostBreakdown> unpadded = Model().Explain(Conv1d(34, 32, 1, 0), Conv1dConfig(8));
+  ASSERT_THAT(padded, IsOk());
+  ASSERT_THAT(unpadded, IsOk());
+  EXPECT_EQ(padded->num_tiles, 4);
+  EXPECT_DOUBLE_EQ(padded->reduction_ns, unpadded->reduction_ns);
+  EXPECT_NEAR(padded->output_stage_ns - unpadded->output_stage_ns, 4 * 4 * 2 * 3 / 6.25, 1e-9);
+}
+
 TEST(AnalyticalModelTest, FewAccumulatorVectorsStayInRegisters) {
   const AnalyticalModel model = Model();
   // The same work per update; 2 accumulator vectors per row are promoted to registers (no
