@@ -141,6 +141,14 @@ class AnalyticalModel : public CostModel {
   AnalyticalModelOptions options_;
 };
 
+// Version of the model's formulas. Bumped whenever an estimate of the same kernel, config and target
+// description changes, because learned models read the breakdown as features (the GNN's hybrid
+// config features, XGBoost's analytical block: cost/tabular_features.h) and are only valid for the
+// version they were trained with (TrainingDistribution::analytical_model_version). History:
+//   1: 2026-12-03: Halide's bounding box through reshapes, strided scalar loops left scalar, padded
+//      windows charged for their per-tile copy (the first recorded version).
+inline constexpr int kAnalyticalModelVersion = 1;
+
 // Constants of the model that are not measured, with their sources (see analytical_model.cc).
 // Fraction of a cache a loop nest's footprint may fill and still be reused from it: LRU with limited
 // associativity and the other data in flight evict earlier (Lam, Rothberg & Wolf, ASPLOS 1991).

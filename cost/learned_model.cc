@@ -64,6 +64,10 @@ absl::StatusOr<LearnedModel> LearnedModel::Load(absl::string_view weights_path) 
   LearnedModel model(std::move(predictor), std::move(target));
   // The reference description is both the lower-bound target and the hybrid features' source.
   RETURN_IF_ERROR(model.InitHybrid(*model.bound_target()));
+  if (model.predictor_.architecture().hybrid_threads > 0) {
+    WarnIfStaleAnalyticalFeatures(
+        distribution, std::filesystem::path(std::string(weights_path)).parent_path().string());
+  }
   model.set_distribution(std::move(distribution));
   // Ensemble members (file comment of learned_model.h).
   const std::filesystem::path dir = std::filesystem::path(std::string(weights_path)).parent_path();

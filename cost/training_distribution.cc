@@ -4,10 +4,13 @@
 #include <type_traits>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <mutex>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "cost/analytical_model.h"
 #include "graph/analysis.h"
 #include "graph/atomic_file.h"
 #include "graph/hlo_opcode.h"
@@ -104,6 +107,7 @@ std::string TrainingDistributionToJson(const TrainingDistribution& d) {
   j["bytes"] = {d.min_bytes, d.max_bytes};
   j["instructions"] = {d.min_instructions, d.max_instructions};
   j["margin"] = kDistributionMargin;
+  if (d.analytical_model_version > 0) j["analytical_model_version"] = d.analytical_model_version;
   return j.dump(2) + "\n";
 }
 
@@ -144,7 +148,37 @@ absl::StatusOr<TrainingDistribution> TrainingDistributionFromJson(absl::string_v
                          range("instructions", &d.min_instructions, &d.max_instructions)}) {
     if (!s.ok()) return s;
   }
+  if (j.contains("analytical_model_version")) {
+    if (!j["analytical_model_version"].is_number_integer() ||
+        j["analytical_model_version"].get<int64_t>() < 1) {
+      return bad("analytical_model_version");
+    }
+    d.analytical_model_version = j["analytical_model_version"].get<int>();
+  }
   return d;
+}
+
+std::string StaleAnalyticalFeatures(const std::optional<TrainingDistribution>& distribution,
+                                    absl::string_view model_dir) {
+  const int trained = distribution ? distribution->analytical_model_version : 0;
+  if (trained == kAnalyticalModelVersion) return "";
+  return absl::StrCat(
+      "the model in ", model_dir, " reads the analytical model's breakdown as features and was ",
+      trained == 0 ? std::string("trained before their version was recorded")
+                   : absl::StrCat("trained on version ", trained),
+      "; this build computes version ", kAnalyticalModelVersion,
+      " (cost::kAnalyticalModelVersion), so its estimates are degraded until it is retrained with "
+      "`perfgraph train`");
+}
+
+void WarnIfStaleAnalyticalFeatures(const std::optional<TrainingDistribution>& distribution,
+                                   absl::string_view model_dir) {
+  const std::string reason = StaleAnalyticalFeatures(distribution, model_dir);
+  if (reason.empty()) return;
+  static std::mutex* mu = new std::mutex();
+  static std::set<std::string>* warned = new std::set<std::string>();
+  std::lock_guard<std::mutex> lock(*mu);
+  if (warned->insert(reason).second) std::cerr << "perfgraph: warning: " << reason << "\n";
 }
 
 absl::Status WriteTrainingDistribution(const std::string& model_dir,

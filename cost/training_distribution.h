@@ -35,6 +35,9 @@ struct TrainingDistribution {
   double min_flops = 0, max_flops = 0;
   double min_bytes = 0, max_bytes = 0;
   int64_t min_instructions = 0, max_instructions = 0;
+  // kAnalyticalModelVersion of the build that computed the model's analytical features (hybrid GNN,
+  // XGBoost); 0 = not recorded (a model without such features, or trained before the key existed).
+  int analytical_model_version = 0;
 
   // Widens the distribution by one kernel (which should pass graph::Kernel::Validate).
   void Add(const graph::Kernel& kernel);
@@ -57,6 +60,16 @@ absl::Status WriteTrainingDistribution(const std::string& model_dir,
 // the file existed), else the parsed distribution or TrainingDistributionFromJson's error.
 absl::StatusOr<std::optional<TrainingDistribution>> ReadTrainingDistribution(
     const std::string& model_dir);
+
+// "" when a model whose features include the analytical model's breakdown can trust this build's
+// (its distribution records kAnalyticalModelVersion), else why not, naming `model_dir` and both
+// versions: the model reads features computed by other formulas than it was trained on, and its
+// estimates are degraded until it is retrained. A missing distribution counts as not recorded.
+std::string StaleAnalyticalFeatures(const std::optional<TrainingDistribution>& distribution,
+                                    absl::string_view model_dir);
+// Prints StaleAnalyticalFeatures' reason to stderr as a warning, once per distinct message.
+void WarnIfStaleAnalyticalFeatures(const std::optional<TrainingDistribution>& distribution,
+                                   absl::string_view model_dir);
 
 }  // namespace perfgraph::cost
 

@@ -181,6 +181,8 @@ absl::StatusOr<std::unique_ptr<XgboostModel>> XgboostModel::Load(const std::stri
                    ReadTrainingDistribution(model_dir));
   ASSIGN_OR_RETURN(std::unique_ptr<XgboostModel> model,
                    Create(std::move(info), std::move(tile), std::move(level)));
+  // Every row of the boosters holds the analytical block (cost/tabular_features.h).
+  WarnIfStaleAnalyticalFeatures(distribution, model_dir);
   model->set_distribution(std::move(distribution));
   return model;
 }

@@ -755,6 +755,9 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& given_options) {
     for (const KernelExample& e : split.train) {
       if (e.kernel != nullptr) distribution.Add(*e.kernel);
     }
+    if (options.model.hybrid_threads > 0) {
+      distribution.analytical_model_version = cost::kAnalyticalModelVersion;
+    }
     RETURN_IF_ERROR(cost::WriteTrainingDistribution(options.out_dir, distribution));
   }
   result.test_examples = std::move(split.test);

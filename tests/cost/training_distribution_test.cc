@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
+#include "cost/analytical_model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/cost/cost_test_util.h"
@@ -15,6 +17,7 @@ namespace perfgraph::cost {
 namespace {
 
 using ::perfgraph::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 TrainingDistribution TwoKernels() {
@@ -79,6 +82,48 @@ TEST(TrainingDistributionTest, JsonRoundTripAndRefusals) {
   std::ofstream(dir / kTrainingDistributionFile) << "{}";
   EXPECT_THAT(ReadTrainingDistribution(dir.string()).status(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("kernels")));
+}
+
+TEST(TrainingDistributionTest, RecordsTheAnalyticalModelVersionAndNamesAStaleOne) {
+  TrainingDistribution d = TwoKernels();
+  // Not recorded (a model without analytical features, or one trained before the key existed).
+  absl::StatusOr<TrainingDistribution> plain =
+      TrainingDistributionFromJson(TrainingDistributionToJson(d), "test");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->analytical_model_version, 0);
+  EXPECT_THAT(StaleAnalyticalFeatures(*plain, "models/old"),
+              AllOf(HasSubstr("models/old"), HasSubstr("before their version was recorded"),
+                    HasSubstr(absl::StrCat("computes version ", kAnalyticalModelVersion))));
+  EXPECT_THAT(StaleAnalyticalFeatures(std::nullopt, "models/none"), HasSubstr("models/none"));
+
+  d.analytical_model_version = kAnalyticalModelVersion;
+  absl::StatusOr<TrainingDistribution> current =
+      TrainingDistributionFromJson(TrainingDistributionToJson(d), "test");
+  ASSERT_TRUE(current.ok()) << current.status();
+  EXPECT_EQ(current->analytical_model_version, kAnalyticalModelVersion);
+  EXPECT_EQ(StaleAnalyticalFeatures(*current, "models/default"), "");
+
+  d.analytical_model_version = kAnalyticalModelVersion + 1;
+  EXPECT_THAT(StaleAnalyticalFeatures(d, "models/future"),
+              HasSubstr(absl::StrCat("trained on version ", kAnalyticalModelVersion + 1)));
+  EXPECT_THAT(TrainingDistributionFromJson(
+                  R"({"kernels": 1, "opcodes": [], "element_types": [], "fusion_kinds": [],
+                      "flops": [1, 2], "bytes": [1, 2], "instructions": [1, 2],
+                      "analytical_model_version": "one"})",
+                  "f.json")
+                  .status(),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("analytical_model_version")));
+}
+
+TEST(TrainingDistributionTest, TheShippedModelsMatchThisBuildsAnalyticalModel) {
+  // The committed models read the analytical breakdown: bumping kAnalyticalModelVersion for a
+  // formula change without retraining them (and recording the new version) fails here.
+  for (const char* dir : {"models/default", "models/xgboost"}) {
+    const std::string path = std::string(PERFGRAPH_SOURCE_DIR) + "/" + dir;
+    absl::StatusOr<std::optional<TrainingDistribution>> d = ReadTrainingDistribution(path);
+    ASSERT_TRUE(d.ok()) << d.status();
+    EXPECT_EQ(StaleAnalyticalFeatures(*d, path), "") << dir;
+  }
 }
 
 }  // namespace

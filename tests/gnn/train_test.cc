@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cost/tabular_features.h"
+#include "cost/training_distribution.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kernels/weights.h"
@@ -25,6 +26,7 @@ namespace {
 
 using ::perfgraph::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string TempDir(const std::string& name) {
   auto dir = perfgraph::testing::ProcessTempDir() / "perfgraph_gnn_train_test" / name;
@@ -407,6 +409,17 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
   EXPECT_THAT(train.out, HasSubstr("model written to"));
   // What the model was trained on, for out-of-distribution flags in plan and predict.
   EXPECT_TRUE(std::filesystem::exists(model + "/distribution.json"));
+  {
+    // A hybrid model (the default for perfgraph datasets) records the analytical model's version.
+    std::ifstream model_json(model + "/model.json");
+    nlohmann::json info = nlohmann::json::parse(model_json, nullptr, false);
+    ASSERT_FALSE(info.is_discarded());
+    absl::StatusOr<std::optional<cost::TrainingDistribution>> d = cost::ReadTrainingDistribution(model);
+    ASSERT_TRUE(d.ok() && d->has_value());
+    EXPECT_EQ((*d)->analytical_model_version,
+              info["model"]["hybrid_threads"].get<int>() > 0 ? cost::kAnalyticalModelVersion : 0)
+        << info.dump();
+  }
   // The exact command and the side-by-side test figures are written next to the model.
   {
     std::ifstream command(model + "/command.txt");
@@ -427,6 +440,7 @@ TEST(TrainCliTest, TrainThenEvalPrintsTheContractKeys) {
   auto eval = RunPerfgraph("eval --dataset " + dataset + " --model " + model + " --split " + dir +
                            "/split.txt --json");
   ASSERT_EQ(eval.exit_code, 0) << eval.out;
+  EXPECT_THAT(eval.out, Not(HasSubstr("degraded until it is retrained")));
   nlohmann::json j = JsonAfterNotes(eval.out);
   ASSERT_FALSE(j.is_discarded()) << eval.out;
   for (const char* model_name : {"learned", "analytical"}) {

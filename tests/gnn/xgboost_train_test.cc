@@ -140,6 +140,12 @@ TEST(XgboostTrainTest, ModelDirectoryRoundTripsAndRefusesOtherSchemasAndCorruptF
   // flagged with the reason.
   EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir) / cost::kTrainingDistributionFile));
   EXPECT_EQ((*loaded)->OutOfDistribution(*ex.kernel), "");
+  // ... and the version of the analytical model its features came from (this build's).
+  absl::StatusOr<std::optional<cost::TrainingDistribution>> written =
+      cost::ReadTrainingDistribution(dir);
+  ASSERT_TRUE(written.ok() && written->has_value());
+  EXPECT_EQ((*written)->analytical_model_version, cost::kAnalyticalModelVersion);
+  EXPECT_EQ(cost::StaleAnalyticalFeatures(*written, dir), "");
   graph::Program big = test::DotProgram(2048, 2048, 2048);
   absl::StatusOr<std::vector<graph::Kernel>> big_kernels = fusion::DefaultFusion(big);
   ASSERT_TRUE(big_kernels.ok());
