@@ -102,29 +102,44 @@ RoundMinima RunRounds(const std::vector<Probe>& probes, const CalibrationOptions
   out.minima.assign(probes.size(), {});
   std::mt19937_64 rng(options.seed ^ 0xC0FFEEull);
   const absl::Duration slice = options.time_per_measurement / options.rounds;
-  std::vector<size_t> order(probes.size());
-  std::iota(order.begin(), order.end(), 0);
+  // Thread counts in ascending order, each a phase of its own: Halide's JIT thread pool cannot be
+  // lowered once more threads ran (target::SetJitThreads), so before this order every 1-thread
+  // probe that ran after an all-thread one used both threads (the 2026-12-03 host's "1-thread"
+  // peak, bandwidths and scaling all equalled the all-thread ones). Within a phase the probes are
+  // interleaved in shuffled rounds as before; every phase runs all passes, and a round's minima are
+  // recorded per probe in the same round and pass slots for every phase.
+  std::vector<int> counts;
+  for (const Probe& p : probes) counts.push_back(p.threads);
+  std::sort(counts.begin(), counts.end());
+  counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
   for (int pass = 0; pass < options.passes; ++pass) {
-    for (int round = 0; round < options.rounds; ++round) {
-      std::shuffle(order.begin(), order.end(), rng);
-      for (size_t p : order) {
-        const Probe& probe = probes[p];
-        SetThreads(probe.threads);
-        probe.once();  // warm-up: caches, thread-pool start-up after a thread-count change
-        double best = std::numeric_limits<double>::infinity();
-        const auto start = Clock::now();
-        for (int run = 0;; ++run) {
-          best = std::min(best, probe.once());
-          if (run >= 2 && absl::FromChrono(Clock::now() - start) >= slice) break;
-        }
-        out.minima[p].push_back(best);
-      }
-      out.pass_of_round.push_back(pass);
-    }
-    progress(absl::StrFormat("pass %d of %d: %d rounds of %d probes done", pass + 1, options.passes,
-                             options.rounds, probes.size()));
+    for (int round = 0; round < options.rounds; ++round) out.pass_of_round.push_back(pass);
   }
-  SetThreads(1);
+  for (int count : counts) {
+    std::vector<size_t> order;
+    for (size_t p = 0; p < probes.size(); ++p) {
+      if (probes[p].threads == count) order.push_back(p);
+    }
+    SetThreads(count);
+    for (int pass = 0; pass < options.passes; ++pass) {
+      for (int round = 0; round < options.rounds; ++round) {
+        std::shuffle(order.begin(), order.end(), rng);
+        for (size_t p : order) {
+          const Probe& probe = probes[p];
+          probe.once();  // warm-up: caches, thread-pool start-up after a thread-count change
+          double best = std::numeric_limits<double>::infinity();
+          const auto start = Clock::now();
+          for (int run = 0;; ++run) {
+            best = std::min(best, probe.once());
+            if (run >= 2 && absl::FromChrono(Clock::now() - start) >= slice) break;
+          }
+          out.minima[p].push_back(best);
+        }
+      }
+      progress(absl::StrFormat("%d thread(s), pass %d of %d: %d rounds of %d probes done", count,
+                               pass + 1, options.passes, options.rounds, order.size()));
+    }
+  }
   return out;
 }
 

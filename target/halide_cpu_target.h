@@ -31,7 +31,7 @@ class CompiledKernelBuilder;  // target/halide_cpu_target_internal.h
 
 struct HalideCpuTargetOptions {
   // Threads of Halide's JIT thread pool used by parallel loops, >= 1. The pool is process-wide:
-  // Create() and every Time()/Run() call re-apply this target's count before running.
+  // Every Time()/Run() call applies this target's count before running (SetJitThreads).
   int num_threads = 1;
   // Seed of the random input data of every compiled kernel (and of non-splat constants); the same
   // seed gives bit-identical inputs.
@@ -89,6 +89,9 @@ class CompiledKernel {
 
 // Sets the thread count of Halide's JIT thread pool, which every JIT pipeline of the process shares
 // (HalideCpuTarget applies its own count before each run; calibration uses this directly).
+// Raising the count works at any time; lowering it after a parallel loop ran with more threads does
+// not (Halide 14 keeps the started workers busy), so a process should time its thread counts in
+// ascending order or each in its own process; a lowering prints a warning once.
 // Error: kInternal when Halide fails.
 absl::Status SetJitThreads(int num_threads);
 
