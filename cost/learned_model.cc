@@ -66,7 +66,8 @@ absl::StatusOr<LearnedModel> LearnedModel::Load(absl::string_view weights_path) 
   RETURN_IF_ERROR(model.InitHybrid(*model.bound_target()));
   if (model.predictor_.architecture().hybrid_threads > 0) {
     WarnIfStaleAnalyticalFeatures(
-        distribution, std::filesystem::path(std::string(weights_path)).parent_path().string());
+        distribution, std::filesystem::path(std::string(weights_path)).parent_path().string(),
+        *model.bound_target());
   }
   model.set_distribution(std::move(distribution));
   // Ensemble members (file comment of learned_model.h).

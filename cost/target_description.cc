@@ -266,6 +266,15 @@ absl::Status SaveTargetDescription(const TargetDescription& target, const std::s
   return graph::WriteFileAtomically(path, TargetDescriptionToText(target), "SaveTargetDescription");
 }
 
+std::string TargetDescriptionFingerprint(const TargetDescription& target) {
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a offset basis and prime (64 bit)
+  for (unsigned char c : TargetDescriptionToText(target)) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return absl::StrFormat("%016x", hash);
+}
+
 std::string MachineMismatch(const TargetDescription& target, const data::MachineFingerprint& current,
                             absl::string_view source) {
   const data::MachineFingerprint& m = target.machine;

@@ -143,6 +143,9 @@ bool ConstantsAgree(absl::string_view name, double a, double b, double tolerance
 // `value` in the units a report prints for `unit` ("FLOP/s" -> "78.4 GFLOP/s", "B/s" -> "265.0 GB/s",
 // "ns" -> "0.652 ns", anything else "0.500").
 std::string FormatConstant(double value, absl::string_view unit);
+// 16 hex digits identifying `target`'s content: FNV-1a (64 bit) of TargetDescriptionToText(target).
+// Equal descriptions give equal fingerprints on every build; any changed constant changes it.
+std::string TargetDescriptionFingerprint(const TargetDescription& target);
 
 // NamedConstants of `a` and `b` side by side, same order.
 std::vector<ConstantDifference> CompareConstants(const TargetDescription& a, const TargetDescription& b);

@@ -108,6 +108,7 @@ std::string TrainingDistributionToJson(const TrainingDistribution& d) {
   j["instructions"] = {d.min_instructions, d.max_instructions};
   j["margin"] = kDistributionMargin;
   if (d.analytical_model_version > 0) j["analytical_model_version"] = d.analytical_model_version;
+  if (!d.analytical_target.empty()) j["analytical_target"] = d.analytical_target;
   return j.dump(2) + "\n";
 }
 
@@ -155,13 +156,27 @@ absl::StatusOr<TrainingDistribution> TrainingDistributionFromJson(absl::string_v
     }
     d.analytical_model_version = j["analytical_model_version"].get<int>();
   }
+  if (j.contains("analytical_target")) {
+    if (!j["analytical_target"].is_string()) return bad("analytical_target");
+    d.analytical_target = j["analytical_target"].get<std::string>();
+  }
   return d;
 }
 
 std::string StaleAnalyticalFeatures(const std::optional<TrainingDistribution>& distribution,
-                                    absl::string_view model_dir) {
+                                    absl::string_view model_dir, const TargetDescription& target) {
   const int trained = distribution ? distribution->analytical_model_version : 0;
-  if (trained == kAnalyticalModelVersion) return "";
+  if (trained == kAnalyticalModelVersion) {
+    const std::string here = TargetDescriptionFingerprint(target);
+    if (distribution->analytical_target.empty() || distribution->analytical_target == here) return "";
+    return absl::StrCat(
+        "the model in ", model_dir,
+        " reads the analytical model's breakdown as features, computed in training with the target "
+        "description of fingerprint ", distribution->analytical_target, "; it is served with ",
+        DefaultTargetDescriptionPath(), " (fingerprint ", here,
+        "), so its estimates are degraded until it is retrained with `perfgraph train` on that "
+        "description");
+  }
   return absl::StrCat(
       "the model in ", model_dir, " reads the analytical model's breakdown as features and was ",
       trained == 0 ? std::string("trained before their version was recorded")
@@ -172,8 +187,8 @@ std::string StaleAnalyticalFeatures(const std::optional<TrainingDistribution>& d
 }
 
 void WarnIfStaleAnalyticalFeatures(const std::optional<TrainingDistribution>& distribution,
-                                   absl::string_view model_dir) {
-  const std::string reason = StaleAnalyticalFeatures(distribution, model_dir);
+                                   absl::string_view model_dir, const TargetDescription& target) {
+  const std::string reason = StaleAnalyticalFeatures(distribution, model_dir, target);
   if (reason.empty()) return;
   static std::mutex* mu = new std::mutex();
   static std::set<std::string>* warned = new std::set<std::string>();

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "cost/target_description.h"
 #include "graph/ir.h"
 
 namespace perfgraph::cost {
@@ -38,6 +39,9 @@ struct TrainingDistribution {
   // kAnalyticalModelVersion of the build that computed the model's analytical features (hybrid GNN,
   // XGBoost); 0 = not recorded (a model without such features, or trained before the key existed).
   int analytical_model_version = 0;
+  // TargetDescriptionFingerprint of the description those features were computed with (the
+  // committed reference description at training time); "" = not recorded.
+  std::string analytical_target;
 
   // Widens the distribution by one kernel (which should pass graph::Kernel::Validate).
   void Add(const graph::Kernel& kernel);
@@ -65,11 +69,15 @@ absl::StatusOr<std::optional<TrainingDistribution>> ReadTrainingDistribution(
 // (its distribution records kAnalyticalModelVersion), else why not, naming `model_dir` and both
 // versions: the model reads features computed by other formulas than it was trained on, and its
 // estimates are degraded until it is retrained. A missing distribution counts as not recorded.
+// The same when the description this build computes them with (`target`: the reference description
+// the model is served with) has another fingerprint than the recorded one (a re-calibrated
+// reference, or --data-dir naming another one); a model without a recorded fingerprint is only
+// checked for its version.
 std::string StaleAnalyticalFeatures(const std::optional<TrainingDistribution>& distribution,
-                                    absl::string_view model_dir);
+                                    absl::string_view model_dir, const TargetDescription& target);
 // Prints StaleAnalyticalFeatures' reason to stderr as a warning, once per distinct message.
 void WarnIfStaleAnalyticalFeatures(const std::optional<TrainingDistribution>& distribution,
-                                   absl::string_view model_dir);
+                                   absl::string_view model_dir, const TargetDescription& target);
 
 }  // namespace perfgraph::cost
 

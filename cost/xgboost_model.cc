@@ -181,8 +181,10 @@ absl::StatusOr<std::unique_ptr<XgboostModel>> XgboostModel::Load(const std::stri
                    ReadTrainingDistribution(model_dir));
   ASSIGN_OR_RETURN(std::unique_ptr<XgboostModel> model,
                    Create(std::move(info), std::move(tile), std::move(level)));
-  // Every row of the boosters holds the analytical block (cost/tabular_features.h).
-  WarnIfStaleAnalyticalFeatures(distribution, model_dir);
+  // Rows of the boosters hold the analytical block (cost/tabular_features.h) unless trained without.
+  if (model->info().analytical_features) {
+    WarnIfStaleAnalyticalFeatures(distribution, model_dir, model->analytical().target());
+  }
   model->set_distribution(std::move(distribution));
   return model;
 }

@@ -756,7 +756,11 @@ absl::StatusOr<TrainResult> Train(const TrainOptions& given_options) {
       if (e.kernel != nullptr) distribution.Add(*e.kernel);
     }
     if (options.model.hybrid_threads > 0) {
+      // AddHybridFeatures computed them with the reference description.
+      ASSIGN_OR_RETURN(cost::TargetDescription reference,
+                       cost::LoadTargetDescription(cost::DefaultTargetDescriptionPath()));
       distribution.analytical_model_version = cost::kAnalyticalModelVersion;
+      distribution.analytical_target = cost::TargetDescriptionFingerprint(reference);
     }
     RETURN_IF_ERROR(cost::WriteTrainingDistribution(options.out_dir, distribution));
   }

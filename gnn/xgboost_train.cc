@@ -437,8 +437,10 @@ absl::StatusOr<XgboostTrainResult> TrainXgboostOnExamples(
   }
   cost::TrainingDistribution distribution;
   for (const KernelExample& e : train) distribution.Add(*e.kernel);
-  // Every row holds the analytical block (cost/tabular_features.h).
-  distribution.analytical_model_version = cost::kAnalyticalModelVersion;
+  if (options.analytical_features) {  // rows hold the analytical block (cost/tabular_features.h)
+    distribution.analytical_model_version = cost::kAnalyticalModelVersion;
+    distribution.analytical_target = cost::TargetDescriptionFingerprint(analytical.target());
+  }
   result.model->set_distribution(std::move(distribution));
   if (!options.out_dir.empty()) RETURN_IF_ERROR(result.model->Save(options.out_dir));
   return result;

@@ -91,20 +91,33 @@ TEST(TrainingDistributionTest, RecordsTheAnalyticalModelVersionAndNamesAStaleOne
       TrainingDistributionFromJson(TrainingDistributionToJson(d), "test");
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ(plain->analytical_model_version, 0);
-  EXPECT_THAT(StaleAnalyticalFeatures(*plain, "models/old"),
+  EXPECT_THAT(StaleAnalyticalFeatures(*plain, "models/old", test::SyntheticTarget()),
               AllOf(HasSubstr("models/old"), HasSubstr("before their version was recorded"),
                     HasSubstr(absl::StrCat("computes version ", kAnalyticalModelVersion))));
-  EXPECT_THAT(StaleAnalyticalFeatures(std::nullopt, "models/none"), HasSubstr("models/none"));
+  EXPECT_THAT(StaleAnalyticalFeatures(std::nullopt, "models/none", test::SyntheticTarget()), HasSubstr("models/none"));
 
   d.analytical_model_version = kAnalyticalModelVersion;
   absl::StatusOr<TrainingDistribution> current =
       TrainingDistributionFromJson(TrainingDistributionToJson(d), "test");
   ASSERT_TRUE(current.ok()) << current.status();
   EXPECT_EQ(current->analytical_model_version, kAnalyticalModelVersion);
-  EXPECT_EQ(StaleAnalyticalFeatures(*current, "models/default"), "");
+  EXPECT_EQ(StaleAnalyticalFeatures(*current, "models/default", test::SyntheticTarget()), "");
+  // The description the features were computed with is part of them.
+  d.analytical_target = TargetDescriptionFingerprint(test::SyntheticTarget());
+  absl::StatusOr<TrainingDistribution> stamped =
+      TrainingDistributionFromJson(TrainingDistributionToJson(d), "test");
+  ASSERT_TRUE(stamped.ok()) << stamped.status();
+  EXPECT_EQ(stamped->analytical_target, d.analytical_target);
+  EXPECT_EQ(StaleAnalyticalFeatures(*stamped, "models/default", test::SyntheticTarget()), "");
+  TargetDescription recalibrated = test::SyntheticTarget();
+  recalibrated.peak_flops_1t *= 0.5;
+  EXPECT_NE(TargetDescriptionFingerprint(recalibrated), d.analytical_target);
+  EXPECT_THAT(StaleAnalyticalFeatures(*stamped, "models/default", recalibrated),
+              AllOf(HasSubstr("models/default"), HasSubstr(d.analytical_target),
+                    HasSubstr(TargetDescriptionFingerprint(recalibrated))));
 
   d.analytical_model_version = kAnalyticalModelVersion + 1;
-  EXPECT_THAT(StaleAnalyticalFeatures(d, "models/future"),
+  EXPECT_THAT(StaleAnalyticalFeatures(d, "models/future", test::SyntheticTarget()),
               HasSubstr(absl::StrCat("trained on version ", kAnalyticalModelVersion + 1)));
   EXPECT_THAT(TrainingDistributionFromJson(
                   R"({"kernels": 1, "opcodes": [], "element_types": [], "fusion_kinds": [],
@@ -117,12 +130,17 @@ TEST(TrainingDistributionTest, RecordsTheAnalyticalModelVersionAndNamesAStaleOne
 
 TEST(TrainingDistributionTest, TheShippedModelsMatchThisBuildsAnalyticalModel) {
   // The committed models read the analytical breakdown: bumping kAnalyticalModelVersion for a
-  // formula change without retraining them (and recording the new version) fails here.
+  // formula change, or re-calibrating the reference description, without retraining them fails here.
+  absl::StatusOr<TargetDescription> reference =
+      LoadTargetDescription(std::string(PERFGRAPH_SOURCE_DIR) + "/cost/targets/reference_cpu.textproto");
+  ASSERT_TRUE(reference.ok()) << reference.status();
   for (const char* dir : {"models/default", "models/xgboost"}) {
     const std::string path = std::string(PERFGRAPH_SOURCE_DIR) + "/" + dir;
     absl::StatusOr<std::optional<TrainingDistribution>> d = ReadTrainingDistribution(path);
     ASSERT_TRUE(d.ok()) << d.status();
-    EXPECT_EQ(StaleAnalyticalFeatures(*d, path), "") << dir;
+    ASSERT_TRUE(d->has_value()) << dir;
+    EXPECT_FALSE((*d)->analytical_target.empty()) << dir;
+    EXPECT_EQ(StaleAnalyticalFeatures(*d, path, *reference), "") << dir;
   }
 }
 

@@ -145,7 +145,9 @@ TEST(XgboostTrainTest, ModelDirectoryRoundTripsAndRefusesOtherSchemasAndCorruptF
       cost::ReadTrainingDistribution(dir);
   ASSERT_TRUE(written.ok() && written->has_value());
   EXPECT_EQ((*written)->analytical_model_version, cost::kAnalyticalModelVersion);
-  EXPECT_EQ(cost::StaleAnalyticalFeatures(*written, dir), "");
+  EXPECT_EQ((*written)->analytical_target,
+            cost::TargetDescriptionFingerprint((*loaded)->analytical().target()));
+  EXPECT_EQ(cost::StaleAnalyticalFeatures(*written, dir, (*loaded)->analytical().target()), "");
   graph::Program big = test::DotProgram(2048, 2048, 2048);
   absl::StatusOr<std::vector<graph::Kernel>> big_kernels = fusion::DefaultFusion(big);
   ASSERT_TRUE(big_kernels.ok());
