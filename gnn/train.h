@@ -24,6 +24,10 @@
 //   model.json         hyper-parameters, schema versions, training options, split, best epoch
 //   metrics.json       validation and test figures of model.pgm (ComputeTaskMetrics)
 //   last.pgm, train_state.pt, train_state.json   the latest epoch, optimizer and history for --resume
+//   checkpoint_N.pgm, checkpoint_N.pt  while a run goes on: epoch N's weights and optimizer, which
+//                      train_state.json ("checkpoint_epoch": N) commits before last.pgm and
+//                      train_state.pt are replaced, so a kill at any point resumes consistently;
+//                      removed when the run ends
 //   split.txt          the program split used (data/split.h format)
 //   distribution.json  what the training kernels span (cost/training_distribution.h; Train only)
 #ifndef PERFGRAPH_GNN_TRAIN_H_

@@ -28,6 +28,7 @@ namespace perfgraph::gnn {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using tools::test::CliResult;
 using tools::test::RunShell;
 
@@ -215,6 +216,13 @@ TEST_F(DistributedTrainTest, ASingleProcessKilledMidRunResumesToTheUninterrupted
     EXPECT_EQ(a["history"][e]["train_loss"], b["history"][e]["train_loss"]) << "epoch " << e + 1;
   }
   EXPECT_EQ(a["best_epoch"], b["best_epoch"]);
+  // The epoch-numbered checkpoint files are gone once a run ends (last.pgm and train_state.pt
+  // hold the final epoch).
+  for (const std::string& d : {whole, killed}) {
+    for (const auto& entry : std::filesystem::directory_iterator(d)) {
+      EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr("checkpoint_"))) << d;
+    }
+  }
 }
 
 TEST_F(DistributedTrainTest, ARendezvousNobodyJoinsTimesOut) {
