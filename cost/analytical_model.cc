@@ -46,15 +46,6 @@ constexpr double kUpdateBaseOps = 4.0;
 // (validation Kendall's tau: guard per update 0.402; no charge 0.410; copy at 1, 3, 6, 12 ops per
 // vector 0.422, 0.427, 0.426, 0.412; README, "Analytical baseline").
 constexpr double kPaddedCopyOps = 3.0;
-bool HasGuardedWindow(const graph::Instruction& inst) {
-  if (inst.opcode != graph::HloOpcode::kConvolution && inst.opcode != graph::HloOpcode::kReduceWindow) {
-    return false;
-  }
-  for (const auto& w : inst.attrs.window) {
-    if (w.padding_low != 0 || w.padding_high != 0 || w.base_dilation != 1) return true;
-  }
-  return false;
-}
 // A load with a small constant stride s (2..4) along the vector becomes s dense loads plus shuffles
 // (Halide's strided-load lowering in its x86 backend): s extra ops per native vector.
 constexpr int64_t kMaxShuffledStride = 4;
@@ -100,8 +91,7 @@ constexpr int64_t kAutoVectorizeMinVectors = 1;
 // measured 2.16 ms (auto-vectorised, like its vector_width 16 schedule at 2.43 ms) and the
 // stride-2 kernel with vector_width 16 3.05 ms. On the train and validation programs of
 // data/reference/split.txt (AMD EPYC labels): validation Kendall's tau 0.397 -> 0.402, top-5
-// slowdown 13.4 -> 12.5 %; train tau 0.3937 -> 0.3942.
-constexpr bool kStridedLoadsBlockAutoVectorize = true;
+// slowdown 13.4 -> 12.5 %; train tau 0.3937 -> 0.3942. (LoopGathers counts such loads.)
 template <typename GathersFn>
 int EffectiveVectorWidth(int config_width, int64_t inner_extent, int lanes, GathersFn gathers) {
   if (config_width > 1 || inner_extent < kAutoVectorizeMinVectors * lanes || gathers()) {
@@ -223,6 +213,9 @@ struct KernelFacts {
   // Propagate needs Halide's box view besides the elements read: a reshape or bitcast and an
   // accumulator are both present.
   bool box_view = false;
+  // Convolutions and reduce-windows with a padded or base-dilated window: they read a padded copy of
+  // their input made per output tile (kPaddedCopyOps).
+  std::vector<int> padded_windows;
 };
 
 KernelFacts MakeKernelFacts(const Kernel& kernel) {
@@ -240,6 +233,12 @@ KernelFacts MakeKernelFacts(const Kernel& kernel) {
     const HloOpcode op = kernel.instructions[id].opcode;
     reshape = reshape || op == HloOpcode::kReshape || op == HloOpcode::kBitcast;
     accumulator = accumulator || f.has_loop[id];
+    const Instruction& inst = kernel.instructions[id];
+    if ((op == HloOpcode::kConvolution || op == HloOpcode::kReduceWindow) && !inst.operands.empty() &&
+        std::any_of(inst.attrs.window.begin(), inst.attrs.window.end(),
+                    [](const graph::WindowDimension& w) { return w.padded_or_dilated(); })) {
+      f.padded_windows.push_back(id);
+    }
   }
   f.box_view = reshape && accumulator;
   return f;
@@ -399,11 +398,8 @@ Regions OperandRegions(const Kernel& kernel, const Instruction& inst, const Redu
     }
     case HloOpcode::kReshape: case HloOpcode::kBitcast: {
       const Shape& s = shape(0);
-      std::vector<int64_t> in_nontrivial, out_nontrivial;
-      for (int64_t d : s.dims) if (d != 1) in_nontrivial.push_back(d);
-      for (int64_t d : inst.shape.dims) if (d != 1) out_nontrivial.push_back(d);
       Region o(s.rank(), 1);
-      if (in_nontrivial == out_nontrivial) {
+      if (graph::SameNonUnitDims(s.dims, inst.shape.dims)) {
         // Only unit dims are inserted or removed: the other dims map one to one (as the target's
         // lowering maps them), in both the element and the box view.
         int j = 0;
@@ -793,12 +789,13 @@ class AccessCounter {
   int strided_ = 0;
 };
 
-// True when a vector loop over dim `dim` of instruction `id` would gather one of its loads.
+// True when a vector loop over dim `dim` of instruction `id` would gather one of its loads or load
+// one with a small stride: LLVM's vectoriser leaves such a scalar loop scalar (EffectiveVectorWidth).
 bool LoopGathers(const Kernel& kernel, const KernelFacts& facts, int id, int dim, int self,
                  int lanes) {
   AccessCounter probe(kernel, facts, lanes);
   probe.Walk(id, dim, 1, self);
-  return probe.gathers() > 0 || (kStridedLoadsBlockAutoVectorize && probe.strided() > 0);
+  return probe.gathers() > 0 || probe.strided() > 0;
 }
 
 // One loop of the output nest.
@@ -1097,10 +1094,9 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
   // Padded copies: a convolution or reduce-window with padding or base dilation reads a copy of its
   // input region made per output tile (target/halide_lowering.h), vectorised by the config's vector
   // width along its innermost dim: a load, a select and a store per vector (kPaddedCopyOps).
-  for (int id = 0; id < kernel.size(); ++id) {
-    const Instruction& inst = kernel.instructions[id];
-    if (!tile_regions[id] || inst.operands.empty() || !HasGuardedWindow(inst)) continue;
-    const std::optional<Region>& in = tile_regions[inst.operands[0]];
+  for (int id : facts.padded_windows) {
+    if (!tile_regions[id]) continue;
+    const std::optional<Region>& in = tile_regions[kernel.instructions[id].operands[0]];
     if (!in || in->empty()) continue;
     const double row = static_cast<double>(in->back());
     const int v = std::max(1, std::min(config.vector_width, lanes));

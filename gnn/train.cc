@@ -43,8 +43,8 @@ absl::Status WriteText(const std::filesystem::path& path, const std::string& tex
 }
 
 // An epoch's checkpoint: weights and optimizer under epoch-numbered names, committed by the
-// train_state.json that names the epoch (written last), then published as last.pgm and
-// train_state.pt. Each file is atomic but the three are not one write: overwriting last.pgm before
+// train_state.json whose epochs_done is that epoch (written after them), then published as
+// last.pgm and train_state.pt. Each file is atomic but the three are not one write: overwriting last.pgm before
 // the state named its epoch let a run SIGKILLed between the two resume from epoch N+1's weights
 // with epoch N's history (DistributedTrainTest.ASingleProcessKilledMidRunResumesToTheUninterrupted-
 // Result failed 1 in 9 runs on a loaded machine).
@@ -455,13 +455,14 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
   std::filesystem::path resume_weights = dir / "last.pgm";
   if (o.resume && rank0) {
     ASSIGN_OR_RETURN(state_text, ReadText(dir / "train_state.json"));
-    // A state that names its checkpoint epoch reads that epoch's files (the committed ones); an
-    // older state, the published last.pgm and train_state.pt.
+    // The committed epoch's checkpoint files while they exist (the run was killed before
+    // publishing or removing them); otherwise the published last.pgm and train_state.pt (a run
+    // that ended, or a state written before checkpoint files existed).
     const Json named = Json::parse(state_text, nullptr, false);
     std::filesystem::path optimizer_file = dir / "train_state.pt";
-    if (!named.is_discarded() && named.is_object() && named.contains("checkpoint_epoch") &&
-        named["checkpoint_epoch"].is_number_integer()) {
-      const int epoch = named["checkpoint_epoch"].get<int>();
+    if (!named.is_discarded() && named.is_object() && named.contains("epochs_done") &&
+        named["epochs_done"].is_number_integer()) {
+      const int epoch = named["epochs_done"].get<int>();
       std::error_code ec;
       if (std::filesystem::exists(CheckpointWeights(dir, epoch), ec)) {
         resume_weights = CheckpointWeights(dir, epoch);
@@ -636,7 +637,6 @@ absl::StatusOr<TrainResult> TrainLoop(const std::vector<KernelExample>& train,
       Json state;
       state["options"] = fingerprint;
       state["epochs_done"] = epoch + 1;
-      state["checkpoint_epoch"] = epoch + 1;
       state["best_loss"] = std::isfinite(best_loss) ? Json(best_loss) : Json(nullptr);
       state["best_epoch"] = result.best_epoch;
       state["since_best"] = since_best;

@@ -25,7 +25,7 @@
 //   metrics.json       validation and test figures of model.pgm (ComputeTaskMetrics)
 //   last.pgm, train_state.pt, train_state.json   the latest epoch, optimizer and history for --resume
 //   checkpoint_N.pgm, checkpoint_N.pt  while a run goes on: epoch N's weights and optimizer, which
-//                      train_state.json ("checkpoint_epoch": N) commits before last.pgm and
+//                      train_state.json ("epochs_done": N) commits before last.pgm and
 //                      train_state.pt are replaced, so a kill at any point resumes consistently;
 //                      removed when the run ends
 //   split.txt          the program split used (data/split.h format)

@@ -31,6 +31,9 @@ struct WindowDimension {
   int64_t window_dilation = 1;  // "rhs_dilation" for convolution
   int64_t base_dilation = 1;    // "lhs_dilation"; > 1 for transposed convolution
   bool window_reversal = false;
+  // Padding or base dilation: positions outside the input are read as the pad value (the target
+  // reads such windows from a padded copy of the input, target/halide_lowering.h).
+  bool padded_or_dilated() const { return padding_low != 0 || padding_high != 0 || base_dilation != 1; }
   friend bool operator==(const WindowDimension& a, const WindowDimension& b) {
     return a.size == b.size && a.stride == b.stride && a.padding_low == b.padding_low &&
            a.padding_high == b.padding_high && a.window_dilation == b.window_dilation &&

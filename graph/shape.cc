@@ -200,4 +200,14 @@ absl::Status Shape::Validate() const {
   return absl::OkStatus();
 }
 
+bool SameNonUnitDims(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  size_t i = 0, j = 0;
+  for (;;) {
+    while (i < a.size() && a[i] == 1) ++i;
+    while (j < b.size() && b[j] == 1) ++j;
+    if (i == a.size() || j == b.size()) return i == a.size() && j == b.size();
+    if (a[i++] != b[j++]) return false;
+  }
+}
+
 }  // namespace perfgraph::graph

@@ -109,6 +109,11 @@ struct Shape {
   friend bool operator!=(const Shape& a, const Shape& b) { return !(a == b); }
 };
 
+// True when two dim lists are equal once their unit dims are dropped: a reshape between them only
+// inserts or removes unit dims, so its other dims map one to one (target/halide_lowering.cc lowers
+// it that way, cost/analytical_model.cc bounds it that way).
+bool SameNonUnitDims(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
+
 }  // namespace perfgraph::graph
 
 #endif  // PERFGRAPH_GRAPH_SHAPE_H_

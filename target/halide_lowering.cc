@@ -487,11 +487,8 @@ absl::StatusOr<Expr> Lowerer::LowerDataMovement(const Instruction& inst, Type ty
       if (in.NumElements() != inst.shape.NumElements()) {
         return Invalid(inst, absl::StrCat("reshape of ", in.ToString(false), " changes the element count"));
       }
-      std::vector<int64_t> in_nontrivial, out_nontrivial;
-      for (int64_t d : in.dims) if (d != 1) in_nontrivial.push_back(d);
-      for (int64_t d : out_dims) if (d != 1) out_nontrivial.push_back(d);
       std::vector<Expr> in_idx(in.rank(), Expr(0));
-      if (in_nontrivial == out_nontrivial) {
+      if (graph::SameNonUnitDims(in.dims, out_dims)) {
         // Only unit dims are inserted or removed: map the non-unit dims one to one.
         int j = 0;
         for (int d = 0; d < in.rank(); ++d) {
@@ -849,7 +846,7 @@ absl::StatusOr<Expr> Lowerer::LowerReduceWindow(const Instruction& inst, Type ty
   std::vector<const graph::WindowDimension*> window_of_dim(rank, nullptr);
   for (int d = 0; d < rank; ++d) {
     const graph::WindowDimension& w = inst.attrs.window[d];
-    if (w.padding_low != 0 || w.padding_high != 0 || w.base_dilation != 1) {
+    if (w.padded_or_dilated()) {
       guarded = true;
       window_of_dim[d] = &w;
     }
@@ -961,7 +958,7 @@ absl::StatusOr<Expr> Lowerer::LowerConvolution(const Instruction& inst, Type typ
   std::vector<const graph::WindowDimension*> window_of_dim(lhs.rank(), nullptr);
   for (int s = 0; s < num_spatial; ++s) {
     const graph::WindowDimension& w = inst.attrs.window[s];
-    if (w.padding_low != 0 || w.padding_high != 0 || w.base_dilation != 1) {
+    if (w.padded_or_dilated()) {
       guarded = true;
       window_of_dim[dn.input_spatial_dimensions[s]] = &w;
     }
