@@ -124,5 +124,27 @@ TEST(KernelTest, FusionKindNamesRoundTrip) {
   EXPECT_FALSE(FusionKindFromName("kWhatever").has_value());
 }
 
+TEST(ShapeTest, SameNonUnitDimsIgnoresOnlyUnitDims) {
+  EXPECT_TRUE(SameNonUnitDims({1, 50, 768}, {50, 1, 768, 1}));
+  EXPECT_TRUE(SameNonUnitDims({}, {1, 1}));
+  EXPECT_FALSE(SameNonUnitDims({50, 12, 64}, {50, 768}));
+  EXPECT_FALSE(SameNonUnitDims({768, 50}, {50, 768}));
+  EXPECT_FALSE(SameNonUnitDims({50, 768}, {50}));
+}
+
+TEST(WindowDimensionTest, PaddedOrDilated) {
+  WindowDimension w;
+  w.size = 3;
+  EXPECT_FALSE(w.padded_or_dilated());
+  w.padding_high = 1;
+  EXPECT_TRUE(w.padded_or_dilated());
+  w.padding_high = 0;
+  w.base_dilation = 2;
+  EXPECT_TRUE(w.padded_or_dilated());
+  w.base_dilation = 1;
+  w.window_dilation = 2;
+  EXPECT_FALSE(w.padded_or_dilated());
+}
+
 }  // namespace
 }  // namespace perfgraph::graph
