@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -57,6 +58,30 @@ constexpr int64_t kMaxShuffledStride = 4;
 // data/reference/split.txt: validation Kendall's tau 0.356 with 1, 0.359 with 2 and 3, 0.349 with 4
 // and 6 (README, "Analytical baseline").
 constexpr double kGatherOpsPerLane = 2.0;
+// An integer division or remainder by a constant (a non-trivial reshape's de-linearisation,
+// target/halide_lowering.cc) compiles to a multiply-high, shifts and a sign fix-up (Granlund and
+// Montgomery, "Division by invariant integers using multiplication", PLDI 1994; Halide's
+// IntegerDivisionTable): about 4 integer instructions, which issue at twice the FMA rate on the
+// x86 cores we target, so 2 ops at the FMA rate. Measured on the 2026-12-03 Intel host: shufflenet's
+// channel-shuffle convolution (9 divisions and remainders per update) ran at 3.9 ns per scalar
+// update. Validation sweep of 1 / 2 / 3 / 4 / 6 / 8 ops (README, "Analytical baseline"): tile
+// Kendall's tau 0.429 / 0.430 / 0.427 / 0.426 / 0.428 / 0.427; fusion MAPE >= 5 us falls from
+// 57.4 % to 54.1 % across the sweep; 2 keeps the best tau.
+constexpr double kDivModOps = 2.0;
+// L1 set conflicts. The L1 data caches of x86 cores are virtually indexed by address bits 6-11 (a
+// 4 KiB period, so that the set is known before address translation; 32 KiB 8-way on Zen, 48 KiB
+// 12-way on Intel since Ice Lake: Intel's and AMD's optimisation manuals), so rows a multiple of
+// 4 KiB apart share one set, rows 2 KiB apart two sets, and so on: 4096 / gcd(row bytes, 4096)
+// sets. A loop walking an outer dim touches one line per iteration; when more rows are live per
+// step of the loops outside it (the accumulator row of a reduction, the row of the output stage)
+// than those sets' ways hold, every load misses L1 and is served by L2. Source: alexnet's dense
+// layers (weights 36 and 16 KiB per row): 8-wide output tiles (8 ways) run fastest, 32-256-wide
+// ones 5-17x slower ("Analytical baseline", v1 notes); shufflenet_v2_x0_5_b4's classifier (4 KiB
+// rows) measured 15.0 ms where 1.9 ms was estimated. The cost of a missed lane, in ops at the FMA
+// rate, was swept on validation (README): tile Kendall's tau 0.431 for 2-32 ops (0.428 without the
+// term), fusion MAPE >= 5 us 54.8 / 54.8 / 55.4 % with 2 / 4 / 8.
+constexpr int64_t kL1SetPeriodBytes = 4096;
+constexpr double kConflictMissOpsPerLane = 4.0;
 // Register-resident accumulators. The update nest is: outer accumulator dims, reduction loops, then
 // the innermost accumulator dim vectorised by the config's vector width. When that innermost dim is
 // only a few native vectors, LLVM fully unrolls it (constant trip count) and, the accumulator's
@@ -603,6 +628,21 @@ void Propagate(const Kernel& kernel, const KernelFacts& facts, int start, const 
   }
 }
 
+// Integer divisions and remainders the target's reshape evaluates per element to de-linearise the
+// flat index into the operand's dims `in` (target/halide_lowering.cc, kReshape): a remainder per
+// non-unit dim but the outermost, a division per non-unit dim with a non-unit stride.
+int DivModOps(const std::vector<int64_t>& in) {
+  int ops = 0;
+  int64_t stride = 1;
+  for (int d = static_cast<int>(in.size()) - 1; d >= 0; --d) {
+    if (in[d] == 1) continue;
+    if (stride > 1) ++ops;
+    if (d > 0) ++ops;
+    stride *= in[d];
+  }
+  return ops;
+}
+
 // Bytes of the cache lines a region of a dense row-major array occupies: each innermost row is
 // rounded up to whole lines (caches move lines, so a column of a row-major matrix costs a line per
 // element). Assumes rows start line-aligned, as Halide's buffers do for innermost dims that are
@@ -635,8 +675,11 @@ void BufferLineBytes(const Kernel& kernel, const std::vector<std::optional<Regio
 // `stride`, summed over every buffer or accumulator read. `stop` is where a walk ends besides leaves.
 class AccessCounter {
  public:
-  AccessCounter(const Kernel& kernel, const KernelFacts& facts, int lanes)
-      : kernel_(kernel), facts_(facts), lanes_(lanes) {}
+  // `rows_live`: the iterations of the loop walked (its rows touched per step of the loops outside
+  // it, 0: not counted); `l1_ways`: the L1 associativity (kL1SetPeriodBytes; 0: not counted).
+  AccessCounter(const Kernel& kernel, const KernelFacts& facts, int lanes, int64_t rows_live = 0,
+                int64_t l1_ways = 0)
+      : kernel_(kernel), facts_(facts), lanes_(lanes), rows_live_(rows_live), l1_ways_(l1_ways) {}
 
   // Walks from instruction `id` (read at dim `dim`). Reductions with a loop other than `self` are
   // accumulators (buffers).
@@ -652,10 +695,13 @@ class AccessCounter {
         inst.opcode == HloOpcode::kIota) {
       return;
     }
+    // Ops of a value that does not vary along the loop (dim -1) are hoisted out of it (Halide's and
+    // LLVM's loop-invariant code motion): counted apart, per row of the loop rather than per element.
+    double& sink = dim == -1 ? invariant_ops_ : ops_;
     if (id != self) {
       const graph::OpCost& cost = facts_.costs[id];
       const double elements = std::max<double>(1, static_cast<double>(inst.shape.NumElements()));
-      ops_ += cost.flops / elements + kTranscendentalOps * cost.transcendentals / elements;
+      sink += cost.flops / elements + kTranscendentalOps * cost.transcendentals / elements;
     }
     auto walk_operand = [&](int k, int d, int64_t s) {
       if (k < static_cast<int>(inst.operands.size())) Walk(inst.operands[k], d, s, self);
@@ -676,7 +722,16 @@ class AccessCounter {
         return;
       case HloOpcode::kReshape: case HloOpcode::kBitcast: {
         const int r = static_cast<int>(operand_rank(0));
-        walk_operand(0, dim == inst.shape.rank() - 1 && r > 0 ? r - 1 : (dim == -1 ? -1 : -2), stride);
+        const Shape& in = kernel_.instructions[inst.operands[0]].shape;
+        if (graph::SameNonUnitDims(in.dims, inst.shape.dims)) {
+          walk_operand(0, dim == inst.shape.rank() - 1 && r > 0 ? r - 1 : (dim == -1 ? -1 : -2), stride);
+          return;
+        }
+        // The flat index is de-linearised with integer divisions and remainders per element, and
+        // Halide cannot prove `(base + ramp) % c` is a ramp (the target sets no bounds), so a vector
+        // load through it gathers.
+        sink += kDivModOps * static_cast<double>(DivModOps(in.dims));
+        walk_operand(0, dim == -1 ? -1 : -2, stride);
         return;
       }
       case HloOpcode::kSlice: {
@@ -760,6 +815,7 @@ class AccessCounter {
   }
 
   double ops() const { return ops_; }              // arithmetic ops per element
+  double invariant_ops() const { return invariant_ops_; }  // ops per row of the loop (hoisted)
   double extra_ops() const { return extra_ops_; }  // extra ops per vector for non-unit-stride loads
   int loads() const { return loads_; }             // buffer reads per element
   int gathers() const { return gathers_; }         // buffer reads whose lanes are not adjacent
@@ -767,6 +823,16 @@ class AccessCounter {
 
  private:
   void Leaf(const Instruction& inst, int dim, int64_t stride) {
+    if (dim >= 0 && dim + 1 < inst.shape.rank() && rows_live_ > 0 && l1_ways_ > 0) {
+      // A walk along an outer dim touches rows `row` bytes apart, each on its own line. When more
+      // of them are live than the L1 sets they map to can hold, every load misses L1.
+      int64_t row = StorageBytes(inst.shape.element_type) * stride;
+      for (int d = dim + 1; d < inst.shape.rank(); ++d) row *= inst.shape.dims[d];
+      if (row % static_cast<int64_t>(kCacheLineBytes) == 0) {
+        const int64_t sets = kL1SetPeriodBytes / std::gcd(row, kL1SetPeriodBytes);
+        if (rows_live_ > sets * l1_ways_) extra_ops_ += kConflictMissOpsPerLane * std::max(1, lanes_);
+      }
+    }
     if (dim == -1 || lanes_ <= 1) return;  // broadcast (hoisted) or scalar loop
     if (dim == inst.shape.rank() - 1 && stride == 1) return;  // dense vector load
     if (dim == inst.shape.rank() - 1 && stride <= kMaxShuffledStride) {
@@ -781,8 +847,11 @@ class AccessCounter {
   const Kernel& kernel_;
   const KernelFacts& facts_;
   int lanes_;
+  int64_t rows_live_;
+  int64_t l1_ways_;
   absl::flat_hash_set<std::tuple<int, int, int64_t>> visited_;
   double ops_ = 0;
+  double invariant_ops_ = 0;
   double extra_ops_ = 0;
   int loads_ = 0;
   int gathers_ = 0;
@@ -1022,6 +1091,7 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
   const std::vector<std::optional<Region>>& tile_regions =
       PropagateCached(kernel, facts, kernel.root, tile_box, -1, nullptr, scratch);
   const double op_rate = t.peak_flops_1t / (2.0 * lanes);  // native vector ops per second, 1 thread
+  const int64_t l1_ways = t.memory[kL1].capacity_bytes / kL1SetPeriodBytes;
   const double update_ns = t.reduction_update_ns;
   const std::vector<graph::OpCost>& costs = facts.costs;
   double acc_tile_bytes = 0;
@@ -1036,7 +1106,11 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
     double red_size = 1;
     for (int64_t e : loops.extents) red_size *= static_cast<double>(e);
     const int64_t inner = rr > 0 ? acc[rr - 1] : 1;
-    const int v = rr > 0 ? EffectiveVectorWidth(config.vector_width, inner, lanes, [&] {
+    // An accumulator whose innermost dim has extent 1 has nothing to vectorise: the target's
+    // vectorize of it is a no-op, and the update is a scalar accumulation along the reduction loop,
+    // kept in a register (its address is invariant in the reduction loops).
+    const int v = rr > 0 && inner > 1
+                      ? EffectiveVectorWidth(config.vector_width, inner, lanes, [&] {
                              return LoopGathers(kernel, facts, id, rr - 1, id, lanes);
                            })
                          : 1;
@@ -1047,7 +1121,7 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
     double rows = red_size;
     for (int d = 0; d + 1 < rr; ++d) rows *= static_cast<double>(acc[d]);
     // Extra work of one update: non-unit-stride operand loads and inlined producers.
-    AccessCounter access(kernel, facts, rr > 0 ? std::min(v, lanes) : 1);
+    AccessCounter access(kernel, facts, rr > 0 ? std::min(v, lanes) : 1, inner, l1_ways);
     access.Walk(id, rr - 1, 1, id);
     const double update_factor = 1.0 + access.extra_ops() / kUpdateBaseOps;
     // Arithmetic of inlined producers and guards (ops per lane) issues alongside the update's loads
@@ -1055,7 +1129,8 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
     // not a bound: LLVM interleaves the target's reduction loops (Halide allows reassociation unless
     // strict_float), and on the reference machine resnet18's convolutions run at the throughput
     // bound even with one vector per step.
-    const double ops_ns = static_cast<double>(natives) * access.ops() / op_rate * 1e9;
+    const double ops_ns = (static_cast<double>(natives) * access.ops() +
+                           access.invariant_ops() / std::max(1.0, updates_per_row)) / op_rate * 1e9;
     const bool promoted = (v > 1 && scalar_iters == 0 && updates_per_row <= kMaxPromotedVectors) ||
                           (v == 1 && updates_per_row <= kMaxPromotedScalars);
     const double memory_update_ns =
@@ -1085,10 +1160,11 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
           : 1;
   const double row_vectors = v_out > 1 ? static_cast<double>(CeilDiv(t0, v_out)) : static_cast<double>(t0);
   const double rows_out = computed_elements / static_cast<double>(t0);
-  AccessCounter out_access(kernel, facts, std::min(v_out, lanes));
+  AccessCounter out_access(kernel, facts, std::min(v_out, lanes), t0, l1_ways);
   out_access.Walk(kernel.root, used_slots > 0 ? config.tiled_dims[0] : -1, 1, -1);
   const double ops_per_vector = out_access.ops() + out_access.loads() + 1.0 /* store */ +
-                                out_access.extra_ops();
+                                out_access.extra_ops() +
+                                out_access.invariant_ops() / std::max(1.0, row_vectors);
   const double out_vectors = rows_out * row_vectors * static_cast<double>(CeilDiv(v_out, lanes));
   b.output_stage_ns = out_vectors * ops_per_vector / op_rate * 1e9;
   // Padded copies: a convolution or reduce-window with padding or base dilation reads a copy of its

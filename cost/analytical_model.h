@@ -147,7 +147,10 @@ class AnalyticalModel : public CostModel {
 // version they were trained with (TrainingDistribution::analytical_model_version). History:
 //   1: 2026-12-03: Halide's bounding box through reshapes, strided scalar loops left scalar, padded
 //      windows charged for their per-tile copy (the first recorded version).
-inline constexpr int kAnalyticalModelVersion = 1;
+//   2: 2026-12-03: loop-invariant operands hoisted (charged per row, not per update), reshapes that
+//      de-linearise charged for their divisions and read as gathers, accumulators whose innermost
+//      dim is 1 updated as promoted scalars, L1 set conflicts of rows a multiple of 4 KiB apart.
+inline constexpr int kAnalyticalModelVersion = 2;
 
 // Constants of the model that are not measured, with their sources (see analytical_model.cc).
 // Fraction of a cache a loop nest's footprint may fill and still be reused from it: LRU with limited

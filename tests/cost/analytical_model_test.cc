@@ -389,6 +389,89 @@ TEST(AnalyticalModelTest, DotWithAccumulatorInMemoryMatchesHandComputation) {
   EXPECT_NEAR(b->reduction_ns, 261.12, 1e-9);
 }
 
+// The dot of DotFormulaMatchesHandComputation with 4 elementwise ops fused into its left operand,
+// which does not vary along the vectorised output dim: Halide and LLVM hoist it out of that loop, so
+// its 4 ops per element run once per row of 4 vector updates (1 op per update), under the 1.25 ops
+// per update the promoted update takes; per update, 4 ops would make the update 3.2x slower.
+TEST(AnalyticalModelTest, OperandInvariantAlongTheVectorLoopIsHoistedOutOfIt) {
+  test::KernelBuilder b("dot_of_scaled", graph::FusionKind::kOutput);
+  const int p = b.Parameter({4, 16});
+  int x = p;
+  for (int i = 0; i < 4; ++i) x = b.Add(graph::HloOpcode::kMultiply, {4, 16}, {x, p});
+  const int rhs = b.Parameter({16, 32});
+  graph::Attributes attrs;
+  attrs.dot_dimension_numbers = graph::DotDimensionNumbers{{}, {}, {1}, {0}};
+  b.Add(graph::HloOpcode::kDot, {4, 32}, {x, rhs}, attrs);
+  absl::StatusOr<CostBreakdown> hoisted = Model().Explain(b.Build(), Config2d(1, 32, 0, 4, 8, -1));
+  ASSERT_THAT(hoisted, IsOk());
+  EXPECT_NEAR(hoisted->reduction_ns, 53.76, 1e-9) << hoisted->ToString();
+}
+
+// A reshape that splits a dim ([4, 48] -> [4, 6, 8]) de-linearises every output index with a
+// remainder (by 48) and a division (by 48): 2 x kDivModOps = 4 ops per vector, and its vector
+// loads gather (15 extra ops: a load and an insert per lane, less the one load counted). Output
+// stage: 24 vectors x (4 + 1 load + 1 store + 15) = 504 ops at 6.25e9 ops/s = 80.64 ns. The same
+// elements through a reshape that only inserts a unit dim ([4, 48] -> [4, 1, 48]) are 24 dense
+// vectors of 1 load + 1 store: 7.68 ns.
+TEST(AnalyticalModelTest, DelinearisingReshapeCostsDivisionsAndGathers) {
+  auto reshape_of = [](std::vector<int64_t> out) {
+    test::KernelBuilder b("reshape");
+    const int p = b.Parameter({4, 48});
+    b.Add(graph::HloOpcode::kReshape, std::move(out), {p});
+    return b.Build();
+  };
+  TileConfig split;
+  split.tiled_dims = {2, 1, -1};
+  split.tile = {8, 6, 0};
+  split.vector_width = 8;
+  absl::StatusOr<CostBreakdown> delinearised = Model().Explain(reshape_of({4, 6, 8}), split);
+  ASSERT_THAT(delinearised, IsOk());
+  EXPECT_NEAR(delinearised->output_stage_ns, 80.64, 1e-9) << delinearised->ToString();
+  TileConfig unit = split;
+  unit.tile = {48, 1, 0};
+  absl::StatusOr<CostBreakdown> one_to_one = Model().Explain(reshape_of({4, 1, 48}), unit);
+  ASSERT_THAT(one_to_one, IsOk());
+  EXPECT_NEAR(one_to_one->output_stage_ns, 7.68, 1e-9) << one_to_one->ToString();
+}
+
+// A matrix-vector product [8, 16] x [16, 1]: the accumulator's innermost dim has extent 1, so the
+// 8-wide vectorisation the config asks for has nothing to vectorise and each of the 16 x 8 rows is
+// one scalar update kept in a register: (1 load + 1 / 1 store) ops at 6.25e9 ops/s = 0.32 ns, 40.96
+// ns, plus 8 scalar initialising stores (1.28 ns). (regnet_y_800mf's squeeze-and-excitation
+// convolution [1, 784] -> [1, 80, 1, 1] measured 6.5 us on the 2026-12-03 host where the
+// vector-update estimate gave 65.6 us.)
+TEST(AnalyticalModelTest, UnitInnermostAccumulatorDimUpdatesAScalarInARegister) {
+  TileConfig c;
+  c.tiled_dims = {0, -1, -1};
+  c.tile = {8, 0, 0};
+  c.vector_width = 8;
+  absl::StatusOr<CostBreakdown> b = Model().Explain(test::Dot(8, 16, 1), c);
+  ASSERT_THAT(b, IsOk());
+  EXPECT_NEAR(b->reduction_ns, 42.24, 1e-9) << b->ToString();
+}
+
+// A matrix-vector product with transposed weights: [1, 1024] x [16, 1024]^T. The vector loop walks
+// the weights' outer dim, rows 4 KiB apart, which all map to one L1 set (8 ways on the synthetic
+// 32 KiB L1). An 8-row tile fits: each vector update is 1 load + 1 / 1 store + a 15-op gather =
+// 17 ops at 6.25e9 ops/s = 2.72 ns, 1024 per tile, 2 tiles, plus one store each to initialise:
+// 5570.88 ns. A 16-row tile does not: 2 updates per row, each (1 + 1 / 2 + 15 + 4 x 8 missed lanes)
+// = 48.5 ops = 7.76 ns, 2048 of them, plus 2 stores: 15892.8 ns.
+TEST(AnalyticalModelTest, RowsAMultipleOf4KiBApartConflictInL1BeyondItsWays) {
+  test::KernelBuilder b("matvec_transposed", graph::FusionKind::kOutput);
+  const int x = b.Parameter({1, 1024});
+  const int w = b.Parameter({16, 1024});
+  graph::Attributes attrs;
+  attrs.dot_dimension_numbers = graph::DotDimensionNumbers{{}, {}, {1}, {1}};
+  b.Add(graph::HloOpcode::kDot, {1, 16}, {x, w}, attrs);
+  const graph::Kernel kernel = b.Build();
+  absl::StatusOr<CostBreakdown> fits = Model().Explain(kernel, Config2d(1, 8, 0, 1, 8, -1));
+  ASSERT_THAT(fits, IsOk());
+  EXPECT_NEAR(fits->reduction_ns, 5570.88, 1e-6) << fits->ToString();
+  absl::StatusOr<CostBreakdown> conflicts = Model().Explain(kernel, Config2d(1, 16, 0, 1, 8, -1));
+  ASSERT_THAT(conflicts, IsOk());
+  EXPECT_NEAR(conflicts->reduction_ns, 15892.8, 1e-6) << conflicts->ToString();
+}
+
 TEST(AnalyticalModelTest, BatchedEstimateGivesPerPairErrors) {
   AnalyticalModel model = Model();
   const graph::Kernel dot = test::Dot(64, 64, 64);
