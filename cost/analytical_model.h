@@ -27,6 +27,12 @@
 //    FLOP, load and store at the peak issue rate (peak_flops / (2 * lanes)); transcendentals cost
 //    20 ops each. Padded windows read a padded copy made per tile: 3 ops per vector of the copy. The accumulator's dependency
 //    chain is not a bound (LLVM interleaves the target's reduction loops; measured on resnet18).
+//    Ops of a value that does not vary along the vectorised loop are hoisted out of it (charged once
+//    per row of that loop). A reshape that is not a unit-dim insertion de-linearises its index with
+//    integer divisions and remainders (2 ops each) and its vector loads gather. An accumulator whose
+//    innermost dim is 1 is a scalar reduction kept in a register whatever the vector width. A loop
+//    walking an outer dim whose rows are a multiple of 4 KiB apart keeps them in few L1 sets; more
+//    live rows than those sets' ways cost an L1 miss (4 ops) per lane.
 //  * Parallel efficiency. A parallel loop of T iterations on P threads runs ceil(T / P) rounds, so the
 //    speedup is T / ceil(T / P) (load imbalance included), scaled by the measured parallel scaling
 //    of the target's own tiled kernels (TargetDescription::parallel_scaling). Parallelising an untiled slot parallelises only the output stage (the reduction runs
