@@ -230,6 +230,21 @@ ReductionLoops LoopsOf(const Kernel& kernel, const Instruction& inst) {
 // What an estimate needs of a kernel whatever its config, computed once per kernel (ExplainAll: a
 // plan estimates hundreds of configs of each kernel, and recomputing these per config was a third
 // of a plan's instructions). Indexed by instruction id.
+// Integer divisions and remainders the target's reshape evaluates per element to de-linearise the
+// flat index into the operand's dims `in` (target/halide_lowering.cc, kReshape): a remainder per
+// non-unit dim but the outermost, a division per non-unit dim with a non-unit stride.
+int DivModOps(const std::vector<int64_t>& in) {
+  int ops = 0;
+  int64_t stride = 1;
+  for (int d = static_cast<int>(in.size()) - 1; d >= 0; --d) {
+    if (in[d] == 1) continue;
+    if (stride > 1) ++ops;
+    if (d > 0) ++ops;
+    stride *= in[d];
+  }
+  return ops;
+}
+
 struct KernelFacts {
   std::vector<ReductionLoops> loops;  // LoopsOf (no loop for non-reductions)
   std::vector<char> has_loop;         // HasLoop: a reduction lowered with an accumulator
@@ -241,6 +256,9 @@ struct KernelFacts {
   // Convolutions and reduce-windows with a padded or base-dilated window: they read a padded copy of
   // their input made per output tile (kPaddedCopyOps).
   std::vector<int> padded_windows;
+  // Per instruction: a reshape or bitcast that de-linearises its index (it does more than insert or
+  // remove unit dims) does DivModOps of its operand's dims per element; -1 for every other one.
+  std::vector<int> delinearise_ops;
 };
 
 KernelFacts MakeKernelFacts(const Kernel& kernel) {
@@ -255,15 +273,22 @@ KernelFacts MakeKernelFacts(const Kernel& kernel) {
   f.primary = tiling::PrimaryReduction(kernel);
   bool reshape = false, accumulator = false;
   for (int id = 0; id < kernel.size(); ++id) {
-    const HloOpcode op = kernel.instructions[id].opcode;
-    reshape = reshape || op == HloOpcode::kReshape || op == HloOpcode::kBitcast;
-    accumulator = accumulator || f.has_loop[id];
     const Instruction& inst = kernel.instructions[id];
+    const HloOpcode op = inst.opcode;
+    const bool is_reshape = op == HloOpcode::kReshape || op == HloOpcode::kBitcast;
+    reshape = reshape || is_reshape;
+    accumulator = accumulator || f.has_loop[id];
     if ((op == HloOpcode::kConvolution || op == HloOpcode::kReduceWindow) && !inst.operands.empty() &&
         std::any_of(inst.attrs.window.begin(), inst.attrs.window.end(),
                     [](const graph::WindowDimension& w) { return w.padded_or_dilated(); })) {
       f.padded_windows.push_back(id);
     }
+    int divmods = -1;
+    if (is_reshape && !inst.operands.empty()) {
+      const std::vector<int64_t>& in = kernel.instructions[inst.operands[0]].shape.dims;
+      if (!graph::SameNonUnitDims(in, inst.shape.dims)) divmods = DivModOps(in);
+    }
+    f.delinearise_ops.push_back(divmods);
   }
   f.box_view = reshape && accumulator;
   return f;
@@ -628,21 +653,6 @@ void Propagate(const Kernel& kernel, const KernelFacts& facts, int start, const 
   }
 }
 
-// Integer divisions and remainders the target's reshape evaluates per element to de-linearise the
-// flat index into the operand's dims `in` (target/halide_lowering.cc, kReshape): a remainder per
-// non-unit dim but the outermost, a division per non-unit dim with a non-unit stride.
-int DivModOps(const std::vector<int64_t>& in) {
-  int ops = 0;
-  int64_t stride = 1;
-  for (int d = static_cast<int>(in.size()) - 1; d >= 0; --d) {
-    if (in[d] == 1) continue;
-    if (stride > 1) ++ops;
-    if (d > 0) ++ops;
-    stride *= in[d];
-  }
-  return ops;
-}
-
 // Bytes of the cache lines a region of a dense row-major array occupies: each innermost row is
 // rounded up to whole lines (caches move lines, so a column of a row-major matrix costs a line per
 // element). Assumes rows start line-aligned, as Halide's buffers do for innermost dims that are
@@ -722,15 +732,15 @@ class AccessCounter {
         return;
       case HloOpcode::kReshape: case HloOpcode::kBitcast: {
         const int r = static_cast<int>(operand_rank(0));
-        const Shape& in = kernel_.instructions[inst.operands[0]].shape;
-        if (graph::SameNonUnitDims(in.dims, inst.shape.dims)) {
+        const int divmods = facts_.delinearise_ops[id];
+        if (divmods < 0) {
           walk_operand(0, dim == inst.shape.rank() - 1 && r > 0 ? r - 1 : (dim == -1 ? -1 : -2), stride);
           return;
         }
         // The flat index is de-linearised with integer divisions and remainders per element, and
         // Halide cannot prove `(base + ramp) % c` is a ramp (the target sets no bounds), so a vector
         // load through it gathers.
-        sink += kDivModOps * static_cast<double>(DivModOps(in.dims));
+        sink += kDivModOps * static_cast<double>(divmods);
         walk_operand(0, dim == -1 ? -1 : -2, stride);
         return;
       }
