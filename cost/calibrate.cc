@@ -384,6 +384,20 @@ struct ConstantRule {
 
 }  // namespace
 
+int64_t StreamProbeBytes(MemoryLevel level, int64_t l1d_bytes, int64_t l2_bytes, int64_t l3_bytes,
+                         int threads, int shrink) {
+  switch (level) {
+    case kL1:
+      return l1d_bytes / 3 * threads;
+    case kL2:
+      return l2_bytes / 2 * threads;
+    case kL3:
+      return std::min(l3_bytes / 4, 4 * l2_bytes * threads);
+    default:
+      return std::max<int64_t>((int64_t{256} << 20) / std::max(1, shrink), 4 * l3_bytes);
+  }
+}
+
 absl::StatusOr<TargetDescription> Calibrate(const CalibrationOptions& options) {
   if (options.all_threads < 0 || options.all_threads > 256) {
     return absl::InvalidArgumentError(
@@ -437,9 +451,11 @@ absl::StatusOr<TargetDescription> Calibrate(const CalibrationOptions& options) {
   std::map<int, double> peak_flops_per_run;
   const int64_t l1 = t.memory[kL1].capacity_bytes, l2 = t.memory[kL2].capacity_bytes,
                 l3 = t.memory[kL3].capacity_bytes;
-  const std::array<int64_t, kNumMemoryLevels> sizes = {
-      l1 / 3 * threads, l2 / 2 * threads, l3 / 4,
-      std::max<int64_t>((int64_t{256} << 20) / options.shrink, 4 * l3)};
+  std::array<int64_t, kNumMemoryLevels> sizes;
+  for (int level = 0; level < kNumMemoryLevels; ++level) {
+    sizes[level] = StreamProbeBytes(static_cast<MemoryLevel>(level), l1, l2, l3, threads,
+                                    options.shrink);
+  }
   // Kernels of the target itself (kept alive for the probes).
   std::vector<std::unique_ptr<target::HalideCpuTarget>> targets;
   std::vector<std::unique_ptr<target::CompiledKernel>> compiled;

@@ -26,8 +26,9 @@
 //    bounds the peak from below: on the reference VM the FMA chains reach 59 GFLOP/s at 4 and at 8
 //    lanes alike, while measured kernels of the tile dataset ran 1.4x faster than that.
 //  * bandwidth of each memory level: a stream kernel `f[x] = f[x] * s + in[x]` swept repeatedly over
-//    buffers sized for the level (L1: a third of L1d per thread, L2: half of L2 per thread, L3: a
-//    quarter of L3 in total, DRAM: max(256 MiB, 8 x L3) in total); bytes = 12 per element and sweep
+//    buffers sized for the level (StreamProbeBytes: L1 a third of L1d per thread, L2 half of L2 per
+//    thread, L3 four times the threads' L2 but at most a quarter of L3, DRAM max(256 MiB, 4 x L3));
+//    bytes = 12 per element and sweep
 //    (two 4-byte reads and one write back), the classic STREAM accounting (McCalpin, "Memory
 //    Bandwidth and Machine Balance in Current High Performance Computers", 1995).
 //  * reduction update (one thread): `acc[x, y] += A[k, y] * B[x, k]` scheduled as the target
@@ -71,6 +72,18 @@ struct CalibrationOptions {
   // 0.8 %, passes 95.0 / 95.3"); may be empty.
   std::function<void(const std::string&)> progress;
 };
+
+// Total bytes of the stream probe's buffers for `level` (see the protocol above), from the cache
+// capacities in bytes (l2_bytes per core, as data::MachineFingerprint reports them), the threads of
+// the all-thread probes and CalibrationOptions::shrink (which only shrinks the DRAM buffer, never
+// below 4 x l3_bytes). The L3 probe holds four times the threads' L2s, at most a quarter of the L3: a
+// VM may report its host's whole last-level cache (480 MiB on the 2026-12-03 host, 2 vCPUs), and a
+// quarter of that (120 MiB) is a share no guest keeps; that probe measured 21.5-25.0 GB/s, barely
+// above DRAM's 22.5, and 16 % apart in three runs, while 8 and 32 MiB measured 43.4-44.9 GB/s within
+// 1.5 % per run (README, "Calibration"). On the reference machine (1 MiB L2, 32 MiB L3, 2 threads)
+// both rules give the same 8 MiB.
+int64_t StreamProbeBytes(MemoryLevel level, int64_t l1d_bytes, int64_t l2_bytes, int64_t l3_bytes,
+                         int threads, int shrink);
 
 // Measures this machine and returns its description (machine fingerprint from
 // data::CurrentMachine(all_threads, HalideVersion)) with TargetDescription::calibration holding

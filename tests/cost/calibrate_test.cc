@@ -33,6 +33,26 @@ TEST(CalibrateTest, RejectsBadOptions) {
   EXPECT_THAT(Calibrate(options), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("passes")));
 }
 
+TEST(CalibrateTest, StreamProbesFitTheirLevelAndTheL3ProbeTheThreadsShareOfIt) {
+  constexpr int64_t KiB = 1024, MiB = 1024 * KiB;
+  // The reference machine (cost/targets/reference_cpu.textproto: 32 KiB L1d, 1 MiB L2, 32 MiB L3,
+  // 2 threads): the sizes its file records as measured_working_set_bytes.
+  EXPECT_EQ(StreamProbeBytes(kL1, 32 * KiB, MiB, 32 * MiB, 2, 1), 21844);
+  EXPECT_EQ(StreamProbeBytes(kL2, 32 * KiB, MiB, 32 * MiB, 2, 1), MiB);
+  EXPECT_EQ(StreamProbeBytes(kL3, 32 * KiB, MiB, 32 * MiB, 2, 1), 8 * MiB);
+  EXPECT_EQ(StreamProbeBytes(kDram, 32 * KiB, MiB, 32 * MiB, 2, 1), 256 * MiB);
+  // A VM that reports its host's whole last-level cache (2 vCPUs, 2 MiB L2 each, 480 MiB L3): the
+  // L3 probe stays at four times the threads' L2s instead of a quarter of the L3 (120 MiB), still
+  // above the L2 probe and below the DRAM one, which outgrows the reported L3.
+  const int64_t l3 = StreamProbeBytes(kL3, 48 * KiB, 2 * MiB, 480 * MiB, 2, 1);
+  EXPECT_EQ(l3, 16 * MiB);
+  EXPECT_GT(l3, StreamProbeBytes(kL2, 48 * KiB, 2 * MiB, 480 * MiB, 2, 1));
+  EXPECT_EQ(StreamProbeBytes(kDram, 48 * KiB, 2 * MiB, 480 * MiB, 2, 1), 4 * 480 * MiB);
+  // shrink only shrinks the DRAM buffer, never below 4 x L3.
+  EXPECT_EQ(StreamProbeBytes(kDram, 32 * KiB, MiB, 32 * MiB, 2, 16), 128 * MiB);
+  EXPECT_EQ(StreamProbeBytes(kL3, 32 * KiB, MiB, 32 * MiB, 2, 16), 8 * MiB);
+}
+
 // A shrunken, fast calibration yields a description that passes validation, with every level
 // measured and a progress line per measurement (no assertions on the measured values themselves).
 TEST(CalibrateTest, QuickCalibrationProducesAValidDescription) {
