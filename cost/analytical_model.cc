@@ -227,9 +227,6 @@ ReductionLoops LoopsOf(const Kernel& kernel, const Instruction& inst) {
   return loops;
 }
 
-// What an estimate needs of a kernel whatever its config, computed once per kernel (ExplainAll: a
-// plan estimates hundreds of configs of each kernel, and recomputing these per config was a third
-// of a plan's instructions). Indexed by instruction id.
 // Integer divisions and remainders the target's reshape evaluates per element to de-linearise the
 // flat index into the operand's dims `in` (target/halide_lowering.cc, kReshape): a remainder per
 // non-unit dim but the outermost, a division per non-unit dim with a non-unit stride.
@@ -245,6 +242,9 @@ int DivModOps(const std::vector<int64_t>& in) {
   return ops;
 }
 
+// What an estimate needs of a kernel whatever its config, computed once per kernel (ExplainAll: a
+// plan estimates hundreds of configs of each kernel, and recomputing these per config was a third
+// of a plan's instructions). Indexed by instruction id.
 struct KernelFacts {
   std::vector<ReductionLoops> loops;  // LoopsOf (no loop for non-reductions)
   std::vector<char> has_loop;         // HasLoop: a reduction lowered with an accumulator

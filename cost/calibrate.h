@@ -28,9 +28,9 @@
 //  * bandwidth of each memory level: a stream kernel `f[x] = f[x] * s + in[x]` swept repeatedly over
 //    buffers sized for the level (StreamProbeBytes: L1 a third of L1d per thread, L2 half of L2 per
 //    thread, L3 four times the threads' L2 but at most a quarter of L3, DRAM max(256 MiB, 4 x L3));
-//    bytes = 12 per element and sweep
-//    (two 4-byte reads and one write back), the classic STREAM accounting (McCalpin, "Memory
-//    Bandwidth and Machine Balance in Current High Performance Computers", 1995).
+//    bytes = 12 per element and sweep (two 4-byte reads and one write back), the classic STREAM
+//    accounting (McCalpin, "Memory Bandwidth and Machine Balance in Current High Performance
+//    Computers", 1995).
 //  * reduction update (one thread): `acc[x, y] += A[k, y] * B[x, k]` scheduled as the target
 //    schedules dot and convolution accumulators (x vectorised innermost, then k, then y), 8 vectors x
 //    32 steps: the time per native-vector update.
