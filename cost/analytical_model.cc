@@ -91,6 +91,19 @@ constexpr double kConflictMissOpsPerLane = 4.0;
 // chosen on the train and validation programs of data/reference/split.txt (Kendall's tau 0.39 with
 // 4, 0.37 with 2, 0.28 with 8: 7 vectors of 56-wide tiles measure as slow as unpromoted updates).
 constexpr int64_t kMaxPromotedVectors = 4;
+// A ragged row (its width not a multiple of the vector width) is updated with a predicated vector
+// for its last lanes: Halide 14 guards an update's vectorised tail with a predicate (GuardWithIf,
+// the default for update definitions), which x86 lowers to masked loads and stores. A masked store
+// does not forward to the next load of the same address, and the next reduction step of the row
+// loads exactly that address, so every step of a ragged row waits for its store to reach L1: the
+// step costs at least kMaskedTailUpdates calibrated updates (reduction_update_ns). Found on a
+// [1,256,5,5] x [1280,256,1,1] convolution (efficientnet_v2_s_r160): tile 5 at vec=4 measures 8.98
+// ms against 1.53 ms for tile 4 at vec=4 on the 2026-12-03 Intel host, i.e. ~5 ns per row step, 11
+// of that host's updates; the labels' host measured the 5-wide default 13.0 ms. 12 was chosen on the
+// train and validation programs of data/reference/split.txt (validation Kendall's tau 0.446 / 0.447
+// / 0.446 and fusion MAPE >= 5 us 42.1 / 42.2 / 46.0 % with 10 / 12 / 14; README, "Analytical
+// baseline").
+constexpr double kMaskedTailUpdates = 12.0;
 // Issue rate of a promoted update: x86 cores since Haswell/Zen 2 issue 2 vector loads and 2 FMAs
 // per cycle (Agner Fog's microarchitecture guide), so one load per update runs at the calibrated
 // FMA rate (peak_flops / (2 x lanes) native FMAs per second).
@@ -1102,7 +1115,11 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
       PropagateCached(kernel, facts, kernel.root, tile_box, -1, nullptr, scratch);
   const double op_rate = t.peak_flops_1t / (2.0 * lanes);  // native vector ops per second, 1 thread
   const int64_t l1_ways = t.memory[kL1].capacity_bytes / kL1SetPeriodBytes;
+  // The calibrated update is of ReductionUpdateLanes lanes (8 on AVX2 and AVX-512, where the
+  // reference description's native width is 4); a native vector's update is that share of it.
   const double update_ns = t.reduction_update_ns;
+  const double native_update_ns =
+      update_ns * static_cast<double>(lanes) / static_cast<double>(ReductionUpdateLanes(t));
   const std::vector<graph::OpCost>& costs = facts.costs;
   double acc_tile_bytes = 0;
   double primary_vector_eff = -1;
@@ -1145,9 +1162,16 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
                           (v == 1 && updates_per_row <= kMaxPromotedScalars);
     const double memory_update_ns =
         promoted ? (kLoadsPerFma + 1.0 / updates_per_row + access.extra_ops()) / op_rate * 1e9
-                 : update_ns * update_factor;
+                 : native_update_ns * update_factor;
     const double per_update_ns = std::max(memory_update_ns, ops_ns);
-    const double tile_update_ns = rows * updates_per_row * per_update_ns;
+    // A ragged row's tail is one predicated vector whose masked store stalls the next step
+    // (kMaskedTailUpdates); the row's other vectors run during the stall.
+    const double row_step_ns =
+        v > 1 && scalar_iters > 0
+            ? std::max(static_cast<double>((vec_iters + 1) * natives) * per_update_ns,
+                       kMaskedTailUpdates * update_ns)
+            : updates_per_row * per_update_ns;
+    const double tile_update_ns = rows * row_step_ns;
     // Accumulator initialisation: one store per vector.
     const double init_ns = Product(acc) / std::min(v, lanes) / op_rate * 1e9;
     b.reduction_ns += num_tiles * (tile_update_ns + init_ns);

@@ -12,10 +12,12 @@
 //    bounding box of what the tile reads from it (through a reshape that is not a pure unit-dim
 //    insertion, whole inner dims: the target's / and % indexing defeats interval arithmetic).
 //  * Compute. Reduction updates (`acc[x] = acc[x] + a * b` and friends) cost the calibrated time of a
-//    native-vector update of an in-memory accumulator (TargetDescription::reduction_update_ns), times
-//    the native vectors per update (ceil(vector_width / native lanes)); the last
-//    `extent % vector_width` elements of each vectorised accumulator row run scalar (GuardWithIf),
-//    at the same cost per update. This is where "vector efficiency" comes from: a vector width that
+//    vector update of an in-memory accumulator (TargetDescription::reduction_update_ns, measured on
+//    vectors of ReductionUpdateLanes lanes) scaled to native vectors, times the native vectors per
+//    update (ceil(vector_width / native lanes)); the last `extent % vector_width` elements of each
+//    vectorised accumulator row are one predicated vector (GuardWithIf), whose masked store stalls
+//    the row's next reduction step: at least 12 calibrated updates per step of a ragged row. This is
+//    where "vector efficiency" comes from: a vector width that
 //    fills the native lanes does 1/lanes of the updates of the scalar loop. Operand accesses that are
 //    not unit-stride along the vectorised dim (strided convolution inputs, reductions vectorised
 //    across a non-contiguous dim, transposed operands) add µop-count estimates (strided loads,
@@ -156,7 +158,10 @@ class AnalyticalModel : public CostModel {
 //   2: 2026-12-03: loop-invariant operands hoisted (charged per row, not per update), reshapes that
 //      de-linearise charged for their divisions and read as gathers, accumulators whose innermost
 //      dim is 1 updated as promoted scalars, L1 set conflicts of rows a multiple of 4 KiB apart.
-inline constexpr int kAnalyticalModelVersion = 2;
+//   3: 2026-12-03: the calibrated reduction update is of ReductionUpdateLanes lanes (8), not native
+//      ones (4 in the reference description): memory updates cost half as much there; a ragged
+//      row's vector tail is one predicated update that stalls the row's next reduction step.
+inline constexpr int kAnalyticalModelVersion = 3;
 
 // Constants of the model that are not measured, with their sources (see analytical_model.cc).
 // Fraction of a cache a loop nest's footprint may fill and still be reused from it: LRU with limited

@@ -558,6 +558,9 @@ absl::StatusOr<TargetDescription> Calibrate(const CalibrationOptions& options) {
     // width capped at 8 lanes (the reduction update and stream kernels are memory-issue bound, and
     // the native width is 8 on every x86 core we know that splits 512-bit ops).
     const int lanes = std::min(widest, 8);
+    // The reduction update is timed per vector of `lanes`, which the model converts to native
+    // vectors (AnalyticalModel: memory updates; cost::ReductionUpdateLanes).
+    t.reduction_update_lanes = lanes;
     std::array<int, kNumMemoryLevels> bw_1t{}, bw_all{};
     std::array<double, kNumMemoryLevels> bw_bytes{};
     for (int l = 0; l < kNumMemoryLevels; ++l) {

@@ -1,5 +1,6 @@
 #include "cost/target_description.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -8,7 +9,9 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "cost/target_description.pb.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -88,10 +91,23 @@ absl::string_view MemoryLevelName(MemoryLevel level) {
   return kLevelNames[level];
 }
 
+int ReductionUpdateLanes(const TargetDescription& t) {
+  if (t.reduction_update_lanes > 0) return t.reduction_update_lanes;
+  for (absl::string_view feature : absl::StrSplit(t.halide_target, '-')) {
+    if (absl::StartsWith(feature, "avx")) return 8;
+  }
+  return std::clamp(t.native_f32_lanes, 1, 8);
+}
+
 absl::Status ValidateTargetDescription(const TargetDescription& t) {
   if (t.native_f32_lanes < 1 || t.native_f32_lanes > 64) {
     return absl::InvalidArgumentError(absl::StrCat(
         "target description: native_f32_lanes must be in [1, 64], got ", t.native_f32_lanes));
+  }
+  if (t.reduction_update_lanes < 0 || t.reduction_update_lanes > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target description: reduction_update_lanes must be in [0, 64] (0: derived), got ",
+                     t.reduction_update_lanes));
   }
   if (t.all_threads < 1 || t.all_threads > 1024) {
     return absl::InvalidArgumentError(
@@ -160,6 +176,7 @@ std::string TargetDescriptionToText(const TargetDescription& t) {
     m->set_bandwidth_all_bytes_per_s(t.memory[l].bandwidth_all_bytes_per_s);
   }
   p.set_reduction_update_ns(t.reduction_update_ns);
+  if (t.reduction_update_lanes > 0) p.set_reduction_update_lanes(t.reduction_update_lanes);
   p.set_kernel_launch_ns(t.kernel_launch_ns);
   p.set_parallel_launch_ns(t.parallel_launch_ns);
   p.set_tile_overhead_ns(t.tile_overhead_ns);
@@ -230,6 +247,7 @@ absl::StatusOr<TargetDescription> ParseTargetDescription(absl::string_view text,
     t.memory[l].bandwidth_all_bytes_per_s = m.bandwidth_all_bytes_per_s();
   }
   t.reduction_update_ns = p.reduction_update_ns();
+  t.reduction_update_lanes = p.reduction_update_lanes();
   t.kernel_launch_ns = p.kernel_launch_ns();
   t.parallel_launch_ns = p.parallel_launch_ns();
   t.tile_overhead_ns = p.tile_overhead_ns();

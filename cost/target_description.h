@@ -61,12 +61,17 @@ struct TargetDescription {
   double peak_flops_1t = 0;
   double peak_flops_all = 0;
   std::array<MemoryLevelDescription, kNumMemoryLevels> memory;  // indexed by MemoryLevel
-  // Time of one native-vector update `acc[x] = acc[x] + a * b[x]` of an accumulator in memory, as
+  // Time of one vector update `acc[x] = acc[x] + a * b[x]` of an accumulator in memory, vectors of
+  // ReductionUpdateLanes(*this) f32 lanes (not necessarily native_f32_lanes), as
   // target::HalideCpuTarget generates them for dot and convolution (x vectorised innermost, the
   // reduction loop outside it), one thread, L1-resident data, 8 independent vectors per reduction
   // step (calibration). ns, > 0. (Dependency-chain latency is not modelled: on the reference machine
   // LLVM hides it in the target's convolution and dot loops; see analytical_model.h.)
   double reduction_update_ns = 0;
+  // f32 lanes per update of the reduction_update_ns probe: calibrate vectorises it at the widest
+  // vector of the ISA, at most 8 (cost/calibrate.cc). 0 = not recorded (descriptions written before
+  // the field existed): ReductionUpdateLanes derives it from halide_target by that rule.
+  int reduction_update_lanes = 0;
   // Wall time of one run of a one-element kernel through target::HalideCpuTarget::Time (argument
   // marshalling, buffer checks, JIT entry), ns >= 0 (calibration).
   double kernel_launch_ns = 0;
@@ -86,6 +91,12 @@ struct TargetDescription {
   // a file without the section gets DefaultInterconnect()).
   InterconnectDescription interconnect = DefaultInterconnect();
 };
+
+// f32 lanes per update of `target.reduction_update_ns`: reduction_update_lanes when recorded (> 0),
+// else calibrate's rule applied to halide_target: 8 when it has AVX (AVX, AVX2, AVX-512: the widest
+// vector, at most 8), else native_f32_lanes capped at 8. The reference description (AVX2,
+// native_f32_lanes 4) measured 8-lane updates.
+int ReductionUpdateLanes(const TargetDescription& target);
 
 // OK when every constant is in the documented range (positive bandwidths and FLOP rates, lanes and
 // threads >= 1, overheads >= 0); kInvalidArgument naming the field and value otherwise.

@@ -190,10 +190,27 @@ TEST(AnalyticalModelTest, OpsWithoutACostFormulaAreUnimplemented) {
 
 TEST(AnalyticalModelTest, RaggedVectorTailCostsScalarIterations) {
   const AnalyticalModel model = Model();
-  // 12 columns with 8 lanes: one vector + 4 scalar iterations per row (GuardWithIf).
+  // 12 columns with 8 lanes: the reported efficiency counts one vector and the 4 tail lanes one
+  // update each (the tail's cost is its stall: RaggedRowsPredicatedTailStallsEveryReductionStep).
   absl::StatusOr<CostBreakdown> b = model.Explain(test::Dot(16, 64, 12), Config2d(1, 12, 0, 16, 8, -1));
   ASSERT_THAT(b, IsOk());
   EXPECT_DOUBLE_EQ(b->vector_efficiency, 12.0 / (8 + 4 * 8));
+}
+
+// Hand-computed: the 12-wide row of RaggedVectorTailCostsScalarIterations is one vector plus a
+// predicated one; the masked store stalls each of the 64 x 16 row steps for 12 calibrated updates
+// (12 x 0.5 ns), more than its two vector updates (2 x 0.5 ns). Init: 192 / 8 stores at 6.25 G
+// native ops/s. A 16-wide row (two vectors, promoted to registers) does 4/3 the work 10x faster.
+TEST(AnalyticalModelTest, RaggedRowsPredicatedTailStallsEveryReductionStep) {
+  const AnalyticalModel model = Model();
+  absl::StatusOr<CostBreakdown> ragged =
+      model.Explain(test::Dot(16, 64, 12), Config2d(1, 12, 0, 16, 8, -1));
+  absl::StatusOr<CostBreakdown> even =
+      model.Explain(test::Dot(16, 64, 16), Config2d(1, 16, 0, 16, 8, -1));
+  ASSERT_THAT(ragged, IsOk());
+  ASSERT_THAT(even, IsOk());
+  EXPECT_NEAR(ragged->reduction_ns, 64 * 16 * 12 * 0.5 + 192.0 / 8 / 6.25, 1e-9);
+  EXPECT_GT(ragged->reduction_ns, 10 * even->reduction_ns);
 }
 
 TEST(AnalyticalModelTest, ParallelLoopOverTwoTilesOnTwoCoresBeatsSerialWhenComputeBound) {
@@ -387,6 +404,28 @@ TEST(AnalyticalModelTest, DotWithAccumulatorInMemoryMatchesHandComputation) {
   ASSERT_THAT(b, IsOk());
   // 16 (k) x 2 (m) rows x 16 vector updates x 0.5 ns = 256 ns; init 256 / 8 = 32 stores = 5.12 ns.
   EXPECT_NEAR(b->reduction_ns, 261.12, 1e-9);
+}
+
+// The calibrated update is of ReductionUpdateLanes lanes, whatever the native width: the dot above
+// on a description with 4 native lanes (the reference description's) still pays 0.5 ns per 8-lane
+// update (32 rows x 32 native vectors of 0.25 ns; init 64 native stores at 12.5 G ops/s), where
+// charging 0.5 ns per native vector made it twice as slow as on 8 lanes. A probe of 16-lane updates
+// makes each 8-lane update half as long (32 rows x 16 vectors x 0.25 ns).
+TEST(AnalyticalModelTest, CalibratedUpdateIsScaledFromTheProbesLanesToNativeVectors) {
+  TargetDescription t = test::SyntheticTarget();
+  t.native_f32_lanes = 4;
+  absl::StatusOr<AnalyticalModel> four = AnalyticalModel::Create(t, {1});
+  ASSERT_THAT(four, IsOk());
+  absl::StatusOr<CostBreakdown> b = four->Explain(test::Dot(2, 16, 128), Config2d(1, 128, 0, 2, 8, -1));
+  ASSERT_THAT(b, IsOk());
+  EXPECT_NEAR(b->reduction_ns, 32 * 32 * 0.25 + 64 / 12.5, 1e-9);
+  t.native_f32_lanes = 8;
+  t.reduction_update_lanes = 16;
+  absl::StatusOr<AnalyticalModel> wide_probe = AnalyticalModel::Create(t, {1});
+  ASSERT_THAT(wide_probe, IsOk());
+  b = wide_probe->Explain(test::Dot(2, 16, 128), Config2d(1, 128, 0, 2, 8, -1));
+  ASSERT_THAT(b, IsOk());
+  EXPECT_NEAR(b->reduction_ns, 32 * 16 * 0.25 + 32 / 6.25, 1e-9);
 }
 
 // The dot of DotFormulaMatchesHandComputation with 4 elementwise ops fused into its left operand,

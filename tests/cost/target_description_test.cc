@@ -35,6 +35,7 @@ void ExpectSame(const TargetDescription& a, const TargetDescription& b) {
     EXPECT_DOUBLE_EQ(a.memory[l].bandwidth_all_bytes_per_s, b.memory[l].bandwidth_all_bytes_per_s);
   }
   EXPECT_DOUBLE_EQ(a.reduction_update_ns, b.reduction_update_ns);
+  EXPECT_EQ(a.reduction_update_lanes, b.reduction_update_lanes);
   EXPECT_DOUBLE_EQ(a.kernel_launch_ns, b.kernel_launch_ns);
   EXPECT_DOUBLE_EQ(a.parallel_launch_ns, b.parallel_launch_ns);
   EXPECT_DOUBLE_EQ(a.tile_overhead_ns, b.tile_overhead_ns);
@@ -57,6 +58,7 @@ TargetDescription CalibratedSyntheticTarget() {
   TargetDescription t = test::SyntheticTarget();
   t.machine.isa = "sse4_1 sse4_2 avx avx2 fma";
   t.parallel_scaling = 0.85;
+  t.reduction_update_lanes = 8;
   CalibratedConstant c;
   c.name = "L2 bandwidth_1t";
   c.unit = "B/s";
@@ -166,6 +168,32 @@ TEST(TargetDescriptionTest, ParallelScalingOutsideZeroToOneIsRejected) {
   t.parallel_scaling = 1.5;
   EXPECT_THAT(ValidateTargetDescription(t),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("parallel_scaling")));
+}
+
+// The reduction probe's vector width: as recorded, else calibrate's rule on the Halide target (the
+// widest vector, at most 8 lanes), which is what the committed reference description (AVX2, native
+// width 4, written before the field existed) measured.
+TEST(TargetDescriptionTest, ReductionUpdateLanesIsRecordedOrDerivedFromTheHalideTarget) {
+  TargetDescription t = test::SyntheticTarget();
+  t.native_f32_lanes = 4;
+  t.halide_target = "x86-64-linux-avx-avx2-f16c-fma-jit-sse41";
+  EXPECT_EQ(ReductionUpdateLanes(t), 8);
+  t.halide_target = "x86-64-linux-avx-avx2-avx512-avx512_skylake-fma";
+  EXPECT_EQ(ReductionUpdateLanes(t), 8);
+  t.halide_target = "x86-64-linux-sse41";
+  EXPECT_EQ(ReductionUpdateLanes(t), 4);
+  t.halide_target = "arm-64-linux";
+  t.native_f32_lanes = 16;
+  EXPECT_EQ(ReductionUpdateLanes(t), 8);
+  t.reduction_update_lanes = 16;
+  EXPECT_EQ(ReductionUpdateLanes(t), 16);
+  absl::StatusOr<TargetDescription> parsed =
+      ParseTargetDescription(TargetDescriptionToText(t), "memory");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->reduction_update_lanes, 16);
+  t.reduction_update_lanes = -8;
+  EXPECT_THAT(ValidateTargetDescription(t),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reduction_update_lanes must be")));
 }
 
 TEST(TargetDescriptionTest, MissingFileIsNotFound) {
