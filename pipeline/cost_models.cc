@@ -44,8 +44,8 @@ std::string ShippedModelDir(CostModelKind kind) {
 double DefaultGuardBand(CostModelKind kind) {
   // README "The default guard": validation programs of data/reference/split.txt, v2 tile labels.
   switch (kind) {
-    case CostModelKind::kLearned: return 0.0;
-    case CostModelKind::kXgboost: return 0.1;
+    case CostModelKind::kLearned: return 0.2;
+    case CostModelKind::kXgboost: return 0.05;
     case CostModelKind::kAnalytical: return 0.1;
   }
   return 0;
