@@ -92,8 +92,8 @@ constexpr double kConflictMissOpsPerLane = 4.0;
 // 4, 0.37 with 2, 0.28 with 8: 7 vectors of 56-wide tiles measure as slow as unpromoted updates).
 constexpr int64_t kMaxPromotedVectors = 4;
 // A ragged row (its width not a multiple of the vector width) is updated with a predicated vector
-// for its last lanes: Halide 14 guards an update's vectorised tail with a predicate (GuardWithIf,
-// the default for update definitions), which x86 lowers to masked loads and stores. A masked store
+// for its last lanes: the target vectorises updates with TailStrategy::GuardWithIf
+// (target/halide_lowering.cc), which Halide 14 lowers to masked loads and stores. A masked store
 // does not forward to the next load of the same address, and the next reduction step of the row
 // loads exactly that address, so every step of a ragged row waits for its store to reach L1: the
 // step costs at least kMaskedTailUpdates calibrated updates (reduction_update_ns). Found on a
@@ -1169,7 +1169,7 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
     const double row_step_ns =
         v > 1 && scalar_iters > 0
             ? std::max(static_cast<double>((vec_iters + 1) * natives) * per_update_ns,
-                       kMaskedTailUpdates * update_ns)
+                       t.masked_tail_ns > 0 ? t.masked_tail_ns : kMaskedTailUpdates * update_ns)
             : updates_per_row * per_update_ns;
     const double tile_update_ns = rows * row_step_ns;
     // Accumulator initialisation: one store per vector.

@@ -15,9 +15,10 @@
 //    vector update of an in-memory accumulator (TargetDescription::reduction_update_ns, measured on
 //    vectors of ReductionUpdateLanes lanes) scaled to native vectors, times the native vectors per
 //    update (ceil(vector_width / native lanes)); the last `extent % vector_width` elements of each
-//    vectorised accumulator row are one predicated vector (GuardWithIf), whose masked store stalls
-//    the row's next reduction step: at least 12 calibrated updates per step of a ragged row. This is
-//    where "vector efficiency" comes from: a vector width that
+//    vectorised accumulator row are one predicated vector (the target's GuardWithIf), whose masked
+//    store stalls the row's next reduction step (TargetDescription::masked_tail_ns, or 12 calibrated
+//    updates per step of a ragged row where it was not measured). This is where "vector
+//    efficiency" comes from: a vector width that
 //    fills the native lanes does 1/lanes of the updates of the scalar loop. Operand accesses that are
 //    not unit-stride along the vectorised dim (strided convolution inputs, reductions vectorised
 //    across a non-contiguous dim, transposed operands) add µop-count estimates (strided loads,

@@ -238,16 +238,18 @@ std::pair<std::function<void()>, double> StreamKernel(const Halide::Target& targ
           12.0 * static_cast<double>(n) * (sweeps + 1)};
 }
 
-// Accumulator updates with an innermost loop of `inner_vectors` vectors and a reduction loop of
-// `steps` steps outside it (the target's update order: x vectorised, then k, then y). Returns the
-// run and the native-vector updates of one run. The accumulator is the pipeline's output, in one
+// Accumulator updates with an innermost loop of `inner_vectors` vectors of `lanes` (plus
+// `extra_lanes` more, a predicated tail: the target's TailStrategy::GuardWithIf) and a reduction
+// loop of `steps` steps outside it (the target's update order: x vectorised, then k, then y).
+// Returns the run and the full-vector updates of one run (with one vector per row: its row steps). The accumulator is the pipeline's output, in one
 // PageArena with A and B: as an intermediate that Halide allocated on every run, its address modulo
 // 4 KiB relative to B changed from run to run, and the probe with it (0.44 to 0.48 ns per update
 // across runs and across passes of one run on the 2026-12-03 host).
 std::pair<std::function<void()>, double> ReductionKernel(const Halide::Target& target, int lanes,
-                                                         int inner_vectors, int steps, int shrink) {
+                                                         int inner_vectors, int steps, int shrink,
+                                                         int extra_lanes) {
   constexpr int kRows = 64;
-  const int x_extent = lanes * inner_vectors;
+  const int x_extent = lanes * inner_vectors + extra_lanes;
   // About 2^18 updates per run (2^14 when shrunk by 16).
   const int y_extent = std::max(16, (262144 / (inner_vectors * steps)) / shrink);
   // Offsets in floats from the page boundary (PageArena): B a quarter page after A's pages, the
@@ -269,7 +271,7 @@ std::pair<std::function<void()>, double> ReductionKernel(const Halide::Target& t
   acc(x, y) = 0.0f;
   acc(x, y) += a(k, y % kRows) * b(x, k);
   acc.vectorize(x, lanes);
-  acc.update().reorder(x, k, y).vectorize(x, lanes);
+  acc.update().reorder(x, k, y).vectorize(x, lanes, Halide::TailStrategy::GuardWithIf);
   acc.compile_jit(target);
   Halide::Buffer<float> result(arena.at(acc_offset), x_extent, y_extent);
   return {[acc, result, a_buf, b_buf, keep = arena.storage()]() mutable { acc.realize(result); },
@@ -571,8 +573,12 @@ absl::StatusOr<TargetDescription> Calibrate(const CalibrationOptions& options) {
       bw_all[l] = add_probe(name, threads, Timed(run));
       t.memory[l].measured_working_set_bytes = sizes[l];
     }
-    auto [reduction_run, updates] = ReductionKernel(target, lanes, 8, 32, options.shrink);
+    auto [reduction_run, updates] = ReductionKernel(target, lanes, 8, 32, options.shrink, 0);
     const int reduction_probe = add_probe("reduction update", 1, Timed(reduction_run));
+    // One vector and a one-lane predicated tail per row: what a ragged row of the target costs per
+    // reduction step (TargetDescription::masked_tail_ns).
+    auto [masked_run, masked_steps] = ReductionKernel(target, lanes, 1, 32, options.shrink, 1);
+    const int masked_probe = add_probe("masked tail", 1, Timed(masked_run));
     auto [par_run, ser_run] = ParallelLaunchKernels(target, threads);
     const int par_probe = add_probe("parallel-for", threads, Timed(par_run));
     const int ser_probe = add_probe("serial twin", threads, Timed(ser_run));
@@ -616,6 +622,9 @@ absl::StatusOr<TargetDescription> Calibrate(const CalibrationOptions& options) {
                        [p = bw_all[l], bytes](const std::vector<double>& m) { return bytes / m[p] * 1e9; }});
     }
     rules.push_back({"reduction_update_ns", "ns", [p = reduction_probe, u = updates](const std::vector<double>& m) {
+                       return m[p] / u;
+                     }});
+    rules.push_back({"masked_tail_ns", "ns", [p = masked_probe, u = masked_steps](const std::vector<double>& m) {
                        return m[p] / u;
                      }});
     rules.push_back({"kernel_launch_ns", "ns", [p = launch_probe](const std::vector<double>& m) { return m[p]; }});
@@ -719,6 +728,7 @@ absl::StatusOr<TargetDescription> Calibrate(const CalibrationOptions& options) {
     t.memory[l].bandwidth_all_bytes_per_s = constants[absl::StrCat(level, " bandwidth_all")].value;
   }
   t.reduction_update_ns = constants["reduction_update_ns"].value;
+  t.masked_tail_ns = constants["masked_tail_ns"].value;
   t.kernel_launch_ns = constants["kernel_launch_ns"].value;
   t.parallel_launch_ns = constants["parallel_launch_ns"].value;
   t.tile_overhead_ns = constants["tile_overhead_ns"].value;

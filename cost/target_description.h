@@ -72,6 +72,13 @@ struct TargetDescription {
   // vector of the ISA, at most 8 (cost/calibrate.cc). 0 = not recorded (descriptions written before
   // the field existed): ReductionUpdateLanes derives it from halide_target by that rule.
   int reduction_update_lanes = 0;
+  // Time of one reduction step of an accumulator row of reduction_update_lanes + 1 f32 in memory,
+  // vectorised as the target vectorises updates (TailStrategy::GuardWithIf): one vector and a
+  // predicated one-lane tail, whose masked store does not forward to the next step's load of the
+  // same address (calibration; one thread, L1-resident data). ns >= 0; 0 = not measured
+  // (descriptions written before the probe existed): the analytical model then charges
+  // kMaskedTailUpdates calibrated updates (cost/analytical_model.cc).
+  double masked_tail_ns = 0;
   // Wall time of one run of a one-element kernel through target::HalideCpuTarget::Time (argument
   // marshalling, buffer checks, JIT entry), ns >= 0 (calibration).
   double kernel_launch_ns = 0;
@@ -133,8 +140,8 @@ std::string MachineMismatch(const TargetDescription& target, const data::Machine
 
 // Every measured constant of `t` by name, in a fixed order: peak_flops_1t, peak_flops_all, "<level>
 // bandwidth_1t" and "<level> bandwidth_all" for L1, L2, L3, DRAM, reduction_update_ns,
-// kernel_launch_ns, parallel_launch_ns, tile_overhead_ns, parallel_scaling (the names of
-// CalibratedConstant).
+// kernel_launch_ns, parallel_launch_ns, tile_overhead_ns, parallel_scaling, then masked_tail_ns when
+// it was measured (> 0) (the names of CalibratedConstant).
 std::vector<std::pair<std::string, double>> NamedConstants(const TargetDescription& t);
 
 // One constant of two descriptions (e.g. two `perfgraph calibrate` runs).

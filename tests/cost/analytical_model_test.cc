@@ -211,6 +211,14 @@ TEST(AnalyticalModelTest, RaggedRowsPredicatedTailStallsEveryReductionStep) {
   ASSERT_THAT(even, IsOk());
   EXPECT_NEAR(ragged->reduction_ns, 64 * 16 * 12 * 0.5 + 192.0 / 8 / 6.25, 1e-9);
   EXPECT_GT(ragged->reduction_ns, 10 * even->reduction_ns);
+  // A description that measured the stall (calibrate's ragged-row probe) is charged that instead.
+  TargetDescription t = test::SyntheticTarget();
+  t.masked_tail_ns = 3.0;
+  absl::StatusOr<AnalyticalModel> measured = AnalyticalModel::Create(t, {1});
+  ASSERT_THAT(measured, IsOk());
+  ragged = measured->Explain(test::Dot(16, 64, 12), Config2d(1, 12, 0, 16, 8, -1));
+  ASSERT_THAT(ragged, IsOk());
+  EXPECT_NEAR(ragged->reduction_ns, 64 * 16 * 3.0 + 192.0 / 8 / 6.25, 1e-9);
 }
 
 TEST(AnalyticalModelTest, ParallelLoopOverTwoTilesOnTwoCoresBeatsSerialWhenComputeBound) {

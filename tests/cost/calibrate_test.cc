@@ -72,6 +72,11 @@ TEST(CalibrateTest, QuickCalibrationProducesAValidDescription) {
   EXPECT_FALSE(t->halide_target.empty());
   EXPECT_GT(t->parallel_scaling, 0);
   EXPECT_LE(t->parallel_scaling, 1);
+  // The reduction probes' width (the widest vector, at most 8 lanes) and the ragged-row probe.
+  EXPECT_GE(t->reduction_update_lanes, 4);
+  EXPECT_LE(t->reduction_update_lanes, 8);
+  EXPECT_EQ(ReductionUpdateLanes(*t), t->reduction_update_lanes);
+  EXPECT_GT(t->masked_tail_ns, 0);
   for (int l = 0; l < kNumMemoryLevels; ++l) EXPECT_GT(t->memory[l].measured_working_set_bytes, 0);
   // One report per constant the model reads, in NamedConstants order, with both passes' values.
   const auto named = NamedConstants(*t);

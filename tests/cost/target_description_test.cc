@@ -36,6 +36,7 @@ void ExpectSame(const TargetDescription& a, const TargetDescription& b) {
   }
   EXPECT_DOUBLE_EQ(a.reduction_update_ns, b.reduction_update_ns);
   EXPECT_EQ(a.reduction_update_lanes, b.reduction_update_lanes);
+  EXPECT_DOUBLE_EQ(a.masked_tail_ns, b.masked_tail_ns);
   EXPECT_DOUBLE_EQ(a.kernel_launch_ns, b.kernel_launch_ns);
   EXPECT_DOUBLE_EQ(a.parallel_launch_ns, b.parallel_launch_ns);
   EXPECT_DOUBLE_EQ(a.tile_overhead_ns, b.tile_overhead_ns);
@@ -59,6 +60,7 @@ TargetDescription CalibratedSyntheticTarget() {
   t.machine.isa = "sse4_1 sse4_2 avx avx2 fma";
   t.parallel_scaling = 0.85;
   t.reduction_update_lanes = 8;
+  t.masked_tail_ns = 6.0;
   CalibratedConstant c;
   c.name = "L2 bandwidth_1t";
   c.unit = "B/s";
@@ -136,7 +138,7 @@ TEST(TargetDescriptionTest, CompareConstantsPairsEveryNamedConstant) {
   b.tile_overhead_ns = 0;
   const std::vector<ConstantDifference> diff = CompareConstants(a, b);
   ASSERT_EQ(diff.size(), NamedConstants(a).size());
-  ASSERT_EQ(diff.size(), 2u + 2u * kNumMemoryLevels + 5u);
+  ASSERT_EQ(diff.size(), 2u + 2u * kNumMemoryLevels + 6u);  // with the measured masked_tail_ns
   for (const ConstantDifference& d : diff) {
     if (d.name == "L2 bandwidth_1t") {
       EXPECT_NEAR(d.relative, 20.0 / 210.0, 1e-12);
@@ -146,8 +148,9 @@ TEST(TargetDescriptionTest, CompareConstantsPairsEveryNamedConstant) {
       EXPECT_EQ(d.relative, 0) << d.name;
     }
   }
-  EXPECT_EQ(diff.back().name, "parallel_scaling");
-  EXPECT_DOUBLE_EQ(diff.back().a, 0.85);
+  EXPECT_EQ(diff[diff.size() - 2].name, "parallel_scaling");
+  EXPECT_DOUBLE_EQ(diff[diff.size() - 2].a, 0.85);
+  EXPECT_EQ(diff.back().name, "masked_tail_ns");
 }
 
 TEST(TargetDescriptionTest, ConstantsAgreeWithinTheToleranceOrTheClocksResolution) {
@@ -194,6 +197,22 @@ TEST(TargetDescriptionTest, ReductionUpdateLanesIsRecordedOrDerivedFromTheHalide
   t.reduction_update_lanes = -8;
   EXPECT_THAT(ValidateTargetDescription(t),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reduction_update_lanes must be")));
+}
+
+// masked_tail_ns is compared (and reported) only when measured, so a description from before the
+// probe still compares with a new one on every other constant.
+TEST(TargetDescriptionTest, MaskedTailIsANamedConstantOnlyWhenMeasured) {
+  TargetDescription t = test::SyntheticTarget();
+  const size_t without = NamedConstants(t).size();
+  t.masked_tail_ns = 5.9;
+  const auto named = NamedConstants(t);
+  ASSERT_EQ(named.size(), without + 1);
+  EXPECT_EQ(named.back().first, "masked_tail_ns");
+  EXPECT_DOUBLE_EQ(named.back().second, 5.9);
+  EXPECT_EQ(CompareConstants(t, test::SyntheticTarget()).size(), without);
+  t.masked_tail_ns = -1;
+  EXPECT_THAT(ValidateTargetDescription(t),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("masked_tail_ns")));
 }
 
 TEST(TargetDescriptionTest, MissingFileIsNotFound) {
