@@ -1054,9 +1054,11 @@ std::vector<absl::StatusOr<double>> AnalyticalModel::EstimateNs(absl::Span<const
 namespace {
 
 // The loop-nest estimate (target/halide_lowering.h's schedule) of a kernel that passed ExplainAll's
-// kernel checks, for a config that passed tiling::ValidateConfig.
-absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int num_threads,
-                                               const Kernel& kernel, const KernelFacts& facts,
+// kernel checks, for a config that passed tiling::ValidateConfig. `update_lanes` is
+// ReductionUpdateLanes(t), resolved once per ExplainAll rather than per config.
+absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int update_lanes,
+                                               int num_threads, const Kernel& kernel,
+                                               const KernelFacts& facts,
                                                const tiling::TileConfig& config,
                                                LoopNestScratch& scratch) {
   const Instruction& root = kernel.root_instruction();
@@ -1119,7 +1121,7 @@ absl::StatusOr<CostBreakdown> EstimateLoopNest(const TargetDescription& t, int n
   // reference description's native width is 4); a native vector's update is that share of it.
   const double update_ns = t.reduction_update_ns;
   const double native_update_ns =
-      update_ns * static_cast<double>(lanes) / static_cast<double>(ReductionUpdateLanes(t));
+      update_ns * static_cast<double>(lanes) / static_cast<double>(update_lanes);
   const std::vector<graph::OpCost>& costs = facts.costs;
   double acc_tile_bytes = 0;
   double primary_vector_eff = -1;
@@ -1435,6 +1437,7 @@ std::vector<absl::StatusOr<CostBreakdown>> AnalyticalModel::ExplainAll(
     if (!shared) facts = MakeKernelFacts(kernel);
   }
   LoopNestScratch scratch;
+  const int update_lanes = ReductionUpdateLanes(target_);
   for (const tiling::TileConfig& config : configs) {
     // The kernel was validated once above, so each config needs only its own checks.
     absl::Status valid = kernel_valid.ok() ? tiling::ValidateConfig(kernel, config) : kernel_valid;
@@ -1443,8 +1446,8 @@ std::vector<absl::StatusOr<CostBreakdown>> AnalyticalModel::ExplainAll(
     } else if (shared) {
       results.push_back(*shared);
     } else {
-      results.push_back(
-          EstimateLoopNest(target_, options_.num_threads, kernel, *facts, config, scratch));
+      results.push_back(EstimateLoopNest(target_, update_lanes, options_.num_threads, kernel, *facts,
+                                         config, scratch));
     }
   }
   return results;

@@ -241,10 +241,11 @@ std::pair<std::function<void()>, double> StreamKernel(const Halide::Target& targ
 // Accumulator updates with an innermost loop of `inner_vectors` vectors of `lanes` (plus
 // `extra_lanes` more, a predicated tail: the target's TailStrategy::GuardWithIf) and a reduction
 // loop of `steps` steps outside it (the target's update order: x vectorised, then k, then y).
-// Returns the run and the full-vector updates of one run (with one vector per row: its row steps). The accumulator is the pipeline's output, in one
-// PageArena with A and B: as an intermediate that Halide allocated on every run, its address modulo
-// 4 KiB relative to B changed from run to run, and the probe with it (0.44 to 0.48 ns per update
-// across runs and across passes of one run on the 2026-12-03 host).
+// Returns the run and the full-vector updates of one run (with one vector per row: its row steps).
+// The accumulator is the pipeline's output, in one PageArena with A and B: as an intermediate that
+// Halide allocated on every run, its address modulo 4 KiB relative to B changed from run to run,
+// and the probe with it (0.44 to 0.48 ns per update across runs and across passes of one run on
+// the 2026-12-03 host).
 std::pair<std::function<void()>, double> ReductionKernel(const Halide::Target& target, int lanes,
                                                          int inner_vectors, int steps, int shrink,
                                                          int extra_lanes) {

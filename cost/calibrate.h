@@ -33,7 +33,11 @@
 //    Computers", 1995).
 //  * reduction update (one thread): `acc[x, y] += A[k, y] * B[x, k]` scheduled as the target
 //    schedules dot and convolution accumulators (x vectorised innermost, then k, then y), 8 vectors x
-//    32 steps: the time per native-vector update.
+//    32 steps of min(widest vector, 8) lanes: the time per such update (reduction_update_ns; the
+//    width is recorded as reduction_update_lanes).
+//  * masked tail (one thread): the same update with rows of one vector plus one lane, vectorised
+//    with the target's TailStrategy::GuardWithIf (a predicated tail), 32 steps: the time per row
+//    step (masked_tail_ns).
 //  * kernel launch: HalideCpuTarget::Time of a one-element kernel (what every measured kernel pays).
 //  * parallel launch: a parallel-for of all_threads empty tasks minus its serial twin.
 //  * tile overhead: a compute_at producer over 8x8 tiles vs 64x64 tiles of the same image.
